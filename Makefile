@@ -1,0 +1,39 @@
+# marlmeta: one entry point per habit. `make test` works on a fresh machine
+# with only Python 3.11 and pip: it creates .venv and installs everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint format check demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check marlmeta tests benchmarks
+	$(BIN)/ruff format --check marlmeta tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format marlmeta tests benchmarks
+	$(BIN)/ruff check --fix marlmeta tests benchmarks
+
+check: lint test
+
+demo: $(STAMP)
+	$(BIN)/marlmeta run configs/zero_sum_meta.yaml
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/evaluation.py
+	$(BIN)/python benchmarks/zero_sum.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""Exact evaluation of finite-horizon games by backward induction.
+
+``ALGORITHMS.md`` section 1, with ``V_H = 0``:
+
+- ``Q_{h,i}(s, a) = r_{h,i}(s, a) + sum_{s'} P_h(s'|s, a) V_{h+1,i}(s')``,
+  ``V_{h,i}(s) = E_{a ~ pi_h(.|s)} Q_{h,i}(s, a)``;
+- ``B_{h,i}(s) = max_{a_i} E_{a_{-i} ~ pi_{h,-i}(.|s)}
+  [r_{h,i} + P_h B_{h+1,i}](s, a)``;
+
+for a product policy (tuple) or a Markov correlated policy (one array), whose
+deviations are the CCE deviations. One game per call; jit/vmap/grad friendly.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.games import MarkovGame
+from marlmeta.policies import expect, expect_others
+
+
+def _step_policy(policy, h):
+    if isinstance(policy, tuple):
+        return tuple(p[h] for p in policy)
+    return policy[h]
+
+
+def backward(
+    game: MarkovGame,
+    policy,
+    rewards: Float[Array, "M H S *A"] | None = None,
+    *,
+    best: bool = False,
+):
+    """Run backward induction.
+
+    Args:
+        game: one finite-horizon game.
+        policy: product (tuple of ``(H, S, A_i)``) or joint ``(H, S, *A)``.
+        rewards: reward tables to evaluate (default: the game's, ``M = N``).
+        best: also compute best-response values (needs ``M = N``).
+
+    Returns:
+        ``(V_0, B_0, br)``: values ``(M, S)`` at step 0, best-response values
+        ``(N, S)`` (or ``None``), and the deterministic best responses as
+        per-player one-hot arrays ``(H, S, A_i)`` (or ``None``; lowest index on
+        ties).
+    """
+    rewards = game.rewards if rewards is None else rewards
+    m, n = rewards.shape[0], game.num_players
+    s = game.num_states
+    dtype = jnp.result_type(rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)])
+    expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
+
+    def body(carry, h):
+        v_next, b_next = carry
+        pol = _step_policy(policy, h)
+        r = rewards[:, h]
+        nxt = v_next if b_next is None else jnp.concatenate([v_next, b_next])
+        ev = expectation(h, nxt)
+        q = r + ev[:m]
+        v = jnp.stack([expect(q[i], pol) for i in range(m)])
+        if b_next is None:
+            return (v, None), None
+        qb = r + ev[m:]
+        dev = [expect_others(qb[i], pol, i) for i in range(n)]
+        b = jnp.stack([jnp.max(d, axis=-1) for d in dev])
+        br = tuple(
+            jax.nn.one_hot(jnp.argmax(d, axis=-1), d.shape[-1], dtype=dtype)
+            for d in dev
+        )
+        return (v, b), br
+
+    init = (jnp.zeros((m, s), dtype), jnp.zeros((n, s), dtype) if best else None)
+    (v0, b0), br = jax.lax.scan(body, init, jnp.arange(game.horizon), reverse=True)
+    return v0, b0, br

@@ -1,0 +1,117 @@
+"""Public exact metrics: values, best responses, gains, NE-gap, CCE-gap, potential.
+
+``ALGORITHMS.md`` section 1. Every function takes one game (finite-horizon or
+discounted) and a policy, and is jit/vmap/grad compatible:
+
+- ``gain_i(pi) = initial @ (B_{0,i} - V_{0,i}) >= 0``;
+- ``ne_gap(pi) = max_i gain_i(pi)``, ``nash_conv(pi) = sum_i gain_i(pi)``
+  (for a zero-sum game ``nash_conv = V^{dagger,nu} - V^{mu,dagger}``, the
+  "NE-gap" of seed 000's figures);
+- ``cce_gap(sigma) = max_i gain_i(sigma)`` with CCE deviations for a Markov
+  correlated policy ``sigma``.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.evaluation import _discounted, _finite
+from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.policies import product_to_joint
+
+
+def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool):
+    if isinstance(game, MarkovGame):
+        v, b, br = _finite.backward(game, policy, best=best)
+    else:
+        v = _discounted.policy_values(game, policy)
+        b, br = _discounted.best_response_values(game, policy) if best else (None, None)
+    return v @ game.initial, (None if b is None else b @ game.initial), br
+
+
+def values(game: AbstractMarkovGame, policy) -> Float[Array, " N"]:
+    """Each player's value ``initial @ V_0`` under a product or joint policy."""
+    return _values_and_best(game, policy, best=False)[0]
+
+
+def best_response_values(game: AbstractMarkovGame, policy) -> Float[Array, " N"]:
+    """Each player's best-response value against the others' policies.
+
+    For a joint (correlated) policy, the CCE deviation value.
+    """
+    return _values_and_best(game, policy, best=True)[1]
+
+
+def best_responses(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
+    """Deterministic best responses, one-hot per player (lowest index on ties)."""
+    return _values_and_best(game, policy, best=True)[2]
+
+
+def gains(game: AbstractMarkovGame, policy) -> Float[Array, " N"]:
+    """``gain_i = initial @ (B_{0,i} - V_{0,i})``: what a deviation earns."""
+    v, b, _ = _values_and_best(game, policy, best=True)
+    return b - v
+
+
+def ne_gap(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
+    """``max_i gain_i``: the largest gain of a unilateral deviation."""
+    return jnp.max(gains(game, policy))
+
+
+def nash_conv(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
+    """``sum_i gain_i`` (NashConv; the zero-sum NE-gap of seed 000)."""
+    return jnp.sum(gains(game, policy))
+
+
+def cce_gap(game: AbstractMarkovGame, sigma) -> Float[Array, ""]:
+    """CCE-gap of a Markov correlated policy ``sigma`` (``(H, S, *A)``).
+
+    A product policy (tuple) is converted to its joint policy first; its
+    CCE-gap then equals its NE-gap.
+    """
+    if isinstance(sigma, tuple):
+        sigma = product_to_joint(sigma)
+    return jnp.max(gains(game, sigma))
+
+
+def potential(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
+    """The Markov potential ``Phi(pi)``: the value of the potential reward."""
+    if game.potential_reward is None:
+        raise ValueError("game has no potential_reward; it is not a potential game")
+    phi = game.potential_reward[None]
+    if isinstance(game, MarkovGame):
+        v = _finite.backward(game, policy, phi)[0]
+    else:
+        v = _discounted.policy_values(game, policy, phi)
+    return (v @ game.initial)[0]
+
+
+class Report(eqx.Module):
+    """Values and gains of one policy: what solvers trace at checkpoints.
+
+    Attributes:
+        values: ``(N,)`` each player's value.
+        gains: ``(N,)`` each player's best-deviation gain (CCE deviations for a
+            joint policy).
+    """
+
+    values: Float[Array, " N"]
+    gains: Float[Array, " N"]
+
+    @property
+    def nash_conv(self):
+        return jnp.sum(self.gains, axis=-1)
+
+    @property
+    def ne_gap(self):
+        return jnp.max(self.gains, axis=-1)
+
+    cce_gap = ne_gap
+
+
+def report(game: AbstractMarkovGame, policy) -> Report:
+    """Values and gains in one pass (the default checkpoint metric)."""
+    v, b, _ = _values_and_best(game, policy, best=True)
+    return Report(values=v, gains=b - v)

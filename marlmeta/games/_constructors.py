@@ -1,0 +1,301 @@
+"""Validating constructors: bad input is a ``ValueError`` naming argument, index, value.
+
+The checks run on concrete inputs (NumPy); inside a trace they are skipped,
+since a traced value cannot be inspected. Generators build games directly and
+are valid by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from marlmeta.games._game import DiscountedMarkovGame, MarkovGame
+from marlmeta.games._transitions import (
+    AbstractTransitions,
+    DenseTransitions,
+    FactoredTransitions,
+    SparseTransitions,
+)
+
+PROB_TOL = 1e-6
+
+
+def _concrete(x) -> np.ndarray | None:
+    """``x`` as a NumPy array, or ``None`` when it is a tracer."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x)
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
+def _fmt(x) -> str:
+    """A value as the user wrote it: ``nan``, ``-0.5``, ``1.0``."""
+    return repr(np.asarray(x).tolist())
+
+
+def _check_finite(name: str, x: np.ndarray) -> None:
+    bad = ~np.isfinite(x)
+    if bad.any():
+        idx = _index(int(np.argmax(bad)), x.shape)
+        raise ValueError(
+            f"{name}{list(idx)} is {_fmt(x[idx])}; expected a finite number"
+        )
+
+
+def _check_distributions(name: str, p: np.ndarray) -> None:
+    """Every slice ``p[..., :]`` is a probability vector (within ``PROB_TOL``)."""
+    _check_finite(name, p)
+    if p.shape[-1] == 0:
+        raise ValueError(f"{name} has an empty last axis (shape {p.shape})")
+    neg = p < -PROB_TOL
+    if neg.any():
+        idx = _index(int(np.argmax(neg)), p.shape)
+        raise ValueError(
+            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0"
+        )
+    sums = p.sum(-1)
+    off = np.abs(sums - 1.0) > PROB_TOL
+    if off.any():
+        idx = _index(int(np.argmax(off)), sums.shape)
+        raise ValueError(
+            f"{name}{list(idx)} sums to {_fmt(sums[idx])}; "
+            f"expected 1 (tolerance {PROB_TOL:g})"
+        )
+
+
+def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
+    if tuple(shape) != tuple(expected):
+        raise ValueError(
+            f"{name} has shape {tuple(shape)}; expected {tuple(expected)} "
+            "to agree with the rewards"
+        )
+
+
+def _dense_or_validate(
+    transitions, num_steps: tuple[int, ...], num_states: int, num_actions
+) -> AbstractTransitions:
+    """Wrap an array as dense transitions and validate any representation.
+
+    ``num_steps`` lists the admissible lengths of the time axis.
+    """
+    if not isinstance(transitions, AbstractTransitions):
+        transitions = DenseTransitions(jnp.asarray(transitions))
+    if isinstance(transitions, DenseTransitions):
+        p = _concrete(transitions.probs)
+        if p is not None:
+            if p.ndim == len(num_actions) + 2:  # no time axis given
+                transitions = DenseTransitions(transitions.probs[None])
+                p = p[None]
+            ok = p.shape[0] in num_steps
+            _check_shape(
+                "transitions",
+                p.shape,
+                (p.shape[0] if ok else num_steps[0], num_states)
+                + tuple(num_actions)
+                + (num_states,),
+            )
+            _check_distributions("transitions", p)
+    elif isinstance(transitions, SparseTransitions):
+        prob, nxt = _concrete(transitions.prob), _concrete(transitions.next_state)
+        if prob is not None and nxt is not None:
+            ok = prob.shape[0] in num_steps
+            expected = (
+                (prob.shape[0] if ok else num_steps[0], num_states)
+                + tuple(num_actions)
+                + prob.shape[-1:]
+            )
+            _check_shape("transitions.prob", prob.shape, expected)
+            _check_shape("transitions.next_state", nxt.shape, expected)
+            out = (nxt < 0) | (nxt >= num_states)
+            if out.any():
+                idx = _index(int(np.argmax(out)), nxt.shape)
+                raise ValueError(
+                    f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])}; "
+                    f"expected a state in [0, {num_states})"
+                )
+            _check_distributions("transitions.prob", prob)
+    elif isinstance(transitions, FactoredTransitions):
+        if transitions.num_states != num_states:
+            raise ValueError(
+                f"transitions has {transitions.num_states} states in all; "
+                f"expected {num_states} to agree with the rewards"
+            )
+        for i, local in enumerate(transitions.local):
+            p = _concrete(local)
+            if p is None:
+                continue
+            s_i = p.shape[1]
+            ok = p.shape[0] in num_steps
+            _check_shape(
+                f"transitions.local[{i}]",
+                p.shape,
+                (p.shape[0] if ok else num_steps[0], s_i, num_actions[i], s_i),
+            )
+            _check_distributions(f"transitions.local[{i}]", p)
+    return transitions
+
+
+def _rewards_and_actions(rewards, lead: int, name: str = "rewards"):
+    """Validate ``rewards`` and read off the action counts after ``lead`` axes."""
+    r = jnp.asarray(rewards)
+    if not jnp.issubdtype(r.dtype, jnp.floating):
+        r = r.astype(jnp.result_type(float))
+    c = _concrete(r)
+    if c is not None:
+        _check_finite(name, c)
+    if r.ndim < lead + 1:
+        raise ValueError(f"{name} has shape {r.shape}; too few axes")
+    num_actions = tuple(int(a) for a in r.shape[lead:])
+    for i, a in enumerate(num_actions):
+        if a == 0:
+            raise ValueError(
+                f"{name} has an empty action set for player {i} (shape {r.shape})"
+            )
+    return r, num_actions
+
+
+def _initial(initial, num_states: int):
+    init = jnp.asarray(initial)
+    if not jnp.issubdtype(init.dtype, jnp.floating):
+        init = init.astype(jnp.result_type(float))
+    c = _concrete(init)
+    if c is not None:
+        _check_shape("initial", c.shape, (num_states,))
+        _check_distributions("initial", c)
+    return init
+
+
+def _potential(potential_reward, shape):
+    if potential_reward is None:
+        return None
+    phi = jnp.asarray(potential_reward)
+    c = _concrete(phi)
+    if c is not None:
+        _check_shape("potential_reward", c.shape, shape)
+        _check_finite("potential_reward", c)
+    return phi
+
+
+def markov_game(rewards, transitions, initial, *, potential_reward=None) -> MarkovGame:
+    """A finite-horizon ``N``-player Markov game, validated.
+
+    Args:
+        rewards: ``(N, H, S, A_0, .., A_{N-1})``.
+        transitions: an array ``(H, S, A_0, .., A_{N-1}, S)`` (or without the
+            ``H`` axis, or with ``1`` there, for a time-homogeneous kernel), or an
+            :class:`AbstractTransitions`.
+        initial: ``(S,)`` initial-state distribution.
+        potential_reward: optional ``(H, S, A_0, .., A_{N-1})`` potential reward.
+
+    Raises:
+        ValueError: naming the argument, index and value of the first problem.
+
+    Example:
+        >>> import numpy as np
+        >>> from marlmeta.games import markov_game
+        >>> r = np.zeros((2, 3, 1, 2, 2))  # N=2, H=3, S=1, A=B=2
+        >>> p = np.ones((3, 1, 2, 2, 1))
+        >>> markov_game(r, p, [1.0]).horizon
+        3
+    """
+    r = jnp.asarray(rewards)
+    if r.ndim < 4:
+        raise ValueError(
+            f"rewards has shape {r.shape}; expected (N, H, S, A_0, .., A_(N-1))"
+        )
+    if r.shape[1] == 0:
+        raise ValueError(f"rewards has horizon 0 (axis 1 of shape {r.shape})")
+    if r.shape[2] == 0:
+        raise ValueError(f"rewards has no states (axis 2 of shape {r.shape})")
+    r, num_actions = _rewards_and_actions(r, 3)
+    _check_shape("rewards", r.shape[:1], (len(num_actions),))
+    horizon, num_states = int(r.shape[1]), int(r.shape[2])
+    trans = _dense_or_validate(transitions, (horizon, 1), num_states, num_actions)
+    return MarkovGame(
+        rewards=r,
+        transitions=trans,
+        initial=_initial(initial, num_states),
+        potential_reward=_potential(potential_reward, r.shape[1:]),
+        num_actions=num_actions,
+        horizon=horizon,
+    )
+
+
+def zero_sum_game(reward, transitions, initial) -> MarkovGame:
+    """A two-player zero-sum finite-horizon game from the max-player's reward.
+
+    Args:
+        reward: player 0's reward ``(H, S, A, B)``; player 1 gets its negative.
+        transitions: as in :func:`markov_game`.
+        initial: ``(S,)``.
+    """
+    r = jnp.asarray(reward)
+    if r.ndim != 4:
+        raise ValueError(f"reward has shape {r.shape}; expected (H, S, A, B)")
+    return markov_game(jnp.stack([r, -r]), transitions, initial)
+
+
+def discounted_game(
+    rewards, transitions, initial, discount, *, potential_reward=None
+) -> DiscountedMarkovGame:
+    """An infinite-horizon discounted ``N``-player Markov game, validated.
+
+    Args:
+        rewards: ``(N, S, A_0, .., A_{N-1})``.
+        transitions: ``(S, A_0, .., A_{N-1}, S)`` (or with a leading axis of 1),
+            or an :class:`AbstractTransitions` with one time step.
+        initial: ``(S,)``.
+        discount: ``gamma`` in ``[0, 1)``.
+        potential_reward: optional ``(S, A_0, .., A_{N-1})``.
+    """
+    r = jnp.asarray(rewards)
+    if r.ndim < 3:
+        raise ValueError(f"rewards has shape {r.shape}; expected (N, S, A_0, ..)")
+    if r.shape[1] == 0:
+        raise ValueError(f"rewards has no states (axis 1 of shape {r.shape})")
+    r, num_actions = _rewards_and_actions(r, 2)
+    _check_shape("rewards", r.shape[:1], (len(num_actions),))
+    num_states = int(r.shape[1])
+    trans = _dense_or_validate(transitions, (1,), num_states, num_actions)
+    gamma = jnp.asarray(discount, dtype=r.dtype)
+    g = _concrete(gamma)
+    if g is not None and not (g.shape == () and 0.0 <= float(g) < 1.0):
+        raise ValueError(f"discount is {_fmt(g)}; expected a scalar in [0, 1)")
+    return DiscountedMarkovGame(
+        rewards=r,
+        transitions=trans,
+        initial=_initial(initial, num_states),
+        potential_reward=_potential(potential_reward, r.shape[1:]),
+        discount=gamma,
+        num_actions=num_actions,
+    )
+
+
+def matrix_game(payoffs: Sequence | np.ndarray) -> MarkovGame:
+    """A normal-form game: one state, one step.
+
+    Args:
+        payoffs: ``(N, A_0, .., A_{N-1})``, player ``i``'s payoff at ``[i]``.
+
+    Example:
+        >>> from marlmeta.games import matrix_game
+        >>> mp = matrix_game([[[1, -1], [-1, 1]], [[-1, 1], [1, -1]]])
+        >>> mp.num_actions
+        (2, 2)
+    """
+    p = jnp.asarray(payoffs)
+    if not jnp.issubdtype(p.dtype, jnp.floating):
+        p = p.astype(jnp.result_type(float))
+    if p.ndim < 2:
+        raise ValueError(f"payoffs has shape {p.shape}; expected (N, A_0, ..)")
+    rewards = p[:, None, None]
+    num_actions = rewards.shape[3:]
+    trans = jnp.ones((1, 1, *num_actions, 1), dtype=p.dtype)
+    return markov_game(rewards, trans, jnp.ones((1,), dtype=p.dtype))

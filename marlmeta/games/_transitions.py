@@ -1,0 +1,188 @@
+"""Transition kernels behind one interface: ``expectation(h, V)``.
+
+Evaluation and every solver see transitions only through
+``expectation(h, V)``: the expected next value ``sum_{s'} P_h(s'|s, a) V(s')`` for
+every state ``s`` and joint action ``a``. Three representations implement it:
+
+- :class:`DenseTransitions`: the full array ``P[h, s, a_0, .., a_{N-1}, s']``;
+- :class:`SparseTransitions`: a fixed fan-out ``K`` of successors per
+  ``(h, s, a)``, so that games with very many states fit in memory;
+- :class:`FactoredTransitions`: every player moves its own local state,
+  ``P(s'|s, a) = prod_i P_i(s'_i | s_i, a_i)`` (seed 000 appendix F.3).
+
+A kernel has a time axis of length ``H`` (time-inhomogeneous) or ``1``
+(time-homogeneous, shared by all steps; discounted games always use ``1``).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+
+class AbstractTransitions(eqx.Module):
+    """A transition kernel ``P_h(s' | s, a_0, .., a_{N-1})``."""
+
+    @property
+    @abc.abstractmethod
+    def num_steps(self) -> int:
+        """Length of the time axis: ``H``, or ``1`` when shared by all steps."""
+
+    @property
+    @abc.abstractmethod
+    def num_states(self) -> int:
+        """Number of states ``S``."""
+
+    @property
+    @abc.abstractmethod
+    def num_actions(self) -> tuple[int, ...]:
+        """Per-player action counts ``(A_0, .., A_{N-1})``."""
+
+    @abc.abstractmethod
+    def _expectation(self, h, value: Float[Array, " S"]) -> Float[Array, " S *A"]:
+        """``expectation`` with ``h`` already mapped onto the time axis."""
+
+    @abc.abstractmethod
+    def dense(self) -> Float[Array, "T S *A S"]:
+        """The kernel as one dense array ``(num_steps, S, A_0, .., A_{N-1}, S)``."""
+
+    def expectation(self, h, value: Float[Array, " S"]) -> Float[Array, " S *A"]:
+        """Expected next value for every state and joint action.
+
+        Args:
+            h: the step (an int or a traced integer); ignored by a
+                time-homogeneous kernel.
+            value: ``V(s')``, shape ``(S,)``.
+
+        Returns:
+            ``sum_{s'} P_h(s'|s, a) V(s')``, shape ``(S, A_0, .., A_{N-1})``.
+        """
+        return self._expectation(0 if self.num_steps == 1 else h, value)
+
+
+class DenseTransitions(AbstractTransitions):
+    """Dense kernel ``probs[t, s, a_0, .., a_{N-1}, s']``."""
+
+    probs: Float[Array, "T S *A S"] = eqx.field(converter=jnp.asarray)
+
+    @property
+    def num_steps(self) -> int:
+        return self.probs.shape[0]
+
+    @property
+    def num_states(self) -> int:
+        return self.probs.shape[1]
+
+    @property
+    def num_actions(self) -> tuple[int, ...]:
+        return tuple(self.probs.shape[2:-1])
+
+    def _expectation(self, h, value):
+        return self.probs[h] @ value
+
+    def dense(self):
+        return self.probs
+
+
+class SparseTransitions(AbstractTransitions):
+    """Fixed fan-out kernel: ``K`` successors per ``(t, s, a)``.
+
+    ``P_t(next_state[t, s, a, k] | s, a) = prob[t, s, a, k]``; repeated
+    successors add up. Memory is ``O(H S prod(A) K)`` instead of
+    ``O(H S^2 prod(A))``.
+    """
+
+    next_state: Int[Array, "T S *A K"]
+    prob: Float[Array, "T S *A K"]
+    num_states_: int = eqx.field(static=True)
+
+    def __init__(self, next_state, prob, num_states: int | None = None):
+        self.next_state = jnp.asarray(next_state, dtype=jnp.int32)
+        self.prob = jnp.asarray(prob)
+        self.num_states_ = (
+            int(self.next_state.shape[1]) if num_states is None else num_states
+        )
+
+    @property
+    def num_steps(self) -> int:
+        return self.prob.shape[0]
+
+    @property
+    def num_states(self) -> int:
+        return self.num_states_
+
+    @property
+    def num_actions(self) -> tuple[int, ...]:
+        return tuple(self.prob.shape[2:-1])
+
+    def _expectation(self, h, value):
+        return jnp.sum(self.prob[h] * value[self.next_state[h]], axis=-1)
+
+    def dense(self):
+        one_hot = self.next_state[..., None] == jnp.arange(self.num_states)
+        return jnp.sum(self.prob[..., None] * one_hot, axis=-2)
+
+
+class FactoredTransitions(AbstractTransitions):
+    """Product kernel: player ``i`` moves its local state with ``local[i]``.
+
+    ``local[i]`` has shape ``(T, S_i, A_i, S_i)``. The global state is the
+    row-major index of ``(s_0, .., s_{N-1})``, so ``S = prod_i S_i``, and
+    ``P(s'|s, a) = prod_i local[i][t, s_i, a_i, s'_i]``. The expectation
+    contracts one player's local axis at a time and never forms the ``S x S``
+    kernel.
+    """
+
+    local: tuple[Float[Array, "T Si Ai Si"], ...] = eqx.field(
+        converter=lambda xs: tuple(jnp.asarray(x) for x in xs)
+    )
+
+    @property
+    def num_steps(self) -> int:
+        return self.local[0].shape[0]
+
+    @property
+    def local_states(self) -> tuple[int, ...]:
+        return tuple(p.shape[1] for p in self.local)
+
+    @property
+    def num_states(self) -> int:
+        return math.prod(self.local_states)
+
+    @property
+    def num_actions(self) -> tuple[int, ...]:
+        return tuple(p.shape[2] for p in self.local)
+
+    def _expectation(self, h, value):
+        n = len(self.local)
+        v = value.reshape(self.local_states)
+        # After contracting player i, its next-state axis is replaced by the
+        # pair (s_i, a_i), appended at the end; the remaining next-state axes
+        # stay in front, so the next player to contract is always axis 0.
+        for p in self.local:
+            v = jnp.tensordot(v, p[h], axes=([0], [2]))
+        # v axes: (s_0, a_0, s_1, a_1, ..)
+        order = [2 * i for i in range(n)] + [2 * i + 1 for i in range(n)]
+        v = jnp.transpose(v, order)
+        return v.reshape((self.num_states, *self.num_actions))
+
+    def dense(self):
+        n = len(self.local)
+        out = self.local[0]  # (T, s0, a0, s0')
+        for p in self.local[1:]:
+            p = p.reshape(p.shape[:1] + (1,) * (out.ndim - 1) + p.shape[1:])
+            out = out[..., None, None, None] * p
+        # axes: (T, s0, a0, s0', s1, a1, s1', ...)
+        order = (
+            [0]
+            + [1 + 3 * i for i in range(n)]
+            + [2 + 3 * i for i in range(n)]
+            + [3 + 3 * i for i in range(n)]
+        )
+        out = jnp.transpose(out, order)
+        t = out.shape[0]
+        return out.reshape((t, self.num_states, *self.num_actions, self.num_states))

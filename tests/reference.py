@@ -1,0 +1,171 @@
+"""Independent NumPy/scipy references for the tests (no marlmeta code inside).
+
+Written from ``ALGORITHMS.md`` directly, with explicit loops and full joint
+policies, so that they share no code path with the library.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy.optimize import linprog
+
+
+def joint(policy_hs):
+    """Joint distribution over action profiles from per-player vectors."""
+    out = np.ones(())
+    for p in policy_hs:
+        out = np.multiply.outer(out, p)
+    return out
+
+
+def finite_values(rewards, P, initial, policy):
+    """Values (N,) of a product policy; P has shape (H or 1, S, *A, S)."""
+    n, H, S = rewards.shape[:3]
+    V = np.zeros((n, S))
+    for h in reversed(range(H)):
+        Ph = P[h if P.shape[0] > 1 else 0]
+        newV = np.zeros((n, S))
+        for s in range(S):
+            sig = joint([policy[i][h, s] for i in range(n)])
+            for i in range(n):
+                q = rewards[i, h, s] + Ph[s] @ V[i]
+                newV[i, s] = np.sum(sig * q)
+        V = newV
+    return V @ initial
+
+
+def finite_best_response_values(rewards, P, initial, policy):
+    """Best-response values (N,) against a product policy, by brute force."""
+    n, H, S = rewards.shape[:3]
+    acts = rewards.shape[3:]
+    out = []
+    for i in range(n):
+        B = np.zeros(S)
+        for h in reversed(range(H)):
+            Ph = P[h if P.shape[0] > 1 else 0]
+            newB = np.zeros(S)
+            for s in range(S):
+                best = -np.inf
+                for ai in range(acts[i]):
+                    tot = 0.0
+                    for a in itertools.product(*[range(k) for k in acts]):
+                        if a[i] != ai:
+                            continue
+                        w = np.prod([policy[j][h, s, a[j]] for j in range(n) if j != i])
+                        tot += w * (rewards[i, h, s][a] + Ph[s][a] @ B)
+                    best = max(best, tot)
+                newB[s] = best
+            B = newB
+        out.append(B @ initial)
+    return np.array(out)
+
+
+def finite_cce_values(rewards, P, initial, sigma):
+    """(values, deviation values) for a Markov correlated policy sigma (H,S,*A)."""
+    n, H, S = rewards.shape[:3]
+    V = np.zeros((n, S))
+    B = np.zeros((n, S))
+    for h in reversed(range(H)):
+        Ph = P[h if P.shape[0] > 1 else 0]
+        nV, nB = np.zeros((n, S)), np.zeros((n, S))
+        for s in range(S):
+            sg = sigma[h, s]
+            for i in range(n):
+                nV[i, s] = np.sum(sg * (rewards[i, h, s] + Ph[s] @ V[i]))
+                qb = rewards[i, h, s] + Ph[s] @ B[i]
+                marg = sg.sum(axis=i)  # over a_{-i}
+                devs = [
+                    np.sum(marg * np.take(qb, ai, axis=i)) for ai in range(sg.shape[i])
+                ]
+                nB[i, s] = max(devs)
+        V, B = nV, nB
+    return V @ initial, B @ initial
+
+
+def discounted_values(rewards, P, initial, gamma, policy):
+    n, S = rewards.shape[:2]
+    Pd = P[0]
+    Ppi = np.zeros((S, S))
+    rpi = np.zeros((n, S))
+    for s in range(S):
+        sig = joint([policy[i][s] for i in range(n)])
+        Ppi[s] = np.tensordot(sig, Pd[s], axes=sig.ndim)
+        for i in range(n):
+            rpi[i, s] = np.sum(sig * rewards[i, s])
+    V = np.linalg.solve(np.eye(S) - gamma * Ppi, rpi.T).T
+    return V @ initial
+
+
+def discounted_best_response_values(rewards, P, initial, gamma, policy, iters=20000):
+    """By value iteration to machine precision (independent of policy iteration)."""
+    n, S = rewards.shape[:2]
+    acts = rewards.shape[2:]
+    Pd = P[0]
+    out = []
+    for i in range(n):
+        others = [policy[j] if j != i else np.ones_like(policy[j]) for j in range(n)]
+        V = np.zeros(S)
+        for _ in range(iters):
+            Q = np.zeros((S, acts[i]))
+            for s in range(S):
+                w = joint([others[j][s] for j in range(n)])
+                q = rewards[i, s] + gamma * Pd[s] @ V
+                Q[s] = np.moveaxis(w * q, i, 0).reshape(acts[i], -1).sum(-1)
+            newV = Q.max(-1)
+            if np.max(np.abs(newV - V)) < 1e-15:
+                V = newV
+                break
+            V = newV
+        out.append(V @ initial)
+    return np.array(out)
+
+
+def matrix_game_lp(A):
+    """Max-min value and optimal mixed strategies of the zero-sum game A (rows max)."""
+    A = np.asarray(A, float)
+    m, k = A.shape
+    # variables (x_1..x_m, v): maximise v s.t. A^T x >= v, sum x = 1, x >= 0.
+    c = np.zeros(m + 1)
+    c[-1] = -1
+    res = linprog(
+        c,
+        A_ub=np.hstack([-A.T, np.ones((k, 1))]),
+        b_ub=np.zeros(k),
+        A_eq=np.hstack([np.ones((1, m)), np.zeros((1, 1))]),
+        b_eq=[1.0],
+        bounds=[(0, None)] * m + [(None, None)],
+        method="highs",
+    )
+    x = np.clip(res.x[:m], 0, None)
+    # min player: minimise w s.t. A y <= w.
+    c2 = np.zeros(k + 1)
+    c2[-1] = 1
+    res2 = linprog(
+        c2,
+        A_ub=np.hstack([A, -np.ones((m, 1))]),
+        b_ub=np.zeros(m),
+        A_eq=np.hstack([np.ones((1, k)), np.zeros((1, 1))]),
+        b_eq=[1.0],
+        bounds=[(0, None)] * k + [(None, None)],
+        method="highs",
+    )
+    y = np.clip(res2.x[:k], 0, None)
+    return -res.fun, x / x.sum(), y / y.sum()
+
+
+def shapley_lp(reward0, P, initial):
+    """Shapley's backward induction with one LP per (h, s): value, mu, nu."""
+    H, S, A, B = reward0.shape
+    V = np.zeros(S)
+    mu = np.zeros((H, S, A))
+    nu = np.zeros((H, S, B))
+    for h in reversed(range(H)):
+        Ph = P[h if P.shape[0] > 1 else 0]
+        newV = np.zeros(S)
+        for s in range(S):
+            Q = reward0[h, s] + Ph[s] @ V
+            newV[s], mu[h, s], nu[h, s] = matrix_game_lp(Q)
+        V = newV
+    return V @ initial, mu, nu

@@ -1,0 +1,13 @@
+"""The README's quick example runs as written."""
+
+import pathlib
+import re
+
+
+def test_readme_quick_example_runs(capsys):
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "README has no python example"
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "NashConv" in out and "mean NashConv" in out
