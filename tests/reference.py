@@ -169,3 +169,85 @@ def shapley_lp(reward0, P, initial):
             newV[s], mu[h, s], nu[h, s] = matrix_game_lp(Q)
         V = newV
     return V @ initial, mu, nu
+
+
+def _uniform_argmax(x):
+    m = x.max()
+    ties = (x >= m - 1e-12 * (1 + abs(m))).astype(float)
+    return ties / ties.sum()
+
+
+def omd_zero_sum(reward0, P, eta, T, mu_init, nu_init):
+    """Seed 000 Algorithm 1 written from ALGORITHMS.md section 2 with plain loops.
+
+    Probability-space multiplicative weights (no log-space tricks), an explicit
+    list of stage boundaries, and per-(h, s) Python loops.
+
+    Returns:
+        (mu_bar, nu_bar, mu_br, nu_br) with the stage best responses of every
+        stage touched (a partial last stage uses the iterations it had).
+    """
+    H, S, A, B = reward0.shape
+    ends, L, t = [], H, 0
+    while t < T:
+        t += L
+        ends.append((min(t, T), L))
+        L = ((H + 1) * L) // H
+    K = len(ends)
+    Q = np.zeros((H, S, A, B))
+    mu_hat = mu_init[0].copy()
+    mu = mu_init[0].copy()
+    nu_hat = nu_init[0].copy()
+    nu = nu_init[0].copy()
+    mu_sum, nu_sum = np.zeros((H, S, A)), np.zeros((H, S, B))
+    mu_br = np.full((K, H, S, A), 1.0 / A)
+    nu_br = np.full((K, H, S, B), 1.0 / B)
+    tau = 0
+    vsum, gmu, gnu = np.zeros((H, S)), np.zeros((H, S, A)), np.zeros((H, S, B))
+    for t in range(1, T + 1):
+        new_mu, new_nu = np.zeros_like(mu), np.zeros_like(nu)
+        new_mu_hat, new_nu_hat = np.zeros_like(mu), np.zeros_like(nu)
+        for h in range(H):
+            for s in range(S):
+                g_mu = Q[h, s] @ nu[h, s]
+                g_nu = mu[h, s] @ Q[h, s]
+                x = mu_hat[h, s] * np.exp(eta * g_mu)
+                new_mu_hat[h, s] = x / x.sum()
+                y = nu_hat[h, s] * np.exp(-eta * g_nu)
+                new_nu_hat[h, s] = y / y.sum()
+                x = new_mu_hat[h, s] * np.exp(eta * g_mu)
+                new_mu[h, s] = x / x.sum()
+                y = new_nu_hat[h, s] * np.exp(-eta * g_nu)
+                new_nu[h, s] = y / y.sum()
+        mu, nu, mu_hat, nu_hat = new_mu, new_nu, new_mu_hat, new_nu_hat
+        for h in range(H):
+            for s in range(S):
+                vsum[h, s] += mu[h, s] @ Q[h, s] @ nu[h, s]
+                gmu[h, s] += Q[h, s] @ nu[h, s]
+                gnu[h, s] += mu[h, s] @ Q[h, s]
+        mu_sum += mu
+        nu_sum += nu
+        end, L = ends[tau]
+        if t == end:
+            for h in range(H):
+                for s in range(S):
+                    mu_br[tau, h, s] = _uniform_argmax(gmu[h, s])
+                    nu_br[tau, h, s] = _uniform_argmax(-gnu[h, s])
+            if t - sum(x[1] for x in ends[:tau]) == L:  # a complete stage
+                newQ = np.zeros_like(Q)
+                for h in range(H):
+                    Ph = P[h if P.shape[0] > 1 else 0]
+                    nxt = vsum[h + 1] / L if h + 1 < H else np.zeros(S)
+                    for s in range(S):
+                        newQ[h, s] = reward0[h, s] + Ph[s] @ nxt
+                Q = newQ
+                tau += 1
+                if tau < K:
+                    mu, mu_hat = mu_init[tau].copy(), mu_init[tau].copy()
+                    nu, nu_hat = nu_init[tau].copy(), nu_init[tau].copy()
+                vsum, gmu, gnu = (
+                    np.zeros((H, S)),
+                    np.zeros((H, S, A)),
+                    np.zeros((H, S, B)),
+                )
+    return mu_sum / T, nu_sum / T, mu_br, nu_br

@@ -1,0 +1,218 @@
+"""The drivers: ``solve`` (one game) and ``solve_batch`` (chunked, sharded batches).
+
+``solve`` runs a solver in one ``lax.scan`` over checkpoint segments; each
+segment is a loop of solver steps followed by one exact evaluation of the
+output policy. Because the stage schedule is static, the trace at checkpoint
+``t`` is the output of a run of length ``t``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, Bool, Int
+
+from marlmeta.evaluation import report
+from marlmeta.games import AbstractMarkovGame
+from marlmeta.solvers import AbstractSolver
+
+
+class Solution(eqx.Module):
+    """What a run returns.
+
+    Attributes:
+        policy: the output policy after ``num_steps`` iterations.
+        stats: the solver's meta-learning statistics (e.g. stage best responses).
+        checkpoints: ``(C,)`` iteration counts of the trace.
+        trace: the metric (default :class:`marlmeta.evaluation.Report`) of the
+            output policy at each checkpoint, stacked on a leading ``C`` axis.
+        finite: ``True`` when the policy and the trace are finite everywhere.
+    """
+
+    policy: Any
+    stats: Any
+    checkpoints: Int[Array, " C"]
+    trace: Any
+    finite: Bool[Array, ""]
+
+
+def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int, ...]:
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
+        raise ValueError(f"num_steps is {num_steps!r}; expected a positive int")
+    if num_steps < 1:
+        raise ValueError(f"num_steps is {num_steps}; expected >= 1")
+    if checkpoints is None:
+        return (int(num_steps),)
+    cps = tuple(int(c) for c in checkpoints)
+    if not cps:
+        raise ValueError("checkpoints is empty; expected at least one iteration count")
+    for k, c in enumerate(cps):
+        if not 1 <= c <= num_steps:
+            raise ValueError(f"checkpoints[{k}] is {c}; expected 1 <= c <= {num_steps}")
+        if k and c <= cps[k - 1]:
+            raise ValueError(
+                f"checkpoints[{k}] is {c}; checkpoints must increase strictly"
+            )
+    return cps
+
+
+def _run(solver, game, init, num_steps: int, checkpoints: tuple[int, ...], metric):
+    """The pure body shared by ``solve`` and ``solve_batch``."""
+    state = solver.init(game, init)
+
+    def advance(state, n):
+        return jax.lax.fori_loop(0, n, lambda _, s: solver.step(game, s), state)
+
+    def segment(state, n):
+        state = advance(state, n)
+        return state, metric(game, solver.output(game, state))
+
+    segments = jnp.diff(jnp.asarray((0, *checkpoints), jnp.int32))
+    state, trace = jax.lax.scan(segment, state, segments)
+    state = advance(state, num_steps - checkpoints[-1])
+    policy = solver.output(game, state)
+    finite = jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((policy, trace))])
+    )
+    return Solution(
+        policy=policy,
+        stats=solver.stats(game, state),
+        checkpoints=jnp.asarray(checkpoints, jnp.int32),
+        trace=trace,
+        finite=finite,
+    )
+
+
+def solve(
+    solver: AbstractSolver,
+    game: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    init=None,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+) -> Solution:
+    """Run ``solver`` on one game for ``num_steps`` iterations.
+
+    Pure and traceable: call it under ``jit``/``vmap`` (it is also fine eagerly).
+
+    Args:
+        solver: the learning dynamic.
+        game: one (unbatched) game.
+        num_steps: ``T``.
+        init: the solver's initial-policy argument (default: uniform play).
+        checkpoints: increasing iteration counts in ``[1, T]`` at which to trace
+            ``metric`` of the output policy (default: ``(T,)``).
+        metric: ``metric(game, policy) -> pytree``; default exact values and
+            gains (:func:`marlmeta.evaluation.report`).
+
+    Returns:
+        A :class:`Solution`.
+    """
+    cps = _checkpoints(num_steps, checkpoints)
+    if init is None:
+        init = solver.default_init(game, num_steps)
+    return _run(solver, game, init, int(num_steps), cps, metric)
+
+
+@eqx.filter_jit
+def _solve_chunk(solver, games, init, num_steps, checkpoints, metric, solver_axis):
+    run = lambda s, g, i: _run(s, g, i, num_steps, checkpoints, metric)  # noqa: E731
+    return jax.vmap(run, in_axes=(solver_axis, 0, 0))(solver, games, init)
+
+
+def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
+    shapes = jax.eval_shape(
+        lambda: _run(solver, game, init, num_steps, checkpoints, metric)
+    )
+    state = jax.eval_shape(lambda: solver.init(game, init))
+    leaves = jax.tree.leaves((shapes, state, game))
+    return sum(math.prod(x.shape) * x.dtype.itemsize for x in leaves)
+
+
+def solve_batch(
+    solver: AbstractSolver,
+    games: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    init=None,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+    batch_solver: bool = False,
+    memory_budget: int = 2**30,
+    chunk_size: int | None = None,
+) -> Solution:
+    """Run ``solver`` on a batch of games (and optionally of hyperparameters).
+
+    The batch is split into chunks that fit ``memory_budget`` bytes (a working
+    set of about four times the state, trace and game of each element), each
+    chunk is one compiled call, and when ``jax.devices()`` has several devices
+    every chunk is sharded across them along the batch axis.
+
+    Args:
+        solver: the learning dynamic; with ``batch_solver=True`` its array
+            leaves carry the same leading batch axis as ``games`` (e.g. one step
+            size per game: ``ZeroSumOMD(jnp.array([...]))``).
+        games: a batch of games (leading axis ``B`` on every leaf).
+        num_steps: ``T``.
+        init: batched initial-policy argument, or ``None`` for uniform play.
+        checkpoints: as in :func:`solve`.
+        metric: as in :func:`solve`.
+        batch_solver: whether ``solver`` is batched alongside ``games``.
+        memory_budget: bytes a chunk may use.
+        chunk_size: overrides the chunk size computed from the budget.
+
+    Returns:
+        A :class:`Solution` whose leaves have a leading batch axis ``B``.
+    """
+    cps = _checkpoints(num_steps, checkpoints)
+    num_steps = int(num_steps)
+    size = jax.tree.leaves(games)[0].shape[0]
+    one = jax.tree.map(lambda x: x[0], games)
+    solver_one = jax.tree.map(lambda x: x[0], solver) if batch_solver else solver
+    if init is None:
+        init = jax.vmap(lambda g: solver.default_init(g, num_steps))(games)
+    devices = jax.devices()
+    ndev = len(devices)
+    if chunk_size is None:
+        init_one = jax.tree.map(lambda x: x[0], init)
+        per_game = 4 * _bytes_per_game(
+            solver_one, one, init_one, num_steps, cps, metric
+        )
+        chunk_size = max(1, memory_budget // max(per_game, 1))
+    chunk_size = max(ndev, (min(chunk_size, size) // ndev) * ndev)
+    sharding = None
+    if ndev > 1:
+        sharding = NamedSharding(
+            Mesh(np.array(devices), ("batch",)), PartitionSpec("batch")
+        )
+    solver_axis = 0 if batch_solver else None
+    outs = []
+    for start in range(0, size, chunk_size):
+        idx = np.arange(start, start + chunk_size)
+        idx = np.minimum(idx, size - 1)  # pad the last chunk by repetition
+        take = lambda x, idx=idx: x[idx]  # noqa: E731
+        args = (
+            jax.tree.map(take, solver) if batch_solver else solver,
+            jax.tree.map(take, games),
+            jax.tree.map(take, init),
+        )
+        if sharding is not None:
+            args = (
+                jax.device_put(args[0], sharding) if batch_solver else args[0],
+                jax.device_put(args[1], sharding),
+                jax.device_put(args[2], sharding),
+            )
+        out = _solve_chunk(*args, num_steps, cps, metric, solver_axis)
+        n = min(chunk_size, size - start)
+        outs.append(jax.tree.map(lambda x, n=n: x[:n], out))
+    if len(outs) == 1:
+        return outs[0]
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *outs)

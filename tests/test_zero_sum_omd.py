@@ -1,0 +1,92 @@
+"""Seed 000 Algorithm 1 against the NumPy reference, Theorem 1, LP values."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import marlmeta as M
+import marlmeta.games as G
+from tests import reference as ref
+
+
+def test_schedule_matches_spec_example():
+    lengths = M.solvers.stage_lengths(10, 1000)
+    assert len(lengths) == 29
+    assert lengths[:5] == [10, 11, 12, 13, 14] and lengths[-3:] == [79, 86, 41]
+    assert sum(lengths) == 1000
+    # the integer recursion grows at H = 47 (the float form does not)
+    assert M.solvers.stage_lengths(47, 200)[:3] == [47, 48, 49]
+
+
+@pytest.mark.parametrize("T", [7, 10, 21, 33, 60])
+def test_matches_numpy_reference(key, T):
+    H = 4  # stages 4, 5, 6, 7, 8, 10, ...: T=21 is inside, T=33 at a stage end
+    games = G.random_zero_sum(key, 3, (3, 2), 2, H, dtype=jnp.float64)
+    solver = M.solvers.ZeroSumOMD(0.3)
+    run = jax.jit(lambda g, i: M.solve(solver, g, T, init=i))
+    for k, g in enumerate(G.unstack(games)):
+        K = M.solvers.num_stages(H, T)
+        k1, k2 = jr.split(jr.fold_in(key, k))
+        mu0 = jax.nn.softmax(jr.normal(k1, (K, H, 2, 3), jnp.float64), -1)
+        nu0 = jax.nn.softmax(jr.normal(k2, (K, H, 2, 2), jnp.float64), -1)
+        sol = run(g, (mu0, nu0))
+        want = ref.omd_zero_sum(
+            np.asarray(g.rewards[0]),
+            np.asarray(g.transitions.dense()),
+            0.3,
+            T,
+            np.asarray(mu0),
+            np.asarray(nu0),
+        )
+        np.testing.assert_allclose(sol.policy[0], want[0], atol=1e-9)
+        np.testing.assert_allclose(sol.policy[1], want[1], atol=1e-9)
+        np.testing.assert_allclose(sol.stats[0], want[2], atol=1e-9)
+        np.testing.assert_allclose(sol.stats[1], want[3], atol=1e-9)
+
+
+def test_trace_is_prefix_of_longer_run(key):
+    g = G.unstack(G.random_zero_sum(key, 1, (2, 3), 3, 3, dtype=jnp.float64))[0]
+    solver = M.solvers.ZeroSumOMD(0.1)
+    long = M.solve(solver, g, 50, checkpoints=[9, 23, 50])
+    for t, gap in zip([9, 23], long.trace.nash_conv[:2], strict=True):
+        short = M.solve(solver, g, t)
+        np.testing.assert_allclose(short.trace.nash_conv[-1], gap, atol=1e-12)
+
+
+def test_theorem1_bound_and_lp_value(key):
+    # eta = 1/(8 H^2), uniform initialisation: Theorem 1's bound at every
+    # checkpoint; the gap falls like log(T)/T once stages are long (measured:
+    # about 0.6 at T=300, 0.1 at T=30,000), and the value approaches the LP value.
+    H, cps = 3, [300, 3000, 30000]
+    games = G.random_zero_sum(key, 4, (2, 2), 2, H, dtype=jnp.float64)
+    solver = M.solvers.ZeroSumOMD(1.0 / (8 * H**2))
+    out = M.solve_batch(solver, games, cps[-1], checkpoints=cps)
+    assert bool(jnp.all(out.finite))
+    for k, g in enumerate(G.unstack(games)):
+        gaps = np.asarray(out.trace.nash_conv[k])
+        bounds = [768 * H**5 * np.log(t) * np.log(4) / t for t in cps]
+        assert np.all((gaps >= 0) & (gaps <= bounds))
+        assert np.all(np.diff(gaps) < 0) and gaps[-1] < 0.25 * gaps[0]
+        value, _, _ = ref.shapley_lp(
+            np.asarray(g.rewards[0]),
+            np.asarray(g.transitions.dense()),
+            np.asarray(g.initial),
+        )
+        err = np.abs(np.asarray(out.trace.values[k, :, 0]) - value)
+        assert np.all(err <= gaps + 1e-9)  # |V - V*| <= NashConv always
+        assert err[-1] < 0.05
+
+
+def test_solve_validates_checkpoints():
+    g = G.zoo.matching_pennies()
+    s = M.solvers.ZeroSumOMD(0.1)
+    with pytest.raises(
+        ValueError, match=r"checkpoints\[1\] is 5; checkpoints must increase"
+    ):
+        M.solve(s, g, 10, checkpoints=[5, 5])
+    with pytest.raises(ValueError, match=r"checkpoints\[0\] is 11"):
+        M.solve(s, g, 10, checkpoints=[11])
+    with pytest.raises(ValueError, match="num_steps is 0"):
+        M.solve(s, g, 0)
