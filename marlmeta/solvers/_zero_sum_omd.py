@@ -4,8 +4,10 @@
 feedback of the previous iterate ``g_mu = Q[h,s] nu[h,s]``, ``g_nu = mu[h,s]^T
 Q[h,s]``:
 
-    mu_hat <- normalise(mu_hat * exp(eta g_mu)),  mu <- normalise(mu_hat * exp(eta g_mu))
-    nu_hat <- normalise(nu_hat * exp(-eta g_nu)), nu <- normalise(nu_hat * exp(-eta g_nu))
+    mu_hat <- normalise(mu_hat * exp(eta g_mu)),
+        mu <- normalise(mu_hat * exp(eta g_mu))
+    nu_hat <- normalise(nu_hat * exp(-eta g_nu)),
+        nu <- normalise(nu_hat * exp(-eta g_nu))
 
 (the min-player minimises: the paper's ``+eta`` for ``nu`` is a sign typo). The
 stage accumulates ``mu^T Q nu``, ``Q nu`` and ``mu^T Q`` with the new policies;
