@@ -3,16 +3,10 @@
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
 from marlmeta.solvers._schedule import (
     StageClock as StageClock,
-)
-from marlmeta.solvers._schedule import (
     num_stages as num_stages,
-)
-from marlmeta.solvers._schedule import (
     stage_lengths as stage_lengths,
 )
 from marlmeta.solvers._zero_sum_omd import (
     ZeroSumOMD as ZeroSumOMD,
-)
-from marlmeta.solvers._zero_sum_omd import (
     ZeroSumOMDState as ZeroSumOMDState,
 )

@@ -1,0 +1,122 @@
+"""Sequential meta-initialisation over a sequence of games (seed 000 Thms 2, 6).
+
+``ALGORITHMS.md`` section 3. Games ``G^1..G^K`` arrive in order and
+``alpha = 1/sqrt(K)``:
+
+    init^1 = uniform,    init^{k+1} = (1/k) sum_{k' <= k} [br^{k'}]_alpha,
+
+elementwise per ``(tau, h, s)`` and player, where ``br^k`` are the solver's
+meta statistics on game ``k`` (for Algorithm 1, the stage best responses in
+hindsight). The "individual learning" baseline starts every game from uniform.
+The similarity of Theorem 2 is ``Delta = sum_k KL(br^k || mean_k br^k)``,
+summed over ``(tau, h, s)`` and players.
+
+Everything here is pure: ``vmap`` over independent sequences (seeds) of games.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import xlogy
+from jaxtyping import Array, Float
+
+from marlmeta._solve import Solution, _checkpoints, _run
+from marlmeta.evaluation import report
+from marlmeta.games import AbstractMarkovGame
+from marlmeta.policies import alpha_greedy
+from marlmeta.solvers import AbstractSolver
+
+
+class MetaRun(eqx.Module):
+    """Results over a sequence of ``K`` games.
+
+    Attributes:
+        solutions: one :class:`marlmeta.Solution` per game (leading ``K`` axis).
+        inits: the initial-policy argument each game started from.
+        similarity: ``Delta`` of the statistics the runs delivered.
+    """
+
+    solutions: Solution
+    inits: Any
+    similarity: Float[Array, ""]
+
+
+def similarity(stats) -> Float[Array, ""]:
+    """``Delta = sum_k KL(br^k || mean_k br^k)`` over all leaves of ``stats``.
+
+    Args:
+        stats: a pytree of distributions (last axis) with a leading ``K`` axis.
+    """
+
+    def leaf(br):
+        mean = jnp.mean(br, axis=0, keepdims=True)
+        return jnp.sum(xlogy(br, br) - xlogy(br, jnp.broadcast_to(mean, br.shape)))
+
+    return sum(leaf(x) for x in jax.tree.leaves(stats))
+
+
+def _sequence(
+    solver, games, num_steps, checkpoints, metric, alpha, *, meta: bool
+) -> MetaRun:
+    cps = _checkpoints(num_steps, checkpoints)
+    num_steps = int(num_steps)
+    size = jax.tree.leaves(games)[0].shape[0]
+    alpha = 1.0 / jnp.sqrt(size) if alpha is None else alpha
+    one = jax.tree.map(lambda x: x[0], games)
+    uniform = solver.default_init(one, num_steps)
+
+    def body(carry, game):
+        acc, k = carry
+        init = uniform
+        if meta:
+            init = jax.tree.map(
+                lambda u, a: jnp.where(k > 0, a / jnp.maximum(k, 1), u), uniform, acc
+            )
+        sol = _run(solver, game, init, num_steps, cps, metric)
+        acc = jax.tree.map(jnp.add, acc, alpha_greedy(sol.stats, alpha))
+        return (acc, k + 1), (sol, init)
+
+    acc0 = jax.tree.map(jnp.zeros_like, uniform)
+    _, (sols, inits) = jax.lax.scan(body, (acc0, jnp.zeros((), jnp.int32)), games)
+    return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
+
+
+def sequential_meta(
+    solver: AbstractSolver,
+    games: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    alpha: float | None = None,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+) -> MetaRun:
+    """Meta-learning: each game starts from the averaged ``alpha``-greedy
+    statistics of the games before it.
+
+    Args:
+        solver: a solver whose ``stats`` are shaped like its initial-policy
+            argument (e.g. :class:`marlmeta.solvers.ZeroSumOMD`).
+        games: the sequence, a batch with leading axis ``K`` (in arrival order).
+        num_steps: iterations per game.
+        alpha: mixing weight of ``[x]_alpha`` (default ``1/sqrt(K)``).
+        checkpoints: as in :func:`marlmeta.solve`.
+        metric: as in :func:`marlmeta.solve`.
+    """
+    return _sequence(solver, games, num_steps, checkpoints, metric, alpha, meta=True)
+
+
+def individual(
+    solver: AbstractSolver,
+    games: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+) -> MetaRun:
+    """The baseline: every game of the sequence starts from uniform play."""
+    return _sequence(solver, games, num_steps, checkpoints, metric, None, meta=False)
