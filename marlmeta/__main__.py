@@ -1,0 +1,5 @@
+import sys
+
+from marlmeta.cli import main
+
+sys.exit(main())

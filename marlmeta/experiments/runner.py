@@ -1,0 +1,222 @@
+"""The experiment runner: the impure shell around the pure library.
+
+``run_experiment(config)`` writes ``runs/<name>/``:
+
+- ``config.yaml``: the config as run (with its fingerprint);
+- ``chunks/chunk_NNN.npz``: the raw numbers of each chunk of seeds, so that an
+  interrupted sweep resumes from the chunks already written;
+- ``results.json``: every plotted number, with the metric named;
+- ``figure.png``: the figure.
+
+Every file is written atomically (a temporary file in the same folder, then a
+rename), so a killed run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pathlib
+import sys
+import tempfile
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from marlmeta.experiments.config import ConfigError, ZeroSumMetaConfig, to_dict
+
+
+def atomic_write(path: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fingerprint(config) -> str:
+    """A hash of everything in the config that changes the numbers."""
+    data = to_dict(config)
+    data.pop("name", None)
+    data.pop("description", None)
+    text = json.dumps(data, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _save_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+def _chunk_fn(config: ZeroSumMetaConfig):
+    """The compiled function of one chunk of seeds (pure inside)."""
+    import marlmeta as M
+    from marlmeta.games import zoo
+
+    dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
+    g = config.game
+    table = jnp.asarray(g.rewards, dtype)
+    base = M.games.zero_sum_game(
+        jnp.broadcast_to(table, (g.horizon, *table.shape)),
+        zoo.matching_transitions(g.stay, g.switch, dtype),
+        jnp.array([1.0, 0.0], dtype),
+    )
+    solver = M.solvers.ZeroSumOMD(jnp.asarray(config.solver.step_size, dtype))
+    steps, cps = config.solver.num_steps, config.run.checkpoints
+    alpha = config.meta.alpha
+
+    def one_seed(key):
+        fam = M.games.perturb_rewards(
+            key, base, g.num_games, g.noise_std, coupling="zero_sum"
+        )
+        ind = M.meta.individual(solver, fam, steps, checkpoints=cps)
+        met = M.meta.sequential_meta(solver, fam, steps, checkpoints=cps, alpha=alpha)
+        out = {}
+        for label, run in (("individual", ind), ("meta", met)):
+            out[f"{label}_nash_conv"] = run.solutions.trace.nash_conv  # (K, C)
+            out[f"{label}_value"] = run.solutions.trace.values[..., 0]  # (K, C)
+            out[f"{label}_similarity"] = run.similarity
+            out[f"{label}_finite"] = jnp.all(run.solutions.finite)
+        out["stage_rewards"] = fam.rewards[:, 0, 0]  # (K, S, A, B)
+        return out
+
+    return jax.jit(jax.vmap(one_seed))
+
+
+def _ne_2x2(m: np.ndarray) -> tuple[float, float]:
+    """Probability of action 0 for each player at an NE of a 2x2 zero-sum game."""
+    lower = np.max(np.min(m, axis=1))
+    upper = np.min(np.max(m, axis=0))
+    if np.isclose(lower, upper):  # pure saddle point
+        return float(np.argmax(np.min(m, axis=1)) == 0), float(
+            np.argmin(np.max(m, axis=0)) == 0
+        )
+    (a, b), (c, d) = m
+    den = a - b - c + d
+    return float((d - c) / den), float((d - b) / den)
+
+
+def _aggregate(config: ZeroSumMetaConfig, raw: dict[str, np.ndarray]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "experiment": config.experiment,
+        "name": config.name,
+        "metric": "nash_conv",
+        "metric_description": (
+            "NashConv = V^{dagger,nu} - V^{mu,dagger} of the output policy "
+            "(seed 000's NE-gap), exact; averaged over the K games of a sequence, "
+            "then mean and standard deviation over seeds"
+        ),
+        "value_description": "max-player's value of the output policy",
+        "checkpoints": list(config.run.checkpoints),
+        "seeds": config.run.seeds,
+        "num_games": config.game.num_games,
+    }
+    finite = True
+    for label in ("individual", "meta"):
+        gap = raw[f"{label}_nash_conv"].mean(axis=1)  # (seeds, C)
+        val = raw[f"{label}_value"].mean(axis=1)
+        delta = raw[f"{label}_similarity"]
+        finite &= bool(np.all(raw[f"{label}_finite"]))
+        out[label] = {
+            "nash_conv_mean": gap.mean(0).tolist(),
+            "nash_conv_std": gap.std(0).tolist(),
+            "value_mean": val.mean(0).tolist(),
+            "value_std": val.std(0).tolist(),
+            "similarity_mean": float(delta.mean()),
+        }
+    ratio = np.array(out["meta"]["nash_conv_mean"]) / np.maximum(
+        np.array(out["individual"]["nash_conv_mean"]), 1e-300
+    )
+    out["meta_over_individual_nash_conv"] = ratio.tolist()
+    out["similarity"] = {
+        "definition": "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)",
+        "meta": out["meta"]["similarity_mean"],
+        "individual": out["individual"]["similarity_mean"],
+    }
+    stage = raw["stage_rewards"][0]  # first seed: (K, S, A, B)
+    ne = np.array(
+        [
+            [_ne_2x2(stage[k, s]) for s in range(stage.shape[1])]
+            for k in range(stage.shape[0])
+        ]
+    )
+    out["ne_policies"] = {
+        "description": "NE (mu_0*, nu_0*) of each perturbed stage game, first seed",
+        "mu0": ne[..., 0].tolist(),
+        "nu0": ne[..., 1].tolist(),
+    }
+    out["finite"] = finite
+    return out
+
+
+def run_experiment(
+    config,
+    out_root: str | pathlib.Path = "runs",
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+) -> pathlib.Path:
+    """Run (or resume) an experiment and write its files. Returns the run folder."""
+    if not isinstance(config, ZeroSumMetaConfig):
+        raise ConfigError(f"no runner for experiment {config.experiment!r}")
+    if config.run.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    out = pathlib.Path(out_root) / config.name
+    fp = fingerprint(config)
+    written = out / "config.yaml"
+    if written.exists() and not fresh:
+        old = yaml.safe_load(written.read_text()) or {}
+        if old.get("fingerprint") != fp:
+            raise ConfigError(
+                f"{out} holds a run of a different config; "
+                "pass --fresh to overwrite it or change 'name'"
+            )
+    if fresh:
+        for p in sorted(out.glob("chunks/*.npz")):
+            p.unlink()
+        (out / "results.json").unlink(missing_ok=True)
+    doc = {"fingerprint": fp, **to_dict(config)}
+    atomic_write(written, yaml.safe_dump(doc, sort_keys=False).encode())
+
+    seeds, per = config.run.seeds, config.run.chunk_seeds
+    keys = jr.split(jr.key(config.run.seed), seeds)
+    starts = list(range(0, seeds, per))
+    fn = None
+    parts = []
+    bar = tqdm(
+        starts, desc=config.name, unit="chunk", disable=not progress, file=sys.stderr
+    )
+    for i, start in enumerate(bar):
+        path = out / "chunks" / f"chunk_{i:03d}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                if str(z["fingerprint"]) == fp:
+                    parts.append({k: z[k] for k in z.files if k != "fingerprint"})
+                    continue
+        fn = fn or _chunk_fn(config)
+        res = jax.device_get(fn(keys[start : start + per]))
+        arrays = {k: np.asarray(v) for k, v in res.items()}
+        _save_npz(path, {**arrays, "fingerprint": np.array(fp)})
+        parts.append(arrays)
+    raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    results = _aggregate(config, raw)
+    atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
+    from marlmeta.experiments.plots import plot_zero_sum_meta
+
+    atomic_write(out / "figure.png", plot_zero_sum_meta(results))
+    return out
