@@ -30,10 +30,11 @@ check: lint test
 
 demo: $(STAMP)
 	$(BIN)/marlmeta run configs/zero_sum_meta.yaml
+	$(BIN)/marlmeta run configs/zero_sum_meta_mixed.yaml
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/evaluation.py
-	$(BIN)/python benchmarks/zero_sum.py
+	cd benchmarks && ../$(BIN)/python evaluation.py
+	cd benchmarks && ../$(BIN)/python zero_sum.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -95,7 +95,8 @@ def test_solve_batch_shards_over_devices():
         jax.config.update("jax_enable_x64", True)
         import marlmeta as M, marlmeta.games as G
         assert len(jax.devices()) == 4, jax.devices()
-        games = G.random_zero_sum(jax.random.key(0), 10, (2, 2), 2, 3, dtype=jnp.float64)
+        key = jax.random.key(0)
+        games = G.random_zero_sum(key, 10, (2, 2), 2, 3, dtype=jnp.float64)
         out = M.solve_batch(M.solvers.ZeroSumOMD(0.1), games, 20, chunk_size=8)
         for k, g in enumerate(G.unstack(games)):
             one = M.solve(M.solvers.ZeroSumOMD(0.1), g, 20)

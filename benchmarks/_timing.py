@@ -1,0 +1,37 @@
+"""Shared timing helpers: compile time and steady-state time apart."""
+
+from __future__ import annotations
+
+import platform
+import time
+
+import jax
+
+
+def header(title: str) -> None:
+    dev = jax.devices()[0]
+    print(f"# {title}")
+    print(
+        f"# jax {jax.__version__} | backend {jax.default_backend()} | "
+        f"{len(jax.devices())} x {dev.device_kind} | {platform.processor() or platform.machine()}"
+    )
+
+
+def compile_and_steady(fn, *args, repeats: int = 3) -> tuple[float, float]:
+    """``(compile seconds, best steady-state seconds)`` of a jitted ``fn``."""
+    t0 = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(compiled(*args))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.perf_counter() - t0)
+    return compile_s, best
+
+
+def wall(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
