@@ -22,7 +22,7 @@ from marlmeta.policies import expect, expect_others
 MAX_POLICY_ITERATIONS = 1000
 
 
-def _next_state_tensor(game: DiscountedMarkovGame, dtype) -> Float[Array, "S S *A"]:
+def next_state_tensor(game: DiscountedMarkovGame, dtype) -> Float[Array, "S S *A"]:
     """``E[s', s, a] = P(s'|s, a)`` through the ``expectation`` interface."""
     eye = jnp.eye(game.num_states, dtype=dtype)
     return jax.vmap(lambda e: game.transitions.expectation(0, e))(eye)
@@ -33,13 +33,24 @@ def _solve(gamma, p: Float[Array, "S S"], r: Float[Array, "S ..."]):
     return jnp.linalg.solve(eye - gamma * p, r)
 
 
+def dtype_of(rewards, policy):
+    return jnp.result_type(rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)])
+
+
 def policy_values(
-    game: DiscountedMarkovGame, policy, rewards: Float[Array, "M S *A"] | None = None
+    game: DiscountedMarkovGame,
+    policy,
+    rewards: Float[Array, "M S *A"] | None = None,
+    nxt: Float[Array, "S S *A"] | None = None,
 ) -> Float[Array, "M S"]:
-    """Values ``(I - gamma P_pi)^{-1} r_pi`` of each reward table, per state."""
+    """Values ``(I - gamma P_pi)^{-1} r_pi`` of each reward table, per state.
+
+    ``nxt`` is the next-state tensor of :func:`next_state_tensor`, when the
+    caller already has it.
+    """
     rewards = game.rewards if rewards is None else rewards
-    dtype = jnp.result_type(rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)])
-    nxt = _next_state_tensor(game, dtype)
+    if nxt is None:
+        nxt = next_state_tensor(game, dtype_of(rewards, policy))
     p_pi = jax.vmap(lambda e: expect(e, policy))(nxt).T  # [s, s']
     r_pi = jnp.stack([expect(r, policy) for r in rewards], axis=-1)  # (S, M)
     return _solve(game.discount, p_pi, r_pi).T
@@ -72,12 +83,14 @@ def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
     return d
 
 
-def best_response_values(game: DiscountedMarkovGame, policy):
-    """Best-response values ``(N, S)`` and policies (one-hot ``(S, A_i)``)."""
-    dtype = jnp.result_type(
-        game.rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)]
-    )
-    nxt = _next_state_tensor(game, dtype)
+def best_response_values(game: DiscountedMarkovGame, policy, nxt=None):
+    """Best-response values ``(N, S)`` and policies (one-hot ``(S, A_i)``).
+
+    ``nxt`` as in :func:`policy_values`.
+    """
+    dtype = dtype_of(game.rewards, policy)
+    if nxt is None:
+        nxt = next_state_tensor(game, dtype)
     states = jnp.arange(game.num_states)
     values, brs = [], []
     for i in range(game.num_players):

@@ -26,8 +26,13 @@ def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool):
     if isinstance(game, MarkovGame):
         v, b, br = _finite.backward(game, policy, best=best)
     else:
-        v = _discounted.policy_values(game, policy)
-        b, br = _discounted.best_response_values(game, policy) if best else (None, None)
+        nxt = _discounted.next_state_tensor(
+            game, _discounted.dtype_of(game.rewards, policy)
+        )
+        v = _discounted.policy_values(game, policy, nxt=nxt)
+        b, br = (None, None)
+        if best:
+            b, br = _discounted.best_response_values(game, policy, nxt)
     return v @ game.initial, (None if b is None else b @ game.initial), br
 
 
