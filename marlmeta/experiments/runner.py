@@ -70,12 +70,7 @@ def _chunk_fn(config: ZeroSumMetaConfig):
 
     dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
     g = config.game
-    table = jnp.asarray(g.rewards, dtype)
-    base = M.games.zero_sum_game(
-        jnp.broadcast_to(table, (g.horizon, *table.shape)),
-        zoo.matching_transitions(g.stay, g.switch, dtype),
-        jnp.array([1.0, 0.0], dtype),
-    )
+    base = zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
     solver = M.solvers.ZeroSumOMD(jnp.asarray(config.solver.step_size, dtype))
     steps, cps = config.solver.num_steps, config.run.checkpoints
     alpha = config.meta.alpha

@@ -40,11 +40,26 @@ def matching_transitions(stay: float = 0.9, switch: float = 0.9, dtype=jnp.float
     return p[None]
 
 
-def seed000_zero_sum(table=ZERO_SUM_PURE, horizon: int = 10) -> MarkovGame:
-    """Seed 000 F.1 base game: two states, 2x2 actions, uniform start."""
-    r = jnp.asarray(table, jnp.float32)
+def seed000_zero_sum(
+    table=ZERO_SUM_PURE,
+    horizon: int = 10,
+    stay: float = 0.9,
+    switch: float = 0.9,
+    dtype=jnp.float32,
+) -> MarkovGame:
+    """Seed 000 F.1 base game: two states, 2x2 actions, starts in state 0.
+
+    Args:
+        table: max-player's reward ``table[s][a][b]``, shared by all steps.
+        horizon: ``H``.
+        stay, switch: as in :func:`matching_transitions`.
+        dtype: floating dtype of the arrays.
+    """
+    r = jnp.asarray(table, dtype)
     reward = jnp.broadcast_to(r, (horizon, *r.shape))
-    return zero_sum_game(reward, matching_transitions(), jnp.array([1.0, 0.0]))
+    return zero_sum_game(
+        reward, matching_transitions(stay, switch, dtype), jnp.array([1.0, 0.0], dtype)
+    )
 
 
 def seed000_identical_interest(

@@ -60,30 +60,9 @@ def similarity(stats) -> Float[Array, ""]:
     return sum(leaf(x) for x in jax.tree.leaves(stats))
 
 
-def _sequence(
-    solver, games, num_steps, checkpoints, metric, alpha, *, meta: bool
-) -> MetaRun:
-    cps = _checkpoints(num_steps, checkpoints)
-    num_steps = int(num_steps)
-    size = jax.tree.leaves(games)[0].shape[0]
-    alpha = 1.0 / jnp.sqrt(size) if alpha is None else alpha
-    one = jax.tree.map(lambda x: x[0], games)
-    uniform = solver.default_init(one, num_steps)
-
-    def body(carry, game):
-        acc, k = carry
-        init = uniform
-        if meta:
-            init = jax.tree.map(
-                lambda u, a: jnp.where(k > 0, a / jnp.maximum(k, 1), u), uniform, acc
-            )
-        sol = _run(solver, game, init, num_steps, cps, metric)
-        acc = jax.tree.map(jnp.add, acc, alpha_greedy(sol.stats, alpha))
-        return (acc, k + 1), (sol, init)
-
-    acc0 = jax.tree.map(jnp.zeros_like, uniform)
-    _, (sols, inits) = jax.lax.scan(body, (acc0, jnp.zeros((), jnp.int32)), games)
-    return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
+def _uniform_init(solver, games, num_steps: int):
+    """The solver's uniform initial-policy argument for one game of the batch."""
+    return solver.default_init(jax.tree.map(lambda x: x[0], games), num_steps)
 
 
 def sequential_meta(
@@ -107,7 +86,23 @@ def sequential_meta(
         checkpoints: as in :func:`marlmeta.solve`.
         metric: as in :func:`marlmeta.solve`.
     """
-    return _sequence(solver, games, num_steps, checkpoints, metric, alpha, meta=True)
+    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    size = jax.tree.leaves(games)[0].shape[0]
+    alpha = 1.0 / jnp.sqrt(size) if alpha is None else alpha
+    uniform = _uniform_init(solver, games, num_steps)
+
+    def body(carry, game):
+        acc, k = carry
+        init = jax.tree.map(
+            lambda u, a: jnp.where(k > 0, a / jnp.maximum(k, 1), u), uniform, acc
+        )
+        sol = _run(solver, game, init, num_steps, cps, metric)
+        acc = jax.tree.map(jnp.add, acc, alpha_greedy(sol.stats, alpha))
+        return (acc, k + 1), (sol, init)
+
+    acc0 = jax.tree.map(jnp.zeros_like, uniform)
+    _, (sols, inits) = jax.lax.scan(body, (acc0, jnp.zeros((), jnp.int32)), games)
+    return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
 
 
 def individual(
@@ -118,5 +113,13 @@ def individual(
     checkpoints: Sequence[int] | None = None,
     metric: Callable = report,
 ) -> MetaRun:
-    """The baseline: every game of the sequence starts from uniform play."""
-    return _sequence(solver, games, num_steps, checkpoints, metric, None, meta=False)
+    """The baseline: every game of the sequence starts from uniform play.
+
+    The games are independent, so they run side by side under ``vmap``.
+    """
+    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    uniform = _uniform_init(solver, games, num_steps)
+    sols = jax.vmap(lambda g: _run(solver, g, uniform, num_steps, cps, metric))(games)
+    size = jax.tree.leaves(games)[0].shape[0]
+    inits = jax.tree.map(lambda u: jnp.broadcast_to(u, (size, *u.shape)), uniform)
+    return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
