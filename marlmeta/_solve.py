@@ -187,7 +187,10 @@ def solve_batch(
             solver_one, one, init_one, num_steps, cps, metric
         )
         chunk_size = max(1, memory_budget // max(per_game, 1))
-    chunk_size = max(ndev, (min(chunk_size, size) // ndev) * ndev)
+    # Balanced chunks, each a multiple of the device count; only the last one
+    # is padded (by repetition), by fewer than ``num_chunks * ndev`` elements.
+    num_chunks = math.ceil(size / max(1, min(chunk_size, size)))
+    chunk_size = ndev * math.ceil(math.ceil(size / num_chunks) / ndev)
     sharding = None
     if ndev > 1:
         sharding = NamedSharding(

@@ -33,9 +33,44 @@ from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver
 from marlmeta.solvers._schedule import StageClock, num_stages
 
+_UNROLL = 8
 
-def _log_normalise(x):
-    return x - jax.nn.logsumexp(x, axis=-1, keepdims=True)
+
+def _last(op, x, axis=-1):
+    """Reduce one axis with ``op`` (``jnp.add`` or ``jnp.maximum``).
+
+    A short action axis (at most ``_UNROLL``) is reduced by unrolled elementwise
+    ops on its slices: they fuse with the surrounding update, whereas XLA's CPU
+    reduction over a tiny minor axis is several times slower (measured with
+    ``benchmarks/zero_sum.py``). Longer axes use the ordinary reduction.
+    """
+    if x.shape[axis] > _UNROLL:
+        return (jnp.sum if op is jnp.add else jnp.max)(x, axis=axis)
+    parts = [jnp.take(x, i, axis=axis) for i in range(x.shape[axis])]
+    out = parts[0]
+    for p in parts[1:]:
+        out = op(out, p)
+    return out
+
+
+def _feedback(q, mu, nu):
+    """``(Q nu, mu^T Q)`` per ``(h, s)``."""
+    return _last(jnp.add, q * nu[..., None, :]), _last(jnp.add, q * mu[..., None], -2)
+
+
+def _omd(log_hat, g, eta):
+    """One optimistic step of one player, in log space.
+
+    ``log_hat`` is the auxiliary policy's log up to a constant per ``(h, s)``
+    (only differences matter), kept bounded by subtracting its maximum. Returns
+    the new ``log_hat`` and the new policy
+    ``normalise(hat * exp(eta g)) = softmax(log_hat + 2 eta g)``.
+    """
+    x = log_hat + eta * g
+    log_hat = x - _last(jnp.maximum, x)[..., None]
+    y = log_hat + eta * g
+    e = jnp.exp(y - _last(jnp.maximum, y)[..., None])
+    return log_hat, e / _last(jnp.add, e)[..., None]
 
 
 def _end_stage(game: MarkovGame, state: ZeroSumOMDState, length):
@@ -47,22 +82,23 @@ def _end_stage(game: MarkovGame, state: ZeroSumOMDState, length):
         [state.vsum[1:] / length.astype(dtype), jnp.zeros_like(state.vsum[:1])]
     )
     hs = jnp.arange(game.horizon)
-    ev = jax.vmap(game.transitions.expectation)(hs, v_next)
+    q = game.rewards[0] + jax.vmap(game.transitions.expectation)(hs, v_next)
+    mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
+    g_mu, g_nu = _feedback(q, mu, nu)
     return eqx.tree_at(
         lambda s: (
             s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,
-            s.log_mu, s.log_nu_hat, s.log_nu,
+            s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu,
         ),
         state,
         (
             state.mu_br.at[done].set(argmax_uniform(state.gsum_mu)),
             state.nu_br.at[done].set(argmax_uniform(-state.gsum_nu)),
-            game.rewards[0] + ev,
+            q,
             jnp.zeros_like(state.vsum),
             jnp.zeros_like(state.gsum_mu),
             jnp.zeros_like(state.gsum_nu),
-            state.log_init_mu[nxt], state.log_init_mu[nxt],
-            state.log_init_nu[nxt], state.log_init_nu[nxt],
+            state.log_init_mu[nxt], mu, state.log_init_nu[nxt], nu, g_mu, g_nu,
         ),
     )  # fmt: skip
 
@@ -77,9 +113,11 @@ class ZeroSumOMDState(eqx.Module):
 
     clock: StageClock
     log_mu_hat: Float[Array, "H S A"]
-    log_mu: Float[Array, "H S A"]
+    mu: Float[Array, "H S A"]
     log_nu_hat: Float[Array, "H S B"]
-    log_nu: Float[Array, "H S B"]
+    nu: Float[Array, "H S B"]
+    g_mu: Float[Array, "H S A"]
+    g_nu: Float[Array, "H S B"]
     q: Float[Array, "H S A B"]
     vsum: Float[Array, "H S"]
     gsum_mu: Float[Array, "H S A"]
@@ -131,9 +169,11 @@ class ZeroSumOMD(AbstractSolver):
         return ZeroSumOMDState(
             clock=StageClock.start(H),
             log_mu_hat=log_mu0[0],
-            log_mu=log_mu0[0],
+            mu=mu0[0].astype(dtype),
             log_nu_hat=log_nu0[0],
-            log_nu=log_nu0[0],
+            nu=nu0[0].astype(dtype),
+            g_mu=z(H, S, A),  # Q starts at 0
+            g_nu=z(H, S, B),
             q=z(H, S, A, B),
             vsum=z(H, S),
             gsum_mu=z(H, S, A),
@@ -148,25 +188,19 @@ class ZeroSumOMD(AbstractSolver):
 
     def step(self, game: MarkovGame, state: ZeroSumOMDState) -> ZeroSumOMDState:
         eta = self.step_size.astype(state.q.dtype)
-        mu, nu = jnp.exp(state.log_mu), jnp.exp(state.log_nu)
-        g_mu = jnp.einsum("hsab,hsb->hsa", state.q, nu)
-        g_nu = jnp.einsum("hsab,hsa->hsb", state.q, mu)
-        log_mu_hat = _log_normalise(state.log_mu_hat + eta * g_mu)
-        log_nu_hat = _log_normalise(state.log_nu_hat - eta * g_nu)
-        log_mu = _log_normalise(log_mu_hat + eta * g_mu)
-        log_nu = _log_normalise(log_nu_hat - eta * g_nu)
-        mu, nu = jnp.exp(log_mu), jnp.exp(log_nu)
-        q_nu = jnp.einsum("hsab,hsb->hsa", state.q, nu)
-        mu_q = jnp.einsum("hsab,hsa->hsb", state.q, mu)
+        # g_mu = Q nu, g_nu = mu^T Q of the previous iterate, carried in the state.
+        log_mu_hat, mu = _omd(state.log_mu_hat, state.g_mu, eta)
+        log_nu_hat, nu = _omd(state.log_nu_hat, state.g_nu, -eta)
+        q_nu, mu_q = _feedback(state.q, mu, nu)
         state = eqx.tree_at(
             lambda s: (
-                s.log_mu_hat, s.log_mu, s.log_nu_hat, s.log_nu, s.vsum, s.gsum_mu,
-                s.gsum_nu, s.mu_sum, s.nu_sum,
+                s.log_mu_hat, s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu, s.vsum,
+                s.gsum_mu, s.gsum_nu, s.mu_sum, s.nu_sum,
             ),
             state,
             (
-                log_mu_hat, log_mu, log_nu_hat, log_nu,
-                state.vsum + jnp.sum(mu * q_nu, axis=-1),
+                log_mu_hat, mu, log_nu_hat, nu, q_nu, mu_q,
+                state.vsum + _last(jnp.add, mu * q_nu),
                 state.gsum_mu + q_nu, state.gsum_nu + mu_q,
                 state.mu_sum + mu, state.nu_sum + nu,
             ),
