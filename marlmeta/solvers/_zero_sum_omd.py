@@ -31,58 +31,22 @@ from jaxtyping import Array, Float
 from marlmeta.games import MarkovGame
 from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._mirror import omd_step, reduce_last, stage_q
 from marlmeta.solvers._schedule import StageClock, num_stages
-
-_UNROLL = 8
-
-
-def _last(op, x, axis=-1):
-    """Reduce one axis with ``op`` (``jnp.add`` or ``jnp.maximum``).
-
-    A short action axis (at most ``_UNROLL``) is reduced by unrolled elementwise
-    ops on its slices: they fuse with the surrounding update, whereas XLA's CPU
-    reduction over a tiny minor axis is several times slower (measured with
-    ``benchmarks/zero_sum.py``). Longer axes use the ordinary reduction.
-    """
-    if x.shape[axis] > _UNROLL:
-        return (jnp.sum if op is jnp.add else jnp.max)(x, axis=axis)
-    parts = [jnp.take(x, i, axis=axis) for i in range(x.shape[axis])]
-    out = parts[0]
-    for p in parts[1:]:
-        out = op(out, p)
-    return out
 
 
 def _feedback(q, mu, nu):
     """``(Q nu, mu^T Q)`` per ``(h, s)``."""
-    return _last(jnp.add, q * nu[..., None, :]), _last(jnp.add, q * mu[..., None], -2)
-
-
-def _omd(log_hat, g, eta):
-    """One optimistic step of one player, in log space.
-
-    ``log_hat`` is the auxiliary policy's log up to a constant per ``(h, s)``
-    (only differences matter), kept bounded by subtracting its maximum. Returns
-    the new ``log_hat`` and the new policy
-    ``normalise(hat * exp(eta g)) = softmax(log_hat + 2 eta g)``.
-    """
-    x = log_hat + eta * g
-    log_hat = x - _last(jnp.maximum, x)[..., None]
-    y = log_hat + eta * g
-    e = jnp.exp(y - _last(jnp.maximum, y)[..., None])
-    return log_hat, e / _last(jnp.add, e)[..., None]
+    return reduce_last(jnp.add, q * nu[..., None, :]), reduce_last(
+        jnp.add, q * mu[..., None], -2
+    )
 
 
 def _end_stage(game: MarkovGame, state: ZeroSumOMDState, length):
     """Record best responses, update Q, restart from the next stage's init."""
     done = state.clock.stage - 1  # the stage that just ended
     nxt = jnp.minimum(state.clock.stage, state.log_init_mu.shape[0] - 1)
-    dtype = state.q.dtype
-    v_next = jnp.concatenate(
-        [state.vsum[1:] / length.astype(dtype), jnp.zeros_like(state.vsum[:1])]
-    )
-    hs = jnp.arange(game.horizon)
-    q = game.rewards[0] + jax.vmap(game.transitions.expectation)(hs, v_next)
+    q = stage_q(game, game.rewards[0], state.vsum, length)
     mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
     g_mu, g_nu = _feedback(q, mu, nu)
     return eqx.tree_at(
@@ -189,8 +153,8 @@ class ZeroSumOMD(AbstractSolver):
     def step(self, game: MarkovGame, state: ZeroSumOMDState) -> ZeroSumOMDState:
         eta = self.step_size.astype(state.q.dtype)
         # g_mu = Q nu, g_nu = mu^T Q of the previous iterate, carried in the state.
-        log_mu_hat, mu = _omd(state.log_mu_hat, state.g_mu, eta)
-        log_nu_hat, nu = _omd(state.log_nu_hat, state.g_nu, -eta)
+        log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
+        log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
         q_nu, mu_q = _feedback(state.q, mu, nu)
         state = eqx.tree_at(
             lambda s: (
@@ -200,7 +164,7 @@ class ZeroSumOMD(AbstractSolver):
             state,
             (
                 log_mu_hat, mu, log_nu_hat, nu, q_nu, mu_q,
-                state.vsum + _last(jnp.add, mu * q_nu),
+                state.vsum + reduce_last(jnp.add, mu * q_nu),
                 state.gsum_mu + q_nu, state.gsum_nu + mu_q,
                 state.mu_sum + mu, state.nu_sum + nu,
             ),
