@@ -251,3 +251,89 @@ def omd_zero_sum(reward0, P, eta, T, mu_init, nu_init):
                     np.zeros((H, S, B)),
                 )
     return mu_sum / T, nu_sum / T, mu_br, nu_br
+
+
+def omd_general_sum(rewards, P, eta, T, inits):
+    """Seed 000 Algorithm 2 (ALGORITHMS.md section 4) with plain loops.
+
+    Returns (sigma, brs): the stage-mixture joint policy (H, S, *A) and the
+    per-player stage best responses (a partial last stage uses what it had).
+    """
+    n, H, S = rewards.shape[:3]
+    acts = rewards.shape[3:]
+    ends, L, t = [], H, 0
+    while t < T:
+        ends.append(L)
+        t += L
+        L = ((H + 1) * L) // H
+    K = len(ends)
+    Q = np.zeros(rewards.shape)
+    hat = [inits[i][0].copy() for i in range(n)]
+    pi = [inits[i][0].copy() for i in range(n)]
+    brs = [np.full((K, H, S, acts[i]), 1.0 / acts[i]) for i in range(n)]
+    vsum = np.zeros((n, H, S))
+    gsum = [np.zeros((H, S, acts[i])) for i in range(n)]
+    history = []  # (stage, joint policy (H, S, *A)) per iteration
+    tau, pos = 0, 0
+
+    def feedback(Q, pol):
+        out = [np.zeros((H, S, acts[i])) for i in range(n)]
+        for h in range(H):
+            for s in range(S):
+                for i in range(n):
+                    for a in itertools.product(*[range(k) for k in acts]):
+                        w = np.prod([pol[j][h, s, a[j]] for j in range(n) if j != i])
+                        out[i][h, s, a[i]] += w * Q[i, h, s][a]
+        return out
+
+    for t in range(1, T + 1):
+        g = feedback(Q, pi)
+        new_hat, new_pi = [], []
+        for i in range(n):
+            x = hat[i] * np.exp(eta * g[i])
+            x /= x.sum(-1, keepdims=True)
+            y = x * np.exp(eta * g[i])
+            y /= y.sum(-1, keepdims=True)
+            new_hat.append(x)
+            new_pi.append(y)
+        hat, pi = new_hat, new_pi
+        g_new = feedback(Q, pi)
+        for i in range(n):
+            vsum[i] += (pi[i] * g_new[i]).sum(-1)
+            gsum[i] += g_new[i]
+        jp = np.zeros((H, S, *acts))
+        for h in range(H):
+            for s in range(S):
+                jp[h, s] = joint([pi[i][h, s] for i in range(n)])
+        history.append((tau, jp))
+        pos += 1
+        if pos == ends[tau] or t == T:
+            for i in range(n):
+                for h in range(H):
+                    for s in range(S):
+                        brs[i][tau, h, s] = _uniform_argmax(gsum[i][h, s])
+        if pos == ends[tau]:
+            L = ends[tau]
+            newQ = np.zeros_like(Q)
+            for i in range(n):
+                for h in range(H):
+                    Ph = P[h if P.shape[0] > 1 else 0]
+                    nxt = vsum[i, h + 1] / L if h + 1 < H else np.zeros(S)
+                    newQ[i, h] = rewards[i, h] + Ph @ nxt
+            Q = newQ
+            tau, pos = tau + 1, 0
+            if tau < K:
+                hat = [inits[i][tau].copy() for i in range(n)]
+                pi = [inits[i][tau].copy() for i in range(n)]
+            vsum[:] = 0
+            gsum = [np.zeros((H, S, acts[i])) for i in range(n)]
+    complete = [
+        k for k in range(K) if sum(1 for st, _ in history if st == k) == ends[k]
+    ]
+    tau_last = complete[-1] if complete else 0
+    sigma = np.zeros((H, S, *acts))
+    for h in range(H):
+        th = max(tau_last - h, 0)
+        members = [jp for st, jp in history if st == th]
+        sigma[h] = np.mean([jp[h] for jp in members], axis=0)
+    return sigma, brs

@@ -19,6 +19,13 @@ SOLVERS = [
         lambda key, n, dtype: G.random_zero_sum(key, n, (2, 3), 3, 4, dtype=dtype),
         id="ZeroSumOMD",
     ),
+    pytest.param(
+        lambda: M.solvers.GeneralSumOMD(0.1),
+        lambda key, n, dtype: G.random_general_sum(
+            key, n, (2, 3, 2), 2, 4, dtype=dtype
+        ),
+        id="GeneralSumOMD",
+    ),
 ]
 
 

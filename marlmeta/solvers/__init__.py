@@ -1,6 +1,10 @@
 """Learning dynamics as pure ``init`` / ``step`` / ``output`` modules."""
 
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
+from marlmeta.solvers._general_sum_omd import (
+    GeneralSumOMD as GeneralSumOMD,
+    GeneralSumOMDState as GeneralSumOMDState,
+)
 from marlmeta.solvers._schedule import (
     StageClock as StageClock,
     num_stages as num_stages,

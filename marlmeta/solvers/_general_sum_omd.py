@@ -1,0 +1,210 @@
+"""Seed 000, Algorithm 2: optimistic OMD + stage-based values for CCE (N players).
+
+``ALGORITHMS.md`` section 4. Section 2's algorithm for ``N`` players, each
+maximising its own reward: player ``i``'s feedback is
+``g_i[h,s,:] = E_{a_{-i} ~ pi_{h,-i}} Q_i[h,s,:,a_{-i}]`` (the opponents' axes
+are contracted one player at a time; the joint policy is never formed in the
+step), with ``+eta`` for every player; ``vsum_i += E_{a ~ pi_h} Q_i``; at a
+stage end the best responses in hindsight are recorded,
+``Q_i[h] <- r_i[h] + P[h] (vsum_i[h+1] / L_tau)``, and every player restarts.
+
+**Output [choice of ALGORITHMS.md].** The stage-mixture policy: at step ``h``
+play the uniform mixture of the product policies of stage
+``tau_h = max(tau_last - h, 0)``, where ``tau_last`` is the last complete stage
+(or stage 0 as far as it ran):
+``sigma_h(a|s) = (1/L_{tau_h}) sum_{j in stage tau_h} prod_i pi^j_{h,i}(a_i|s)``,
+a Markov correlated policy whose CCE-gap is exact. The iterates are kept in a
+buffer so that the output can be formed after any number of iterations.
+
+References:
+    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Convergence Rates with Task Similarity. NeurIPS 2023, Algorithms 2 and 3.
+"""
+
+from __future__ import annotations
+
+import string
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from marlmeta.games import MarkovGame
+from marlmeta.policies import argmax_uniform, expect_others
+from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._mirror import omd_step, reduce_last, stage_q
+from marlmeta.solvers._schedule import StageClock, next_length, num_stages
+
+
+def _feedback(q, policy):
+    """Per player ``E_{a_{-i} ~ pi_{-i}} Q_i``: tuple of ``(H, S, A_i)``."""
+    n = len(policy)
+
+    def one_step(q_h, pol_h):
+        return tuple(expect_others(q_h[i], pol_h, i) for i in range(n))
+
+    return jax.vmap(one_step, in_axes=(1, 0))(q, policy)
+
+
+def _full_lengths(horizon: int, stages: int) -> np.ndarray:
+    """Full lengths ``L_0 .. L_{K-1}`` of the first ``stages`` stages."""
+    lengths, length = [], horizon
+    for _ in range(stages):
+        lengths.append(length)
+        length = next_length(length, horizon)
+    return np.asarray(lengths)
+
+
+class GeneralSumOMDState(eqx.Module):
+    """State of :class:`GeneralSumOMD`; tuples hold one array per player."""
+
+    clock: StageClock
+    log_hat: tuple[Float[Array, "H S Ai"], ...]
+    policy: tuple[Float[Array, "H S Ai"], ...]
+    feedback: tuple[Float[Array, "H S Ai"], ...]
+    q: Float[Array, "N H S *A"]
+    vsum: Float[Array, "N H S"]
+    gsum: tuple[Float[Array, "H S Ai"], ...]
+    br: tuple[Float[Array, "K H S Ai"], ...]
+    log_init: tuple[Float[Array, "K H S Ai"], ...]
+    iterates: tuple[Float[Array, "T H S Ai"], ...]
+
+
+def _end_stage(game: MarkovGame, state: GeneralSumOMDState, length):
+    """Record best responses, update every Q_i, restart from the next init."""
+    done = state.clock.stage - 1
+    nxt = jnp.minimum(state.clock.stage, state.log_init[0].shape[0] - 1)
+    q = jax.vmap(stage_q, in_axes=(None, 0, 0, None))(
+        game, game.rewards, state.vsum, length
+    )
+    policy = tuple(jnp.exp(x[nxt]) for x in state.log_init)
+    pairs = zip(state.br, state.gsum, strict=True)
+    return eqx.tree_at(
+        lambda s: (s.br, s.q, s.vsum, s.gsum, s.log_hat, s.policy, s.feedback),
+        state,
+        (
+            tuple(b.at[done].set(argmax_uniform(g)) for b, g in pairs),
+            q,
+            jnp.zeros_like(state.vsum),
+            tuple(jnp.zeros_like(g) for g in state.gsum),
+            tuple(x[nxt] for x in state.log_init),
+            policy,
+            _feedback(q, policy),
+        ),
+    )  # fmt: skip
+
+
+def _keep(game, state, length):
+    del game, length
+    return state
+
+
+class GeneralSumOMD(AbstractSolver):
+    """Optimistic OMD with stage-based values for N-player general-sum games.
+
+    The initial-policy argument is per stage and per player: a tuple of
+    ``(num_stages, H, S, A_i)`` arrays; :meth:`stats` returns the stage best
+    responses in hindsight in the same shapes (so
+    :func:`marlmeta.meta.sequential_meta` applies unchanged).
+    :meth:`output` is the stage-mixture Markov correlated policy
+    ``(H, S, A_0, .., A_{N-1})``.
+
+    Attributes:
+        step_size: ``eta`` (an array leaf).
+
+    Example:
+        >>> import jax, marlmeta
+        >>> games = marlmeta.games.random_general_sum(jax.random.key(0), 1, (2, 2, 2))
+        >>> game = jax.tree.map(lambda x: x[0], games)
+        >>> sol = marlmeta.solve(marlmeta.solvers.GeneralSumOMD(0.1), game, 100)
+        >>> sol.policy.shape
+        (5, 2, 2, 2, 2)
+    """
+
+    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+
+    def default_init(self, game: MarkovGame, num_steps: int):
+        k = num_stages(game.horizon, num_steps)
+        shape = (k, game.horizon, game.num_states)
+        dtype = game.rewards.dtype
+        return tuple(jnp.full((*shape, a), 1.0 / a, dtype) for a in game.num_actions)
+
+    def init(self, game: MarkovGame, init_policy) -> GeneralSumOMDState:
+        dtype = game.rewards.dtype
+        log_init = tuple(jnp.log(p.astype(dtype)) for p in init_policy)
+        policy = tuple(p[0].astype(dtype) for p in init_policy)
+        stages = log_init[0].shape[0]
+        capacity = int(_full_lengths(game.horizon, stages).sum())
+        q = jnp.zeros_like(game.rewards)
+        return GeneralSumOMDState(
+            clock=StageClock.start(game.horizon),
+            log_hat=tuple(x[0] for x in log_init),
+            policy=policy,
+            feedback=_feedback(q, policy),
+            q=q,
+            vsum=jnp.zeros(game.rewards.shape[:3], dtype),
+            gsum=tuple(jnp.zeros_like(p) for p in policy),
+            br=tuple(jnp.full_like(x, 1.0 / x.shape[-1]) for x in log_init),
+            log_init=log_init,
+            iterates=tuple(jnp.zeros((capacity, *p.shape), dtype) for p in policy),
+        )
+
+    def step(self, game: MarkovGame, state: GeneralSumOMDState) -> GeneralSumOMDState:
+        eta = self.step_size.astype(state.q.dtype)
+        updates = [
+            omd_step(lh, g, eta)
+            for lh, g in zip(state.log_hat, state.feedback, strict=True)
+        ]
+        log_hat = tuple(u[0] for u in updates)
+        policy = tuple(u[1] for u in updates)
+        feedback = _feedback(state.q, policy)
+        value = jnp.stack(
+            [reduce_last(jnp.add, p * g) for p, g in zip(policy, feedback, strict=True)]
+        )
+        iterates = state.iterates
+        t = jnp.minimum(state.clock.t, iterates[0].shape[0] - 1)
+        state = eqx.tree_at(
+            lambda s: (s.log_hat, s.policy, s.feedback, s.vsum, s.gsum, s.iterates),
+            state,
+            (
+                log_hat, policy, feedback, state.vsum + value,
+                tuple(a + g for a, g in zip(state.gsum, feedback, strict=True)),
+                tuple(b.at[t].set(p) for b, p in zip(iterates, policy, strict=True)),
+            ),
+        )  # fmt: skip
+        length = state.clock.length
+        clock, end = state.clock.tick(game.horizon)
+        state = eqx.tree_at(lambda s: s.clock, state, clock)
+        return jax.lax.cond(end, _end_stage, _keep, game, state, length)
+
+    def output(self, game: MarkovGame, state: GeneralSumOMDState):
+        """The stage-mixture Markov correlated policy ``(H, S, *A)``."""
+        H = game.horizon
+        capacity = state.iterates[0].shape[0]
+        full = _full_lengths(H, state.log_init[0].shape[0])
+        stage_of = jnp.asarray(np.repeat(np.arange(len(full)), full)[:capacity])
+        clock = state.clock
+        any_complete = clock.stage > 0
+        tau_last = jnp.where(any_complete, clock.stage - 1, 0)
+        tau_h = jnp.maximum(tau_last - jnp.arange(H), 0)  # (H,)
+        ran = jnp.arange(capacity) < clock.t
+        member = (stage_of[None, :] == tau_h[:, None]) & ran[None, :]  # (H, T)
+        count = jnp.maximum(jnp.sum(member, axis=1), 1)
+        dtype = state.q.dtype
+        weights = member.astype(dtype) / count[:, None].astype(dtype)
+        n = len(state.iterates)
+        letters = string.ascii_letters[:n]
+        # sigma[h,s,a0..] = sum_t w[h,t] prod_i pi^t_i[h,s,a_i]
+        spec = "ht," + ",".join(f"ths{c}" for c in letters) + "->hs" + letters
+        return jnp.einsum(spec, weights, *state.iterates, optimize=True)
+
+    def stats(self, game: MarkovGame, state: GeneralSumOMDState):
+        """Stage best responses; a partial current stage uses the iterations it had."""
+        partial = state.clock.pos > 0
+        tau = jnp.minimum(state.clock.stage, state.br[0].shape[0] - 1)
+        return tuple(
+            b.at[tau].set(jnp.where(partial, argmax_uniform(g), b[tau]))
+            for b, g in zip(state.br, state.gsum, strict=True)
+        )
