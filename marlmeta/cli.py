@@ -26,6 +26,7 @@ GAMES = {
 }
 SOLVERS = {
     "ZeroSumOMD": "seed 000 Algorithm 1: optimistic OMD + stage-based Q (zero-sum NE)",
+    "GeneralSumOMD": "seed 000 Algorithm 2: the same for N-player CCE",
 }
 
 

@@ -55,16 +55,23 @@ def _cli(*args, cwd):
     )
 
 
-def test_cli_runs_smoke_config_end_to_end(tmp_path):
-    proc = _cli("run", str(SMOKE), "--out", str(tmp_path), "--quiet", cwd=tmp_path)
+@pytest.mark.parametrize(
+    "config, metric, cps",
+    [
+        ("smoke", "nash_conv", [10, 30, 60]),
+        ("smoke_general_sum", "cce_gap", [10, 40]),
+    ],
+)
+def test_cli_runs_smoke_config_end_to_end(tmp_path, config, metric, cps):
+    path = ROOT / "configs" / f"{config}.yaml"
+    proc = _cli("run", str(path), "--out", str(tmp_path), "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    out = tmp_path / "smoke"
+    out = tmp_path / config
     results = json.loads((out / "results.json").read_text())
-    assert results["metric"] == "nash_conv"
-    cps = results["checkpoints"]
-    assert cps == [10, 30, 60]
+    assert results["metric"] == metric
+    assert results["checkpoints"] == cps
     for label in ("individual", "meta"):
-        for key in ("nash_conv_mean", "nash_conv_std", "value_mean"):
+        for key in (f"{metric}_mean", f"{metric}_std", "value_mean"):
             assert len(results[label][key]) == len(cps)
             assert all(np.isfinite(results[label][key]))
     assert results["finite"] is True
@@ -72,8 +79,8 @@ def test_cli_runs_smoke_config_end_to_end(tmp_path):
     assert "fingerprint" in (out / "config.yaml").read_text()
     assert not list(out.rglob("*.tmp"))
     listing = _cli("list", cwd=tmp_path)
-    assert listing.returncode == 0 and "ZeroSumOMD" in listing.stdout
-    assert "zero_sum_meta.yaml" in listing.stdout
+    assert listing.returncode == 0 and "GeneralSumOMD" in listing.stdout
+    assert f"{config}.yaml" in listing.stdout
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -75,7 +75,41 @@ class ZeroSumMetaConfig:
     description: str = ""
 
 
-EXPERIMENTS: dict[str, type] = {"zero_sum_meta": ZeroSumMetaConfig}
+@dataclasses.dataclass(frozen=True)
+class GeneralSumGameConfig:
+    """A family of perturbed N-player general-sum games around a random base.
+
+    The base game is ``random_general_sum`` drawn with ``base_seed``; every game
+    of a sequence adds independent Gaussian reward noise (std ``noise_std``,
+    shared by all steps) for every player.
+    """
+
+    num_actions: tuple[int, ...] = (2, 2, 2)
+    num_states: int = 3
+    horizon: int = 5
+    noise_std: float = 0.1
+    num_games: int = 10
+    base_seed: int = 0
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneralSumMetaConfig:
+    """Individual learning vs meta-learning for CCE (seed 000 Theorem 6)."""
+
+    name: str
+    experiment: str
+    game: GeneralSumGameConfig
+    solver: OMDConfig = OMDConfig(step_size=0.1)
+    meta: MetaConfig = MetaConfig()
+    run: RunConfig = RunConfig()
+    description: str = ""
+
+
+EXPERIMENTS: dict[str, type] = {
+    "zero_sum_meta": ZeroSumMetaConfig,
+    "general_sum_meta": GeneralSumMetaConfig,
+}
 
 
 def _type_name(tp) -> str:
@@ -174,37 +208,38 @@ def load_config(path: str | pathlib.Path):
 
 def _check_values(config, path: str) -> None:
     """Range checks that types alone cannot express."""
-    if isinstance(config, ZeroSumMetaConfig):
-        c = config
-        positive = {
-            "game.horizon": c.game.horizon,
-            "game.num_games": c.game.num_games,
-            "solver.num_steps": c.solver.num_steps,
-            "run.seeds": c.run.seeds,
-            "run.chunk_seeds": c.run.chunk_seeds,
-        }
-        for key, v in positive.items():
-            if v < 1:
-                raise ConfigError(f"{path}: key '{key}' is {v}; expected >= 1")
+    c = config
+    positive = {
+        "game.horizon": c.game.horizon,
+        "game.num_games": c.game.num_games,
+        "solver.num_steps": c.solver.num_steps,
+        "run.seeds": c.run.seeds,
+        "run.chunk_seeds": c.run.chunk_seeds,
+    }
+    if isinstance(c, GeneralSumMetaConfig):
+        positive["game.num_states"] = c.game.num_states
+        for i, a in enumerate(c.game.num_actions):
+            positive[f"game.num_actions[{i}]"] = a
+    for key, v in positive.items():
+        if v < 1:
+            raise ConfigError(f"{path}: key '{key}' is {v}; expected >= 1")
+    for k, t in enumerate(c.run.checkpoints):
+        if not 1 <= t <= c.solver.num_steps or (k and t <= c.run.checkpoints[k - 1]):
+            raise ConfigError(
+                f"{path}: key 'run.checkpoints[{k}]' is {t}; expected increasing "
+                f"values in [1, solver.num_steps={c.solver.num_steps}]"
+            )
+    if c.run.dtype not in ("float32", "float64"):
+        raise ConfigError(
+            f"{path}: key 'run.dtype' is {c.run.dtype!r}; expected float32 or float64"
+        )
+    if isinstance(c, ZeroSumMetaConfig):
         shape = [len(c.game.rewards)] + [len(r) for r in c.game.rewards]
         if shape != [2, 2, 2] or any(
             len(row) != 2 for r in c.game.rewards for row in r
         ):
             raise ConfigError(
                 f"{path}: key 'game.rewards' must be 2 states x 2 x 2 actions"
-            )
-        for k, t in enumerate(c.run.checkpoints):
-            if not 1 <= t <= c.solver.num_steps or (
-                k and t <= c.run.checkpoints[k - 1]
-            ):
-                raise ConfigError(
-                    f"{path}: key 'run.checkpoints[{k}]' is {t}; expected increasing "
-                    f"values in [1, solver.num_steps={c.solver.num_steps}]"
-                )
-        if c.run.dtype not in ("float32", "float64"):
-            raise ConfigError(
-                f"{path}: key 'run.dtype' is {c.run.dtype!r}; "
-                "expected float32 or float64"
             )
         for key, v in (("game.stay", c.game.stay), ("game.switch", c.game.switch)):
             if not 0.0 <= v <= 1.0:

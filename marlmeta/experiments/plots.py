@@ -20,49 +20,52 @@ def _band(ax, x, mean, std, label, color):
     ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2)
 
 
-def plot_zero_sum_meta(results: dict) -> bytes:
-    """Seed 000 Figure 2: (a) NashConv, (b) value, (c) stage-game NE policies."""
-    x = results["checkpoints"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+_YLABEL = {
+    "nash_conv": "NashConv (NE-gap) of the output policy",
+    "cce_gap": "CCE-gap of the output policy",
+}
+
+
+def plot_meta(results: dict) -> bytes:
+    """Individual vs meta-learning: (a) the gap, (b) player 0's value, and for
+    the zero-sum family (c) the NE policies of the perturbed stage games
+    (seed 000 Figure 2)."""
+    x, metric = results["checkpoints"], results["metric"]
+    panels = 3 if "ne_policies" in results else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.2))
     for label in ("individual", "meta"):
-        r = results[label]
+        r, color = results[label], _COLORS[label]
         _band(
-            axes[0],
-            x,
-            r["nash_conv_mean"],
-            r["nash_conv_std"],
-            _LABELS[label],
-            _COLORS[label],
+            axes[0], x, r[f"{metric}_mean"], r[f"{metric}_std"], _LABELS[label], color
         )
-        _band(
-            axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], _COLORS[label]
-        )
+        _band(axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], color)
     sim = results["similarity"]
     axes[0].set(
         xscale="log",
         xlabel="iterations T",
-        ylabel="NashConv (NE-gap) of the output policy",
-        title=f"(a) NE-gap   [Delta: meta {sim['meta']:.3g}]",
+        ylabel=_YLABEL[metric],
+        title=f"(a) {metric}   [Delta: meta {sim['meta']:.3g}]",
     )
     axes[1].set(
         xscale="log",
         xlabel="iterations T",
-        ylabel="max-player value",
+        ylabel="player 0's value",
         title="(b) value",
     )
-    ne = results["ne_policies"]
-    mu0, nu0 = np.asarray(ne["mu0"]), np.asarray(ne["nu0"])
-    for s, marker in zip(range(mu0.shape[1]), "os", strict=False):
-        axes[2].scatter(
-            mu0[:, s], nu0[:, s], marker=marker, label=f"state {s}", alpha=0.7
+    if panels == 3:
+        ne = results["ne_policies"]
+        mu0, nu0 = np.asarray(ne["mu0"]), np.asarray(ne["nu0"])
+        for s, marker in zip(range(mu0.shape[1]), "os", strict=False):
+            axes[2].scatter(
+                mu0[:, s], nu0[:, s], marker=marker, label=f"state {s}", alpha=0.7
+            )
+        axes[2].set(
+            xlim=(-0.05, 1.05),
+            ylim=(-0.05, 1.05),
+            xlabel="mu_0*",
+            ylabel="nu_0*",
+            title="(c) NE of the perturbed stage games",
         )
-    axes[2].set(
-        xlim=(-0.05, 1.05),
-        ylim=(-0.05, 1.05),
-        xlabel="mu_0*",
-        ylabel="nu_0*",
-        title="(c) NE of the perturbed stage games",
-    )
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -30,7 +30,12 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from marlmeta.experiments.config import ConfigError, ZeroSumMetaConfig, to_dict
+from marlmeta.experiments.config import (
+    ConfigError,
+    GeneralSumMetaConfig,
+    ZeroSumMetaConfig,
+    to_dict,
+)
 
 
 def atomic_write(path: pathlib.Path, data: bytes) -> None:
@@ -63,34 +68,61 @@ def _save_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def _chunk_fn(config: ZeroSumMetaConfig):
-    """The compiled function of one chunk of seeds (pure inside)."""
+def _setup(config, dtype):
+    """``(base game, reward-noise coupling, solver, traced metric)`` of a config."""
     import marlmeta as M
     from marlmeta.games import zoo
 
+    g, eta = config.game, jnp.asarray(config.solver.step_size, dtype)
+    if isinstance(config, ZeroSumMetaConfig):
+        base = zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
+        return base, "zero_sum", M.solvers.ZeroSumOMD(eta), "nash_conv"
+    games = M.games.random_general_sum(
+        jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
+    )
+    base = jax.tree.map(lambda x: x[0], games)
+    return base, "independent", M.solvers.GeneralSumOMD(eta), "cce_gap"
+
+
+def _chunk_fn(config):
+    """The compiled function of one chunk of seeds (pure inside)."""
+    import marlmeta as M
+
     dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
+    base, coupling, solver, metric = _setup(config, dtype)
     g = config.game
-    base = zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
-    solver = M.solvers.ZeroSumOMD(jnp.asarray(config.solver.step_size, dtype))
     steps, cps = config.solver.num_steps, config.run.checkpoints
     alpha = config.meta.alpha
 
     def one_seed(key):
         fam = M.games.perturb_rewards(
-            key, base, g.num_games, g.noise_std, coupling="zero_sum"
+            key, base, g.num_games, g.noise_std, coupling=coupling
         )
         ind = M.meta.individual(solver, fam, steps, checkpoints=cps)
         met = M.meta.sequential_meta(solver, fam, steps, checkpoints=cps, alpha=alpha)
         out = {}
         for label, run in (("individual", ind), ("meta", met)):
-            out[f"{label}_nash_conv"] = run.solutions.trace.nash_conv  # (K, C)
-            out[f"{label}_value"] = run.solutions.trace.values[..., 0]  # (K, C)
+            out[f"{label}_{metric}"] = getattr(run.solutions.trace, metric)  # (K, C)
+            out[f"{label}_values"] = run.solutions.trace.values  # (K, C, N)
             out[f"{label}_similarity"] = run.similarity
             out[f"{label}_finite"] = jnp.all(run.solutions.finite)
-        out["stage_rewards"] = fam.rewards[:, 0, 0]  # (K, S, A, B)
+        if coupling == "zero_sum":
+            out["stage_rewards"] = fam.rewards[:, 0, 0]  # (K, S, A, B)
         return out
 
     return jax.jit(jax.vmap(one_seed))
+
+
+_METRICS = {
+    "nash_conv": (
+        "NashConv = V^{dagger,nu} - V^{mu,dagger} of the output policy "
+        "(seed 000's NE-gap), exact"
+    ),
+    "cce_gap": (
+        "CCE-gap = max_i (V_i^{dagger, sigma_-i} - V_i^sigma) of the stage-mixture "
+        "Markov correlated output policy, exact"
+    ),
+}
 
 
 def _ne_2x2(m: np.ndarray) -> tuple[float, float]:
@@ -106,55 +138,56 @@ def _ne_2x2(m: np.ndarray) -> tuple[float, float]:
     return float((d - c) / den), float((d - b) / den)
 
 
-def _aggregate(config: ZeroSumMetaConfig, raw: dict[str, np.ndarray]) -> dict[str, Any]:
+def _aggregate(config, raw: dict[str, np.ndarray]) -> dict[str, Any]:
+    metric = "nash_conv" if isinstance(config, ZeroSumMetaConfig) else "cce_gap"
     out: dict[str, Any] = {
         "experiment": config.experiment,
         "name": config.name,
-        "metric": "nash_conv",
-        "metric_description": (
-            "NashConv = V^{dagger,nu} - V^{mu,dagger} of the output policy "
-            "(seed 000's NE-gap), exact; averaged over the K games of a sequence, "
-            "then mean and standard deviation over seeds"
-        ),
-        "value_description": "max-player's value of the output policy",
+        "metric": metric,
+        "metric_description": _METRICS[metric]
+        + "; averaged over the K games of a sequence, then mean and standard "
+        "deviation over seeds",
+        "value_description": "player 0's value of the output policy (value_*); "
+        "every player's in values_mean",
         "checkpoints": list(config.run.checkpoints),
         "seeds": config.run.seeds,
         "num_games": config.game.num_games,
     }
     finite = True
     for label in ("individual", "meta"):
-        gap = raw[f"{label}_nash_conv"].mean(axis=1)  # (seeds, C)
-        val = raw[f"{label}_value"].mean(axis=1)
-        delta = raw[f"{label}_similarity"]
+        gap = raw[f"{label}_{metric}"].mean(axis=1)  # (seeds, C)
+        vals = raw[f"{label}_values"].mean(axis=1)  # (seeds, C, N)
         finite &= bool(np.all(raw[f"{label}_finite"]))
         out[label] = {
-            "nash_conv_mean": gap.mean(0).tolist(),
-            "nash_conv_std": gap.std(0).tolist(),
-            "value_mean": val.mean(0).tolist(),
-            "value_std": val.std(0).tolist(),
-            "similarity_mean": float(delta.mean()),
+            f"{metric}_mean": gap.mean(0).tolist(),
+            f"{metric}_std": gap.std(0).tolist(),
+            "value_mean": vals[..., 0].mean(0).tolist(),
+            "value_std": vals[..., 0].std(0).tolist(),
+            "values_mean": vals.mean(0).tolist(),
+            "similarity_mean": float(raw[f"{label}_similarity"].mean()),
         }
-    ratio = np.array(out["meta"]["nash_conv_mean"]) / np.maximum(
-        np.array(out["individual"]["nash_conv_mean"]), 1e-300
+    ratio = np.array(out["meta"][f"{metric}_mean"]) / np.maximum(
+        np.array(out["individual"][f"{metric}_mean"]), 1e-300
     )
-    out["meta_over_individual_nash_conv"] = ratio.tolist()
+    out[f"meta_over_individual_{metric}"] = ratio.tolist()
     out["similarity"] = {
         "definition": "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)",
         "meta": out["meta"]["similarity_mean"],
         "individual": out["individual"]["similarity_mean"],
     }
-    stage = raw["stage_rewards"][0]  # first seed: (K, S, A, B)
-    ne = np.array(
-        [
-            [_ne_2x2(stage[k, s]) for s in range(stage.shape[1])]
-            for k in range(stage.shape[0])
-        ]
-    )
-    out["ne_policies"] = {
-        "description": "NE (mu_0*, nu_0*) of each perturbed stage game, first seed",
-        "mu0": ne[..., 0].tolist(),
-        "nu0": ne[..., 1].tolist(),
-    }
+    if "stage_rewards" in raw:
+        stage = raw["stage_rewards"][0]  # first seed: (K, S, A, B)
+        ne = np.array(
+            [
+                [_ne_2x2(stage[k, s]) for s in range(stage.shape[1])]
+                for k in range(stage.shape[0])
+            ]
+        )
+        out["ne_policies"] = {
+            "description": "NE (mu_0*, nu_0*) of each perturbed stage game, first seed",
+            "mu0": ne[..., 0].tolist(),
+            "nu0": ne[..., 1].tolist(),
+        }
     out["finite"] = finite
     return out
 
@@ -167,7 +200,7 @@ def run_experiment(
     progress: bool = True,
 ) -> pathlib.Path:
     """Run (or resume) an experiment and write its files. Returns the run folder."""
-    if not isinstance(config, ZeroSumMetaConfig):
+    if not isinstance(config, ZeroSumMetaConfig | GeneralSumMetaConfig):
         raise ConfigError(f"no runner for experiment {config.experiment!r}")
     if config.run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -211,7 +244,7 @@ def run_experiment(
     raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     results = _aggregate(config, raw)
     atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
-    from marlmeta.experiments.plots import plot_zero_sum_meta
+    from marlmeta.experiments.plots import plot_meta
 
-    atomic_write(out / "figure.png", plot_zero_sum_meta(results))
+    atomic_write(out / "figure.png", plot_meta(results))
     return out
