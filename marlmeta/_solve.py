@@ -33,6 +33,8 @@ class Solution(eqx.Module):
         checkpoints: ``(C,)`` iteration counts of the trace.
         trace: the metric (default :class:`marlmeta.evaluation.Report`) of the
             output policy at each checkpoint, stacked on a leading ``C`` axis.
+        diagnostics: the solver's own diagnostics at each checkpoint (``None``
+            for solvers without any).
         finite: ``True`` when the policy and the trace are finite everywhere.
     """
 
@@ -40,6 +42,7 @@ class Solution(eqx.Module):
     stats: Any
     checkpoints: Int[Array, " C"]
     trace: Any
+    diagnostics: Any
     finite: Bool[Array, ""]
 
 
@@ -72,10 +75,11 @@ def _run(solver, game, init, num_steps: int, checkpoints: tuple[int, ...], metri
 
     def segment(state, n):
         state = advance(state, n)
-        return state, metric(game, solver.output(game, state))
+        out = metric(game, solver.output(game, state))
+        return state, (out, solver.diagnostics(game, state))
 
     segments = jnp.diff(jnp.asarray((0, *checkpoints), jnp.int32))
-    state, trace = jax.lax.scan(segment, state, segments)
+    state, (trace, diagnostics) = jax.lax.scan(segment, state, segments)
     state = advance(state, num_steps - checkpoints[-1])
     policy = solver.output(game, state)
     finite = jnp.all(
@@ -86,6 +90,7 @@ def _run(solver, game, init, num_steps: int, checkpoints: tuple[int, ...], metri
         stats=solver.stats(game, state),
         checkpoints=jnp.asarray(checkpoints, jnp.int32),
         trace=trace,
+        diagnostics=diagnostics,
         finite=finite,
     )
 

@@ -27,6 +27,7 @@ GAMES = {
 SOLVERS = {
     "ZeroSumOMD": "seed 000 Algorithm 1: optimistic OMD + stage-based Q (zero-sum NE)",
     "GeneralSumOMD": "seed 000 Algorithm 2: the same for N-player CCE",
+    "AdaptiveOFTRL": "seed 002 DLRC-OMWU: adaptive OFTRL for CCE, online gap bound",
 }
 
 

@@ -337,3 +337,81 @@ def omd_general_sum(rewards, P, eta, T, inits):
         members = [jp for st, jp in history if st == th]
         sigma[h] = np.mean([jp[h] for jp in members], axis=0)
     return sigma, brs
+
+
+def dlrc_omwu(rewards, P, eta, T, beta=70.0):
+    """Seed 002 MG-DLRC-OMWU (instantaneous baseline) with plain loops.
+
+    Uses the paper's own w_t-weighted regrets U (float64, small T), a grid-free
+    lambda found by bisection on the derivative to 1e-15, and returns the Markov
+    average-joint policy with weights alpha^j_T computed from the closed form.
+    """
+    n, H, S = rewards.shape[:3]
+    acts = rewards.shape[3:]
+    U = [np.zeros((H, S, a)) for a in acts]
+    u_prev = [np.zeros((H, S, a)) for a in acts]
+    w_prev = 1.0
+    V = np.zeros((n, H, S))
+    pis = []
+    for t in range(1, T + 1):
+        w = 1.0 if t == 1 else w_prev * (t + H - 1) / (t - 1)  # w_t = C(H+t-1, H)
+        alpha = (H + 1) / (H + t)
+        pi = []
+        for i, d in enumerate(acts):
+            at = beta * np.log(d) ** 2 + 2 * np.log(d) + 2
+            R = (eta / w) * (U[i] + (w / w_prev) * u_prev[i])
+            p = np.zeros_like(R)
+            for h in range(H):
+                for s in range(S):
+                    r = R[h, s]
+
+                    def slope(lam, r=r, at=at):
+                        e = np.exp(lam * r - np.max(lam * r))
+                        return (e / e.sum()) @ r + (at - 1) / lam
+
+                    lam = 1.0
+                    if slope(1.0) < 0:
+                        lo, hi = 0.0, 1.0
+                        while hi - lo > 1e-15:
+                            mid = (lo + hi) / 2
+                            lo, hi = (mid, hi) if slope(mid) > 0 else (lo, mid)
+                        lam = (lo + hi) / 2
+                    e = np.exp(lam * r - np.max(lam * r))
+                    p[h, s] = e / e.sum()
+            pi.append(p)
+        pis.append(pi)
+        Vnext = np.zeros((n, S))
+        u = [np.zeros((H, S, a)) for a in acts]
+        for h in reversed(range(H)):
+            Ph = P[h if P.shape[0] > 1 else 0]
+            for s in range(S):
+                for i in range(n):
+                    q = rewards[i, h, s] + Ph[s] @ Vnext[i]
+                    sig = joint([pi[j][h, s] for j in range(n)])
+                    V[i, h, s] = (1 - alpha) * V[i, h, s] + alpha * np.sum(sig * q)
+                    others = [
+                        pi[j][h, s] if j != i else np.ones(acts[i]) for j in range(n)
+                    ]
+                    nu = (
+                        np.moveaxis(joint(others) * q, i, 0)
+                        .reshape(acts[i], -1)
+                        .sum(-1)
+                    )
+                    u[i][h, s] = w * (nu - nu @ pi[i][h, s])
+            Vnext = V[:, h].copy()
+        U = [U[i] + u[i] for i in range(n)]
+        u_prev, w_prev = u, w
+    weights = np.array(
+        [
+            (H + 1)
+            / (H + j)
+            * np.prod([(k - 1) / (H + k) for k in range(j + 1, T + 1)])
+            for j in range(1, T + 1)
+        ]
+    )
+    sigma = np.zeros((H, S, *acts))
+    for wj, pi in zip(weights, pis, strict=True):
+        for h in range(H):
+            for s in range(S):
+                sigma[h, s] += wj * joint([pi[i][h, s] for i in range(n)])
+    return sigma, weights.sum()

@@ -26,6 +26,13 @@ SOLVERS = [
         ),
         id="GeneralSumOMD",
     ),
+    pytest.param(
+        lambda: M.solvers.AdaptiveOFTRL(0.1),
+        lambda key, n, dtype: G.random_general_sum(
+            key, n, (2, 3, 2), 2, 3, dtype=dtype
+        ),
+        id="AdaptiveOFTRL",
+    ),
 ]
 
 

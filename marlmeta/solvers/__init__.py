@@ -1,5 +1,12 @@
 """Learning dynamics as pure ``init`` / ``step`` / ``output`` modules."""
 
+from marlmeta.solvers._adaptive_oftrl import (
+    AdaptiveOFTRL as AdaptiveOFTRL,
+    AdaptiveOFTRLState as AdaptiveOFTRLState,
+    OFTRLDiagnostics as OFTRLDiagnostics,
+    alpha_tilde as alpha_tilde,
+    select_lambda as select_lambda,
+)
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
 from marlmeta.solvers._general_sum_omd import (
     GeneralSumOMD as GeneralSumOMD,

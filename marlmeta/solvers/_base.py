@@ -37,6 +37,12 @@ class AbstractSolver(eqx.Module):
     def output(self, game: AbstractMarkovGame, state):
         """The output policy after the iterations so far."""
 
+    def diagnostics(self, game: AbstractMarkovGame, state) -> Any:
+        """Per-checkpoint quantities only the state knows (e.g. an online gap
+        bound); traced by :func:`marlmeta.solve` beside the metric."""
+        del game, state
+        return None
+
     def stats(self, game: AbstractMarkovGame, state) -> Any:
         """Statistics the meta-learner needs (e.g. stage best responses).
 
