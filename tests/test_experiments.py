@@ -83,6 +83,30 @@ def test_cli_runs_smoke_config_end_to_end(tmp_path, config, metric, cps):
     assert f"{config}.yaml" in listing.stdout
 
 
+def test_compare_runs_from_the_cli(tmp_path):
+    path = ROOT / "configs" / "smoke_compare.yaml"
+    proc = _cli("run", str(path), "--out", str(tmp_path), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "smoke_compare"
+    results = json.loads((out / "results.json").read_text())
+    assert results["metric"] == "cce_gap" and results["finite"] is True
+    omd, oftrl = results["solvers"]
+    for row in (omd, oftrl):
+        assert len(row["cce_gap_per_game"]) == 3
+        for key in ("cce_gap_mean", "cce_gap_median", "cce_gap_p90"):
+            assert len(row[key]) == 2
+        assert all(
+            p >= m - 1e-12
+            for p, m in zip(row["cce_gap_p90"], row["cce_gap_median"], strict=True)
+        )
+    assert "cce_gap_ub_mean" in oftrl and "cce_gap_ub_mean" not in omd
+    assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(path.read_text().replace("solver: GeneralSumOMD", "solver: Nope"))
+    proc = _cli("run", str(bad), "--out", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode != 0 and "key 'solvers[0].solver' is 'Nope'" in proc.stderr
+
+
 def test_cli_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(SMOKE.read_text() + "extra_key: 1\n")

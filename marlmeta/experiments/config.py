@@ -106,7 +106,51 @@ class GeneralSumMetaConfig:
     description: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class GameBatchConfig:
+    """A batch of random general-sum games.
+
+    With ``stay`` set, the transitions are action-independent: the state stays
+    with probability ``stay`` and moves to another state uniformly otherwise
+    (seed 002's experiment); with ``stay: null`` they are random.
+    """
+
+    num_games: int = 9
+    num_actions: tuple[int, ...] = (2, 2)
+    num_states: int = 2
+    horizon: int = 2
+    stay: float | None = None
+    seed: int = 0
+
+
+SOLVER_NAMES = ("GeneralSumOMD", "AdaptiveOFTRL")
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverEntry:
+    """One solver of a comparison; ``step_size: null`` takes its theory default."""
+
+    label: str
+    solver: str
+    step_size: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig:
+    """Several CCE solvers on the same batch of games (exact CCE-gap curves)."""
+
+    name: str
+    experiment: str
+    game: GameBatchConfig
+    solvers: tuple[SolverEntry, ...]
+    num_steps: int = 1000
+    checkpoints: tuple[int, ...] = (10, 100, 1000)
+    dtype: str = "float64"
+    description: str = ""
+
+
 EXPERIMENTS: dict[str, type] = {
+    "compare": CompareConfig,
     "zero_sum_meta": ZeroSumMetaConfig,
     "general_sum_meta": GeneralSumMetaConfig,
 }
@@ -209,6 +253,9 @@ def load_config(path: str | pathlib.Path):
 def _check_values(config, path: str) -> None:
     """Range checks that types alone cannot express."""
     c = config
+    if isinstance(c, CompareConfig):
+        _check_compare(c, path)
+        return
     positive = {
         "game.horizon": c.game.horizon,
         "game.num_games": c.game.num_games,
@@ -244,6 +291,41 @@ def _check_values(config, path: str) -> None:
         for key, v in (("game.stay", c.game.stay), ("game.switch", c.game.switch)):
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{path}: key '{key}' is {v}; expected in [0, 1]")
+
+
+def _check_compare(c: CompareConfig, path: str) -> None:
+    g = c.game
+    sizes = {
+        "game.num_games": g.num_games,
+        "game.num_states": g.num_states,
+        "game.horizon": g.horizon,
+        "num_steps": c.num_steps,
+    }
+    for i, a in enumerate(g.num_actions):
+        sizes[f"game.num_actions[{i}]"] = a
+    for key, v in sizes.items():
+        if v < 1:
+            raise ConfigError(f"{path}: key '{key}' is {v}; expected >= 1")
+    if g.stay is not None and not 0.0 <= g.stay <= 1.0:
+        raise ConfigError(f"{path}: key 'game.stay' is {g.stay}; expected in [0, 1]")
+    if not c.solvers:
+        raise ConfigError(f"{path}: key 'solvers' is empty; expected at least one")
+    for k, entry in enumerate(c.solvers):
+        if entry.solver not in SOLVER_NAMES:
+            raise ConfigError(
+                f"{path}: key 'solvers[{k}].solver' is {entry.solver!r}; "
+                f"expected one of: {', '.join(SOLVER_NAMES)}"
+            )
+    for k, t in enumerate(c.checkpoints):
+        if not 1 <= t <= c.num_steps or (k and t <= c.checkpoints[k - 1]):
+            raise ConfigError(
+                f"{path}: key 'checkpoints[{k}]' is {t}; expected increasing "
+                f"values in [1, num_steps={c.num_steps}]"
+            )
+    if c.dtype not in ("float32", "float64"):
+        raise ConfigError(
+            f"{path}: key 'dtype' is {c.dtype!r}; expected float32 or float64"
+        )
 
 
 def to_dict(config) -> dict[str, Any]:

@@ -75,3 +75,49 @@ def plot_meta(results: dict) -> bytes:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()
+
+
+def plot_compare(results: dict) -> bytes:
+    """(a) mean and median with the 90th percentile per solver; (b) per-game curves."""
+    x = results["checkpoints"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, color in zip(results["solvers"], colors, strict=False):
+        label = row["label"]
+        axes[0].plot(x, row["cce_gap_median"], color=color, label=f"{label}: median")
+        axes[0].plot(
+            x, row["cce_gap_mean"], color=color, ls=":", label=f"{label}: mean"
+        )
+        axes[0].fill_between(
+            x, row["cce_gap_median"], row["cce_gap_p90"], color=color, alpha=0.2
+        )
+        for k, curve in enumerate(row["cce_gap_per_game"]):
+            axes[1].plot(
+                x,
+                curve,
+                color=color,
+                alpha=0.5,
+                lw=0.8,
+                label=label if k == 0 else None,
+            )
+    axes[0].set(
+        xscale="log",
+        xlabel="iterations T",
+        ylabel="exact CCE-gap",
+        title="(a) median (band up to the 90th percentile), mean dotted",
+    )
+    axes[1].set(
+        xscale="log",
+        xlabel="iterations T",
+        ylabel="exact CCE-gap",
+        title="(b) every game",
+    )
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(results["name"])
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()

@@ -14,14 +14,17 @@ rename), so a killed run never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
+import math
 import os
 import pathlib
 import sys
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +34,7 @@ import yaml
 from tqdm import tqdm
 
 from marlmeta.experiments.config import (
+    CompareConfig,
     ConfigError,
     GeneralSumMetaConfig,
     ZeroSumMetaConfig,
@@ -192,6 +196,51 @@ def _aggregate(config, raw: dict[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
+class Plan(NamedTuple):
+    """How to run one experiment: ``units`` chunks, each computed (and saved)
+    on its own so that a sweep resumes; then aggregation and the figure."""
+
+    units: int
+    compute: Callable[[int], dict]
+    aggregate: Callable[[list[dict]], dict]
+    figure: Callable[[dict], bytes]
+    float64: bool
+
+
+def _meta_plan(config) -> Plan:
+    seeds, per = config.run.seeds, config.run.chunk_seeds
+    keys = jr.split(jr.key(config.run.seed), seeds)
+    fn = functools.cache(lambda: _chunk_fn(config))
+
+    def compute(i):
+        return fn()(keys[i * per : (i + 1) * per])
+
+    def aggregate(parts):
+        return _aggregate(
+            config, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        )
+
+    from marlmeta.experiments.plots import plot_meta
+
+    return Plan(
+        math.ceil(seeds / per),
+        compute,
+        aggregate,
+        plot_meta,
+        config.run.dtype == "float64",
+    )
+
+
+def _plan(config) -> Plan:
+    from marlmeta.experiments.compare import compare_plan
+
+    if isinstance(config, ZeroSumMetaConfig | GeneralSumMetaConfig):
+        return _meta_plan(config)
+    if isinstance(config, CompareConfig):
+        return compare_plan(config)
+    raise ConfigError(f"no runner for experiment {config.experiment!r}")
+
+
 def run_experiment(
     config,
     out_root: str | pathlib.Path = "runs",
@@ -200,9 +249,8 @@ def run_experiment(
     progress: bool = True,
 ) -> pathlib.Path:
     """Run (or resume) an experiment and write its files. Returns the run folder."""
-    if not isinstance(config, ZeroSumMetaConfig | GeneralSumMetaConfig):
-        raise ConfigError(f"no runner for experiment {config.experiment!r}")
-    if config.run.dtype == "float64":
+    plan = _plan(config)
+    if plan.float64:
         jax.config.update("jax_enable_x64", True)
     out = pathlib.Path(out_root) / config.name
     fp = fingerprint(config)
@@ -221,30 +269,22 @@ def run_experiment(
     doc = {"fingerprint": fp, **to_dict(config)}
     atomic_write(written, yaml.safe_dump(doc, sort_keys=False).encode())
 
-    seeds, per = config.run.seeds, config.run.chunk_seeds
-    keys = jr.split(jr.key(config.run.seed), seeds)
-    starts = list(range(0, seeds, per))
-    fn = None
     parts = []
     bar = tqdm(
-        starts, desc=config.name, unit="chunk", disable=not progress, file=sys.stderr
-    )
-    for i, start in enumerate(bar):
+        range(plan.units), desc=config.name, unit="chunk", disable=not progress,
+        file=sys.stderr,
+    )  # fmt: skip
+    for i in bar:
         path = out / "chunks" / f"chunk_{i:03d}.npz"
         if path.exists():
             with np.load(path) as z:
                 if str(z["fingerprint"]) == fp:
                     parts.append({k: z[k] for k in z.files if k != "fingerprint"})
                     continue
-        fn = fn or _chunk_fn(config)
-        res = jax.device_get(fn(keys[start : start + per]))
-        arrays = {k: np.asarray(v) for k, v in res.items()}
+        arrays = {k: np.asarray(v) for k, v in jax.device_get(plan.compute(i)).items()}
         _save_npz(path, {**arrays, "fingerprint": np.array(fp)})
         parts.append(arrays)
-    raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    results = _aggregate(config, raw)
+    results = plan.aggregate(parts)
     atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
-    from marlmeta.experiments.plots import plot_meta
-
-    atomic_write(out / "figure.png", plot_meta(results))
+    atomic_write(out / "figure.png", plan.figure(results))
     return out
