@@ -78,6 +78,10 @@ def test_cli_runs_smoke_config_end_to_end(tmp_path, config, metric, cps):
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "fingerprint" in (out / "config.yaml").read_text()
     assert not list(out.rglob("*.tmp"))
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("results.json", "figure.png", "config.yaml"):  # not mkstemp's 0600
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
     listing = _cli("list", cwd=tmp_path)
     assert listing.returncode == 0 and "GeneralSumOMD" in listing.stdout
     assert f"{config}.yaml" in listing.stdout

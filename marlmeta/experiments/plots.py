@@ -113,6 +113,7 @@ def plot_compare(results: dict) -> bytes:
         title="(b) every game",
     )
     for ax in axes:
+        ax.set_yscale("symlog", linthresh=1e-4)  # a CCE-gap may be negative
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(results["name"])
