@@ -35,6 +35,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python evaluation.py
 	cd benchmarks && ../$(BIN)/python zero_sum.py
+	cd benchmarks && ../$(BIN)/python general_sum.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

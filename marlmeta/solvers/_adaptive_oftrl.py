@@ -56,7 +56,8 @@ def select_lambda(r: Float[Array, "... d"], alpha_t: float, iterations: int):
     The objective is strictly concave when ``alpha~ > 1 + log^2 d`` (seed 002
     Lemma 14), so ``l = 1`` iff its derivative ``<softmax(l r), r> + (alpha~-1)/l``
     is ``>= 0`` at 1; otherwise the root in ``(0, 1)`` is bracketed and found by
-    ``iterations`` bisection steps (jit/vmap friendly).
+    ``iterations`` bisection steps (jit/vmap friendly; skipped entirely when no
+    row needs it).
     """
 
     def slope(lam):
@@ -66,13 +67,17 @@ def select_lambda(r: Float[Array, "... d"], alpha_t: float, iterations: int):
     one = jnp.ones(r.shape[:-1], r.dtype)
     interior = slope(one) < 0
 
-    def halve(_, bounds):
-        lo, hi = bounds
+    def halve(c):
+        k, lo, hi = c
         mid = 0.5 * (lo + hi)
         up = slope(mid) > 0  # the root lies above mid
-        return jnp.where(up, mid, lo), jnp.where(up, hi, mid)
+        return k + 1, jnp.where(up, mid, lo), jnp.where(up, hi, mid)
 
-    lo, hi = jax.lax.fori_loop(0, iterations, halve, (jnp.zeros_like(one), one))
+    def more(c):  # no halving at all when every lambda is 1 (the common case)
+        return (c[0] < iterations) & jnp.any(interior)
+
+    start = (jnp.zeros((), jnp.int32), jnp.zeros_like(one), one)
+    _, lo, hi = jax.lax.while_loop(more, halve, start)
     return jnp.where(interior, 0.5 * (lo + hi), one), interior
 
 
