@@ -72,3 +72,13 @@ def test_seed002_curve_with_tuned_step_size(key):
     assert np.all(np.diff(mean) < 0)
     assert mean[2] < 0.02 and mean[3] < 0.01 and mean[4] < 0.005
     assert int(out.diagnostics.lambda_triggers.max()) == 0  # as seed-002.md observed
+
+
+def test_online_bound_is_exact_after_one_iteration(key):
+    # alpha_1 = 1: V, M and B are then the exact value and deviation values of
+    # pi^1, so cce_gap_ub equals the exact CCE-gap of sigma = joint(pi^1).
+    games = G.random_general_sum(key, 4, (2, 3, 2), 3, 3, dtype=jnp.float64)
+    out = M.solve_batch(M.solvers.AdaptiveOFTRL(0.5), games, 1)
+    np.testing.assert_allclose(
+        out.diagnostics.cce_gap_ub[:, 0], out.trace.cce_gap[:, 0], atol=1e-12
+    )
