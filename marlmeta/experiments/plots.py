@@ -14,6 +14,16 @@ _COLORS = {"individual": "tab:blue", "meta": "tab:red"}
 _LABELS = {"individual": "individual learning", "meta": "meta-learning"}
 
 
+def _png(fig, title: str) -> bytes:
+    """Finish a figure and encode it as PNG bytes."""
+    fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _band(ax, x, mean, std, label, color):
     mean, std = np.asarray(mean), np.asarray(std)
     ax.plot(x, mean, color=color, label=label, marker="o", markersize=3)
@@ -69,12 +79,7 @@ def plot_meta(results: dict) -> bytes:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(results["name"])
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig, results["name"])
 
 
 def plot_compare(results: dict) -> bytes:
@@ -116,9 +121,4 @@ def plot_compare(results: dict) -> bytes:
         ax.set_yscale("symlog", linthresh=1e-4)  # a CCE-gap may be negative
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(results["name"])
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig, results["name"])

@@ -34,8 +34,14 @@ from jaxtyping import Array, Float
 from marlmeta.games import MarkovGame
 from marlmeta.policies import argmax_uniform, expect_others
 from marlmeta.solvers._base import AbstractSolver
-from marlmeta.solvers._mirror import omd_step, reduce_last, stage_q
-from marlmeta.solvers._schedule import StageClock, next_length, num_stages
+from marlmeta.solvers._mirror import (
+    omd_step,
+    reduce_last,
+    stage_best_responses,
+    stage_q,
+    uniform_stage_init,
+)
+from marlmeta.solvers._schedule import StageClock, next_length
 
 
 def _feedback(q, policy):
@@ -126,10 +132,7 @@ class GeneralSumOMD(AbstractSolver):
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
 
     def default_init(self, game: MarkovGame, num_steps: int):
-        k = num_stages(game.horizon, num_steps)
-        shape = (k, game.horizon, game.num_states)
-        dtype = game.rewards.dtype
-        return tuple(jnp.full((*shape, a), 1.0 / a, dtype) for a in game.num_actions)
+        return uniform_stage_init(game, num_steps)
 
     def init(self, game: MarkovGame, init_policy) -> GeneralSumOMDState:
         dtype = game.rewards.dtype
@@ -202,9 +205,4 @@ class GeneralSumOMD(AbstractSolver):
 
     def stats(self, game: MarkovGame, state: GeneralSumOMDState):
         """Stage best responses; a partial current stage uses the iterations it had."""
-        partial = state.clock.pos > 0
-        tau = jnp.minimum(state.clock.stage, state.br[0].shape[0] - 1)
-        return tuple(
-            b.at[tau].set(jnp.where(partial, argmax_uniform(g), b[tau]))
-            for b, g in zip(state.br, state.gsum, strict=True)
-        )
+        return stage_best_responses(state.clock, state.br, state.gsum)

@@ -15,6 +15,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from marlmeta.policies import argmax_uniform
+from marlmeta.solvers._schedule import num_stages
+
 _UNROLL = 8
 
 
@@ -66,3 +69,28 @@ def stage_q(game, reward, vsum, length):
     )
     hs = jnp.arange(game.horizon)
     return reward + jax.vmap(game.transitions.expectation)(hs, v_next)
+
+
+def uniform_stage_init(game, num_steps: int):
+    """Uniform per-stage initial policies: per player ``(num_stages, H, S, A_i)``."""
+    shape = (num_stages(game.horizon, num_steps), game.horizon, game.num_states)
+    dtype = game.rewards.dtype
+    return tuple(jnp.full((*shape, a), 1.0 / a, dtype) for a in game.num_actions)
+
+
+def stage_best_responses(clock, brs, gains):
+    """Recorded stage best responses, with the current stage's filled in from the
+    iterations it had when it is partial (uniform over the maximisers).
+
+    Args:
+        clock: the :class:`StageClock`.
+        brs: per player ``(K, H, S, A_i)`` best responses of completed stages.
+        gains: per player ``(H, S, A_i)`` accumulated feedback of the current
+            stage, oriented so that larger is better for that player.
+    """
+    partial = clock.pos > 0
+    tau = jnp.minimum(clock.stage, brs[0].shape[0] - 1)
+    return tuple(
+        b.at[tau].set(jnp.where(partial, argmax_uniform(g), b[tau]))
+        for b, g in zip(brs, gains, strict=True)
+    )

@@ -31,8 +31,14 @@ from jaxtyping import Array, Float
 from marlmeta.games import MarkovGame
 from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver
-from marlmeta.solvers._mirror import omd_step, reduce_last, stage_q
-from marlmeta.solvers._schedule import StageClock, num_stages
+from marlmeta.solvers._mirror import (
+    omd_step,
+    reduce_last,
+    stage_best_responses,
+    stage_q,
+    uniform_stage_init,
+)
+from marlmeta.solvers._schedule import StageClock
 
 
 def _feedback(q, mu, nu):
@@ -117,10 +123,7 @@ class ZeroSumOMD(AbstractSolver):
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
 
     def default_init(self, game: MarkovGame, num_steps: int):
-        k = num_stages(game.horizon, num_steps)
-        shape = (k, game.horizon, game.num_states)
-        dtype = game.rewards.dtype
-        return tuple(jnp.full((*shape, a), 1.0 / a, dtype) for a in game.num_actions)
+        return uniform_stage_init(game, num_steps)
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         if game.num_players != 2:
@@ -180,12 +183,6 @@ class ZeroSumOMD(AbstractSolver):
 
     def stats(self, game: MarkovGame, state: ZeroSumOMDState):
         """Stage best responses; a partial current stage uses the iterations it had."""
-        partial = state.clock.pos > 0
-        tau = jnp.minimum(state.clock.stage, state.mu_br.shape[0] - 1)
-        mu_br = state.mu_br.at[tau].set(
-            jnp.where(partial, argmax_uniform(state.gsum_mu), state.mu_br[tau])
+        return stage_best_responses(
+            state.clock, (state.mu_br, state.nu_br), (state.gsum_mu, -state.gsum_nu)
         )
-        nu_br = state.nu_br.at[tau].set(
-            jnp.where(partial, argmax_uniform(-state.gsum_nu), state.nu_br[tau])
-        )
-        return mu_br, nu_br
