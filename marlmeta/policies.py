@@ -50,6 +50,27 @@ def random_policy(
     )
 
 
+def softmax(theta: tuple[Array, ...]) -> tuple[Array, ...]:
+    """The product policy of per-player logits (softmax over the last axis)."""
+    return tuple(jax.nn.softmax(t, axis=-1) for t in theta)
+
+
+def logits(policy: tuple[Array, ...]) -> tuple[Array, ...]:
+    """Mean-centred logits of a product policy (inverse of :func:`softmax`).
+
+    A zero probability becomes a logit of ``-inf``.
+    """
+
+    def one(p):
+        t = jnp.log(p)
+        finite = jnp.isfinite(t)
+        count = jnp.maximum(jnp.sum(finite, axis=-1, keepdims=True), 1)
+        mean = jnp.sum(jnp.where(finite, t, 0), axis=-1, keepdims=True) / count
+        return t - mean
+
+    return tuple(one(p) for p in policy)
+
+
 def alpha_greedy(policy, alpha):
     """``[x]_alpha = (1 - alpha) x + alpha / d`` on every distribution's last axis.
 

@@ -1,5 +1,18 @@
 """Exact, differentiable equilibrium metrics (``ALGORITHMS.md`` section 1)."""
 
+from marlmeta.evaluation._gradients import (
+    SoftmaxReport as SoftmaxReport,
+    advantages as advantages,
+    averaged_q as averaged_q,
+    lojasiewicz as lojasiewicz,
+    policy_gradient as policy_gradient,
+    potential_gradient as potential_gradient,
+    potential_hvp as potential_hvp,
+    softmax_potential as softmax_potential,
+    softmax_report as softmax_report,
+    softmax_values as softmax_values,
+    visitation as visitation,
+)
 from marlmeta.evaluation._metrics import (
     Report as Report,
     best_response_values as best_response_values,

@@ -33,6 +33,11 @@ def _solve(gamma, p: Float[Array, "S S"], r: Float[Array, "S ..."]):
     return jnp.linalg.solve(eye - gamma * p, r)
 
 
+def state_kernel(policy, nxt: Float[Array, "S S *A"]) -> Float[Array, "S S"]:
+    """``P_pi[s, s'] = E_{a ~ pi(.|s)} P(s'|s, a)``."""
+    return jax.vmap(lambda e: expect(e, policy))(nxt).T
+
+
 def dtype_of(rewards, policy):
     return jnp.result_type(rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)])
 
@@ -51,7 +56,7 @@ def policy_values(
     rewards = game.rewards if rewards is None else rewards
     if nxt is None:
         nxt = next_state_tensor(game, dtype_of(rewards, policy))
-    p_pi = jax.vmap(lambda e: expect(e, policy))(nxt).T  # [s, s']
+    p_pi = state_kernel(policy, nxt)
     r_pi = jnp.stack([expect(r, policy) for r in rewards], axis=-1)  # (S, M)
     return _solve(game.discount, p_pi, r_pi).T
 

@@ -33,6 +33,7 @@ def backward(
     rewards: Float[Array, "M H S *A"] | None = None,
     *,
     best: bool = False,
+    averaged: bool = False,
 ):
     """Run backward induction.
 
@@ -41,12 +42,14 @@ def backward(
         policy: product (tuple of ``(H, S, A_i)``) or joint ``(H, S, *A)``.
         rewards: reward tables to evaluate (default: the game's, ``M = N``).
         best: also compute best-response values (needs ``M = N``).
+        averaged: also return the averaged Q-functions (needs ``M = N``).
 
     Returns:
-        ``(V_0, B_0, br)``: values ``(M, S)`` at step 0, best-response values
-        ``(N, S)`` (or ``None``), and the deterministic best responses as
+        ``(V_0, B_0, br, qbar)``: values ``(M, S)`` at step 0, best-response
+        values ``(N, S)`` (or ``None``), the deterministic best responses as
         per-player one-hot arrays ``(H, S, A_i)`` (or ``None``; lowest index on
-        ties).
+        ties), and ``Qbar_{h,i}(s, a_i) = E_{a_{-i} ~ pi_{h,-i}} Q_{h,i}(s, a)``
+        per player, ``(H, S, A_i)`` (or ``None``).
     """
     rewards = game.rewards if rewards is None else rewards
     m, n = rewards.shape[0], game.num_players
@@ -62,8 +65,11 @@ def backward(
         ev = expectation(h, nxt)
         q = r + ev[:m]
         v = jnp.stack([expect(q[i], pol) for i in range(m)])
+        qbar = (
+            tuple(expect_others(q[i], pol, i) for i in range(n)) if averaged else None
+        )
         if b_next is None:
-            return (v, None), None
+            return (v, None), (None, qbar)
         qb = r + ev[m:]
         dev = [expect_others(qb[i], pol, i) for i in range(n)]
         b = jnp.stack([jnp.max(d, axis=-1) for d in dev])
@@ -71,8 +77,9 @@ def backward(
             jax.nn.one_hot(jnp.argmax(d, axis=-1), d.shape[-1], dtype=dtype)
             for d in dev
         )
-        return (v, b), br
+        return (v, b), (br, qbar)
 
     init = (jnp.zeros((m, s), dtype), jnp.zeros((n, s), dtype) if best else None)
-    (v0, b0), br = jax.lax.scan(body, init, jnp.arange(game.horizon), reverse=True)
-    return v0, b0, br
+    steps = jnp.arange(game.horizon)
+    (v0, b0), (br, qbar) = jax.lax.scan(body, init, steps, reverse=True)
+    return v0, b0, br, qbar

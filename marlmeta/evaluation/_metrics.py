@@ -24,7 +24,7 @@ from marlmeta.policies import product_to_joint
 
 def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool):
     if isinstance(game, MarkovGame):
-        v, b, br = _finite.backward(game, policy, best=best)
+        v, b, br, _ = _finite.backward(game, policy, best=best)
     else:
         nxt = _discounted.next_state_tensor(
             game, _discounted.dtype_of(game.rewards, policy)

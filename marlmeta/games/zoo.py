@@ -9,9 +9,15 @@ are stated in the configs that use them.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
-from marlmeta.games._constructors import markov_game, matrix_game, zero_sum_game
-from marlmeta.games._game import MarkovGame
+from marlmeta.games._constructors import (
+    discounted_game,
+    markov_game,
+    matrix_game,
+    zero_sum_game,
+)
+from marlmeta.games._game import DiscountedMarkovGame, MarkovGame
 
 #: Seed 000 F.1 base game (max-player's reward, rows its actions): both stage
 #: games have a pure saddle point. The paper's Table 1 is missing from its text.
@@ -63,16 +69,70 @@ def seed000_zero_sum(
 
 
 def seed000_identical_interest(
-    table=IDENTICAL_INTEREST, horizon: int = 10
+    table=IDENTICAL_INTEREST,
+    horizon: int = 10,
+    stay: float = 0.9,
+    switch: float = 0.9,
+    dtype=jnp.float32,
 ) -> MarkovGame:
-    """Seed 000 F.2 base game: two-player identical interest, two states."""
-    r = jnp.broadcast_to(jnp.asarray(table, jnp.float32), (horizon, 2, 2, 2))
+    """Seed 000 F.2 base game: two-player identical interest, two states.
+
+    Arguments as in :func:`seed000_zero_sum`; ``table`` is the common reward.
+    """
+    r = jnp.broadcast_to(jnp.asarray(table, dtype), (horizon, 2, 2, 2))
     return markov_game(
         jnp.stack([r, r]),
-        matching_transitions(),
-        jnp.array([1.0, 0.0]),
+        matching_transitions(stay, switch, dtype),
+        jnp.array([1.0, 0.0], dtype),
         potential_reward=r,
     )
+
+
+#: Seed 001 Fig. 1 (G2): identical interest, 3 x 2 actions (the authors' code).
+G2 = ((-1.0, 0.14), (0.16, 0.15), (0.2, -1.0))
+#: Seed 001 Fig. 2 (G3): the second slice of the third player's action.
+G3_SECOND = ((-1.01, 0.13), (0.15, 0.14), (0.23, -1.01))
+
+
+def identical_interest_matrix(reward, dtype=None) -> DiscountedMarkovGame:
+    """An identical-interest matrix game as a one-state game with ``gamma = 0``.
+
+    Seed 001's experiments: ``d = 1``, ``1 / (1 - gamma) = 1``, and the common
+    reward is the potential.
+
+    Args:
+        reward: ``(A_0, .., A_{N-1})``, every player's reward.
+        dtype: floating dtype of the arrays.
+    """
+    r = jnp.asarray(reward, dtype)[None]
+    n = r.ndim - 1
+    return discounted_game(
+        jnp.stack([r] * n),
+        jnp.ones((*r.shape, 1), dtype),
+        jnp.ones((1,), dtype),
+        0.0,
+        potential_reward=r,
+    )
+
+
+def seed001_g2(dtype=None) -> DiscountedMarkovGame:
+    """Seed 001's G2: unique NE ``(a_1, a_2) = (3, 1)`` (1-indexed), value 0.2."""
+    return identical_interest_matrix(G2, dtype)
+
+
+def seed001_g3(dtype=None) -> DiscountedMarkovGame:
+    """Seed 001's G3 (3 x 2 x 2): unique pure NE ``(3, 1, 2)``, value 0.23."""
+    return identical_interest_matrix(np.stack([G2, G3_SECOND], axis=-1), dtype)
+
+
+def seed001_g8(dtype=None) -> DiscountedMarkovGame:
+    """Seed 001's G8: 8 players, 3 actions, MATLAB's ``rng(19765); rand(3, .., 3)``.
+
+    MATLAB's default generator is the Mersenne Twister that NumPy's legacy
+    ``RandomState`` also implements; the column-major fill is ``order='F'``.
+    """
+    r = np.random.RandomState(19765).random_sample(3**8).reshape([3] * 8, order="F")
+    return identical_interest_matrix(r, dtype)
 
 
 def matching_pennies() -> MarkovGame:

@@ -1,0 +1,156 @@
+"""Exact policy gradients, Hessian-vector products and the softmax diagnostics.
+
+Seed 000 appendix C/D and seed 001 section 1, for a product policy ``pi``:
+
+- averaged Q-function ``Qbar_i(s, a_i) = E_{a_{-i} ~ pi_{-i}(.|s)} Q_i(s, a)`` and
+  averaged advantage ``Abar_i = Qbar_i - V_i`` (finite horizon: per step ``h``);
+- discounted visitation ``d(s) = (1 - gamma) rho^T (I - gamma P_pi)^{-1}``;
+- softmax policy gradient (seed 000 eq. 45, seed 001 eq. 4)
+  ``dV_i / dtheta_i(s, a_i) = d(s) pi_i(a_i|s) Abar_i(s, a_i) / (1 - gamma)``;
+- ``Phi(theta)`` and ``V_i(theta)`` of softmax logits by one linear solve, so
+  ``jax.grad`` is the exact gradient and forward-over-reverse the exact
+  Hessian-vector product (seed 000 Lemma 15);
+- the non-uniform Lojasiewicz constant of seed 001 Lemma 1,
+  ``c(theta) = min_i min_s sum_{a* in argmax Qbar_i(s, .)} pi_i(a*|s)``.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.evaluation import _discounted, _finite
+from marlmeta.evaluation._metrics import _values_and_best, potential, values
+from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame, MarkovGame
+from marlmeta.policies import expect_others, softmax
+
+Logits = tuple[Float[Array, "S Ai"], ...]
+
+
+def averaged_q(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
+    """``Qbar_i`` of a product policy, per player: ``(H, S, A_i)`` or ``(S, A_i)``."""
+    if isinstance(game, MarkovGame):
+        return _finite.backward(game, policy, averaged=True)[3]
+    return _discounted_q(game, policy)[1]
+
+
+def _discounted_q(game: DiscountedMarkovGame, policy):
+    """State values ``(N, S)`` and ``Qbar_i`` ``(S, A_i)`` of a discounted game."""
+    nxt = _discounted.next_state_tensor(
+        game, _discounted.dtype_of(game.rewards, policy)
+    )
+    v = _discounted.policy_values(game, policy, nxt=nxt)  # (N, S)
+    q = game.rewards + game.discount * jnp.tensordot(v, nxt, axes=(1, 0))
+    qbar = tuple(expect_others(q[i], policy, i) for i in range(game.num_players))
+    return v, qbar
+
+
+def visitation(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
+    """``d(s) = (1 - gamma) E_{s_0 ~ rho} sum_t gamma^t P(s_t = s)`` (sums to 1)."""
+    nxt = _discounted.next_state_tensor(
+        game, _discounted.dtype_of(game.rewards, policy)
+    )
+    p_pi = _discounted.state_kernel(policy, nxt)
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    return (1 - game.discount) * x
+
+
+def advantages(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
+    """Averaged advantages ``Abar_i(s, a_i) = Qbar_i(s, a_i) - V_i(s)``."""
+    v, qbar = _discounted_q(game, policy)
+    return tuple(q - v[i][:, None] for i, q in enumerate(qbar))
+
+
+def policy_gradient(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
+    """Each player's softmax gradient of its own value, in closed form (eq. 45).
+
+    ``grad_i(s, a_i) = d(s) pi_i(a_i|s) Abar_i(s, a_i) / (1 - gamma)``; in a
+    Markov potential game this is ``grad_{theta_i} Phi``.
+    """
+    d = visitation(game, policy)
+    scale = d[:, None] / (1 - game.discount)
+    return tuple(
+        scale * p * a for p, a in zip(policy, advantages(game, policy), strict=True)
+    )
+
+
+def softmax_potential(game: DiscountedMarkovGame, theta: Logits) -> Float[Array, ""]:
+    """``Phi(theta)``: the potential of the softmax policy of ``theta``."""
+    return potential(game, softmax(theta))
+
+
+def softmax_values(game: DiscountedMarkovGame, theta: Logits) -> Float[Array, " N"]:
+    """``V_i^rho(theta)`` for every player."""
+    return values(game, softmax(theta))
+
+
+def potential_gradient(game: DiscountedMarkovGame, theta: Logits) -> Logits:
+    """``grad Phi(theta)`` by reverse-mode differentiation of the linear solve."""
+    return jax.grad(softmax_potential, argnums=1)(game, theta)
+
+
+def potential_hvp(game: DiscountedMarkovGame, theta: Logits, v: Logits) -> Logits:
+    """``Hess Phi(theta) v``, exactly, by forward-over-reverse differentiation."""
+    grad = lambda t: potential_gradient(game, t)  # noqa: E731
+    return jax.jvp(grad, (theta,), (v,))[1]
+
+
+def lojasiewicz(
+    game: DiscountedMarkovGame, policy, *, first_argmax: bool = False
+) -> Float[Array, ""]:
+    """Seed 001's ``c(theta)``: the least probability on a best reply to ``Qbar``.
+
+    Args:
+        game: a discounted game.
+        policy: a product policy.
+        first_argmax: count only the lowest-index maximiser (the authors' code)
+            instead of every action within ``1e-12 (1 + |max|)`` of the maximum.
+    """
+    _, qbar = _discounted_q(game, policy)
+    worst = []
+    for p, q in zip(policy, qbar, strict=True):
+        if first_argmax:
+            mass = jnp.take_along_axis(p, jnp.argmax(q, -1)[:, None], -1)[:, 0]
+        else:
+            top = jnp.max(q, axis=-1, keepdims=True)
+            mass = jnp.sum(jnp.where(q >= top - 1e-12 * (1 + jnp.abs(top)), p, 0), -1)
+        worst.append(jnp.min(mass))
+    return jnp.min(jnp.stack(worst))
+
+
+class SoftmaxReport(eqx.Module):
+    """What seed 001's figures trace, for one product policy.
+
+    Attributes:
+        values: ``(N,)`` each player's value.
+        gains: ``(N,)`` each player's best-response gain.
+        potential: ``Phi(pi)``.
+        grad_norm: ``||grad Phi||_2`` over all players' logits (closed form).
+        lojasiewicz: ``c(theta)``, first-argmax rule of the authors' code.
+    """
+
+    values: Float[Array, " N"]
+    gains: Float[Array, " N"]
+    potential: Float[Array, ""]
+    grad_norm: Float[Array, ""]
+    lojasiewicz: Float[Array, ""]
+
+    @property
+    def ne_gap(self):
+        return jnp.max(self.gains, axis=-1)
+
+
+def softmax_report(game: DiscountedMarkovGame, policy) -> SoftmaxReport:
+    """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`)."""
+    v, b, _ = _values_and_best(game, policy, best=True)
+    grad = policy_gradient(game, policy)
+    return SoftmaxReport(
+        values=v,
+        gains=b - v,
+        potential=potential(game, policy),
+        grad_norm=jnp.sqrt(sum(jnp.sum(g**2) for g in grad)),
+        lojasiewicz=lojasiewicz(game, policy, first_argmax=True),
+    )

@@ -1,0 +1,145 @@
+"""Seed 001: softmax gradient play and natural gradient play, with log barrier.
+
+``ALGORITHMS.md`` section 7; ``research/seed-001.md`` sections 2 and 4.2. Every
+player updates its logits ``theta_i`` simultaneously from ``theta^(t)``, with
+``d`` the discounted visitation and ``Abar_i`` the averaged advantage of the
+current policy (:mod:`marlmeta.evaluation`):
+
+- gradient play (eq. 8), with log barrier ``lambda`` (eq. 15):
+  ``theta_i += eta [d pi_i Abar_i / (1 - gamma) + lambda (1 - |A_i| pi_i)]``;
+- natural gradient play (eq. 10, with the ``eta`` the printed equation drops)
+  and its log-barrier form (eq. 17):
+  ``w_i = eta [Abar_i / (1 - gamma) + lambda / (d pi_i) - lambda |A_i| / d]``,
+  optionally clipped entrywise to ``[-clip, clip]`` (the n-agent scripts'
+  form), then ``theta_i += w_i - mean(w_i)``. The authors' two-agent script
+  clips the un-centred exponent ``eta [Qbar_i / (1 - gamma) + lambda / (d pi_i)]``
+  instead (``centred_clip=False``); without a clip both forms are the same
+  update.
+
+Updating logits (not probabilities) means no probability ever underflows to an
+exact zero and gets stuck there; the mean-centring of natural gradient play is
+the Moore-Penrose step of Lemma 11 and keeps ``sum_a theta_i(s, a)`` fixed.
+``lambda = 0`` gives the unregularised methods. Seed 000 eq. (44), the inner
+loop of MAML, is gradient play with ``lambda = 0`` (:func:`gradient_step`).
+
+References:
+    Zhang, Mei, Dai, Schuurmans, Li. On the Global Convergence Rates of
+    Decentralized Softmax Gradient Play in Markov Potential Games. NeurIPS 2022.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.evaluation import policy_gradient, visitation
+from marlmeta.evaluation._gradients import _discounted_q
+from marlmeta.games import DiscountedMarkovGame
+from marlmeta.policies import logits, softmax, uniform
+from marlmeta.solvers._base import AbstractSolver
+
+Logits = tuple[Float[Array, "S Ai"], ...]
+
+
+def gradient_step(game: DiscountedMarkovGame, theta: Logits, step_size) -> Logits:
+    """Seed 000 eq. (44): ``theta_i += alpha grad_{theta_i} V_i^rho(theta)``."""
+    grad = policy_gradient(game, softmax(theta))
+    return tuple(t + step_size * g for t, g in zip(theta, grad, strict=True))
+
+
+class _SoftmaxPlay(AbstractSolver):
+    """Shared protocol: the state is the logits, the output their softmax."""
+
+    step_size: eqx.AbstractVar[Float[Array, ""]]
+
+    def default_init(self, game: DiscountedMarkovGame, num_steps: int):
+        del num_steps
+        return uniform(game)
+
+    def init(self, game: DiscountedMarkovGame, init_policy) -> Logits:
+        if not isinstance(game, DiscountedMarkovGame):
+            raise ValueError(
+                f"game is a {type(game).__name__}; {type(self).__name__} needs a "
+                "DiscountedMarkovGame"
+            )
+        dtype = game.rewards.dtype
+        return logits(tuple(p.astype(dtype) for p in init_policy))
+
+    def output(self, game: DiscountedMarkovGame, state: Logits):
+        del game
+        return softmax(state)
+
+    def stats(self, game: DiscountedMarkovGame, state: Logits):
+        return self.output(game, state)
+
+
+class GradientPlay(_SoftmaxPlay):
+    """Softmax gradient play (seed 001 eq. 8) or its log-barrier form (eq. 15).
+
+    Attributes:
+        step_size: ``eta``.
+        barrier: ``lambda`` of the log barrier (``0``: plain gradient play).
+
+    Example:
+        >>> import marlmeta
+        >>> from marlmeta.games import zoo
+        >>> game = zoo.seed001_g2()
+        >>> sol = marlmeta.solve(marlmeta.solvers.GradientPlay(5.0), game, 99)
+        >>> round(float(marlmeta.evaluation.potential(game, sol.policy)), 6)
+        0.157805
+    """
+
+    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
+
+    def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
+        dtype = state[0].dtype
+        eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
+        pol = softmax(state)
+        grad = policy_gradient(game, pol)
+        return tuple(
+            t + eta * (g + lam * (1 - p.shape[-1] * p))
+            for t, g, p in zip(state, grad, pol, strict=True)
+        )
+
+
+class NaturalGradientPlay(_SoftmaxPlay):
+    """Softmax natural gradient play (seed 001 eq. 10) or log-barrier NGP (eq. 17).
+
+    Attributes:
+        step_size: ``eta``.
+        barrier: ``lambda`` of the log barrier (``0``: plain natural gradient).
+        clip: static; clip every entry of the exponent ``w_i`` to
+            ``[-clip, clip]`` before centring (the paper uses ``1`` for LB-NGP),
+            or ``None``.
+        centred_clip: static; clip ``w_i`` as above (``True``, the n-agent
+            scripts and ``ALGORITHMS.md``) or the two-agent script's un-centred
+            exponent (``False``, seed 001 Fig. 1).
+    """
+
+    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
+    clip: float | None = eqx.field(static=True, default=None)
+    centred_clip: bool = eqx.field(static=True, default=True)
+
+    def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
+        dtype = state[0].dtype
+        eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
+        pol = softmax(state)
+        d = visitation(game, pol)[:, None]
+        v, qbar = _discounted_q(game, pol)
+        out = []
+        for i, (t, p) in enumerate(zip(state, pol, strict=True)):
+            inv_p = jnp.exp(-jax.nn.log_softmax(t, axis=-1))
+            if self.clip is None or self.centred_clip:
+                a = qbar[i] - v[i][:, None]
+                reg = lam / d * (inv_p - p.shape[-1])
+            else:
+                a, reg = qbar[i], lam / d * inv_p
+            w = eta * (a / (1 - game.discount) + jnp.where(lam > 0, reg, 0))
+            if self.clip is not None:
+                w = jnp.clip(w, -self.clip, self.clip)
+            out.append(t + w - jnp.mean(w, axis=-1, keepdims=True))
+        return tuple(out)
