@@ -28,7 +28,7 @@ def finite_values(rewards, P, initial, policy):
         Ph = P[h if P.shape[0] > 1 else 0]
         newV = np.zeros((n, S))
         for s in range(S):
-            sig = joint([policy[i][h, s] for i in range(n)])
+            sig = joint([p[h, s] for p in policy])
             for i in range(n):
                 q = rewards[i, h, s] + Ph[s] @ V[i]
                 newV[i, s] = np.sum(sig * q)
@@ -415,3 +415,186 @@ def dlrc_omwu(rewards, P, eta, T, beta=70.0):
             for s in range(S):
                 sigma[h, s] += wj * joint([pi[i][h, s] for i in range(n)])
     return sigma, weights.sum()
+
+
+# --- Markov potential games (seed 000 section 4, seed 001) -------------------
+
+
+def _others_average(q, policy_s, i):
+    """E_{a_{-i}} q(a) for one state: q (*A), policy_s per-player vectors."""
+    w = joint([np.ones_like(p) if j == i else p for j, p in enumerate(policy_s)])
+    return np.moveaxis(w * q, i, 0).reshape(q.shape[i], -1).sum(-1)
+
+
+def simplex_projection(y, iters=200):
+    """Euclidean projection onto the simplex by bisection on the threshold."""
+    lo, hi = np.min(y) - 1.0, np.max(y)
+    for _ in range(iters):
+        tau = 0.5 * (lo + hi)
+        if np.maximum(y - tau, 0).sum() > 1:
+            lo = tau
+        else:
+            hi = tau
+    return np.maximum(y - 0.5 * (lo + hi), 0)
+
+
+def finite_averaged_q(rewards, P, policy):
+    """Qbar_i (H, S, A_i) of a product policy, by backward induction."""
+    n, H, S = rewards.shape[:3]
+    V = np.zeros((n, S))
+    qbar = [np.zeros((H, S, rewards.shape[3 + i])) for i in range(n)]
+    for h in reversed(range(H)):
+        Ph = P[h if P.shape[0] > 1 else 0]
+        newV = np.zeros((n, S))
+        for s in range(S):
+            pol = [policy[i][h, s] for i in range(n)]
+            sig = joint(pol)
+            for i in range(n):
+                q = rewards[i, h, s] + Ph[s] @ V[i]
+                newV[i, s] = np.sum(sig * q)
+                qbar[i][h, s] = _others_average(q, pol, i)
+        V = newV
+    return qbar
+
+
+def discounted_q(rewards, P, gamma, policy):
+    """(V (M, S), Q (M, S, *A), P_pi (S, S)) of a discounted product policy,
+    for M reward tables (M need not be the number of players)."""
+    n, S = rewards.shape[:2]
+    Pd = P[0]
+    Ppi = np.zeros((S, S))
+    rpi = np.zeros((n, S))
+    for s in range(S):
+        sig = joint([p[s] for p in policy])
+        Ppi[s] = np.tensordot(sig, Pd[s], axes=sig.ndim)
+        rpi[:, s] = [np.sum(sig * rewards[i, s]) for i in range(n)]
+    V = np.linalg.solve(np.eye(S) - gamma * Ppi, rpi.T).T
+    Q = rewards + gamma * np.einsum("s...t,nt->ns...", Pd, V)
+    return V, Q, Ppi
+
+
+def discounted_averaged_q(rewards, P, gamma, policy):
+    V, Q, _ = discounted_q(rewards, P, gamma, policy)
+    S = rewards.shape[1]
+    return [
+        np.array(
+            [_others_average(Q[i, s], [p[s] for p in policy], i) for s in range(S)]
+        )
+        for i in range(len(policy))
+    ]
+
+
+def projected_q_descent(rewards, P, alpha, T, init, gamma=None):
+    """Seed 000 eq. (7); finite horizon (gamma None) or discounted."""
+    pol = [np.array(p, float) for p in init]
+    for _ in range(T):
+        if gamma is None:
+            qbar = finite_averaged_q(rewards, P, pol)
+        else:
+            qbar = discounted_averaged_q(rewards, P, gamma, pol)
+        pol = [
+            np.apply_along_axis(simplex_projection, -1, p + alpha * q)
+            for p, q in zip(pol, qbar, strict=True)
+        ]
+    return pol
+
+
+def visitation(P, initial, gamma, policy, rewards):
+    _, _, Ppi = discounted_q(rewards, P, gamma, policy)
+    S = Ppi.shape[0]
+    return (1 - gamma) * np.linalg.solve((np.eye(S) - gamma * Ppi).T, initial)
+
+
+def softmax_gradient(rewards, P, initial, gamma, policy):
+    """Seed 000 eq. (45): d(s) pi_i(a_i|s) Abar_i(s, a_i) / (1 - gamma)."""
+    V, _, _ = discounted_q(rewards, P, gamma, policy)
+    d = visitation(P, initial, gamma, policy, rewards)
+    qbar = discounted_averaged_q(rewards, P, gamma, policy)
+    return [
+        d[:, None] * p * (q - V[i][:, None]) / (1 - gamma)
+        for i, (p, q) in enumerate(zip(policy, qbar, strict=True))
+    ]
+
+
+def hessian_lemma15(phi, P, initial, gamma, policy):
+    """Seed 000 Lemma 15: the softmax Hessian of Phi, flattened per player (S, A_i).
+
+    H_ij = 1/(1-g) sum_{s,a} d(s,a) [Q g_i g_j^T + Q dd_ij log pi + g_i (grad_j Q)^T
+    + (grad_i Q) g_j^T], g_i = grad_{theta_i} log pi(a|s). The last term is the
+    paper's "(H_12^{i,j})^T", read as (H_12^{j,i})^T so that the shapes agree.
+    """
+    n, S = len(policy), phi.shape[0]
+    acts = phi.shape[1:]
+    rewards = phi[None]
+    V, Q, Ppi = discounted_q(rewards, P, gamma, policy)
+    V, Q = V[0], Q[0]
+    inv = np.linalg.inv(np.eye(S) - gamma * Ppi)
+    d = (1 - gamma) * initial @ inv
+    offsets = np.cumsum([0] + [S * a for a in acts])
+    dim = offsets[-1]
+
+    def idx(i, s, b):
+        return offsets[i] + s * acts[i] + b
+
+    # grad_theta V(s') for every start state s': rows of (1-g) inv as visitation.
+    gradV = np.zeros((S, dim))
+    for s0 in range(S):
+        d0 = (1 - gamma) * inv[s0]
+        for j in range(n):
+            for s in range(S):
+                abar = _others_average(Q[s], [p[s] for p in policy], j) - V[s]
+                for b in range(acts[j]):
+                    gradV[s0, idx(j, s, b)] = (
+                        d0[s] * policy[j][s, b] * abar[b] / (1 - gamma)
+                    )
+    H = np.zeros((dim, dim))
+    for s in range(S):
+        pol = [p[s] for p in policy]
+        sig = joint(pol)
+        for a in itertools.product(*[range(k) for k in acts]):
+            w = d[s] * sig[a] / (1 - gamma)
+            g = np.zeros(dim)
+            for i in range(n):
+                for b in range(acts[i]):
+                    g[idx(i, s, b)] = float(b == a[i]) - pol[i][b]
+            gq = gamma * P[0][s][a] @ gradV  # grad_theta Q(s, a)
+            H += w * (Q[s][a] * np.outer(g, g) + np.outer(g, gq) + np.outer(gq, g))
+            for i in range(n):
+                block = -(np.diag(pol[i]) - np.outer(pol[i], pol[i]))
+                sl = slice(idx(i, s, 0), idx(i, s, 0) + acts[i])
+                H[sl, sl] += w * Q[s][a] * block
+    return H
+
+
+def matlab_softmax_play(R, kind, eta, T, init, lam=0.0, two_agent_clip=False):
+    """Seed 001's MATLAB scripts (research/seed-001.md 4.2), probability space.
+
+    R: identical-interest payoff (A_1, .., A_n). Returns per pre-update iterate
+    t = 1..T: potential, NE-gap, c (first argmax) and the policies.
+    """
+    pis = [np.array(p, float) for p in init]
+    phi, gap, c, traj = [], [], [], []
+    for _ in range(T):
+        qs = [_others_average(R, pis, i) for i in range(len(pis))]
+        v = float(pis[0] @ qs[0])
+        phi.append(v)
+        gap.append(max(np.max(q) for q in qs) - v)
+        c.append(min(p[np.argmax(q)] for p, q in zip(pis, qs, strict=True)))
+        traj.append(pis)
+        new = []
+        for p, q in zip(pis, qs, strict=True):
+            A = len(p)
+            if kind == "GP":
+                w = eta * (q - v) * p
+            elif kind == "NGP":
+                w = eta * q
+            elif kind == "LBGP":
+                w = eta * ((q - v) * p + lam * (1 - A * p))
+            elif two_agent_clip:
+                w = np.clip(eta * q + eta * lam / p, -1, 1)
+            else:
+                w = np.clip(eta * ((q - v) * p + lam * (1 - A * p)) / p, -1, 1)
+            x = p * np.exp(w)
+            new.append(x / x.sum())
+        pis = new
+    return np.array(phi), np.array(gap), np.array(c), traj

@@ -33,6 +33,32 @@ SOLVERS = [
         ),
         id="AdaptiveOFTRL",
     ),
+    pytest.param(
+        lambda: M.solvers.ProjectedQDescent(0.1),
+        lambda key, n, dtype: G.random_potential(key, n, (2, 3), 2, 4, dtype=dtype),
+        id="ProjectedQDescent-finite",
+    ),
+    pytest.param(
+        lambda: M.solvers.ProjectedQDescent(0.05),
+        lambda key, n, dtype: G.random_potential(
+            key, n, (2, 3), 3, discount=0.8, dtype=dtype
+        ),
+        id="ProjectedQDescent-discounted",
+    ),
+    pytest.param(
+        lambda: M.solvers.GradientPlay(0.5, barrier=0.01),
+        lambda key, n, dtype: G.random_potential(
+            key, n, (2, 3, 2), 2, discount=0.8, dtype=dtype
+        ),
+        id="GradientPlay",
+    ),
+    pytest.param(
+        lambda: M.solvers.NaturalGradientPlay(0.5, barrier=0.01, clip=1.0),
+        lambda key, n, dtype: G.random_identical_interest(
+            key, n, (3, 2), 3, discount=0.8, dtype=dtype
+        ),
+        id="NaturalGradientPlay",
+    ),
 ]
 
 

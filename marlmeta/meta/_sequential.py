@@ -1,4 +1,4 @@
-"""Sequential meta-initialisation over a sequence of games (seed 000 Thms 2, 6).
+"""Sequential meta-initialisation over a sequence of games (seed 000 Thms 2, 3, 6).
 
 ``ALGORITHMS.md`` section 3. Games ``G^1..G^K`` arrive in order and
 ``alpha = 1/sqrt(K)``:
@@ -10,6 +10,10 @@ meta statistics on game ``k`` (for Algorithm 1, the stage best responses in
 hindsight). The "individual learning" baseline starts every game from uniform.
 The similarity of Theorem 2 is ``Delta = sum_k KL(br^k || mean_k br^k)``,
 summed over ``(tau, h, s)`` and players.
+
+For Markov potential games (Theorem 3) the meta-update is the warm start
+``pi^{k,0} = pi^{k-1,T}`` (:func:`warm_start`), and the similarity is
+``Delta_Phi = sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^{k+1}))`` (eq. 8).
 
 Everything here is pure: ``vmap`` over independent sequences (seeds) of games.
 """
@@ -27,7 +31,7 @@ from jaxtyping import Array, Float
 
 from marlmeta._solve import Solution, _checkpoints, _run
 from marlmeta.evaluation import report
-from marlmeta.games import AbstractMarkovGame
+from marlmeta.games import AbstractMarkovGame, MarkovGame
 from marlmeta.policies import alpha_greedy
 from marlmeta.solvers import AbstractSolver
 
@@ -123,3 +127,70 @@ def individual(
     size = jax.tree.leaves(games)[0].shape[0]
     inits = jax.tree.map(lambda u: jnp.broadcast_to(u, (size, *u.shape)), uniform)
     return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
+
+
+def potential_similarity(games: MarkovGame) -> Float[Array, ""]:
+    """``Delta_Phi = sum_{k<K} max_pi (Phi(pi; G^k) - Phi(pi; G^{k+1}))`` (eq. 8).
+
+    For games that share their transitions (a reward-perturbed family) the
+    difference of potentials is the value of the reward ``phi^k - phi^{k+1}``,
+    and its maximum over product policies is attained by a deterministic joint
+    policy: the optimal value of that MDP over joint actions, by backward
+    induction. The transitions of ``G^k`` are used.
+
+    Args:
+        games: finite-horizon potential games with a leading ``K`` axis.
+    """
+    if not isinstance(games, MarkovGame) or games.potential_reward is None:
+        raise ValueError("games must be finite-horizon games with a potential_reward")
+    phi = games.potential_reward
+
+    def optimal(game, reward):
+        axes = tuple(range(1, reward.ndim - 1))
+
+        def body(v, h):
+            q = reward[h] + game.transitions.expectation(h, v)
+            return jnp.max(q, axis=axes), None
+
+        v0, _ = jax.lax.scan(
+            body, jnp.zeros(game.num_states, reward.dtype), jnp.arange(game.horizon),
+            reverse=True,
+        )  # fmt: skip
+        return game.initial @ v0
+
+    head = jax.tree.map(lambda x: x[:-1], games)
+    return jnp.sum(jax.vmap(optimal)(head, phi[:-1] - phi[1:]))
+
+
+def warm_start(
+    solver: AbstractSolver,
+    games: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+) -> MetaRun:
+    """Warm-start meta-learning (seed 000 Theorem 3): ``pi^{k,0} = pi^{k-1,T}``.
+
+    Game 1 starts from uniform play; each later game from the output policy of
+    the game before it. ``similarity`` is ``Delta_Phi`` (:func:`potential_similarity`)
+    for finite-horizon potential games and ``nan`` otherwise.
+
+    Args:
+        solver: a solver whose output policy is a valid initial-policy argument
+            (e.g. :class:`marlmeta.solvers.ProjectedQDescent`).
+        games, num_steps, checkpoints, metric: as in :func:`sequential_meta`.
+    """
+    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    uniform = _uniform_init(solver, games, num_steps)
+
+    def body(init, game):
+        sol = _run(solver, game, init, num_steps, cps, metric)
+        return sol.policy, (sol, init)
+
+    _, (sols, inits) = jax.lax.scan(body, uniform, games)
+    if isinstance(games, MarkovGame) and games.potential_reward is not None:
+        delta = potential_similarity(games)
+    else:
+        delta = jnp.asarray(jnp.nan, jax.tree.leaves(sols.policy)[0].dtype)
+    return MetaRun(solutions=sols, inits=inits, similarity=delta)

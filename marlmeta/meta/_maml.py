@@ -1,0 +1,186 @@
+"""MAML for Markov potential games with exact meta-gradients (seed 000 section 4.2).
+
+``ALGORITHMS.md`` section 6. For a discounted potential game and softmax
+logits ``theta``, the inner loop is independent policy gradient (eq. 44),
+``theta^(t+1) = theta^(t) + alpha grad Phi(theta^(t))`` (each player's own-value
+gradient, which equals ``grad_{theta_i} Phi`` in a potential game), and the
+meta-objective is ``F_T(theta) = Phi(theta^(T))``. Its gradient (eq. 46),
+
+    grad F_T(theta) = prod_{t=0}^{T-1} (I + alpha Hess Phi(theta^(t)))
+                      grad Phi(theta^(T)),
+
+is evaluated right to left with exact Hessian-vector products,
+``v <- v + alpha Hess Phi(theta^(t)) v`` for ``t = T-1, .., 0``; it equals
+reverse-mode differentiation through the unrolled inner loop, without storing
+the loop's intermediates (only the ``T`` iterates). First-order MAML keeps
+``grad Phi(theta^(T))``. The outer loop (eq. 47) is any optax optimiser on the
+mean over a batch of games, maximising.
+
+References:
+    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning, NeurIPS
+    2023, section 4.2, eqs. (44)-(47), Lemma 15; Finn, Abbeel, Levine.
+    Model-agnostic meta-learning, ICML 2017.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from marlmeta.evaluation import ne_gap, potential, potential_gradient, potential_hvp
+from marlmeta.games import DiscountedMarkovGame
+from marlmeta.policies import softmax
+from marlmeta.solvers import gradient_step
+
+Logits = tuple[Float[Array, "S Ai"], ...]
+
+
+def inner_loop(
+    game: DiscountedMarkovGame, theta: Logits, inner_steps: int, inner_step_size
+) -> tuple[Logits, Logits]:
+    """``T`` steps of eq. (44). Returns ``theta^(T)`` and the iterates
+    ``theta^(0..T-1)`` stacked on a leading axis."""
+
+    def body(t, _):
+        return gradient_step(game, t, inner_step_size), t
+
+    return jax.lax.scan(body, theta, None, length=inner_steps)
+
+
+def maml_objective(
+    game: DiscountedMarkovGame, theta: Logits, inner_steps: int, inner_step_size
+) -> Float[Array, ""]:
+    """``F_T(theta) = Phi(theta^(T))``, differentiable in ``theta`` (and ``alpha``).
+
+    Args:
+        game: one discounted potential game.
+        theta: per-player logits, shapes ``(S, A_i)``.
+        inner_steps: ``T`` (static).
+        inner_step_size: ``alpha``.
+    """
+    final, _ = inner_loop(game, theta, inner_steps, inner_step_size)
+    return potential(game, softmax(final))
+
+
+def _product(game, theta, inner_steps, inner_step_size, first_order):
+    """``(Phi(theta^T), NE-gap(theta^T), grad F_T(theta))``."""
+    final, iterates = inner_loop(game, theta, inner_steps, inner_step_size)
+    v = potential_gradient(game, final)
+    if not first_order and inner_steps:
+
+        def back(v, t):
+            hv = potential_hvp(game, t, v)
+            return jax.tree.map(lambda a, b: a + inner_step_size * b, v, hv), None
+
+        v, _ = jax.lax.scan(back, v, iterates, reverse=True)
+    pol = softmax(final)
+    return potential(game, pol), ne_gap(game, pol), v
+
+
+def maml_gradient(
+    game: DiscountedMarkovGame,
+    theta: Logits,
+    inner_steps: int,
+    inner_step_size,
+    *,
+    first_order: bool = False,
+) -> Logits:
+    """``grad F_T(theta)`` by the product formula of eq. (46), right to left.
+
+    Args:
+        game, theta, inner_steps, inner_step_size: as in :func:`maml_objective`.
+        first_order: drop the Hessian terms (first-order MAML).
+    """
+    return _product(game, theta, inner_steps, inner_step_size, first_order)[2]
+
+
+def adapted_ne_gap(
+    game: DiscountedMarkovGame, theta: Logits, inner_steps: int, inner_step_size
+) -> Float[Array, ""]:
+    """NE-gap of the policy after ``T`` inner steps from ``theta``."""
+    final, _ = inner_loop(game, theta, inner_steps, inner_step_size)
+    return ne_gap(game, softmax(final))
+
+
+class MAMLRun(eqx.Module):
+    """The outer loop's result; per-meta-iteration arrays have length ``M``.
+
+    Attributes:
+        theta: the meta-initialisation after ``M`` meta-iterations.
+        objective: mean ``F_T(theta^k)`` over the batch of meta-iteration ``k``.
+        ne_gap: mean NE-gap after ``T`` inner steps from ``theta^k``.
+        ne_gap_random: the same from a fixed random initialisation.
+        ne_gap_uniform: the same from the uniform policy (``theta = 0``).
+    """
+
+    theta: Logits
+    objective: Float[Array, " M"]
+    ne_gap: Float[Array, " M"]
+    ne_gap_random: Float[Array, " M"]
+    ne_gap_uniform: Float[Array, " M"]
+
+
+def maml(
+    games: DiscountedMarkovGame,
+    theta: Logits,
+    optimiser: optax.GradientTransformation,
+    meta_steps: int,
+    inner_steps: int,
+    inner_step_size,
+    *,
+    key: PRNGKeyArray,
+    batch_size: int | None = None,
+    first_order: bool = False,
+    random_scale: float = 1.0,
+) -> MAMLRun:
+    """MAML's outer loop (eq. 47): ascend the batch mean of ``F_T`` with optax.
+
+    Args:
+        games: the pool of training games (leading axis ``K``).
+        theta: the initial meta-parameter (per-player logits).
+        optimiser: any optax transformation (``optax.sgd(eta)`` is eq. 47).
+        meta_steps: ``M``.
+        inner_steps: ``T``.
+        inner_step_size: ``alpha``.
+        key: draws the per-iteration batches and the random baseline logits
+            (Gaussian, standard deviation ``random_scale``).
+        batch_size: games per meta-iteration, sampled without replacement
+            (default: the whole pool every iteration).
+        first_order: first-order MAML.
+    """
+    size = jax.tree.leaves(games)[0].shape[0]
+    batch = size if batch_size is None else int(batch_size)
+    if not 1 <= batch <= size:
+        raise ValueError(f"batch_size is {batch_size}; expected 1 <= b <= {size}")
+    k_rand, k_batch = jr.split(key)
+    keys = jr.split(k_rand, len(theta))
+    rand = tuple(
+        random_scale * jr.normal(k, t.shape, t.dtype)
+        for k, t in zip(keys, theta, strict=True)
+    )
+    zero = jax.tree.map(jnp.zeros_like, theta)
+    gap = jax.vmap(adapted_ne_gap, in_axes=(0, None, None, None))
+    meta = jax.vmap(_product, in_axes=(0, None, None, None, None))
+
+    def body(carry, k):
+        theta, opt_state = carry
+        idx = jr.permutation(k, size)[:batch]
+        g = jax.tree.map(lambda x: x[idx], games)
+        obj, ne, grads = meta(g, theta, inner_steps, inner_step_size, first_order)
+        ascent = jax.tree.map(lambda x: -jnp.mean(x, axis=0), grads)
+        updates, opt_state = optimiser.update(ascent, opt_state, theta)
+        row = (
+            jnp.mean(obj),
+            jnp.mean(ne),
+            jnp.mean(gap(g, rand, inner_steps, inner_step_size)),
+            jnp.mean(gap(g, zero, inner_steps, inner_step_size)),
+        )
+        return (optax.apply_updates(theta, updates), opt_state), row
+
+    carry = (theta, optimiser.init(theta))
+    (theta, _), rows = jax.lax.scan(body, carry, jr.split(k_batch, meta_steps))
+    return MAMLRun(theta, *rows)
