@@ -12,38 +12,22 @@ import sys
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
-GAMES = {
-    "zoo.seed000_zero_sum": "seed 000 F.1 two-state zero-sum game (H = 10)",
-    "zoo.seed000_identical_interest": "seed 000 F.2 identical-interest game",
-    "zoo.matching_pennies": "matching pennies",
-    "zoo.rock_paper_scissors": "rock-paper-scissors",
-    "zoo.prisoners_dilemma": "prisoner's dilemma",
-    "random_general_sum": "random N-player general-sum games",
-    "random_zero_sum": "random two-player zero-sum games",
-    "random_identical_interest": "random identical-interest games",
-    "random_potential": "random Markov potential games",
-    "perturb_rewards / perturb_transitions": "families around a base game",
-}
-SOLVERS = {
-    "ZeroSumOMD": "seed 000 Algorithm 1: optimistic OMD + stage-based Q (zero-sum NE)",
-    "GeneralSumOMD": "seed 000 Algorithm 2: the same for N-player CCE",
-    "AdaptiveOFTRL": "seed 002 DLRC-OMWU: adaptive OFTRL for CCE, online gap bound",
-}
-
 
 def _list(what: str, config_dir: pathlib.Path) -> None:
     if what in ("all", "configs"):
         print("configs:")
         for path in sorted(config_dir.glob("*.yaml")):
             print(f"  {path}")
+    from marlmeta.experiments.registry import GAMES, SOLVERS
+
     if what in ("all", "games"):
-        print("games (marlmeta.games):")
-        for name, doc in GAMES.items():
-            print(f"  {name:40s} {doc}")
+        print("games (marlmeta.games, zoo):")
+        for name, (_, doc) in GAMES.items():
+            print(f"  {name:30s} {doc}")
     if what in ("all", "solvers"):
         print("solvers (marlmeta.solvers):")
-        for name, doc in SOLVERS.items():
-            print(f"  {name:40s} {doc}")
+        for name, (_, doc) in SOLVERS.items():
+            print(f"  {name:30s} {doc}")
 
 
 def main(argv: list[str] | None = None) -> int:

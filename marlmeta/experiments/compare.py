@@ -15,6 +15,7 @@ import numpy as np
 
 import marlmeta as M
 from marlmeta.experiments.config import CompareConfig
+from marlmeta.experiments.registry import make_solver
 
 
 def games_of(config: CompareConfig):
@@ -44,11 +45,10 @@ def games_of(config: CompareConfig):
 
 def _solver(entry, dtype):
     eta = None if entry.step_size is None else jnp.asarray(entry.step_size, dtype)
-    if entry.solver == "AdaptiveOFTRL":
-        return M.solvers.AdaptiveOFTRL(eta)
-    if eta is None:  # Theorem 6's step size for Algorithm 2 has no closed form here
+    if eta is None and entry.solver == "GeneralSumOMD":
+        # Theorem 6's step size for Algorithm 2 has no closed form here.
         raise ValueError(f"solver {entry.label!r}: GeneralSumOMD needs a step_size")
-    return M.solvers.GeneralSumOMD(eta)
+    return make_solver(entry.solver, step_size=eta)
 
 
 def compare_plan(config: CompareConfig):

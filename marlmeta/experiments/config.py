@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import types
-import typing
 from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config file is malformed; the message names the key and the file."""
+from marlmeta.experiments._loader import (
+    ConfigError,
+    _build,
+    check_checkpoints,
+    check_dtype,
+    check_sizes,
+)
 
 
 @dataclasses.dataclass(frozen=True)
-class ZeroSumGameConfig:
-    """A family of perturbed two-state zero-sum games (seed 000 F.1).
+class TwoStateGameConfig:
+    """A family of perturbed two-state two-player games (seed 000 F.1, F.2).
 
-    ``rewards[s][a][b]`` is the max-player's base reward; transitions keep the
+    ``rewards[s][a][b]`` is the base reward (the max-player's in a zero-sum
+    family, the common one in an identical-interest family); transitions keep the
     state with probability ``stay`` when the actions match and switch it with
     probability ``switch`` otherwise; rewards get Gaussian noise of standard
     deviation ``noise_std``, shared by all steps.
@@ -68,9 +71,22 @@ class ZeroSumMetaConfig:
 
     name: str
     experiment: str
-    game: ZeroSumGameConfig
+    game: TwoStateGameConfig
     solver: OMDConfig = OMDConfig()
     meta: MetaConfig = MetaConfig()
+    run: RunConfig = RunConfig()
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PotentialMetaConfig:
+    """Individual learning vs warm-start meta-learning (seed 000 Theorem 3) with
+    projected Q-descent on a sequence of identical-interest games."""
+
+    name: str
+    experiment: str
+    game: TwoStateGameConfig
+    solver: OMDConfig = OMDConfig(step_size=0.05)
     run: RunConfig = RunConfig()
     description: str = ""
 
@@ -123,6 +139,7 @@ class GameBatchConfig:
     seed: int = 0
 
 
+#: The registry names of the solvers a CCE comparison accepts.
 SOLVER_NAMES = ("GeneralSumOMD", "AdaptiveOFTRL")
 
 
@@ -152,77 +169,9 @@ class CompareConfig:
 EXPERIMENTS: dict[str, type] = {
     "compare": CompareConfig,
     "zero_sum_meta": ZeroSumMetaConfig,
+    "potential_meta": PotentialMetaConfig,
     "general_sum_meta": GeneralSumMetaConfig,
 }
-
-
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(value, tp, key: str, path: str):
-    """``value`` converted to the annotated type ``tp`` or a ConfigError."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(value, arg, key, path)
-            except ConfigError as err:
-                errors.append(err)
-        raise errors[0]
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, path, key + ".")
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{path}: key '{key}' must be a list, got {value!r}")
-        args = typing.get_args(tp)
-        item = args[0]
-        return tuple(
-            _convert(v, item, f"{key}[{i}]", path) for i, v in enumerate(value)
-        )
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: key '{key}' must be a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: key '{key}' must be an integer, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: key '{key}' must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{path}: key '{key}' has unsupported type {_type_name(tp)}")
-
-
-def _build(cls, data, path: str, prefix: str = ""):
-    if not isinstance(data, dict):
-        where = prefix.rstrip(".") or "the top level"
-        raise ConfigError(f"{path}: '{where}' must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for k in data:
-        if k not in fields:
-            raise ConfigError(
-                f"{path}: unknown key '{prefix}{k}' "
-                f"(expected one of: {', '.join(sorted(fields))})"
-            )
-    kwargs = {}
-    for name, f in fields.items():
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], prefix + name, path)
-        elif (
-            f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        ):
-            raise ConfigError(f"{path}: missing key '{prefix}{name}'")
-    return cls(**kwargs)
 
 
 def load_config(path: str | pathlib.Path):
@@ -267,20 +216,16 @@ def _check_values(config, path: str) -> None:
         positive["game.num_states"] = c.game.num_states
         for i, a in enumerate(c.game.num_actions):
             positive[f"game.num_actions[{i}]"] = a
-    for key, v in positive.items():
-        if v < 1:
-            raise ConfigError(f"{path}: key '{key}' is {v}; expected >= 1")
-    for k, t in enumerate(c.run.checkpoints):
-        if not 1 <= t <= c.solver.num_steps or (k and t <= c.run.checkpoints[k - 1]):
-            raise ConfigError(
-                f"{path}: key 'run.checkpoints[{k}]' is {t}; expected increasing "
-                f"values in [1, solver.num_steps={c.solver.num_steps}]"
-            )
-    if c.run.dtype not in ("float32", "float64"):
-        raise ConfigError(
-            f"{path}: key 'run.dtype' is {c.run.dtype!r}; expected float32 or float64"
-        )
-    if isinstance(c, ZeroSumMetaConfig):
+    check_sizes(path, positive)
+    check_checkpoints(
+        path,
+        "run.checkpoints",
+        c.run.checkpoints,
+        "solver.num_steps",
+        c.solver.num_steps,
+    )
+    check_dtype(path, "run.dtype", c.run.dtype)
+    if isinstance(c, ZeroSumMetaConfig | PotentialMetaConfig):
         shape = [len(c.game.rewards)] + [len(r) for r in c.game.rewards]
         if shape != [2, 2, 2] or any(
             len(row) != 2 for r in c.game.rewards for row in r
@@ -303,9 +248,7 @@ def _check_compare(c: CompareConfig, path: str) -> None:
     }
     for i, a in enumerate(g.num_actions):
         sizes[f"game.num_actions[{i}]"] = a
-    for key, v in sizes.items():
-        if v < 1:
-            raise ConfigError(f"{path}: key '{key}' is {v}; expected >= 1")
+    check_sizes(path, sizes)
     if g.stay is not None and not 0.0 <= g.stay <= 1.0:
         raise ConfigError(f"{path}: key 'game.stay' is {g.stay}; expected in [0, 1]")
     if not c.solvers:
@@ -316,16 +259,8 @@ def _check_compare(c: CompareConfig, path: str) -> None:
                 f"{path}: key 'solvers[{k}].solver' is {entry.solver!r}; "
                 f"expected one of: {', '.join(SOLVER_NAMES)}"
             )
-    for k, t in enumerate(c.checkpoints):
-        if not 1 <= t <= c.num_steps or (k and t <= c.checkpoints[k - 1]):
-            raise ConfigError(
-                f"{path}: key 'checkpoints[{k}]' is {t}; expected increasing "
-                f"values in [1, num_steps={c.num_steps}]"
-            )
-    if c.dtype not in ("float32", "float64"):
-        raise ConfigError(
-            f"{path}: key 'dtype' is {c.dtype!r}; expected float32 or float64"
-        )
+    check_checkpoints(path, "checkpoints", c.checkpoints, "num_steps", c.num_steps)
+    check_dtype(path, "dtype", c.dtype)
 
 
 def to_dict(config) -> dict[str, Any]:

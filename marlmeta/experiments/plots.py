@@ -33,6 +33,7 @@ def _band(ax, x, mean, std, label, color):
 _YLABEL = {
     "nash_conv": "NashConv (NE-gap) of the output policy",
     "cce_gap": "CCE-gap of the output policy",
+    "mpg_ne_gap": "NE-gap (seed 000 F.2) of the last iterate",
 }
 
 

@@ -37,6 +37,7 @@ from marlmeta.experiments.config import (
     CompareConfig,
     ConfigError,
     GeneralSumMetaConfig,
+    PotentialMetaConfig,
     ZeroSumMetaConfig,
     to_dict,
 )
@@ -75,20 +76,42 @@ def _save_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, buf.getvalue())
 
 
+def _metric_of(config) -> str:
+    if isinstance(config, ZeroSumMetaConfig):
+        return "nash_conv"
+    if isinstance(config, PotentialMetaConfig):
+        return "mpg_ne_gap"
+    return "cce_gap"
+
+
+#: How each metric is read off a :class:`marlmeta.evaluation.Report` trace.
+_READ = {
+    "nash_conv": lambda r: r.nash_conv,
+    "cce_gap": lambda r: r.cce_gap,
+    "mpg_ne_gap": lambda r: 0.5 * r.nash_conv,
+}
+
+
 def _setup(config, dtype):
-    """``(base game, reward-noise coupling, solver, traced metric)`` of a config."""
+    """``(base game, reward-noise coupling, solver, meta-learner)`` of a config."""
     import marlmeta as M
     from marlmeta.games import zoo
 
     g, eta = config.game, jnp.asarray(config.solver.step_size, dtype)
     if isinstance(config, ZeroSumMetaConfig):
         base = zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
-        return base, "zero_sum", M.solvers.ZeroSumOMD(eta), "nash_conv"
+        return base, "zero_sum", M.solvers.ZeroSumOMD(eta), M.meta.sequential_meta
+    if isinstance(config, PotentialMetaConfig):
+        base = zoo.seed000_identical_interest(
+            g.rewards, g.horizon, g.stay, g.switch, dtype
+        )
+        solver = M.solvers.ProjectedQDescent(eta)
+        return base, "identical", solver, M.meta.warm_start
     games = M.games.random_general_sum(
         jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
     )
     base = jax.tree.map(lambda x: x[0], games)
-    return base, "independent", M.solvers.GeneralSumOMD(eta), "cce_gap"
+    return base, "independent", M.solvers.GeneralSumOMD(eta), M.meta.sequential_meta
 
 
 def _chunk_fn(config):
@@ -96,23 +119,25 @@ def _chunk_fn(config):
     import marlmeta as M
 
     dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
-    base, coupling, solver, metric = _setup(config, dtype)
-    g = config.game
+    base, coupling, solver, meta = _setup(config, dtype)
+    metric, g = _metric_of(config), config.game
     steps, cps = config.solver.num_steps, config.run.checkpoints
-    alpha = config.meta.alpha
+    options = {} if meta is M.meta.warm_start else {"alpha": config.meta.alpha}
 
     def one_seed(key):
         fam = M.games.perturb_rewards(
             key, base, g.num_games, g.noise_std, coupling=coupling
         )
         ind = M.meta.individual(solver, fam, steps, checkpoints=cps)
-        met = M.meta.sequential_meta(solver, fam, steps, checkpoints=cps, alpha=alpha)
+        met = meta(solver, fam, steps, checkpoints=cps, **options)
         out = {}
         for label, run in (("individual", ind), ("meta", met)):
-            out[f"{label}_{metric}"] = getattr(run.solutions.trace, metric)  # (K, C)
+            out[f"{label}_{metric}"] = _READ[metric](run.solutions.trace)  # (K, C)
             out[f"{label}_values"] = run.solutions.trace.values  # (K, C, N)
             out[f"{label}_similarity"] = run.similarity
             out[f"{label}_finite"] = jnp.all(run.solutions.finite)
+        if meta is M.meta.warm_start:  # Delta_Phi belongs to the games
+            out["individual_similarity"] = met.similarity
         if coupling == "zero_sum":
             out["stage_rewards"] = fam.rewards[:, 0, 0]  # (K, S, A, B)
         return out
@@ -128,6 +153,18 @@ _METRICS = {
     "cce_gap": (
         "CCE-gap = max_i (V_i^{dagger, sigma_-i} - V_i^sigma) of the stage-mixture "
         "Markov correlated output policy, exact"
+    ),
+    "mpg_ne_gap": (
+        "seed 000 F.2 NE-gap = 1/2 (V^{dagger,nu} + V^{mu,dagger}) - V^{mu,nu} "
+        "(half the sum of the two players' gains) of the last iterate, exact"
+    ),
+}
+
+_SIMILARITY = {
+    "sequential_meta": "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)",
+    "warm_start": (
+        "Delta_Phi = sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^k+1)) (seed 000 eq. 8); "
+        "a property of the games, the same for both learners"
     ),
 }
 
@@ -146,7 +183,10 @@ def _ne_2x2(m: np.ndarray) -> tuple[float, float]:
 
 
 def _aggregate(config, raw: dict[str, np.ndarray]) -> dict[str, Any]:
-    metric = "nash_conv" if isinstance(config, ZeroSumMetaConfig) else "cce_gap"
+    metric = _metric_of(config)
+    meta = (
+        "warm_start" if isinstance(config, PotentialMetaConfig) else "sequential_meta"
+    )
     out: dict[str, Any] = {
         "experiment": config.experiment,
         "name": config.name,
@@ -159,6 +199,7 @@ def _aggregate(config, raw: dict[str, np.ndarray]) -> dict[str, Any]:
         "checkpoints": list(config.run.checkpoints),
         "seeds": config.run.seeds,
         "num_games": config.game.num_games,
+        "meta_update": meta,
     }
     finite = True
     for label in ("individual", "meta"):
@@ -178,7 +219,7 @@ def _aggregate(config, raw: dict[str, np.ndarray]) -> dict[str, Any]:
     )
     out[f"meta_over_individual_{metric}"] = ratio.tolist()
     out["similarity"] = {
-        "definition": "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)",
+        "definition": _SIMILARITY[meta],
         "meta": out["meta"]["similarity_mean"],
         "individual": out["individual"]["similarity_mean"],
     }
@@ -234,10 +275,15 @@ def _meta_plan(config) -> Plan:
     )
 
 
+_META_CONFIGS = (ZeroSumMetaConfig, GeneralSumMetaConfig, PotentialMetaConfig)
+
+
 def _plan(config) -> Plan:
     from marlmeta.experiments.compare import compare_plan
 
-    if isinstance(config, ZeroSumMetaConfig | GeneralSumMetaConfig):
+    if isinstance(
+        config, ZeroSumMetaConfig | GeneralSumMetaConfig | PotentialMetaConfig
+    ):
         return _meta_plan(config)
     if isinstance(config, CompareConfig):
         return compare_plan(config)
