@@ -21,6 +21,7 @@ from marlmeta.experiments._loader import (
     check_dtype,
     check_sizes,
 )
+from marlmeta.experiments.config_mpg import MAMLConfig, SoftmaxMPGConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +171,8 @@ EXPERIMENTS: dict[str, type] = {
     "compare": CompareConfig,
     "zero_sum_meta": ZeroSumMetaConfig,
     "potential_meta": PotentialMetaConfig,
+    "softmax_mpg": SoftmaxMPGConfig,
+    "maml_mpg": MAMLConfig,
     "general_sum_meta": GeneralSumMetaConfig,
 }
 
@@ -202,6 +205,9 @@ def load_config(path: str | pathlib.Path):
 def _check_values(config, path: str) -> None:
     """Range checks that types alone cannot express."""
     c = config
+    if hasattr(c, "check"):
+        c.check(path)
+        return
     if isinstance(c, CompareConfig):
         _check_compare(c, path)
         return

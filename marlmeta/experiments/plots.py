@@ -123,3 +123,31 @@ def plot_compare(results: dict) -> bytes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _png(fig, results["name"])
+
+
+_SOFTMAX_PANELS = (
+    ("ne_gap", "(a) NE-gap", "linear"),
+    ("grad_norm", "(b) ||grad Phi||", "linear"),
+    ("lojasiewicz", "(c) c(theta)", "log"),
+    ("potential", "(d) Phi", "linear"),
+)
+
+
+def plot_softmax(results: dict) -> bytes:
+    """Seed 001 Figures 1-3: four panels over iterations ``1..plot_steps``;
+    unregularised solvers dashed, log-barrier ones solid."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    stop = results["plot_steps"]
+    for row, color in zip(results["solvers"], colors, strict=False):
+        t = np.asarray(row["t"])
+        keep = t <= stop
+        style = "-" if row["barrier"] > 0 else "--"
+        for ax, (field, _, _) in zip(axes.flat, _SOFTMAX_PANELS, strict=True):
+            y = np.asarray(row[field])[keep]
+            ax.plot(t[keep], y, style, color=color, label=row["label"])
+    for ax, (_, title, scale) in zip(axes.flat, _SOFTMAX_PANELS, strict=True):
+        ax.set(xlabel="iteration t", title=title, yscale=scale)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _png(fig, f"{results['name']} ({results['game']}, init {results['init']})")

@@ -280,6 +280,8 @@ _META_CONFIGS = (ZeroSumMetaConfig, GeneralSumMetaConfig, PotentialMetaConfig)
 
 def _plan(config) -> Plan:
     from marlmeta.experiments.compare import compare_plan
+    from marlmeta.experiments.config_mpg import MAMLConfig, SoftmaxMPGConfig
+    from marlmeta.experiments.softmax import softmax_plan
 
     if isinstance(
         config, ZeroSumMetaConfig | GeneralSumMetaConfig | PotentialMetaConfig
@@ -287,6 +289,12 @@ def _plan(config) -> Plan:
         return _meta_plan(config)
     if isinstance(config, CompareConfig):
         return compare_plan(config)
+    if isinstance(config, SoftmaxMPGConfig):
+        return softmax_plan(config)
+    if isinstance(config, MAMLConfig):
+        from marlmeta.experiments.maml import maml_plan
+
+        return maml_plan(config)
     raise ConfigError(f"no runner for experiment {config.experiment!r}")
 
 

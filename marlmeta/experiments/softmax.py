@@ -1,0 +1,141 @@
+"""Seed 001's figures: softmax gradient play on one-state potential games.
+
+Each solver is one resumable chunk. Iterations follow the paper: ``t = 1`` is
+the initial policy and ``t`` the iterate after ``t - 1`` updates. Results carry
+every traced number (NE-gap, ``||grad Phi||``, ``c(theta)``, ``Phi``) and, for
+each value the config quotes from the paper, the measured value beside it.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+import marlmeta as M
+from marlmeta.experiments.config_mpg import SoftmaxMPGConfig
+from marlmeta.experiments.registry import GAMES, make_solver
+
+_FIELDS = ("ne_gap", "grad_norm", "lojasiewicz", "potential")
+
+
+def iterations(entry, config: SoftmaxMPGConfig) -> list[int]:
+    """Paper iterations traced for one solver: ``1..plot_steps``, then every
+    ``stride``-th, the last one and every iteration the paper quotes."""
+    last = entry.num_steps + 1
+    ts = set(range(1, min(config.plot_steps, last) + 1))
+    ts |= set(range(config.stride, last + 1, config.stride)) | {last}
+    ts |= {p.t for p in entry.paper}
+    return sorted(ts)
+
+
+def _solver(entry, dtype):
+    hyper = {
+        "step_size": jnp.asarray(entry.step_size, dtype),
+        "barrier": jnp.asarray(entry.barrier, dtype),
+    }
+    if entry.solver == "NaturalGradientPlay":
+        hyper.update(clip=entry.clip, centred_clip=entry.centred_clip)
+    return make_solver(entry.solver, **hyper)
+
+
+def _game_and_init(config: SoftmaxMPGConfig):
+    dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
+    game = GAMES[config.game][0](dtype)
+    if config.init is None:
+        return game, M.policies.uniform(game)
+    if len(config.init) != game.num_players or any(
+        len(p) != a for p, a in zip(config.init, game.num_actions, strict=False)
+    ):
+        raise ValueError(
+            f"init has sizes {[len(p) for p in config.init]}; game {config.game} "
+            f"has action counts {list(game.num_actions)}"
+        )
+    return game, tuple(jnp.asarray([p], dtype) for p in config.init)
+
+
+def softmax_plan(config: SoftmaxMPGConfig):
+    from marlmeta.experiments.plots import plot_softmax
+    from marlmeta.experiments.runner import Plan
+
+    def compute(i):
+        entry = config.solvers[i]
+        game, init = _game_and_init(config)
+        ts = iterations(entry, config)
+        solver = _solver(entry, game.rewards.dtype)
+        run = jax.jit(
+            lambda g, p: M.solve(
+                solver,
+                g,
+                entry.num_steps,
+                init=p,
+                checkpoints=[t - 1 for t in ts[1:]],
+                metric=M.evaluation.softmax_report,
+            )
+        )
+        sol = run(game, init)
+        start = M.evaluation.softmax_report(game, init)
+        out = {
+            f: jnp.concatenate([getattr(start, f)[None], getattr(sol.trace, f)])
+            for f in _FIELDS
+        }
+        out["t"] = jnp.asarray(ts)
+        out["finite"] = sol.finite
+        for k, p in enumerate(sol.policy):
+            out[f"policy_{k}"] = p[0]
+        return out
+
+    def aggregate(parts):
+        results = {
+            "experiment": config.experiment,
+            "name": config.name,
+            "game": config.game,
+            "init": "uniform"
+            if config.init is None
+            else [list(p) for p in config.init],
+            "plot_steps": config.plot_steps,
+            "metric_description": (
+                "at paper iteration t (t = 1 is the initial policy): ne_gap = "
+                "max_i (best-response value - value), grad_norm = ||grad Phi||_2 "
+                "over all logits (closed form), lojasiewicz = c(theta) with the "
+                "first-argmax rule of the authors' code, potential = Phi; all exact"
+            ),
+            "solvers": [],
+        }
+        finite = True
+        for entry, raw in zip(config.solvers, parts, strict=True):
+            finite &= bool(raw["finite"])
+            t = raw["t"].tolist()
+            row = {
+                "label": entry.label,
+                "solver": entry.solver,
+                "step_size": entry.step_size,
+                "barrier": entry.barrier,
+                "clip": entry.clip,
+                "centred_clip": entry.centred_clip,
+                "t": t,
+                **{f: raw[f].tolist() for f in _FIELDS},
+                "final_policy": [
+                    raw[f"policy_{k}"].tolist()
+                    for k in range(sum(1 for x in raw if x.startswith("policy_")))
+                ],
+                "paper": [],
+            }
+            for p in entry.paper:
+                j = t.index(p.t)
+                check = {"t": p.t, "note": p.note}
+                for f in ("potential", "ne_gap"):
+                    if getattr(p, f) is not None:
+                        check[f"paper_{f}"] = getattr(p, f)
+                        check[f"measured_{f}"] = float(raw[f][j])
+                row["paper"].append(check)
+            results["solvers"].append(row)
+        results["finite"] = finite
+        return results
+
+    return Plan(
+        len(config.solvers),
+        compute,
+        aggregate,
+        plot_softmax,
+        config.dtype == "float64",
+    )
