@@ -151,3 +151,45 @@ def plot_softmax(results: dict) -> bytes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _png(fig, f"{results['name']} ({results['game']}, init {results['init']})")
+
+
+def plot_maml(results: dict) -> bytes:
+    """(a) MAML's meta-objective, (b) NE-gap after T inner steps on the training
+    batches, (c) held-out NE-gap against inner steps, by initialisation."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    k = results["meta_iterations"]
+    axes[0].plot(k, results["objective"], color="tab:red")
+    axes[0].set(
+        xlabel="meta-iteration",
+        ylabel="F_T = Phi after T inner steps",
+        title="(a) meta-objective (training batches)",
+    )
+    colors = {"maml": "tab:red", "random": "tab:gray", "uniform": "tab:blue"}
+    for name, color in colors.items():
+        axes[1].plot(k, results["train_ne_gap"][name], color=color, label=name)
+        test = results["test"][name]
+        _band(
+            axes[2],
+            results["eval_steps"],
+            test["ne_gap_mean"],
+            test["ne_gap_std"],
+            f"from {name} init",
+            color,
+        )
+    axes[1].set(
+        xlabel="meta-iteration",
+        ylabel="NE-gap",
+        yscale="log",
+        title=f"(b) NE-gap after T = {results['inner_steps']} inner steps",
+    )
+    axes[2].set(
+        xlabel="inner steps t",
+        ylabel="NE-gap (held-out games)",
+        yscale="log",
+        title="(c) held-out games",
+    )
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    axes[2].legend(fontsize=8)
+    return _png(fig, results["name"])
