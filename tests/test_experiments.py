@@ -60,6 +60,7 @@ def _cli(*args, cwd):
     [
         ("smoke", "nash_conv", [10, 30, 60]),
         ("smoke_general_sum", "cce_gap", [10, 40]),
+        ("smoke_potential", "mpg_ne_gap", [10, 40]),
     ],
 )
 def test_cli_runs_smoke_config_end_to_end(tmp_path, config, metric, cps):

@@ -13,11 +13,16 @@ SOFTMAX_GAMES = ("seed001_g2", "seed001_g3", "seed001_g8")
 
 @dataclasses.dataclass(frozen=True)
 class PaperValues:
-    """A value the paper reports at its iteration ``t`` (pre-update iterate)."""
+    """Values the paper reports at its iteration ``t`` (pre-update iterate).
+
+    ``tolerance`` is the absolute agreement expected (by default half a unit
+    of the fifth significant digit, the precision seed-001.md quotes).
+    """
 
     t: int
     potential: float | None = None
     ne_gap: float | None = None
+    tolerance: float = 5e-6
     note: str = ""
 
 

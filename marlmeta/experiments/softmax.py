@@ -100,6 +100,7 @@ def softmax_plan(config: SoftmaxMPGConfig):
                 "first-argmax rule of the authors' code, potential = Phi; all exact"
             ),
             "solvers": [],
+            "paper_values_agree": True,
         }
         finite = True
         for entry, raw in zip(config.solvers, parts, strict=True):
@@ -122,12 +123,16 @@ def softmax_plan(config: SoftmaxMPGConfig):
             }
             for p in entry.paper:
                 j = t.index(p.t)
-                check = {"t": p.t, "note": p.note}
+                check = {"t": p.t, "note": p.note, "tolerance": p.tolerance}
+                agrees = True
                 for f in ("potential", "ne_gap"):
                     if getattr(p, f) is not None:
                         check[f"paper_{f}"] = getattr(p, f)
                         check[f"measured_{f}"] = float(raw[f][j])
+                        agrees &= abs(float(raw[f][j]) - getattr(p, f)) <= p.tolerance
+                check["agrees"] = bool(agrees)
                 row["paper"].append(check)
+                results["paper_values_agree"] &= bool(agrees)
             results["solvers"].append(row)
         results["finite"] = finite
         return results
