@@ -86,10 +86,12 @@ def test_jit_equals_nojit_and_vmap_equals_loop(key, make_solver, make_games):
     games = make_games(key, 3, jnp.float64)
     run = lambda g: M.solve(solver, g, 15, checkpoints=[5, 15])  # noqa: E731
     batched = M.solve_batch(solver, games, 15, checkpoints=[5, 15])
+    jitted_run = jax.jit(run)
     for k, g in enumerate(G.unstack(games)):
-        eager, jitted = run(g), jax.jit(run)(g)
+        jitted = jitted_run(g)
+        if k == 0:  # eager dispatch is slow; one game shows jit changes nothing
+            chex.assert_trees_all_close(run(g), jitted, atol=1e-12)
         one = jax.tree.map(lambda x, k=k: x[k], batched)
-        chex.assert_trees_all_close(eager, jitted, atol=1e-12)
         chex.assert_trees_all_close(one, jitted, atol=1e-12)
 
 
