@@ -82,12 +82,12 @@ def main():
                 for i, a in enumerate(A)
             )
             product = jax.jit(
-                jax.vmap(lambda g, t: M.meta.maml_gradient(g, t, steps, alpha))
+                jax.vmap(lambda g, t, n=steps: M.meta.maml_gradient(g, t, n, alpha))
             )
             unrolled = jax.jit(
                 jax.vmap(
-                    lambda g, t: jax.grad(M.meta.maml_objective, argnums=1)(
-                        g, t, steps, alpha
+                    lambda g, t, n=steps: jax.grad(M.meta.maml_objective, argnums=1)(
+                        g, t, n, alpha
                     )
                 )
             )
