@@ -108,3 +108,15 @@ def check_checkpoints(path: str, key: str, cps, steps_key: str, steps: int) -> N
                 f"{path}: key '{key}[{k}]' is {t}; expected increasing "
                 f"values in [1, {steps_key}={steps}]"
             )
+
+
+def check_solver_names(path: str, entries, names: tuple[str, ...]) -> None:
+    """``solvers`` is non-empty and every ``solvers[k].solver`` is in ``names``."""
+    if not entries:
+        raise ConfigError(f"{path}: key 'solvers' is empty; expected at least one")
+    for k, entry in enumerate(entries):
+        if entry.solver not in names:
+            raise ConfigError(
+                f"{path}: key 'solvers[{k}].solver' is {entry.solver!r}; "
+                f"expected one of: {', '.join(names)}"
+            )

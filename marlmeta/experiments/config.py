@@ -20,6 +20,7 @@ from marlmeta.experiments._loader import (
     check_checkpoints,
     check_dtype,
     check_sizes,
+    check_solver_names,
 )
 from marlmeta.experiments.config_mpg import MAMLConfig, SoftmaxMPGConfig
 
@@ -257,14 +258,7 @@ def _check_compare(c: CompareConfig, path: str) -> None:
     check_sizes(path, sizes)
     if g.stay is not None and not 0.0 <= g.stay <= 1.0:
         raise ConfigError(f"{path}: key 'game.stay' is {g.stay}; expected in [0, 1]")
-    if not c.solvers:
-        raise ConfigError(f"{path}: key 'solvers' is empty; expected at least one")
-    for k, entry in enumerate(c.solvers):
-        if entry.solver not in SOLVER_NAMES:
-            raise ConfigError(
-                f"{path}: key 'solvers[{k}].solver' is {entry.solver!r}; "
-                f"expected one of: {', '.join(SOLVER_NAMES)}"
-            )
+    check_solver_names(path, c.solvers, SOLVER_NAMES)
     check_checkpoints(path, "checkpoints", c.checkpoints, "num_steps", c.num_steps)
     check_dtype(path, "dtype", c.dtype)
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from marlmeta.experiments._loader import ConfigError, check_dtype, check_sizes
+from marlmeta.experiments._loader import (
+    ConfigError,
+    check_dtype,
+    check_sizes,
+    check_solver_names,
+)
 
 SOFTMAX_SOLVERS = ("GradientPlay", "NaturalGradientPlay")
 SOFTMAX_GAMES = ("seed001_g2", "seed001_g3", "seed001_g8")
@@ -70,14 +75,8 @@ class SoftmaxMPGConfig:
             )
         check_sizes(path, {"plot_steps": self.plot_steps, "stride": self.stride})
         check_dtype(path, "dtype", self.dtype)
-        if not self.solvers:
-            raise ConfigError(f"{path}: key 'solvers' is empty; expected at least one")
+        check_solver_names(path, self.solvers, SOFTMAX_SOLVERS)
         for k, e in enumerate(self.solvers):
-            if e.solver not in SOFTMAX_SOLVERS:
-                raise ConfigError(
-                    f"{path}: key 'solvers[{k}].solver' is {e.solver!r}; "
-                    f"expected one of: {', '.join(SOFTMAX_SOLVERS)}"
-                )
             check_sizes(path, {f"solvers[{k}].num_steps": e.num_steps})
             for j, p in enumerate(e.paper):
                 if not 1 <= p.t <= e.num_steps + 1:
