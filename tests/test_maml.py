@@ -125,3 +125,15 @@ def test_maml_lowers_held_out_ne_gap_versus_uniform(key):
     uniform_gap = float(jnp.mean(gap(held, zero, 3, 0.5)))
     assert meta_gap < 0.5 * uniform_gap
     assert bool(jnp.all(jnp.isfinite(run.ne_gap_random)))
+
+
+def test_bad_inputs_are_clear_errors(key):
+    games = G.random_potential(key, 3, (2, 2), 2, discount=0.8, dtype=jnp.float64)
+    theta = _theta(key, 2, (2, 2))
+    with pytest.raises(ValueError, match="batch_size is 5; expected 1 <= b <= 3"):
+        M.meta.maml(games, theta, optax.sgd(0.1), 1, 1, 0.5, key=key, batch_size=5)
+    finite = G.zoo.seed000_identical_interest(horizon=2)
+    with pytest.raises(ValueError, match="GradientPlay needs a DiscountedMarkovGame"):
+        M.solve(M.solvers.GradientPlay(0.1), finite, 3)
+    with pytest.raises(ValueError, match="finite-horizon games with a potential"):
+        M.meta.potential_similarity(games)
