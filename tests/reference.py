@@ -414,7 +414,97 @@ def dlrc_omwu(rewards, P, eta, T, beta=70.0):
         for h in range(H):
             for s in range(S):
                 sigma[h, s] += wj * joint([pi[i][h, s] for i in range(n)])
-    return sigma, weights.sum()
+    return sigma, weights.sum(), pis
+
+
+def _alpha_matrix(H, T):
+    """A[t-1, j-1] = alpha^j_t = alpha_j prod_{k=j+1}^t (1 - alpha_k), j <= t."""
+    alpha = np.array([(H + 1) / (H + t) for t in range(1, T + 1)])
+    A = np.zeros((T, T))
+    for t in range(T):
+        for j in range(t + 1):
+            A[t, j] = alpha[j] * np.prod(1 - alpha[j + 1 : t + 1])
+    return A
+
+
+def nested_index_policy_values(rewards, P, initial, pis):
+    """Seed 002's output policy (Algorithm 2, nested shared index; research/
+    seed-002.md section 2): its values V (N,), the values B_idx (N,) of the best
+    deviation by a player who *sees* the index, and B (N,) of the best
+    deviation by a player who sees states and everybody's past actions but not
+    the index (a history-dependent best response on the belief over the index).
+
+    pis[j][i] is player i's policy (H, S, A_i) at iteration j + 1.
+    """
+    n, H, S = rewards.shape[:3]
+    acts = rewards.shape[3:]
+    T = len(pis)
+    A = _alpha_matrix(H, T)
+    Ph = [P[h if P.shape[0] > 1 else 0] for h in range(H)]
+    sig = [[[joint([pis[j][i][h, s] for i in range(n)]) for s in range(S)]
+            for h in range(H)] for j in range(T)]  # fmt: skip
+
+    def others(j, h, s, i):
+        return joint(
+            [pis[j][k][h, s] if k != i else np.ones(acts[i]) for k in range(n)]
+        )
+
+    # Lemma 8 / index-aware deviation: DP over (iteration t, step h, state s).
+    V = np.zeros((T, H + 1, n, S))
+    Bx = np.zeros((T, H + 1, n, S))
+    for h in reversed(range(H)):
+        for t in range(T):
+            for s in range(S):
+                for i in range(n):
+                    v, dev = 0.0, np.zeros(acts[i])
+                    for j in range(t + 1):
+                        w = A[t, j]
+                        q = rewards[i, h, s] + Ph[h][s] @ V[j, h + 1, i]
+                        v += w * np.sum(sig[j][h][s] * q)
+                        qb = rewards[i, h, s] + Ph[h][s] @ Bx[j, h + 1, i]
+                        dev += w * np.moveaxis(others(j, h, s, i) * qb, i, 0).reshape(
+                            acts[i], -1
+                        ).sum(-1)
+                    V[t, h, i, s], Bx[t, h, i, s] = v, dev.max()
+
+    def hidden(i, h, s, belief):
+        """Best value from step h, state s, belief over the current index."""
+        if h == H:
+            return 0.0
+        best = -np.inf
+        pred = [others(j, h, s, i) for j in range(T)]
+        total = np.zeros(acts)
+        cont = np.zeros(acts)
+        for a in itertools.product(*[range(k) for k in acts]):
+            if a[i] != 0:
+                continue
+            like = np.array([pred[j][a] for j in range(T)]) * belief
+            mass = like.sum()
+            if mass <= 0:
+                continue
+            nxt = (like / mass) @ A  # next index j' <= j with alpha^{j'}_j
+            w_next = np.array([hidden(i, h + 1, s2, nxt) for s2 in range(S)])
+            for ai in range(acts[i]):
+                b = list(a)
+                b[i] = ai
+                total[tuple(b)] = mass
+                cont[tuple(b)] = (
+                    rewards[i, h, s][tuple(b)] + Ph[h][s][tuple(b)] @ w_next
+                )
+        for ai in range(acts[i]):
+            best = max(best, np.sum(np.take(total * cont, ai, axis=i)))
+        return best
+
+    top = A[T - 1]
+    values = np.array([initial @ V[T - 1, 0, i] for i in range(n)])
+    index_aware = np.array([initial @ Bx[T - 1, 0, i] for i in range(n)])
+    history = np.array(
+        [
+            sum(initial[s] * hidden(i, 0, s, top) for s in range(S) if initial[s] > 0)
+            for i in range(n)
+        ]
+    )
+    return values, index_aware, history
 
 
 # --- Markov potential games (seed 000 section 4, seed 001) -------------------

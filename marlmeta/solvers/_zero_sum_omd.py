@@ -116,7 +116,8 @@ class ZeroSumOMD(AbstractSolver):
         >>> from marlmeta.games import zoo
         >>> game = zoo.seed000_zero_sum()
         >>> sol = marlmeta.solve(marlmeta.solvers.ZeroSumOMD(0.02), game, 200)
-        >>> bool(sol.trace.nash_conv[-1] < 1.0)
+        >>> uniform = marlmeta.policies.uniform(game)
+        >>> bool(sol.trace.nash_conv[-1] < marlmeta.evaluation.nash_conv(game, uniform))
         True
     """
 
