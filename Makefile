@@ -31,6 +31,8 @@ check: lint test
 demo: $(STAMP)
 	$(BIN)/marlmeta run configs/zero_sum_meta.yaml
 	$(BIN)/marlmeta run configs/zero_sum_meta_mixed.yaml
+	$(BIN)/marlmeta run configs/potential_meta.yaml
+	$(BIN)/marlmeta run configs/softmax_mpg_g2.yaml
 
 bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python evaluation.py

@@ -84,8 +84,8 @@ def test_state_structure_stable_and_finite(key, make_solver, make_games):
 def test_jit_equals_nojit_and_vmap_equals_loop(key, make_solver, make_games):
     solver = make_solver()
     games = make_games(key, 3, jnp.float64)
-    run = lambda g: M.solve(solver, g, 15, checkpoints=[5, 15])  # noqa: E731
-    batched = M.solve_batch(solver, games, 15, checkpoints=[5, 15])
+    run = lambda g: M.solve(solver, g, 9, checkpoints=[4, 9])  # noqa: E731
+    batched = M.solve_batch(solver, games, 9, checkpoints=[4, 9])
     jitted_run = jax.jit(run)
     for k, g in enumerate(G.unstack(games)):
         jitted = jitted_run(g)
