@@ -137,3 +137,13 @@ def test_bad_inputs_are_clear_errors(key):
         M.solve(M.solvers.GradientPlay(0.1), finite, 3)
     with pytest.raises(ValueError, match="finite-horizon games with a potential"):
         M.meta.potential_similarity(games)
+
+
+def test_float32_meta_gradients_agree(key):
+    games = G.random_potential(key, 1, (3, 3), 4, discount=0.9, dtype=jnp.float32)
+    game = jax.tree.map(lambda x: x[0], games)
+    theta = tuple(jnp.zeros((4, 3), jnp.float32) for _ in range(2))
+    product = M.meta.maml_gradient(game, theta, 5, 0.5)
+    unrolled = jax.grad(M.meta.maml_objective, argnums=1)(game, theta, 5, 0.5)
+    assert product[0].dtype == jnp.float32
+    np.testing.assert_allclose(_flat(product), _flat(unrolled), atol=1e-5)
