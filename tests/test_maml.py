@@ -124,7 +124,7 @@ def test_maml_lowers_held_out_ne_gap_versus_uniform(key):
     meta_gap = float(jnp.mean(gap(held, run.theta, 3, 0.5)))
     uniform_gap = float(jnp.mean(gap(held, zero, 3, 0.5)))
     assert meta_gap < 0.5 * uniform_gap
-    assert bool(jnp.all(jnp.isfinite(run.ne_gap_random)))
+    assert bool(jnp.all(jnp.isfinite(run.ne_gap_random))) and bool(run.finite)
 
 
 def test_bad_inputs_are_clear_errors(key):

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from marlmeta.evaluation import ne_gap, potential, potential_gradient, potential_hvp
 from marlmeta.games import DiscountedMarkovGame
@@ -115,6 +115,7 @@ class MAMLRun(eqx.Module):
         ne_gap: mean NE-gap after ``T`` inner steps from ``theta^k``.
         ne_gap_random: the same from a fixed random initialisation.
         ne_gap_uniform: the same from the uniform policy (``theta = 0``).
+        finite: ``True`` when the meta-parameter and every trace are finite.
     """
 
     theta: Logits
@@ -122,6 +123,7 @@ class MAMLRun(eqx.Module):
     ne_gap: Float[Array, " M"]
     ne_gap_random: Float[Array, " M"]
     ne_gap_uniform: Float[Array, " M"]
+    finite: Bool[Array, ""]
 
 
 def maml(
@@ -183,4 +185,7 @@ def maml(
 
     carry = (theta, optimiser.init(theta))
     (theta, _), rows = jax.lax.scan(body, carry, jr.split(k_batch, meta_steps))
-    return MAMLRun(theta, *rows)
+    finite = jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((theta, rows))])
+    )
+    return MAMLRun(theta, *rows, finite=finite)
