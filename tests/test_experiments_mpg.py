@@ -44,6 +44,15 @@ def test_softmax_configs_reproduce_the_papers_values(tmp_path, config):
     for row in r["solvers"]:
         assert row["t"][:3] == [1, 2, 3]
         assert len(row["ne_gap"]) == len(row["t"]) == len(row["lojasiewicz"])
+        pi0 = np.asarray(row["policy_trace"][0])
+        assert pi0.shape == (r["plot_steps"], 3)  # player 1 of G2 and G3: 3 actions
+        np.testing.assert_allclose(pi0.sum(-1), 1.0, atol=1e-12)
+        # potential = <pi_1, Qbar_1> at every t (one state, gamma = 0)
+        qbar0 = np.asarray(row["qbar_trace"][0])
+        keep = len(qbar0)
+        np.testing.assert_allclose(
+            (pi0 * qbar0).sum(-1), np.asarray(row["potential"][:keep]), atol=1e-12
+        )
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -71,6 +80,7 @@ def test_maml_smoke_config(tmp_path):
         ("smoke_maml", ("game", "discount", 1.0), "key 'game.discount' is 1.0"),
         ("softmax_mpg_g2", (None, "game", "g9"), "key 'game' is 'g9'"),
         ("softmax_mpg_g2", (None, "init", [[0.5, 0.6]]), "key 'init[0]'"),
+        ("softmax_mpg_g2", (None, "trajectory_of", "nope"), "key 'trajectory_of'"),
         ("smoke_potential", ("solver", "num_steps", 0), "key 'solver.num_steps' is 0"),
     ],
 )
@@ -89,6 +99,7 @@ def test_softmax_init_of_the_wrong_size_is_a_clear_error(tmp_path):
     data = yaml.safe_load((ROOT / "configs" / "softmax_mpg_g2.yaml").read_text())
     data["init"] = [[0.5, 0.5], [0.5, 0.5]]
     data["solvers"] = data["solvers"][:1]
+    data["trajectory_of"] = None
     data["solvers"][0]["num_steps"] = 3
     data["solvers"][0]["paper"] = []
     path = tmp_path / "bad.yaml"

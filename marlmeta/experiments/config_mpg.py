@@ -54,7 +54,9 @@ class SoftmaxMPGConfig:
 
     ``init`` is one probability vector per player (one-state games); ``null``
     is the uniform policy. Traces cover every iteration up to ``plot_steps`` and
-    every ``stride``-th after it.
+    every ``stride``-th after it. ``trajectory_of`` names the label of a solver
+    whose first two players' ``Qbar`` and policies the figure also draws (seed
+    001 App. 8 does so for natural gradient play).
     """
 
     name: str
@@ -64,10 +66,17 @@ class SoftmaxMPGConfig:
     init: tuple[tuple[float, ...], ...] | None = None
     plot_steps: int = 600
     stride: int = 100
+    trajectory_of: str | None = None
     dtype: str = "float64"
     description: str = ""
 
     def check(self, path: str) -> None:
+        labels = [e.label for e in self.solvers]
+        if self.trajectory_of is not None and self.trajectory_of not in labels:
+            raise ConfigError(
+                f"{path}: key 'trajectory_of' is {self.trajectory_of!r}; "
+                f"expected one of the solver labels: {', '.join(labels)}"
+            )
         if self.game not in SOFTMAX_GAMES:
             raise ConfigError(
                 f"{path}: key 'game' is {self.game!r}; "

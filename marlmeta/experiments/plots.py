@@ -135,18 +135,36 @@ _SOFTMAX_PANELS = (
 
 def plot_softmax(results: dict) -> bytes:
     """Seed 001 Figures 1-3: four panels over iterations ``1..plot_steps``;
-    unregularised solvers dashed, log-barrier ones solid."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    unregularised solvers dashed, log-barrier ones solid. With
+    ``trajectory_of``, a second figure half draws that solver's ``Qbar`` and
+    policy of the first two players (App. 8)."""
+    traj = results.get("trajectory_of")
+    fig, axes = plt.subplots(4 if traj else 2, 2, figsize=(11, 16 if traj else 8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     stop = results["plot_steps"]
     for row, color in zip(results["solvers"], colors, strict=False):
         t = np.asarray(row["t"])
         keep = t <= stop
         style = "-" if row["barrier"] > 0 else "--"
-        for ax, (field, _, _) in zip(axes.flat, _SOFTMAX_PANELS, strict=True):
+        for ax, (field, _, _) in zip(axes.flat, _SOFTMAX_PANELS, strict=False):
             y = np.asarray(row[field])[keep]
             ax.plot(t[keep], y, style, color=color, label=row["label"])
-    for ax, (_, title, scale) in zip(axes.flat, _SOFTMAX_PANELS, strict=True):
+        if row["label"] == traj:
+            for k in range(min(2, len(row["qbar_trace"]))):
+                for col, (key, name) in enumerate(
+                    (("qbar_trace", "Qbar"), ("policy_trace", "pi"))
+                ):
+                    ax = axes[2 + k, col]
+                    y = np.asarray(row[key][k])
+                    for a in range(y.shape[1]):
+                        ax.plot(t[keep], y[:, a], label=f"action {a + 1}")
+                    ax.set(
+                        xlabel="iteration t",
+                        title=f"{name}_{k + 1} ({traj})",
+                    )
+                    ax.grid(alpha=0.3)
+                    ax.legend(fontsize=8)
+    for ax, (_, title, scale) in zip(axes.flat, _SOFTMAX_PANELS, strict=False):
         ax.set(xlabel="iteration t", title=title, yscale=scale)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

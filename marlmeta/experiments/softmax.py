@@ -53,6 +53,13 @@ def _game_and_init(config: SoftmaxMPGConfig):
     return game, tuple(jnp.asarray([p], dtype) for p in config.init)
 
 
+def _early(raw, prefix: str, t: list[int], stop: int) -> list:
+    """Per player, the rows of a ``(C, A_k)`` trace at iterations ``t <= stop``."""
+    keep = sum(1 for x in t if x <= stop)
+    count = sum(1 for x in raw if x.startswith(prefix))
+    return [raw[f"{prefix}{k}"][:keep].tolist() for k in range(count)]
+
+
 def softmax_plan(config: SoftmaxMPGConfig):
     from marlmeta.experiments.plots import plot_softmax
     from marlmeta.experiments.runner import Plan
@@ -62,6 +69,15 @@ def softmax_plan(config: SoftmaxMPGConfig):
         game, init = _game_and_init(config)
         ts = iterations(entry, config)
         solver = _solver(entry, game.rewards.dtype)
+
+        def metric(g, pol):
+            # Seed 001 App. 8 also draws every player's Qbar and policy.
+            return (
+                M.evaluation.softmax_report(g, pol),
+                pol,
+                M.evaluation.averaged_q(g, pol),
+            )
+
         run = jax.jit(
             lambda g, p: M.solve(
                 solver,
@@ -69,15 +85,18 @@ def softmax_plan(config: SoftmaxMPGConfig):
                 entry.num_steps,
                 init=p,
                 checkpoints=[t - 1 for t in ts[1:]],
-                metric=M.evaluation.softmax_report,
+                metric=metric,
             )
         )
         sol = run(game, init)
-        start = M.evaluation.softmax_report(game, init)
-        out = {
-            f: jnp.concatenate([getattr(start, f)[None], getattr(sol.trace, f)])
-            for f in _FIELDS
-        }
+        start = metric(game, init)
+        joined = jax.tree.map(
+            lambda a, b: jnp.concatenate([a[None], b]), start, sol.trace
+        )
+        out = {f: getattr(joined[0], f) for f in _FIELDS}
+        for k in range(game.num_players):
+            out[f"pi_{k}"] = joined[1][k][:, 0]  # (C, A_k), the only state
+            out[f"qbar_{k}"] = joined[2][k][:, 0]
         out["t"] = jnp.asarray(ts)
         out["finite"] = sol.finite
         for k, p in enumerate(sol.policy):
@@ -97,8 +116,11 @@ def softmax_plan(config: SoftmaxMPGConfig):
                 "at paper iteration t (t = 1 is the initial policy): ne_gap = "
                 "max_i (best-response value - value), grad_norm = ||grad Phi||_2 "
                 "over all logits (closed form), lojasiewicz = c(theta) with the "
-                "first-argmax rule of the authors' code, potential = Phi; all exact"
+                "first-argmax rule of the authors' code, potential = Phi; all exact. "
+                "policy_trace[k] and qbar_trace[k]: player k's policy and averaged "
+                "Q-function Qbar_k at every t <= plot_steps (seed 001 App. 8)"
             ),
+            "trajectory_of": config.trajectory_of,
             "solvers": [],
             "paper_values_agree": True,
         }
@@ -119,6 +141,8 @@ def softmax_plan(config: SoftmaxMPGConfig):
                     raw[f"policy_{k}"].tolist()
                     for k in range(sum(1 for x in raw if x.startswith("policy_")))
                 ],
+                "policy_trace": _early(raw, "pi_", t, config.plot_steps),
+                "qbar_trace": _early(raw, "qbar_", t, config.plot_steps),
                 "paper": [],
             }
             for p in entry.paper:
