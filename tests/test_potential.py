@@ -102,7 +102,9 @@ def test_hessian_matches_lemma15_and_finite_differences(key):
     v = jax.random.normal(jax.random.key(5), flat.shape, jnp.float64)
     hvp = ravel_pytree(M.evaluation.potential_hvp(game, theta, unravel(v)))[0]
     np.testing.assert_allclose(hvp, expected @ v, atol=1e-11)
-    grad = lambda x: ravel_pytree(M.evaluation.potential_gradient(game, unravel(x)))[0]  # noqa: E731
+    grad = jax.jit(
+        lambda x: ravel_pytree(M.evaluation.potential_gradient(game, unravel(x)))[0]
+    )
     eps = 1e-5
     fd = (grad(flat + eps * v) - grad(flat - eps * v)) / (2 * eps)
     np.testing.assert_allclose(hvp, fd, atol=1e-8)
