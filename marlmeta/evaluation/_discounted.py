@@ -53,12 +53,22 @@ def policy_values(
     ``nxt`` is the next-state tensor of :func:`next_state_tensor`, when the
     caller already has it.
     """
+    return values_and_kernel(game, policy, rewards, nxt)[0]
+
+
+def values_and_kernel(
+    game: DiscountedMarkovGame,
+    policy,
+    rewards: Float[Array, "M S *A"] | None = None,
+    nxt: Float[Array, "S S *A"] | None = None,
+) -> tuple[Float[Array, "M S"], Float[Array, "S S"]]:
+    """:func:`policy_values` and the state kernel ``P_pi`` they were solved with."""
     rewards = game.rewards if rewards is None else rewards
     if nxt is None:
         nxt = next_state_tensor(game, dtype_of(rewards, policy))
     p_pi = state_kernel(policy, nxt)
     r_pi = jnp.stack([expect(r, policy) for r in rewards], axis=-1)  # (S, M)
-    return _solve(game.discount, p_pi, r_pi).T
+    return _solve(game.discount, p_pi, r_pi).T, p_pi
 
 
 def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):

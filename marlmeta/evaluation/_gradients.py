@@ -16,6 +16,8 @@ Seed 000 appendix C/D and seed 001 section 1, for a product policy ``pi``:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -33,35 +35,49 @@ def averaged_q(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
     """``Qbar_i`` of a product policy, per player: ``(H, S, A_i)`` or ``(S, A_i)``."""
     if isinstance(game, MarkovGame):
         return _finite.backward(game, policy, averaged=True)[3]
-    return _discounted_q(game, policy)[1]
+    return _parts(game, policy).qbar
 
 
-def _discounted_q(game: DiscountedMarkovGame, policy):
-    """State values ``(N, S)`` and ``Qbar_i`` ``(S, A_i)`` of a discounted game."""
+class _Parts(NamedTuple):
+    """What the softmax quantities of a discounted game are made of."""
+
+    values: Float[Array, "N S"]
+    qbar: tuple[Float[Array, "S Ai"], ...]
+    visitation: Float[Array, " S"]
+
+
+def _parts(game: DiscountedMarkovGame, policy) -> _Parts:
+    """Values, ``Qbar_i`` and the visitation ``d`` from one next-state tensor and
+    one state kernel ``P_pi``: ``V = (I - gamma P_pi)^{-1} r_pi`` and
+    ``d = (1 - gamma) (I - gamma P_pi)^{-T} rho``."""
     nxt = _discounted.next_state_tensor(
         game, _discounted.dtype_of(game.rewards, policy)
     )
-    v = _discounted.policy_values(game, policy, nxt=nxt)  # (N, S)
+    v, p_pi = _discounted.values_and_kernel(game, policy, nxt=nxt)  # (N, S)
     q = game.rewards + game.discount * jnp.tensordot(v, nxt, axes=(1, 0))
     qbar = tuple(expect_others(q[i], policy, i) for i in range(game.num_players))
-    return v, qbar
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    return _Parts(values=v, qbar=qbar, visitation=(1 - game.discount) * x)
+
+
+def _advantages(parts: _Parts) -> tuple[Array, ...]:
+    return tuple(q - parts.values[i][:, None] for i, q in enumerate(parts.qbar))
+
+
+def _gradient(game: DiscountedMarkovGame, policy, parts: _Parts):
+    scale = parts.visitation[:, None] / (1 - game.discount)
+    return tuple(scale * p * a for p, a in zip(policy, _advantages(parts), strict=True))
 
 
 def visitation(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
     """``d(s) = (1 - gamma) E_{s_0 ~ rho} sum_t gamma^t P(s_t = s)`` (sums to 1)."""
-    nxt = _discounted.next_state_tensor(
-        game, _discounted.dtype_of(game.rewards, policy)
-    )
-    p_pi = _discounted.state_kernel(policy, nxt)
-    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
-    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
-    return (1 - game.discount) * x
+    return _parts(game, policy).visitation
 
 
 def advantages(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
     """Averaged advantages ``Abar_i(s, a_i) = Qbar_i(s, a_i) - V_i(s)``."""
-    v, qbar = _discounted_q(game, policy)
-    return tuple(q - v[i][:, None] for i, q in enumerate(qbar))
+    return _advantages(_parts(game, policy))
 
 
 def policy_gradient(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
@@ -70,11 +86,7 @@ def policy_gradient(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
     ``grad_i(s, a_i) = d(s) pi_i(a_i|s) Abar_i(s, a_i) / (1 - gamma)``; in a
     Markov potential game this is ``grad_{theta_i} Phi``.
     """
-    d = visitation(game, policy)
-    scale = d[:, None] / (1 - game.discount)
-    return tuple(
-        scale * p * a for p, a in zip(policy, advantages(game, policy), strict=True)
-    )
+    return _gradient(game, policy, _parts(game, policy))
 
 
 def softmax_potential(game: DiscountedMarkovGame, theta: Logits) -> Float[Array, ""]:
@@ -109,7 +121,10 @@ def lojasiewicz(
         first_argmax: count only the lowest-index maximiser (the authors' code)
             instead of every action within ``1e-12 (1 + |max|)`` of the maximum.
     """
-    _, qbar = _discounted_q(game, policy)
+    return _lojasiewicz(policy, _parts(game, policy).qbar, first_argmax)
+
+
+def _lojasiewicz(policy, qbar, first_argmax: bool) -> Float[Array, ""]:
     worst = []
     for p, q in zip(policy, qbar, strict=True):
         if first_argmax:
@@ -146,11 +161,12 @@ class SoftmaxReport(eqx.Module):
 def softmax_report(game: DiscountedMarkovGame, policy) -> SoftmaxReport:
     """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`)."""
     v, b, _ = _values_and_best(game, policy, best=True)
-    grad = policy_gradient(game, policy)
+    parts = _parts(game, policy)
+    grad = _gradient(game, policy, parts)
     return SoftmaxReport(
         values=v,
         gains=b - v,
         potential=potential(game, policy),
         grad_norm=jnp.sqrt(sum(jnp.sum(g**2) for g in grad)),
-        lojasiewicz=lojasiewicz(game, policy, first_argmax=True),
+        lojasiewicz=_lojasiewicz(policy, parts.qbar, first_argmax=True),
     )

@@ -34,8 +34,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation import policy_gradient, visitation
-from marlmeta.evaluation._gradients import _discounted_q
+from marlmeta.evaluation import policy_gradient
+from marlmeta.evaluation._gradients import _parts
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import logits, softmax, uniform
 from marlmeta.solvers._base import AbstractSolver
@@ -128,8 +128,8 @@ class NaturalGradientPlay(_SoftmaxPlay):
         dtype = state[0].dtype
         eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
         pol = softmax(state)
-        d = visitation(game, pol)[:, None]
-        v, qbar = _discounted_q(game, pol)
+        parts = _parts(game, pol)  # values, Qbar and d from one state kernel
+        v, qbar, d = parts.values, parts.qbar, parts.visitation[:, None]
         out = []
         for i, (t, p) in enumerate(zip(state, pol, strict=True)):
             inv_p = jnp.exp(-jax.nn.log_softmax(t, axis=-1))
