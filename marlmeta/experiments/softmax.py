@@ -53,11 +53,9 @@ def _game_and_init(config: SoftmaxMPGConfig):
     return game, tuple(jnp.asarray([p], dtype) for p in config.init)
 
 
-def _early(raw, prefix: str, t: list[int], stop: int) -> list:
-    """Per player, the rows of a ``(C, A_k)`` trace at iterations ``t <= stop``."""
-    keep = sum(1 for x in t if x <= stop)
-    count = sum(1 for x in raw if x.startswith(prefix))
-    return [raw[f"{prefix}{k}"][:keep].tolist() for k in range(count)]
+def _early(raw, prefix: str, players: int, keep: int) -> list:
+    """Per player, the first ``keep`` rows of a ``(C, A_k)`` trace."""
+    return [raw[f"{prefix}{k}"][:keep].tolist() for k in range(players)]
 
 
 def softmax_plan(config: SoftmaxMPGConfig):
@@ -99,8 +97,6 @@ def softmax_plan(config: SoftmaxMPGConfig):
             out[f"qbar_{k}"] = joined[2][k][:, 0]
         out["t"] = jnp.asarray(ts)
         out["finite"] = sol.finite
-        for k, p in enumerate(sol.policy):
-            out[f"policy_{k}"] = p[0]
         return out
 
     def aggregate(parts):
@@ -128,6 +124,8 @@ def softmax_plan(config: SoftmaxMPGConfig):
         for entry, raw in zip(config.solvers, parts, strict=True):
             finite &= bool(raw["finite"])
             t = raw["t"].tolist()
+            keep = sum(1 for x in t if x <= config.plot_steps)
+            players = sum(1 for x in raw if x.startswith("pi_"))
             row = {
                 "label": entry.label,
                 "solver": entry.solver,
@@ -137,12 +135,10 @@ def softmax_plan(config: SoftmaxMPGConfig):
                 "centred_clip": entry.centred_clip,
                 "t": t,
                 **{f: raw[f].tolist() for f in _FIELDS},
-                "final_policy": [
-                    raw[f"policy_{k}"].tolist()
-                    for k in range(sum(1 for x in raw if x.startswith("policy_")))
-                ],
-                "policy_trace": _early(raw, "pi_", t, config.plot_steps),
-                "qbar_trace": _early(raw, "qbar_", t, config.plot_steps),
+                # The last traced iterate is the final policy (t = num_steps + 1).
+                "final_policy": [raw[f"pi_{k}"][-1].tolist() for k in range(players)],
+                "policy_trace": _early(raw, "pi_", players, keep),
+                "qbar_trace": _early(raw, "qbar_", players, keep),
                 "paper": [],
             }
             for p in entry.paper:
