@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 
-import jax
+
+def force_cpu_devices(count: int) -> None:
+    """Expose ``count`` CPU devices to JAX. Call before anything imports jax:
+    XLA reads the flag once, when the CPU backend starts."""
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_force_host_platform_device_count={count}"
+    )
 
 
 def header(title: str) -> None:
+    import jax
+
     dev = jax.devices()[0]
     print(f"# {title}")
     print(
@@ -19,6 +29,8 @@ def header(title: str) -> None:
 
 def compile_and_steady(fn, *args, repeats: int = 3) -> tuple[float, float]:
     """``(compile seconds, best steady-state seconds)`` of a jitted ``fn``."""
+    import jax
+
     t0 = time.perf_counter()
     compiled = fn.lower(*args).compile()
     compile_s = time.perf_counter() - t0

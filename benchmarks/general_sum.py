@@ -15,20 +15,18 @@ import argparse
 import os
 import time
 
+from _timing import force_cpu_devices, header
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--games", type=int, default=1000)
 ap.add_argument("--steps", type=int, default=500)
 ap.add_argument("--numpy-games", type=int, default=2)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
 ARGS = ap.parse_args()
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "")
-    + f" --xla_force_host_platform_device_count={ARGS.cpu_devices}"
-)
+force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import header  # noqa: E402
 
 import marlmeta as M  # noqa: E402
 
