@@ -66,6 +66,35 @@ def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int
     return cps
 
 
+def _one_game(game, caller: str) -> None:
+    """``game`` is one game, not a batch (static shapes: also under ``jit``)."""
+    if game.batch_shape:
+        raise ValueError(
+            f"{caller} takes one game; got a batch of {game.batch_shape[0]} games "
+            f"(initial has shape {tuple(game.initial.shape)}): use solve_batch, or "
+            "jax.vmap over solve"
+        )
+
+
+def _batch_size(games) -> int:
+    """The batch size of ``games``, which must be a batch with one leading axis."""
+    if len(games.batch_shape) != 1:
+        raise ValueError(
+            "solve_batch takes a batch of games with one leading axis; got "
+            f"initial of shape {tuple(games.initial.shape)}"
+            + ("" if games.batch_shape else ": one game, use solve")
+        )
+    return games.batch_shape[0]
+
+
+def _as_init(init):
+    """A user's initial-policy argument: a tuple or list of per-player arrays
+    (NumPy, lists or JAX) becomes a tuple of JAX arrays."""
+    if isinstance(init, tuple | list):
+        return tuple(jnp.asarray(x) for x in init)
+    return init
+
+
 def _run(solver, game, init, num_steps: int, checkpoints: tuple[int, ...], metric):
     """The pure body shared by ``solve`` and ``solve_batch``."""
     state = solver.init(game, init)
@@ -122,8 +151,8 @@ def solve(
         A :class:`Solution`.
     """
     cps = _checkpoints(num_steps, checkpoints)
-    if init is None:
-        init = solver.default_init(game, num_steps)
+    _one_game(game, "solve")
+    init = solver.default_init(game, num_steps) if init is None else _as_init(init)
     return _run(solver, game, init, int(num_steps), cps, metric)
 
 
@@ -179,11 +208,12 @@ def solve_batch(
     """
     cps = _checkpoints(num_steps, checkpoints)
     num_steps = int(num_steps)
-    size = jax.tree.leaves(games)[0].shape[0]
+    size = _batch_size(games)
     one = jax.tree.map(lambda x: x[0], games)
     solver_one = jax.tree.map(lambda x: x[0], solver) if batch_solver else solver
     if init is None:
         init = jax.vmap(lambda g: solver.default_init(g, num_steps))(games)
+    init = _as_init(init)
     devices = jax.devices()
     ndev = len(devices)
     if chunk_size is None:

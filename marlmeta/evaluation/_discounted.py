@@ -1,25 +1,47 @@
 """Exact evaluation of discounted games: linear solves and policy iteration.
 
-``ALGORITHMS.md`` section 1: ``V = (I - gamma P_pi)^{-1} r_pi``; a best response
-is found by policy iteration until the policy stops changing (a state switches
-action only on a strict improvement), then its value comes from one exact
-linear solve. The search runs on ``stop_gradient`` inputs, so the gradient of
-a best-response value is the gradient through that last solve with the
-best-response policy held fixed (Danskin's theorem).
+``V = (I - gamma P_pi)^{-1} r_pi``; a best response is found by policy
+iteration until the policy stops changing (a state switches action only on a
+strict improvement), then its value comes from one linear solve. The search
+runs on ``stop_gradient`` inputs, so the gradient of a best-response value is
+the gradient through that last solve with the best-response policy held fixed
+(Danskin's theorem).
+
+Two paths, chosen by the game's static ``linear_solver`` field:
+
+- ``"dense"`` (``"auto"`` up to :data:`DENSE_MAX_STATES` states): the
+  next-state tensor ``(S, S, *A)`` is formed through ``expectation`` and the
+  ``S x S`` systems are solved by LU, exact to rounding;
+- ``"iterative"`` (``"auto"`` above that): nothing of size ``S x S`` is formed.
+  Values solve ``v - gamma E_pi[P v] = r_pi`` with the matrix-free operator
+  ``v -> v - gamma E_pi[expectation(v)]`` by GMRES (lineax; differentiable by
+  the implicit function theorem) to the relative and absolute tolerance
+  :func:`iterative_tolerance` (``1e-12`` in float64, ``1e-6`` in float32);
+  best responses start from value iteration to that tolerance and finish with
+  matrix-free policy iteration, so that they are exact up to the same tolerance.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import jax
 import jax.numpy as jnp
+import lineax as lx
 from jaxtyping import Array, Float
 
-from marlmeta.games import DiscountedMarkovGame
-from marlmeta.policies import expect, expect_others
+if TYPE_CHECKING:
+    from marlmeta.games import DiscountedMarkovGame
 
 #: Cap on policy-iteration rounds; policy iteration with strict improvement
 #: terminates long before this on any tabular game that fits in memory.
 MAX_POLICY_ITERATIONS = 1000
+
+#: ``linear_solver="auto"`` solves dense ``S x S`` systems up to this many states.
+DENSE_MAX_STATES = 2000
+
+#: Cap on value-iteration sweeps of the matrix-free best response.
+MAX_VALUE_ITERATIONS = 100_000
 
 
 def next_state_tensor(game: DiscountedMarkovGame, dtype) -> Float[Array, "S S *A"]:
@@ -35,11 +57,11 @@ def _solve(gamma, p: Float[Array, "S S"], r: Float[Array, "S ..."]):
 
 def state_kernel(policy, nxt: Float[Array, "S S *A"]) -> Float[Array, "S S"]:
     """``P_pi[s, s'] = E_{a ~ pi(.|s)} P(s'|s, a)``."""
-    return jax.vmap(lambda e: expect(e, policy))(nxt).T
+    return jax.vmap(policy.expect)(nxt).T
 
 
 def dtype_of(rewards, policy):
-    return jnp.result_type(rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)])
+    return jnp.result_type(rewards.dtype, policy.dtype)
 
 
 def policy_values(
@@ -67,8 +89,29 @@ def values_and_kernel(
     if nxt is None:
         nxt = next_state_tensor(game, dtype_of(rewards, policy))
     p_pi = state_kernel(policy, nxt)
-    r_pi = jnp.stack([expect(r, policy) for r in rewards], axis=-1)  # (S, M)
+    r_pi = jnp.stack([policy.expect(r) for r in rewards], axis=-1)  # (S, M)
     return _solve(game.discount, p_pi, r_pi).T, p_pi
+
+
+class Parts(NamedTuple):
+    """What the softmax quantities of a discounted game are made of."""
+
+    values: Float[Array, "N S"]
+    qbar: tuple[Float[Array, "S Ai"], ...]
+    visitation: Float[Array, " S"]
+
+
+def parts(game: DiscountedMarkovGame, policy) -> Parts:
+    """Values, ``Qbar_i`` and the visitation ``d`` from one next-state tensor and
+    one state kernel ``P_pi``: ``V = (I - gamma P_pi)^{-1} r_pi`` and
+    ``d = (1 - gamma) (I - gamma P_pi)^{-T} rho``."""
+    nxt = next_state_tensor(game, dtype_of(game.rewards, policy))
+    v, p_pi = values_and_kernel(game, policy, nxt=nxt)  # (N, S)
+    q = game.rewards + game.discount * jnp.tensordot(v, nxt, axes=(1, 0))
+    qbar = tuple(policy.expect_others(q[i], i) for i in range(game.num_players))
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    return Parts(values=v, qbar=qbar, visitation=(1 - game.discount) * x)
 
 
 def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
@@ -109,10 +152,139 @@ def best_response_values(game: DiscountedMarkovGame, policy, nxt=None):
     states = jnp.arange(game.num_states)
     values, brs = [], []
     for i in range(game.num_players):
-        r = expect_others(game.rewards[i], policy, i)  # (S, A_i)
-        p = jax.vmap(lambda e, i=i: expect_others(e, policy, i))(nxt)  # (S', S, A_i)
+        r = policy.expect_others(game.rewards[i], i)  # (S, A_i)
+        p = jax.vmap(lambda e, i=i: policy.expect_others(e, i))(nxt)  # (S', S, A_i)
         p = jnp.moveaxis(p, 0, -1)  # (S, A_i, S')
         d = _mdp_best_response(game.discount, r, p)
         values.append(_solve(game.discount, p[states, d], r[states, d]))
         brs.append(jax.nn.one_hot(d, r.shape[-1], dtype=dtype))
     return jnp.stack(values), tuple(brs)
+
+
+def iterative_tolerance(dtype) -> float:
+    """Relative and absolute tolerance of the matrix-free solves."""
+    return 1e-12 if jnp.finfo(dtype).bits == 64 else 1e-6
+
+
+def _solve_operator(gamma, step, r: Float[Array, " S"]) -> Float[Array, " S"]:
+    """``v`` with ``v - gamma step(v) = r`` for a linear ``step`` (matrix-free)."""
+    tol = iterative_tolerance(r.dtype)
+    op = lx.FunctionLinearOperator(
+        lambda v: v - gamma * step(v), jax.ShapeDtypeStruct(r.shape, r.dtype)
+    )
+    solver = lx.GMRES(rtol=tol, atol=tol, restart=40, max_steps=10 * r.shape[0])
+    sol = lx.linear_solve(op, r, solver, throw=False)
+    ok = sol.result == lx.RESULTS.successful
+    return jnp.where(ok, sol.value, jnp.nan)  # never a silent unconverged value
+
+
+def _iterative_values(game, policy, rewards):
+    def step(v):
+        return policy.expect(game.transitions.expectation(0, v))
+
+    return jnp.stack(
+        [_solve_operator(game.discount, step, policy.expect(r)) for r in rewards]
+    )
+
+
+def _optimal(gamma, r: Float[Array, "S A"], step):
+    """Optimal values and a deterministic optimal policy of the MDP with reward
+    ``r`` and next-value map ``step(v) -> (S, A)``, matrix-free.
+
+    Value iteration to the solver tolerance, then policy iteration (strict
+    improvements only) with matrix-free evaluation; the final evaluation is
+    differentiable in ``r`` and ``step`` with the policy held fixed.
+    """
+    g, rs = jax.lax.stop_gradient((gamma, r))
+    tol = iterative_tolerance(r.dtype) * (jnp.max(jnp.abs(rs)) + 1.0)
+    states = jnp.arange(r.shape[0])
+
+    def bellman(v):
+        return jnp.max(rs + g * jax.lax.stop_gradient(step(v)), axis=-1)
+
+    def vi_cond(c):
+        v, prev, k = c
+        return (jnp.max(jnp.abs(v - prev)) > tol * (1 - g)) & (k < MAX_VALUE_ITERATIONS)
+
+    def vi_body(c):
+        v, _, k = c
+        return bellman(v), v, k + 1
+
+    v0 = jnp.max(rs, axis=-1)
+    v, _, _ = jax.lax.while_loop(vi_cond, vi_body, (bellman(v0), v0, 1))
+
+    def evaluate(d, r, gamma):
+        pick = lambda x: x[states, d]  # noqa: E731
+        return _solve_operator(gamma, lambda u: pick(step(u)), pick(r))
+
+    def improve(d):
+        q = rs + g * jax.lax.stop_gradient(step(evaluate(d, rs, g)))
+        best = jnp.argmax(q, axis=-1)
+        better = q[states, best] > q[states, d] + tol
+        return jnp.where(better, best, d)
+
+    def pi_cond(c):
+        d, prev, k = c
+        return jnp.any(d != prev) & (k < MAX_POLICY_ITERATIONS)
+
+    def pi_body(c):
+        d, _, k = c
+        return improve(d), d, k + 1
+
+    d0 = jnp.argmax(rs + g * jax.lax.stop_gradient(step(v)), axis=-1)
+    d, _, _ = jax.lax.while_loop(pi_cond, pi_body, (improve(d0), d0, 1))
+    return evaluate(d, r, gamma), d
+
+
+def _iterative_best(game, policy):
+    dtype = dtype_of(game.rewards, policy)
+    values, brs = [], []
+    for i in range(game.num_players):
+        r = policy.expect_others(game.rewards[i], i)
+
+        def step(v, i=i):
+            return policy.expect_others(game.transitions.expectation(0, v), i)
+
+        v, d = _optimal(game.discount, r, step)
+        values.append(v)
+        brs.append(jax.nn.one_hot(d, r.shape[-1], dtype=dtype))
+    return jnp.stack(values), tuple(brs)
+
+
+def is_dense(game) -> bool:
+    """Whether ``game`` is evaluated by dense solves (static)."""
+    if game.linear_solver == "auto":
+        return game.num_states <= DENSE_MAX_STATES
+    return game.linear_solver == "dense"
+
+
+def evaluate(game, policy, rewards=None, *, best: bool = False):
+    """``(V (M, S), B (N, S) or None, best responses or None)`` of a discounted game."""
+    rewards = game.rewards if rewards is None else rewards
+    if not is_dense(game):
+        v = _iterative_values(game, policy, rewards)
+        b, br = _iterative_best(game, policy) if best else (None, None)
+        return v, b, br
+    nxt = next_state_tensor(game, dtype_of(rewards, policy))
+    v = policy_values(game, policy, rewards, nxt=nxt)
+    b, br = best_response_values(game, policy, nxt) if best else (None, None)
+    return v, b, br
+
+
+def iterative_averaged_q(game, policy) -> tuple[Array, ...]:
+    """``Qbar_i = E_{a_{-i}}[r_i + gamma E[V_i(s')]]`` without any ``S x S`` array."""
+    v = _iterative_values(game, policy, game.rewards)
+    expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
+    q = game.rewards + game.discount * expectation(0, v)
+    return tuple(policy.expect_others(q[i], i) for i in range(game.num_players))
+
+
+def optimal_values(game, reward: Float[Array, " S *A"]) -> Float[Array, " S"]:
+    """Optimal values of the MDP over joint actions with ``reward``."""
+    s = game.num_states
+    flat = reward.reshape(s, -1)
+
+    def step(v):
+        return game.transitions.expectation(0, v).reshape(s, -1)
+
+    return _optimal(game.discount, flat, step)[0]

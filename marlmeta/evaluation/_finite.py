@@ -1,30 +1,27 @@
 """Exact evaluation of finite-horizon games by backward induction.
 
-``ALGORITHMS.md`` section 1, with ``V_H = 0``:
+With ``V_H = 0``:
 
 - ``Q_{h,i}(s, a) = r_{h,i}(s, a) + sum_{s'} P_h(s'|s, a) V_{h+1,i}(s')``,
   ``V_{h,i}(s) = E_{a ~ pi_h(.|s)} Q_{h,i}(s, a)``;
 - ``B_{h,i}(s) = max_{a_i} E_{a_{-i} ~ pi_{h,-i}(.|s)}
   [r_{h,i} + P_h B_{h+1,i}](s, a)``;
 
-for a product policy (tuple) or a Markov correlated policy (one array), whose
-deviations are the CCE deviations. One game per call; jit/vmap/grad friendly.
+for any policy kind (:mod:`marlmeta.policies`; a Markov correlated policy's
+deviations are the coarse-correlated ones). One game per call;
+jit/vmap/grad friendly.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import MarkovGame
-from marlmeta.policies import expect, expect_others
-
-
-def _step_policy(policy, h):
-    if isinstance(policy, tuple):
-        return tuple(p[h] for p in policy)
-    return policy[h]
+if TYPE_CHECKING:
+    from marlmeta.games import MarkovGame
 
 
 def backward(
@@ -39,7 +36,7 @@ def backward(
 
     Args:
         game: one finite-horizon game.
-        policy: product (tuple of ``(H, S, A_i)``) or joint ``(H, S, *A)``.
+        policy: a policy kind (:class:`marlmeta.policies.AbstractPolicy`).
         rewards: reward tables to evaluate (default: the game's, ``M = N``).
         best: also compute best-response values (needs ``M = N``).
         averaged: also return the averaged Q-functions (needs ``M = N``).
@@ -54,24 +51,22 @@ def backward(
     rewards = game.rewards if rewards is None else rewards
     m, n = rewards.shape[0], game.num_players
     s = game.num_states
-    dtype = jnp.result_type(rewards.dtype, *[x.dtype for x in jax.tree.leaves(policy)])
+    dtype = jnp.result_type(rewards.dtype, policy.dtype)
     expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
 
     def body(carry, h):
         v_next, b_next = carry
-        pol = _step_policy(policy, h)
+        pol = policy.at(h)
         r = rewards[:, h]
         nxt = v_next if b_next is None else jnp.concatenate([v_next, b_next])
         ev = expectation(h, nxt)
         q = r + ev[:m]
-        v = jnp.stack([expect(q[i], pol) for i in range(m)])
-        qbar = (
-            tuple(expect_others(q[i], pol, i) for i in range(n)) if averaged else None
-        )
+        v = jnp.stack([pol.expect(q[i]) for i in range(m)])
+        qbar = tuple(pol.expect_others(q[i], i) for i in range(n)) if averaged else None
         if b_next is None:
             return (v, None), (None, qbar)
         qb = r + ev[m:]
-        dev = [expect_others(qb[i], pol, i) for i in range(n)]
+        dev = [pol.expect_others(qb[i], i) for i in range(n)]
         b = jnp.stack([jnp.max(d, axis=-1) for d in dev])
         br = tuple(
             jax.nn.one_hot(jnp.argmax(d, axis=-1), d.shape[-1], dtype=dtype)
@@ -83,3 +78,17 @@ def backward(
     steps = jnp.arange(game.horizon)
     (v0, b0), (br, qbar) = jax.lax.scan(body, init, steps, reverse=True)
     return v0, b0, br, qbar
+
+
+def optimal_values(
+    game: MarkovGame, reward: Float[Array, "H S *A"]
+) -> Float[Array, " S"]:
+    """Optimal values at step 0 of the MDP over joint actions with ``reward``."""
+    axes = tuple(range(1, reward.ndim - 1))
+
+    def body(v, h):
+        q = reward[h] + game.transitions.expectation(h, v)
+        return jnp.max(q, axis=axes), None
+
+    v0 = jnp.zeros(game.num_states, reward.dtype)
+    return jax.lax.scan(body, v0, jnp.arange(game.horizon), reverse=True)[0]

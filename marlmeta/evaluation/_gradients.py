@@ -1,83 +1,80 @@
 """Exact policy gradients, Hessian-vector products and the softmax diagnostics.
 
-Seed 000 appendix C/D and seed 001 section 1, for a product policy ``pi``:
+For a product policy ``pi`` of a discounted game (Mao, Qiu, Zhang, Başar,
+"Multi-Agent Meta-Reinforcement Learning: Sharper Convergence Rates with Task
+Similarity", NeurIPS 2023, appendices C and D; Zhang, Mei, Dai, Schuurmans, Li,
+"On the Global Convergence Rates of Decentralized Softmax Gradient Play in
+Markov Potential Games", NeurIPS 2022, section 1):
 
 - averaged Q-function ``Qbar_i(s, a_i) = E_{a_{-i} ~ pi_{-i}(.|s)} Q_i(s, a)`` and
   averaged advantage ``Abar_i = Qbar_i - V_i`` (finite horizon: per step ``h``);
 - discounted visitation ``d(s) = (1 - gamma) rho^T (I - gamma P_pi)^{-1}``;
-- softmax policy gradient (seed 000 eq. 45, seed 001 eq. 4)
+- softmax policy gradient (Mao et al. eq. 45, Zhang et al. eq. 4)
   ``dV_i / dtheta_i(s, a_i) = d(s) pi_i(a_i|s) Abar_i(s, a_i) / (1 - gamma)``;
 - ``Phi(theta)`` and ``V_i(theta)`` of softmax logits by one linear solve, so
   ``jax.grad`` is the exact gradient and forward-over-reverse the exact
-  Hessian-vector product (seed 000 Lemma 15);
-- the non-uniform Lojasiewicz constant of seed 001 Lemma 1,
+  Hessian-vector product (Mao et al. Lemma 15);
+- the non-uniform Lojasiewicz constant of Zhang et al. Lemma 1,
   ``c(theta) = min_i min_s sum_{a* in argmax Qbar_i(s, .)} pi_i(a*|s)``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation import _discounted, _finite
+from marlmeta.evaluation import _discounted
 from marlmeta.evaluation._metrics import _values_and_best, potential, values
-from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame, MarkovGame
-from marlmeta.policies import expect_others, softmax
+from marlmeta.policies import as_policy, as_product, softmax, validate
+
+if TYPE_CHECKING:
+    from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame
 
 Logits = tuple[Float[Array, "S Ai"], ...]
 
 
 def averaged_q(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
-    """``Qbar_i`` of a product policy, per player: ``(H, S, A_i)`` or ``(S, A_i)``."""
-    if isinstance(game, MarkovGame):
-        return _finite.backward(game, policy, averaged=True)[3]
-    return _parts(game, policy).qbar
+    """``Qbar_i`` of a policy, per player: ``(H, S, A_i)`` or ``(S, A_i)``.
+
+    ``Qbar_i(s, a_i) = E_{a_{-i} ~ pi_{-i}(.|s)} Q_i(s, a_i, a_{-i})``; for a
+    Markov correlated policy ``a_{-i}`` follows the marginal of ``sigma(.|s)``.
+    """
+    return game.averaged_q(validate(game, policy))
 
 
-class _Parts(NamedTuple):
-    """What the softmax quantities of a discounted game are made of."""
-
-    values: Float[Array, "N S"]
-    qbar: tuple[Float[Array, "S Ai"], ...]
-    visitation: Float[Array, " S"]
+def _parts(game: DiscountedMarkovGame, policy) -> _discounted.Parts:
+    """Values, ``Qbar_i`` and the visitation from one state kernel (dense)."""
+    return _discounted.parts(game, as_policy(policy))
 
 
-def _parts(game: DiscountedMarkovGame, policy) -> _Parts:
-    """Values, ``Qbar_i`` and the visitation ``d`` from one next-state tensor and
-    one state kernel ``P_pi``: ``V = (I - gamma P_pi)^{-1} r_pi`` and
-    ``d = (1 - gamma) (I - gamma P_pi)^{-T} rho``."""
-    nxt = _discounted.next_state_tensor(
-        game, _discounted.dtype_of(game.rewards, policy)
-    )
-    v, p_pi = _discounted.values_and_kernel(game, policy, nxt=nxt)  # (N, S)
-    q = game.rewards + game.discount * jnp.tensordot(v, nxt, axes=(1, 0))
-    qbar = tuple(expect_others(q[i], policy, i) for i in range(game.num_players))
-    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
-    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
-    return _Parts(values=v, qbar=qbar, visitation=(1 - game.discount) * x)
+def _checked(game, policy, caller: str):
+    """The product policy of a discounted game, validated."""
+    game.require_discounted(caller)
+    return as_product(validate(game, policy))
 
 
-def _advantages(parts: _Parts) -> tuple[Array, ...]:
+def _advantages(parts: _discounted.Parts) -> tuple[Array, ...]:
     return tuple(q - parts.values[i][:, None] for i, q in enumerate(parts.qbar))
 
 
-def _gradient(game: DiscountedMarkovGame, policy, parts: _Parts):
+def _gradient(game: DiscountedMarkovGame, policy, parts: _discounted.Parts):
     scale = parts.visitation[:, None] / (1 - game.discount)
     return tuple(scale * p * a for p, a in zip(policy, _advantages(parts), strict=True))
 
 
 def visitation(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
     """``d(s) = (1 - gamma) E_{s_0 ~ rho} sum_t gamma^t P(s_t = s)`` (sums to 1)."""
-    return _parts(game, policy).visitation
+    game.require_discounted("visitation")
+    return _parts(game, validate(game, policy)).visitation
 
 
 def advantages(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
     """Averaged advantages ``Abar_i(s, a_i) = Qbar_i(s, a_i) - V_i(s)``."""
-    return _advantages(_parts(game, policy))
+    return _advantages(_parts(game, _checked(game, policy, "advantages")))
 
 
 def policy_gradient(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
@@ -86,6 +83,7 @@ def policy_gradient(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
     ``grad_i(s, a_i) = d(s) pi_i(a_i|s) Abar_i(s, a_i) / (1 - gamma)``; in a
     Markov potential game this is ``grad_{theta_i} Phi``.
     """
+    policy = _checked(game, policy, "policy_gradient")
     return _gradient(game, policy, _parts(game, policy))
 
 
@@ -113,7 +111,7 @@ def potential_hvp(game: DiscountedMarkovGame, theta: Logits, v: Logits) -> Logit
 def lojasiewicz(
     game: DiscountedMarkovGame, policy, *, first_argmax: bool = False
 ) -> Float[Array, ""]:
-    """Seed 001's ``c(theta)``: the least probability on a best reply to ``Qbar``.
+    """``c(theta)`` of Zhang et al.: the least probability on a best reply to ``Qbar``.
 
     Args:
         game: a discounted game.
@@ -121,6 +119,7 @@ def lojasiewicz(
         first_argmax: count only the lowest-index maximiser (the authors' code)
             instead of every action within ``1e-12 (1 + |max|)`` of the maximum.
     """
+    policy = _checked(game, policy, "lojasiewicz")
     return _lojasiewicz(policy, _parts(game, policy).qbar, first_argmax)
 
 
@@ -137,7 +136,7 @@ def _lojasiewicz(policy, qbar, first_argmax: bool) -> Float[Array, ""]:
 
 
 class SoftmaxReport(eqx.Module):
-    """What seed 001's figures trace, for one product policy.
+    """What Zhang et al.'s figures trace, for one product policy.
 
     Attributes:
         values: ``(N,)`` each player's value.
@@ -160,6 +159,7 @@ class SoftmaxReport(eqx.Module):
 
 def softmax_report(game: DiscountedMarkovGame, policy) -> SoftmaxReport:
     """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`)."""
+    policy = _checked(game, policy, "softmax_report")
     v, b, _ = _values_and_best(game, policy, best=True)
     parts = _parts(game, policy)
     grad = _gradient(game, policy, parts)

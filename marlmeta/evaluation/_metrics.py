@@ -1,38 +1,39 @@
 """Public exact metrics: values, best responses, gains, NE-gap, CCE-gap, potential.
 
-``ALGORITHMS.md`` section 1. Every function takes one game (finite-horizon or
-discounted) and a policy, and is jit/vmap/grad compatible:
+Every function takes one game (any game kind: finite-horizon or discounted)
+and a policy, and is jit/vmap/grad compatible. A policy is a policy kind of
+:mod:`marlmeta.policies`, a tuple or list of per-player tables (a product
+policy) or one joint array (a Markov correlated policy); NumPy arrays and lists
+are converted once here and checked: a wrong number of players, a wrong shape
+(also under ``jit``), or (for concrete inputs) a negative, non-finite entry or
+a row off the simplex by more than ``1e-6`` is a ``ValueError`` naming the
+argument, the player, the index and the value.
 
 - ``gain_i(pi) = initial @ (B_{0,i} - V_{0,i}) >= 0``;
 - ``ne_gap(pi) = max_i gain_i(pi)``, ``nash_conv(pi) = sum_i gain_i(pi)``
   (for a zero-sum game ``nash_conv = V^{dagger,nu} - V^{mu,dagger}``, the
-  "NE-gap" of seed 000's figures);
+  "NE-gap" of the figures of Mao, Qiu, Zhang, Başar, "Multi-Agent
+  Meta-Reinforcement Learning", NeurIPS 2023);
 - ``cce_gap(sigma) = max_i gain_i(sigma)`` with CCE deviations for a Markov
   correlated policy ``sigma``.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation import _discounted, _finite
-from marlmeta.games import AbstractMarkovGame, MarkovGame
-from marlmeta.policies import product_to_joint
+from marlmeta.policies import CorrelatedPolicy, validate
+
+if TYPE_CHECKING:
+    from marlmeta.games import AbstractMarkovGame
 
 
 def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool):
-    if isinstance(game, MarkovGame):
-        v, b, br, _ = _finite.backward(game, policy, best=best)
-    else:
-        nxt = _discounted.next_state_tensor(
-            game, _discounted.dtype_of(game.rewards, policy)
-        )
-        v = _discounted.policy_values(game, policy, nxt=nxt)
-        b, br = (None, None)
-        if best:
-            b, br = _discounted.best_response_values(game, policy, nxt)
+    v, b, br = game.evaluate(validate(game, policy), best=best)
     return v @ game.initial, (None if b is None else b @ game.initial), br
 
 
@@ -73,11 +74,10 @@ def nash_conv(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
 def cce_gap(game: AbstractMarkovGame, sigma) -> Float[Array, ""]:
     """CCE-gap of a Markov correlated policy ``sigma`` (``(H, S, *A)``).
 
-    A product policy (tuple) is converted to its joint policy first; its
-    CCE-gap then equals its NE-gap.
+    A product policy is converted to its joint policy first; its CCE-gap then
+    equals its NE-gap.
     """
-    if isinstance(sigma, tuple):
-        sigma = product_to_joint(sigma)
+    sigma = CorrelatedPolicy(validate(game, sigma, name="sigma").joint())
     return jnp.max(gains(game, sigma))
 
 
@@ -85,11 +85,7 @@ def potential(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
     """The Markov potential ``Phi(pi)``: the value of the potential reward."""
     if game.potential_reward is None:
         raise ValueError("game has no potential_reward; it is not a potential game")
-    phi = game.potential_reward[None]
-    if isinstance(game, MarkovGame):
-        v = _finite.backward(game, policy, phi)[0]
-    else:
-        v = _discounted.policy_values(game, policy, phi)
+    v = game.evaluate(validate(game, policy), game.potential_reward[None])[0]
     return (v @ game.initial)[0]
 
 

@@ -20,6 +20,7 @@ from marlmeta.games._families import (
 from marlmeta.games._game import (
     AbstractMarkovGame as AbstractMarkovGame,
     DiscountedMarkovGame as DiscountedMarkovGame,
+    FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
 from marlmeta.games._transitions import (

@@ -9,137 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from marlmeta.games._game import DiscountedMarkovGame, MarkovGame
-from marlmeta.games._transitions import (
-    AbstractTransitions,
-    DenseTransitions,
-    FactoredTransitions,
-    SparseTransitions,
+from marlmeta.games._checks import (
+    _check_distributions,
+    _check_finite,
+    _check_shape,
+    _concrete,
+    _fmt,
 )
-
-PROB_TOL = 1e-6
-
-
-def _concrete(x) -> np.ndarray | None:
-    """``x`` as a NumPy array, or ``None`` when it is a tracer."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
+from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._transitions import AbstractTransitions, DenseTransitions
 
 
-def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(flat, shape))
-
-
-def _fmt(x) -> str:
-    """A value as the user wrote it: ``nan``, ``-0.5``, ``1.0``."""
-    return repr(np.asarray(x).tolist())
-
-
-def _check_finite(name: str, x: np.ndarray) -> None:
-    bad = ~np.isfinite(x)
-    if bad.any():
-        idx = _index(int(np.argmax(bad)), x.shape)
-        raise ValueError(
-            f"{name}{list(idx)} is {_fmt(x[idx])}; expected a finite number"
-        )
-
-
-def _check_distributions(name: str, p: np.ndarray) -> None:
-    """Every slice ``p[..., :]`` is a probability vector (within ``PROB_TOL``)."""
-    _check_finite(name, p)
-    if p.shape[-1] == 0:
-        raise ValueError(f"{name} has an empty last axis (shape {p.shape})")
-    neg = p < -PROB_TOL
-    if neg.any():
-        idx = _index(int(np.argmax(neg)), p.shape)
-        raise ValueError(
-            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0"
-        )
-    sums = p.sum(-1)
-    off = np.abs(sums - 1.0) > PROB_TOL
-    if off.any():
-        idx = _index(int(np.argmax(off)), sums.shape)
-        raise ValueError(
-            f"{name}{list(idx)} sums to {_fmt(sums[idx])}; "
-            f"expected 1 (tolerance {PROB_TOL:g})"
-        )
-
-
-def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
-    if tuple(shape) != tuple(expected):
-        raise ValueError(
-            f"{name} has shape {tuple(shape)}; expected {tuple(expected)} "
-            "to agree with the rewards"
-        )
-
-
-def _dense_or_validate(
-    transitions, num_steps: tuple[int, ...], num_states: int, num_actions
-) -> AbstractTransitions:
-    """Wrap an array as dense transitions and validate any representation.
-
-    ``num_steps`` lists the admissible lengths of the time axis.
-    """
+def _transitions(transitions, num_steps, num_states: int, num_actions):
+    """Wrap an array as dense transitions and validate any representation."""
     if not isinstance(transitions, AbstractTransitions):
         transitions = DenseTransitions(jnp.asarray(transitions))
-    if isinstance(transitions, DenseTransitions):
-        p = _concrete(transitions.probs)
-        if p is not None:
-            if p.ndim == len(num_actions) + 2:  # no time axis given
-                transitions = DenseTransitions(transitions.probs[None])
-                p = p[None]
-            ok = p.shape[0] in num_steps
-            _check_shape(
-                "transitions",
-                p.shape,
-                (p.shape[0] if ok else num_steps[0], num_states)
-                + tuple(num_actions)
-                + (num_states,),
-            )
-            _check_distributions("transitions", p)
-    elif isinstance(transitions, SparseTransitions):
-        prob, nxt = _concrete(transitions.prob), _concrete(transitions.next_state)
-        if prob is not None and nxt is not None:
-            ok = prob.shape[0] in num_steps
-            expected = (
-                (prob.shape[0] if ok else num_steps[0], num_states)
-                + tuple(num_actions)
-                + prob.shape[-1:]
-            )
-            _check_shape("transitions.prob", prob.shape, expected)
-            _check_shape("transitions.next_state", nxt.shape, expected)
-            out = (nxt < 0) | (nxt >= num_states)
-            if out.any():
-                idx = _index(int(np.argmax(out)), nxt.shape)
-                raise ValueError(
-                    f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])}; "
-                    f"expected a state in [0, {num_states})"
-                )
-            _check_distributions("transitions.prob", prob)
-    elif isinstance(transitions, FactoredTransitions):
-        if transitions.num_states != num_states:
-            raise ValueError(
-                f"transitions has {transitions.num_states} states in all; "
-                f"expected {num_states} to agree with the rewards"
-            )
-        for i, local in enumerate(transitions.local):
-            p = _concrete(local)
-            if p is None:
-                continue
-            s_i = p.shape[1]
-            ok = p.shape[0] in num_steps
-            _check_shape(
-                f"transitions.local[{i}]",
-                p.shape,
-                (p.shape[0] if ok else num_steps[0], s_i, num_actions[i], s_i),
-            )
-            _check_distributions(f"transitions.local[{i}]", p)
-    return transitions
+    return transitions.validate(num_steps, num_states, tuple(num_actions))
 
 
 def _rewards_and_actions(rewards, lead: int, name: str = "rewards"):
@@ -172,8 +60,13 @@ def _initial(initial, num_states: int):
     return init
 
 
-def _potential(potential_reward, shape):
+def _potential(potential_reward, shape, rewards):
+    """The potential reward: as given, or the common reward of an
+    identical-interest game (every player's rewards equal, concrete inputs)."""
     if potential_reward is None:
+        r = _concrete(rewards)
+        if r is not None and all(np.array_equal(r[0], x) for x in r[1:]):
+            return rewards[0]
         return None
     phi = jnp.asarray(potential_reward)
     c = _concrete(phi)
@@ -183,7 +76,9 @@ def _potential(potential_reward, shape):
     return phi
 
 
-def markov_game(rewards, transitions, initial, *, potential_reward=None) -> MarkovGame:
+def markov_game(
+    rewards, transitions, initial, *, potential_reward=None
+) -> FiniteHorizonGame:
     """A finite-horizon ``N``-player Markov game, validated.
 
     Args:
@@ -192,7 +87,9 @@ def markov_game(rewards, transitions, initial, *, potential_reward=None) -> Mark
             ``H`` axis, or with ``1`` there, for a time-homogeneous kernel), or an
             :class:`AbstractTransitions`.
         initial: ``(S,)`` initial-state distribution.
-        potential_reward: optional ``(H, S, A_0, .., A_{N-1})`` potential reward.
+        potential_reward: optional ``(H, S, A_0, .., A_{N-1})`` potential reward;
+            when omitted and every player's rewards are equal (an
+            identical-interest game), it is set to that common reward.
 
     Raises:
         ValueError: naming the argument, index and value of the first problem.
@@ -217,18 +114,18 @@ def markov_game(rewards, transitions, initial, *, potential_reward=None) -> Mark
     r, num_actions = _rewards_and_actions(r, 3)
     _check_shape("rewards", r.shape[:1], (len(num_actions),))
     horizon, num_states = int(r.shape[1]), int(r.shape[2])
-    trans = _dense_or_validate(transitions, (horizon, 1), num_states, num_actions)
-    return MarkovGame(
+    trans = _transitions(transitions, (horizon, 1), num_states, num_actions)
+    return FiniteHorizonGame(
         rewards=r,
         transitions=trans,
         initial=_initial(initial, num_states),
-        potential_reward=_potential(potential_reward, r.shape[1:]),
+        potential_reward=_potential(potential_reward, r.shape[1:], r),
         num_actions=num_actions,
         horizon=horizon,
     )
 
 
-def zero_sum_game(reward, transitions, initial) -> MarkovGame:
+def zero_sum_game(reward, transitions, initial) -> FiniteHorizonGame:
     """A two-player zero-sum finite-horizon game from the max-player's reward.
 
     Args:
@@ -243,7 +140,13 @@ def zero_sum_game(reward, transitions, initial) -> MarkovGame:
 
 
 def discounted_game(
-    rewards, transitions, initial, discount, *, potential_reward=None
+    rewards,
+    transitions,
+    initial,
+    discount,
+    *,
+    potential_reward=None,
+    linear_solver: str = "auto",
 ) -> DiscountedMarkovGame:
     """An infinite-horizon discounted ``N``-player Markov game, validated.
 
@@ -253,7 +156,10 @@ def discounted_game(
             or an :class:`AbstractTransitions` with one time step.
         initial: ``(S,)``.
         discount: ``gamma`` in ``[0, 1)``.
-        potential_reward: optional ``(S, A_0, .., A_{N-1})``.
+        potential_reward: optional ``(S, A_0, .., A_{N-1})``; set to the common
+            reward when omitted and every player's rewards are equal.
+        linear_solver: how values are computed: ``"auto"``, ``"dense"`` or
+            ``"iterative"`` (see :class:`DiscountedMarkovGame`).
     """
     r = jnp.asarray(rewards)
     if r.ndim < 3:
@@ -263,7 +169,7 @@ def discounted_game(
     r, num_actions = _rewards_and_actions(r, 2)
     _check_shape("rewards", r.shape[:1], (len(num_actions),))
     num_states = int(r.shape[1])
-    trans = _dense_or_validate(transitions, (1,), num_states, num_actions)
+    trans = _transitions(transitions, (1,), num_states, num_actions)
     gamma = jnp.asarray(discount, dtype=r.dtype)
     g = _concrete(gamma)
     if g is not None and not (g.shape == () and 0.0 <= float(g) < 1.0):
@@ -272,13 +178,14 @@ def discounted_game(
         rewards=r,
         transitions=trans,
         initial=_initial(initial, num_states),
-        potential_reward=_potential(potential_reward, r.shape[1:]),
+        potential_reward=_potential(potential_reward, r.shape[1:], r),
         discount=gamma,
         num_actions=num_actions,
+        linear_solver=linear_solver,
     )
 
 
-def matrix_game(payoffs: Sequence | np.ndarray) -> MarkovGame:
+def matrix_game(payoffs: Sequence | np.ndarray) -> FiniteHorizonGame:
     """A normal-form game: one state, one step.
 
     Args:

@@ -5,9 +5,9 @@ with a leading batch axis of length ``num_games`` on every leaf. With
 ``discount=None`` a generator makes finite-horizon games (``horizon`` steps);
 with a discount it makes discounted games.
 
-Perturbation families follow ``ALGORITHMS.md`` section 0: Gaussian reward noise
-of standard deviation ``std``, drawn once per game and entry
-``(s, a_0, .., a_{N-1})`` and shared by all steps.
+Perturbation families add Gaussian reward noise of standard deviation ``std``,
+drawn once per game and entry ``(s, a_0, .., a_{N-1})`` and shared by all
+steps.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
-from marlmeta.games._game import AbstractMarkovGame, DiscountedMarkovGame, MarkovGame
+from marlmeta.games._game import (
+    AbstractMarkovGame,
+    DiscountedMarkovGame,
+    FiniteHorizonGame,
+)
 from marlmeta.games._transitions import DenseTransitions
 
 
@@ -56,7 +60,7 @@ def _build(rewards, probs, initial, discount, potential_reward):
     num_actions = tuple(int(a) for a in probs.shape[3:-1])
     trans = DenseTransitions(probs)
     if discount is None:
-        return MarkovGame(
+        return FiniteHorizonGame(
             rewards=rewards,
             transitions=trans,
             initial=initial,
@@ -218,7 +222,6 @@ def perturb_rewards(
             every player and to the potential reward.
     """
     n = game.num_players
-    finite = isinstance(game, MarkovGame)
     entry = (game.num_states, *game.num_actions)
     if coupling == "independent":
         eps = jr.normal(key, (num_games, n, *entry), game.rewards.dtype)
@@ -233,9 +236,9 @@ def perturb_rewards(
             f"coupling is {coupling!r}; "
             "expected 'independent', 'zero_sum' or 'identical'"
         )
-    eps = std * eps
-    if finite:
-        eps = eps[:, :, None]  # shared by all steps
+    # Broadcast over the time axis (if any): the noise is shared by all steps.
+    time = game.rewards.ndim - 1 - len(entry)
+    eps = (std * eps).reshape((num_games, n) + (1,) * time + entry)
     batch = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_games, *x.shape)), game)
     batch = eqx.tree_at(lambda g: g.rewards, batch, batch.rewards + eps)
     if game.potential_reward is not None:

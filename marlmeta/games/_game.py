@@ -1,17 +1,33 @@
-"""Tabular Markov games as pytrees (``ALGORITHMS.md`` section 0).
+"""Tabular Markov games as pytrees, and the protocol evaluation relies on.
 
 A game is an ``eqx.Module``: array leaves (rewards, transition arrays, the
 initial distribution, the discount) and static structure (horizon, action
 counts). A batch of games is the same pytree with a leading axis on every
 leaf; core functions take one game and are batched with ``jax.vmap``.
+
+Array layouts: ``rewards[i, h, s, a_0, .., a_{N-1}]`` (finite horizon; no ``h``
+when discounted), transitions through ``expectation(h, V)``
+(:mod:`marlmeta.games._transitions`), product policies as one ``(H, S, A_i)``
+table per player, Markov correlated policies as one ``(H, S, A_0, .., A_{N-1})``
+table.
+
+Every metric of :mod:`marlmeta.evaluation` is written against the methods of
+:class:`AbstractMarkovGame`; a new game kind implements :attr:`lead_shape`,
+:meth:`evaluate`, :meth:`averaged_q` and :meth:`optimal_values` and inherits all
+of them.
 """
 
 from __future__ import annotations
 
+import abc
+from typing import Literal
+
 import equinox as eqx
 from jaxtyping import Array, Float
 
+from marlmeta.evaluation import _discounted, _finite
 from marlmeta.games._transitions import AbstractTransitions
+from marlmeta.policies import AbstractPolicy
 
 
 class AbstractMarkovGame(eqx.Module):
@@ -23,7 +39,8 @@ class AbstractMarkovGame(eqx.Module):
         initial: initial-state distribution ``(S,)``.
         potential_reward: for potential games, the reward ``phi`` whose value
             is the (Markov) potential, shaped like one player's rewards; ``None``
-            otherwise.
+            otherwise. The constructors set it to the common reward when every
+            player's reward is the same (identical interest).
         num_actions: per-player action counts (static).
     """
 
@@ -41,11 +58,58 @@ class AbstractMarkovGame(eqx.Module):
     def num_states(self) -> int:
         return self.transitions.num_states
 
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes (``()`` for one game, ``(B,)`` for a batch)."""
+        return tuple(self.initial.shape[:-1])
 
-class MarkovGame(AbstractMarkovGame):
-    """Finite-horizon ``N``-player Markov game.
+    @property
+    @abc.abstractmethod
+    def lead_shape(self) -> tuple[int, ...]:
+        """The state axes of a policy table: ``(H, S)`` or ``(S,)``."""
+
+    @abc.abstractmethod
+    def evaluate(self, policy: AbstractPolicy, rewards=None, *, best: bool = False):
+        """Exact evaluation of a policy kind.
+
+        Args:
+            policy: an :class:`~marlmeta.policies.AbstractPolicy`.
+            rewards: reward tables ``(M, ..)`` to evaluate (default: the game's).
+            best: also compute each player's best-response values.
+
+        Returns:
+            ``(V, B, br)``: values ``(M, S)`` (at step 0), best-response values
+            ``(N, S)`` or ``None``, deterministic best responses (one-hot, one
+            table per player) or ``None``.
+        """
+
+    @abc.abstractmethod
+    def averaged_q(self, policy: AbstractPolicy) -> tuple[Array, ...]:
+        """``Qbar_i(.., s, a_i) = E_{a_{-i} ~ pi_{-i}} Q_i(.., s, a)`` per player."""
+
+    @abc.abstractmethod
+    def optimal_values(self, reward: Array) -> Float[Array, " S"]:
+        """Optimal values (step 0) of the MDP over joint actions with ``reward``
+        (shaped like one player's rewards)."""
+
+    def require_discounted(self, caller: str) -> None:
+        """Raise ``ValueError`` unless the game is discounted."""
+        raise ValueError(
+            f"{caller} needs a DiscountedMarkovGame; game is a {type(self).__name__}"
+        )
+
+    def require_finite_horizon(self, caller: str) -> None:
+        """Raise ``ValueError`` unless the game has a finite horizon."""
+        raise ValueError(
+            f"{caller} needs finite-horizon games; game is a {type(self).__name__}"
+        )
+
+
+class FiniteHorizonGame(AbstractMarkovGame):
+    """Finite-horizon ``N``-player Markov game (also known as ``MarkovGame``).
 
     Build with :func:`marlmeta.games.markov_game` (validating) or a generator.
+    Evaluated by backward induction.
 
     Attributes:
         rewards: ``(N, H, S, A_0, .., A_{N-1})``.
@@ -63,9 +127,32 @@ class MarkovGame(AbstractMarkovGame):
     num_actions: tuple[int, ...] = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
 
+    @property
+    def lead_shape(self) -> tuple[int, ...]:
+        return (self.horizon, self.num_states)
+
+    def evaluate(self, policy, rewards=None, *, best: bool = False):
+        return _finite.backward(self, policy, rewards, best=best)[:3]
+
+    def averaged_q(self, policy):
+        return _finite.backward(self, policy, averaged=True)[3]
+
+    def optimal_values(self, reward):
+        return _finite.optimal_values(self, reward)
+
+    def require_finite_horizon(self, caller: str) -> None:
+        del caller
+
+
+#: The name of :class:`FiniteHorizonGame` in earlier releases.
+MarkovGame = FiniteHorizonGame
+
 
 class DiscountedMarkovGame(AbstractMarkovGame):
     """Infinite-horizon discounted ``N``-player Markov game.
+
+    Evaluated by linear solves: dense ``S x S`` ones for small games, matrix-free
+    GMRES through ``expectation`` for large ones (``linear_solver``).
 
     Attributes:
         rewards: ``(N, S, A_0, .., A_{N-1})``.
@@ -75,6 +162,9 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         discount: ``gamma`` in ``[0, 1)``, an array leaf (vmappable,
             differentiable).
         num_actions: ``(A_0, .., A_{N-1})``.
+        linear_solver: static; ``"dense"`` (exact LU of ``S x S`` systems),
+            ``"iterative"`` (matrix-free, to a tolerance of ``1e-12`` in float64
+            and ``1e-6`` in float32) or ``"auto"`` (dense up to 2,000 states).
     """
 
     rewards: Float[Array, "N S *A"]
@@ -83,3 +173,33 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     potential_reward: Float[Array, " S *A"] | None
     discount: Float[Array, ""]
     num_actions: tuple[int, ...] = eqx.field(static=True)
+    linear_solver: Literal["auto", "dense", "iterative"] = eqx.field(
+        static=True, default="auto"
+    )
+
+    def __check_init__(self):
+        if self.linear_solver not in ("auto", "dense", "iterative"):
+            raise ValueError(
+                f"linear_solver is {self.linear_solver!r}; "
+                "expected 'auto', 'dense' or 'iterative'"
+            )
+
+    @property
+    def lead_shape(self) -> tuple[int, ...]:
+        return (self.num_states,)
+
+    def evaluate(self, policy, rewards=None, *, best: bool = False):
+        return _discounted.evaluate(self, policy, rewards, best=best)
+
+    def averaged_q(self, policy):
+        if _discounted.is_dense(self):
+            from marlmeta.evaluation._gradients import _parts
+
+            return _parts(self, policy).qbar
+        return _discounted.iterative_averaged_q(self, policy)
+
+    def optimal_values(self, reward):
+        return _discounted.optimal_values(self, reward)
+
+    def require_discounted(self, caller: str) -> None:
+        del caller

@@ -21,7 +21,16 @@ import math
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int
+
+from marlmeta.games._checks import (
+    _check_distributions,
+    _check_shape,
+    _concrete,
+    _fmt,
+    _index,
+)
 
 
 class AbstractTransitions(eqx.Module):
@@ -49,6 +58,21 @@ class AbstractTransitions(eqx.Module):
     @abc.abstractmethod
     def dense(self) -> Float[Array, "T S *A S"]:
         """The kernel as one dense array ``(num_steps, S, A_0, .., A_{N-1}, S)``."""
+
+    @abc.abstractmethod
+    def validate(
+        self, num_steps: tuple[int, ...], num_states: int, num_actions: tuple[int, ...]
+    ) -> AbstractTransitions:
+        """This kernel, checked against a game's sizes (concrete arrays only).
+
+        Args:
+            num_steps: the admissible lengths of the time axis.
+            num_states: ``S``.
+            num_actions: ``(A_0, .., A_{N-1})``.
+
+        Raises:
+            ValueError: naming the array, the index and the value.
+        """
 
     def expectation(self, h, value: Float[Array, " S"]) -> Float[Array, " S *A"]:
         """Expected next value for every state and joint action.
@@ -86,6 +110,21 @@ class DenseTransitions(AbstractTransitions):
 
     def dense(self):
         return self.probs
+
+    def validate(self, num_steps, num_states, num_actions):
+        p = _concrete(self.probs)
+        if p is None:
+            return self
+        out = self
+        if p.ndim == len(num_actions) + 2:  # no time axis given
+            out, p = DenseTransitions(self.probs[None]), p[None]
+        ok = p.shape[0] in num_steps
+        expected = (p.shape[0] if ok else num_steps[0], num_states)
+        _check_shape(
+            "transitions", p.shape, expected + tuple(num_actions) + (num_states,)
+        )
+        _check_distributions("transitions", p)
+        return out
 
 
 class SparseTransitions(AbstractTransitions):
@@ -125,6 +164,28 @@ class SparseTransitions(AbstractTransitions):
     def dense(self):
         one_hot = self.next_state[..., None] == jnp.arange(self.num_states)
         return jnp.sum(self.prob[..., None] * one_hot, axis=-2)
+
+    def validate(self, num_steps, num_states, num_actions):
+        prob, nxt = _concrete(self.prob), _concrete(self.next_state)
+        if prob is None or nxt is None:
+            return self
+        ok = prob.shape[0] in num_steps
+        expected = (
+            (prob.shape[0] if ok else num_steps[0], num_states)
+            + tuple(num_actions)
+            + prob.shape[-1:]
+        )
+        _check_shape("transitions.prob", prob.shape, expected)
+        _check_shape("transitions.next_state", nxt.shape, expected)
+        out = (nxt < 0) | (nxt >= num_states)
+        if out.any():
+            idx = _index(int(np.argmax(out)), nxt.shape)
+            raise ValueError(
+                f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])}; "
+                f"expected a state in [0, {num_states})"
+            )
+        _check_distributions("transitions.prob", prob)
+        return self
 
 
 class FactoredTransitions(AbstractTransitions):
@@ -186,3 +247,23 @@ class FactoredTransitions(AbstractTransitions):
         out = jnp.transpose(out, order)
         t = out.shape[0]
         return out.reshape((t, self.num_states, *self.num_actions, self.num_states))
+
+    def validate(self, num_steps, num_states, num_actions):
+        if self.num_states != num_states:
+            raise ValueError(
+                f"transitions has {self.num_states} states in all; "
+                f"expected {num_states} to agree with the rewards"
+            )
+        for i, local in enumerate(self.local):
+            p = _concrete(local)
+            if p is None:
+                continue
+            s_i = p.shape[1]
+            ok = p.shape[0] in num_steps
+            _check_shape(
+                f"transitions.local[{i}]",
+                p.shape,
+                (p.shape[0] if ok else num_steps[0], s_i, num_actions[i], s_i),
+            )
+            _check_distributions(f"transitions.local[{i}]", p)
+        return self

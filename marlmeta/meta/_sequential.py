@@ -31,7 +31,7 @@ from jaxtyping import Array, Float
 
 from marlmeta._solve import Solution, _checkpoints, _run
 from marlmeta.evaluation import report
-from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.games import AbstractMarkovGame, FiniteHorizonGame
 from marlmeta.policies import alpha_greedy
 from marlmeta.solvers import AbstractSolver
 
@@ -129,7 +129,7 @@ def individual(
     return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
 
 
-def potential_similarity(games: MarkovGame) -> Float[Array, ""]:
+def potential_similarity(games: FiniteHorizonGame) -> Float[Array, ""]:
     """``Delta_Phi = sum_{k<K} max_pi (Phi(pi; G^k) - Phi(pi; G^{k+1}))`` (eq. 8).
 
     For games that share their transitions (a reward-perturbed family) the
@@ -141,22 +141,17 @@ def potential_similarity(games: MarkovGame) -> Float[Array, ""]:
     Args:
         games: finite-horizon potential games with a leading ``K`` axis.
     """
-    if not isinstance(games, MarkovGame) or games.potential_reward is None:
-        raise ValueError("games must be finite-horizon games with a potential_reward")
+    message = "games must be finite-horizon games with a potential_reward"
+    try:
+        games.require_finite_horizon("potential_similarity")
+    except ValueError:
+        raise ValueError(message) from None
+    if games.potential_reward is None:
+        raise ValueError(message)
     phi = games.potential_reward
 
     def optimal(game, reward):
-        axes = tuple(range(1, reward.ndim - 1))
-
-        def body(v, h):
-            q = reward[h] + game.transitions.expectation(h, v)
-            return jnp.max(q, axis=axes), None
-
-        v0, _ = jax.lax.scan(
-            body, jnp.zeros(game.num_states, reward.dtype), jnp.arange(game.horizon),
-            reverse=True,
-        )  # fmt: skip
-        return game.initial @ v0
+        return game.initial @ game.optimal_values(reward)
 
     head = jax.tree.map(lambda x: x[:-1], games)
     return jnp.sum(jax.vmap(optimal)(head, phi[:-1] - phi[1:]))
@@ -189,8 +184,8 @@ def warm_start(
         return sol.policy, (sol, init)
 
     _, (sols, inits) = jax.lax.scan(body, uniform, games)
-    if isinstance(games, MarkovGame) and games.potential_reward is not None:
+    try:
         delta = potential_similarity(games)
-    else:
+    except ValueError:  # not a family of finite-horizon potential games
         delta = jnp.asarray(jnp.nan, jax.tree.leaves(sols.policy)[0].dtype)
     return MetaRun(solutions=sols, inits=inits, similarity=delta)

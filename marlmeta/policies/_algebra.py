@@ -1,9 +1,11 @@
-"""Policies: product (Markov) and joint (Markov correlated), and their algebra.
+"""Policy constructors and algebra: uniform, softmax, mixtures, product <-> joint.
 
-A *product policy* is a tuple of ``N`` arrays, player ``i``'s of shape
+A *product policy* is a tuple of ``N`` arrays (or a
+:class:`~marlmeta.policies.ProductPolicy`), player ``i``'s of shape
 ``(H, S, A_i)`` (finite horizon) or ``(S, A_i)`` (discounted). A *Markov
-correlated policy* is one array ``(H, S, A_0, .., A_{N-1})`` (or ``(S, ..)``),
-a joint action distribution per state. ``ALGORITHMS.md`` section 0.
+correlated policy* is one array ``(H, S, A_0, .., A_{N-1})`` (or ``(S, ..)``,
+or a :class:`~marlmeta.policies.CorrelatedPolicy`), a joint action distribution
+per state.
 
 The contraction helpers (:func:`expect`, :func:`expect_others`) work on one step:
 ``q`` of shape ``(S, A_0, .., A_{N-1})`` and a policy slice with a leading state
@@ -13,27 +15,25 @@ of a product policy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.policies._kinds import PROB_TOL, as_policy
+
+if TYPE_CHECKING:
+    from marlmeta.games import AbstractMarkovGame
 
 Policy = tuple[Array, ...] | Array
-
-
-def _state_shape(game: AbstractMarkovGame) -> tuple[int, ...]:
-    if isinstance(game, MarkovGame):
-        return (game.horizon, game.num_states)
-    return (game.num_states,)
 
 
 def uniform(game: AbstractMarkovGame, dtype=None) -> tuple[Array, ...]:
     """The uniform product policy of ``game``."""
     dtype = dtype or game.rewards.dtype
-    lead = _state_shape(game)
+    lead = game.lead_shape
     return tuple(jnp.full((*lead, a), 1.0 / a, dtype=dtype) for a in game.num_actions)
 
 
@@ -42,7 +42,7 @@ def random_policy(
 ) -> tuple[Array, ...]:
     """A random product policy: softmax of Gaussian logits with std ``scale``."""
     dtype = dtype or game.rewards.dtype
-    lead = _state_shape(game)
+    lead = game.lead_shape
     keys = jr.split(key, game.num_players)
     return tuple(
         jax.nn.softmax(scale * jr.normal(k, (*lead, a), dtype=dtype), axis=-1)
@@ -95,11 +95,7 @@ def product_to_joint(policy: tuple[Array, ...]) -> Array:
 
     ``sigma[.., s, a_0, .., a_{N-1}] = prod_i pi_i[.., s, a_i]``.
     """
-    out = policy[0]
-    for p in policy[1:]:
-        ones = (1,) * (out.ndim - p.ndim + 1)
-        out = out[..., None] * p.reshape(p.shape[:-1] + ones + p.shape[-1:])
-    return out
+    return as_policy(tuple(policy)).joint()
 
 
 def marginals(joint: Array, num_players: int) -> tuple[Array, ...]:
@@ -112,72 +108,30 @@ def marginals(joint: Array, num_players: int) -> tuple[Array, ...]:
     )
 
 
-def _contract(q: Array, p: Array, axis: int) -> Array:
-    """Sum ``q`` over ``axis`` (an action axis) weighted by ``p[s, a]``."""
-    shape = [1] * q.ndim
-    shape[0], shape[axis] = p.shape
-    return jnp.sum(q * p.reshape(shape), axis=axis)
-
-
 def expect(q: Float[Array, " S *A"], policy) -> Float[Array, " S"]:
     """``E_{a ~ pi(.|s)} q(s, a)`` for a product (tuple) or joint policy slice."""
-    if isinstance(policy, tuple):
-        # Contracting in reverse order never moves the axes still to come.
-        for j in reversed(range(len(policy))):
-            q = _contract(q, policy[j], 1 + j)
-        return q
-    return jnp.sum(q * policy, axis=tuple(range(1, q.ndim)))
+    return as_policy(policy).expect(q)
 
 
 def expect_others(q: Float[Array, " S *A"], policy, i: int) -> Float[Array, "S Ai"]:
     """``E_{a_{-i}} q(s, a_i, a_{-i})``: every player but ``i`` contracted.
 
     For a joint policy the opponents' actions come from the marginal of
-    ``sigma(.|s)`` over ``a_{-i}`` (the CCE deviation of ``ALGORITHMS.md``
-    section 1).
+    ``sigma(.|s)`` over ``a_{-i}`` (the coarse-correlated deviation).
     """
-    if isinstance(policy, tuple):
-        for j in reversed(range(len(policy))):
-            if j != i:
-                q = _contract(q, policy[j], 1 + j)
-        return q
-    m = jnp.sum(policy, axis=1 + i, keepdims=True)
-    axes = tuple(a for a in range(1, q.ndim) if a != 1 + i)
-    return jnp.sum(q * m, axis=axes)
+    return as_policy(policy).expect_others(q, i)
 
 
-def validate(game: AbstractMarkovGame, policy, *, tol: float = 1e-6) -> None:
-    """Raise ``ValueError`` if ``policy`` is not a policy of ``game``.
+def validate(
+    game: AbstractMarkovGame, policy, *, tol: float = PROB_TOL, name: str = "policy"
+):
+    """``policy`` as a policy kind of ``game``, or a ``ValueError``.
 
-    Checks shapes, finiteness, non-negativity and rows summing to 1 (``tol``);
-    the message names the player, the index and the value.
+    Checks the number of players and every table's shape (static: also under
+    ``jit``) and, for concrete arrays, that entries are finite and non-negative
+    and rows sum to 1 within ``tol``; the message names ``name``, the player,
+    the index and the value. Accepts tuples, lists, NumPy and JAX arrays.
     """
-    lead = _state_shape(game)
-    if isinstance(policy, tuple):
-        if len(policy) != game.num_players:
-            raise ValueError(
-                f"policy has {len(policy)} players; the game has {game.num_players}"
-            )
-        items = [
-            (f"policy[{i}]", p, (*lead, a))
-            for i, (p, a) in enumerate(zip(policy, game.num_actions, strict=True))
-        ]
-    else:
-        items = [("policy", policy, (*lead, *game.num_actions))]
-    for name, p, shape in items:
-        p = np.asarray(p)
-        if p.shape != shape:
-            raise ValueError(f"{name} has shape {p.shape}; expected {shape}")
-        bad = ~np.isfinite(p) | (p < -tol)
-        if bad.any():
-            idx = tuple(int(k) for k in np.unravel_index(np.argmax(bad), p.shape))
-            raise ValueError(
-                f"{name}{list(idx)} is {p[idx].tolist()!r}; expected a probability"
-            )
-        sums = p.reshape(*lead, -1).sum(-1)
-        off = np.abs(sums - 1) > tol
-        if off.any():
-            idx = tuple(int(k) for k in np.unravel_index(np.argmax(off), sums.shape))
-            raise ValueError(
-                f"{name}{list(idx)} sums to {sums[idx].tolist()!r}; expected 1"
-            )
+    out = as_policy(policy)
+    out.check(game.lead_shape, game.num_actions, name, tol=tol)
+    return out

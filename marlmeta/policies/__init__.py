@@ -1,0 +1,25 @@
+"""Policies: kinds (product, correlated) with the operations evaluation needs,
+constructors, and their algebra."""
+
+from marlmeta.policies._algebra import (
+    Policy as Policy,
+    alpha_greedy as alpha_greedy,
+    argmax_uniform as argmax_uniform,
+    expect as expect,
+    expect_others as expect_others,
+    logits as logits,
+    marginals as marginals,
+    product_to_joint as product_to_joint,
+    random_policy as random_policy,
+    softmax as softmax,
+    uniform as uniform,
+    validate as validate,
+)
+from marlmeta.policies._kinds import (
+    PROB_TOL as PROB_TOL,
+    AbstractPolicy as AbstractPolicy,
+    CorrelatedPolicy as CorrelatedPolicy,
+    ProductPolicy as ProductPolicy,
+    as_policy as as_policy,
+    as_product as as_product,
+)

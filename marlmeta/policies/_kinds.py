@@ -1,0 +1,216 @@
+"""Policy kinds: classes with the few operations exact evaluation needs.
+
+Evaluation never asks what kind a policy is; it calls these methods:
+
+- ``at(h)``: the slice of step ``h`` (finite horizon), a policy of the same kind
+  with a leading state axis;
+- ``expect(q)``: ``E_{a ~ pi(.|s)} q(s, a)`` for a table ``q`` of shape
+  ``(S, A_0, .., A_{N-1})``;
+- ``expect_others(q, i)``: ``E_{a_{-i}} q(s, a_i, a_{-i})``, every player but
+  ``i`` contracted (for a correlated policy, under the marginal of ``sigma(.|s)``
+  over ``a_{-i}``: the coarse-correlated deviation);
+- ``check(lead, num_actions, name)``: shapes always (they are static, so the
+  check also runs under ``jit``), and values (finite, non-negative, rows on the
+  simplex) when the arrays are concrete.
+
+:class:`ProductPolicy` holds one table per player and iterates over them, so
+``tuple(policy)`` gives the tables and code written for plain tuples keeps
+working. :class:`CorrelatedPolicy` holds one joint table. :func:`as_policy` is the
+one place where user input (tuples, lists, NumPy or JAX arrays) becomes a policy.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+#: Rows of a policy may be off the simplex by this much (absolute).
+PROB_TOL = 1e-6
+
+
+def _contract(q: Array, p: Array, axis: int) -> Array:
+    """Sum ``q`` over ``axis`` (an action axis) weighted by ``p[s, a]``."""
+    shape = [1] * q.ndim
+    shape[0], shape[axis] = p.shape
+    return jnp.sum(q * p.reshape(shape), axis=axis)
+
+
+def _concrete(x) -> np.ndarray | None:
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x)
+
+
+def check_table(
+    name: str, p, shape: tuple[int, ...], lead: int, tol: float = PROB_TOL
+) -> None:
+    """Raise ``ValueError`` unless ``p`` has ``shape`` and (when concrete) every
+    distribution over its last ``len(shape) - lead`` axes is a probability vector.
+
+    The message names the argument, the index and the value.
+    """
+    if tuple(p.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(p.shape)}; expected {shape}")
+    c = _concrete(p)
+    if c is None:
+        return
+    bad = ~np.isfinite(c) | (c < -tol)
+    if bad.any():
+        idx = tuple(int(k) for k in np.unravel_index(np.argmax(bad), c.shape))
+        raise ValueError(
+            f"{name}{list(idx)} is {c[idx].tolist()!r}; expected a probability"
+        )
+    sums = c.reshape(*c.shape[:lead], -1).sum(-1)
+    off = np.abs(sums - 1) > tol
+    if off.any():
+        idx = tuple(int(k) for k in np.unravel_index(np.argmax(off), sums.shape))
+        raise ValueError(
+            f"{name}{list(idx)} sums to {sums[idx].tolist()!r}; expected 1 "
+            f"(tolerance {tol:g})"
+        )
+
+
+class AbstractPolicy(eqx.Module):
+    """A Markov policy of an ``N``-player game (one of the kinds below)."""
+
+    @abc.abstractmethod
+    def at(self, h) -> AbstractPolicy:
+        """The policy of step ``h`` (indexes the leading axis of every table)."""
+
+    @abc.abstractmethod
+    def expect(self, q: Float[Array, " S *A"]) -> Float[Array, " S"]:
+        """``E_{a ~ pi(.|s)} q(s, a)``."""
+
+    @abc.abstractmethod
+    def expect_others(self, q: Float[Array, " S *A"], i: int) -> Float[Array, "S Ai"]:
+        """``E_{a_{-i}} q(s, a_i, a_{-i})``: every player but ``i`` contracted."""
+
+    @abc.abstractmethod
+    def joint(self) -> Array:
+        """The joint action distribution ``(.., S, A_0, .., A_{N-1})``."""
+
+    @abc.abstractmethod
+    def check(
+        self, lead: tuple[int, ...], num_actions, name: str = "policy", *, tol=PROB_TOL
+    ) -> None:
+        """Raise ``ValueError`` unless this is a policy with state axes ``lead``
+        and ``num_actions``; the message names ``name``, the player and index."""
+
+    @property
+    def dtype(self):
+        """The floating dtype of the tables."""
+        return jnp.result_type(*[x.dtype for x in jax.tree.leaves(self)])
+
+
+class ProductPolicy(AbstractPolicy):
+    """Independent (product) Markov policy: player ``i`` plays ``tables[i]``.
+
+    ``tables[i]`` has shape ``(H, S, A_i)`` (finite horizon) or ``(S, A_i)``
+    (discounted). Iterating gives the tables, so ``tuple(policy)`` and
+    ``policy[i]`` work as for a plain tuple.
+    """
+
+    tables: tuple[Float[Array, "*lead Ai"], ...]
+
+    def __iter__(self) -> Iterator[Array]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def __getitem__(self, i):
+        return self.tables[i]
+
+    def at(self, h) -> ProductPolicy:
+        return ProductPolicy(tuple(p[h] for p in self.tables))
+
+    def expect(self, q):
+        # Contracting in reverse order never moves the axes still to come.
+        for j in reversed(range(len(self.tables))):
+            q = _contract(q, self.tables[j], 1 + j)
+        return q
+
+    def expect_others(self, q, i: int):
+        for j in reversed(range(len(self.tables))):
+            if j != i:
+                q = _contract(q, self.tables[j], 1 + j)
+        return q
+
+    def joint(self) -> Array:
+        out = self.tables[0]
+        for p in self.tables[1:]:
+            ones = (1,) * (out.ndim - p.ndim + 1)
+            out = out[..., None] * p.reshape(p.shape[:-1] + ones + p.shape[-1:])
+        return out
+
+    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
+        if len(self.tables) != len(num_actions):
+            raise ValueError(
+                f"{name} has {len(self.tables)} per-player tables; the game has "
+                f"{len(num_actions)} players"
+            )
+        for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True)):
+            check_table(f"{name}[{i}]", p, (*lead, a), len(lead), tol)
+
+
+class CorrelatedPolicy(AbstractPolicy):
+    """Markov correlated policy: one joint table ``(H, S, A_0, .., A_{N-1})``
+    (or ``(S, ..)``); the deviations it admits are the coarse-correlated ones."""
+
+    table: Float[Array, "*lead *A"]
+
+    def at(self, h) -> CorrelatedPolicy:
+        return CorrelatedPolicy(self.table[h])
+
+    def expect(self, q):
+        return jnp.sum(q * self.table, axis=tuple(range(1, q.ndim)))
+
+    def expect_others(self, q, i: int):
+        m = jnp.sum(self.table, axis=1 + i, keepdims=True)
+        axes = tuple(a for a in range(1, q.ndim) if a != 1 + i)
+        return jnp.sum(q * m, axis=axes)
+
+    def joint(self) -> Array:
+        return self.table
+
+    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
+        check_table(name, self.table, (*lead, *num_actions), len(lead), tol)
+
+
+def as_policy(policy) -> AbstractPolicy:
+    """User input as a policy kind; the one conversion at the public boundary.
+
+    A policy kind is returned as it is; a tuple or list is a product policy (one
+    table per player, each any array-like); anything else (a JAX or NumPy
+    array, nested lists wrapped in ``np.asarray``) is a Markov correlated
+    policy. Integer tables become floating point.
+    """
+    if isinstance(policy, AbstractPolicy):
+        return policy
+    if isinstance(policy, tuple | list):
+        return ProductPolicy(tuple(_float(p) for p in policy))
+    return CorrelatedPolicy(_float(policy))
+
+
+def as_product(policy, name: str = "policy") -> ProductPolicy:
+    """:func:`as_policy` for functions defined on product policies only."""
+    out = as_policy(policy)
+    if not isinstance(out, ProductPolicy):
+        raise ValueError(
+            f"{name} is a {type(out).__name__}; expected a product policy "
+            "(one table per player)"
+        )
+    return out
+
+
+def _float(x) -> Array:
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    return x
