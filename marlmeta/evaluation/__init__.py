@@ -1,4 +1,5 @@
-"""Exact, differentiable equilibrium metrics (``ALGORITHMS.md`` section 1)."""
+"""Exact, differentiable equilibrium metrics: values, best responses, gains,
+NE-gap, NashConv, CCE-gap, the potential, policy gradients and HVPs."""
 
 from marlmeta.evaluation._gradients import (
     SoftmaxReport as SoftmaxReport,

@@ -67,7 +67,7 @@ def ne_gap(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
 
 
 def nash_conv(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
-    """``sum_i gain_i`` (NashConv; the zero-sum NE-gap of seed 000)."""
+    """``sum_i gain_i`` (NashConv; the NE-gap of a zero-sum game in Mao et al.)."""
     return jnp.sum(gains(game, policy))
 
 

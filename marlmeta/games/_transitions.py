@@ -8,7 +8,8 @@ every state ``s`` and joint action ``a``. Three representations implement it:
 - :class:`SparseTransitions`: a fixed fan-out ``K`` of successors per
   ``(h, s, a)``, so that games with very many states fit in memory;
 - :class:`FactoredTransitions`: every player moves its own local state,
-  ``P(s'|s, a) = prod_i P_i(s'_i | s_i, a_i)`` (seed 000 appendix F.3).
+  ``P(s'|s, a) = prod_i P_i(s'_i | s_i, a_i)`` (as in the linear-quadratic
+  game of Mao, Qiu, Zhang, Başar, NeurIPS 2023, appendix F.3).
 
 A kernel has a time axis of length ``H`` (time-inhomogeneous) or ``1``
 (time-homogeneous, shared by all steps; discounted games always use ``1``).

@@ -1,9 +1,14 @@
 """Games of the papers and classic matrix games.
 
-Seed 000 appendix F: two-state games whose transitions depend on whether the
-players' actions match. The papers' reward tables are partly missing from
-their text; the tables used here are the ones fixed by the project's issues and
-are stated in the configs that use them.
+The ``seed000_*`` games are those of appendix F of Mao, Qiu, Zhang, Başar,
+"Multi-Agent Meta-Reinforcement Learning: Sharper Convergence Rates with Task
+Similarity" (NeurIPS 2023): two-state games whose transitions depend on whether
+the players' actions match. The paper's reward tables are partly missing from
+its text; the tables used here are the library's choice and are stated in the
+configs that use them. The ``seed001_*`` games are those of Zhang, Mei, Dai,
+Schuurmans, Li, "On the Global Convergence Rates of Decentralized Softmax
+Gradient Play in Markov Potential Games" (NeurIPS 2022), built from the
+authors' published code.
 """
 
 from __future__ import annotations
@@ -17,19 +22,19 @@ from marlmeta.games._constructors import (
     matrix_game,
     zero_sum_game,
 )
-from marlmeta.games._game import DiscountedMarkovGame, MarkovGame
+from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
 
-#: Seed 000 F.1 base game (max-player's reward, rows its actions): both stage
+#: Mao et al. F.1 base game (max-player's reward, rows its actions): both stage
 #: games have a pure saddle point. The paper's Table 1 is missing from its text.
 ZERO_SUM_PURE = ((0.8, 0.3), (0.5, 0.1)), ((0.6, 0.9), (0.2, 0.4))
 #: A variant whose stage games have mixed equilibria near uniform.
 ZERO_SUM_MIXED = ((0.9, 0.1), (0.2, 0.8)), ((0.3, 0.7), (0.6, 0.4))
-#: Seed 000 F.2 identical-interest base game (the text's table is incomplete).
+#: Mao et al. F.2 identical-interest base game (the text's table is incomplete).
 IDENTICAL_INTEREST = ((0.1, 0.5), (0.5, 1.0)), ((0.8, 0.2), (0.2, 0.6))
 
 
 def matching_transitions(stay: float = 0.9, switch: float = 0.9, dtype=jnp.float32):
-    """Two-state, two-action kernel of seed 000 F.1 (time-homogeneous).
+    """Two-state, two-action kernel of Mao et al. F.1 (time-homogeneous).
 
     If the two players' actions match the state stays with probability
     ``stay``; otherwise it switches with probability ``switch``.
@@ -52,8 +57,8 @@ def seed000_zero_sum(
     stay: float = 0.9,
     switch: float = 0.9,
     dtype=jnp.float32,
-) -> MarkovGame:
-    """Seed 000 F.1 base game: two states, 2x2 actions, starts in state 0.
+) -> FiniteHorizonGame:
+    """Mao et al. F.1 base game: two states, 2x2 actions, starts in state 0.
 
     Args:
         table: max-player's reward ``table[s][a][b]``, shared by all steps.
@@ -74,8 +79,8 @@ def seed000_identical_interest(
     stay: float = 0.9,
     switch: float = 0.9,
     dtype=jnp.float32,
-) -> MarkovGame:
-    """Seed 000 F.2 base game: two-player identical interest, two states.
+) -> FiniteHorizonGame:
+    """Mao et al. F.2 base game: two-player identical interest, two states.
 
     Arguments as in :func:`seed000_zero_sum`; ``table`` is the common reward.
     """
@@ -88,16 +93,16 @@ def seed000_identical_interest(
     )
 
 
-#: Seed 001 Fig. 1 (G2): identical interest, 3 x 2 actions (the authors' code).
+#: Zhang et al. Fig. 1 (G2): identical interest, 3 x 2 actions (the authors' code).
 G2 = ((-1.0, 0.14), (0.16, 0.15), (0.2, -1.0))
-#: Seed 001 Fig. 2 (G3): the second slice of the third player's action.
+#: Zhang et al. Fig. 2 (G3): the second slice of the third player's action.
 G3_SECOND = ((-1.01, 0.13), (0.15, 0.14), (0.23, -1.01))
 
 
 def identical_interest_matrix(reward, dtype=None) -> DiscountedMarkovGame:
     """An identical-interest matrix game as a one-state game with ``gamma = 0``.
 
-    Seed 001's experiments: ``d = 1``, ``1 / (1 - gamma) = 1``, and the common
+    Zhang et al.'s experiments: ``d = 1``, ``1 / (1 - gamma) = 1``, and the common
     reward is the potential.
 
     Args:
@@ -116,17 +121,17 @@ def identical_interest_matrix(reward, dtype=None) -> DiscountedMarkovGame:
 
 
 def seed001_g2(dtype=None) -> DiscountedMarkovGame:
-    """Seed 001's G2: unique NE ``(a_1, a_2) = (3, 1)`` (1-indexed), value 0.2."""
+    """Zhang et al.'s G2: unique NE ``(a_1, a_2) = (3, 1)`` (1-indexed), value 0.2."""
     return identical_interest_matrix(G2, dtype)
 
 
 def seed001_g3(dtype=None) -> DiscountedMarkovGame:
-    """Seed 001's G3 (3 x 2 x 2): unique pure NE ``(3, 1, 2)``, value 0.23."""
+    """Zhang et al.'s G3 (3 x 2 x 2): unique pure NE ``(3, 1, 2)``, value 0.23."""
     return identical_interest_matrix(np.stack([G2, G3_SECOND], axis=-1), dtype)
 
 
 def seed001_g8(dtype=None) -> DiscountedMarkovGame:
-    """Seed 001's G8: 8 players, 3 actions, MATLAB's ``rng(19765); rand(3, .., 3)``.
+    """Zhang et al.'s G8: 8 players, 3 actions, MATLAB's ``rng(19765); rand(3, .., 3)``.
 
     MATLAB's default generator is the Mersenne Twister that NumPy's legacy
     ``RandomState`` also implements; the column-major fill is ``order='F'``.
@@ -135,19 +140,19 @@ def seed001_g8(dtype=None) -> DiscountedMarkovGame:
     return identical_interest_matrix(r, dtype)
 
 
-def matching_pennies() -> MarkovGame:
+def matching_pennies() -> FiniteHorizonGame:
     """Matching pennies: value 0, unique equilibrium uniform."""
     r = jnp.array([[1.0, -1.0], [-1.0, 1.0]])
     return matrix_game(jnp.stack([r, -r]))
 
 
-def rock_paper_scissors() -> MarkovGame:
+def rock_paper_scissors() -> FiniteHorizonGame:
     """Rock-paper-scissors: value 0, unique equilibrium uniform."""
     r = jnp.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
     return matrix_game(jnp.stack([r, -r]))
 
 
-def prisoners_dilemma() -> MarkovGame:
+def prisoners_dilemma() -> FiniteHorizonGame:
     """Prisoner's dilemma (action 1 = defect, strictly dominant)."""
     r0 = jnp.array([[3.0, 0.0], [5.0, 1.0]])
     return matrix_game(jnp.stack([r0, r0.T]))

@@ -1,5 +1,6 @@
 """Meta-learning across games: sequential meta-initialisation, warm start and
-MAML (seed 000 section 3 and 4)."""
+MAML (Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning:
+Sharper Convergence Rates with Task Similarity", NeurIPS 2023, sections 3, 4)."""
 
 from marlmeta.meta._maml import (
     MAMLRun as MAMLRun,

@@ -1,6 +1,8 @@
-"""Sequential meta-initialisation over a sequence of games (seed 000 Thms 2, 3, 6).
+"""Sequential meta-initialisation over a sequence of games.
 
-``ALGORITHMS.md`` section 3. Games ``G^1..G^K`` arrive in order and
+Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Convergence Rates with Task Similarity", NeurIPS 2023, Theorems 2, 3 and 6.
+Games ``G^1..G^K`` arrive in order and
 ``alpha = 1/sqrt(K)``:
 
     init^1 = uniform,    init^{k+1} = (1/k) sum_{k' <= k} [br^{k'}]_alpha,
@@ -165,7 +167,7 @@ def warm_start(
     checkpoints: Sequence[int] | None = None,
     metric: Callable = report,
 ) -> MetaRun:
-    """Warm-start meta-learning (seed 000 Theorem 3): ``pi^{k,0} = pi^{k-1,T}``.
+    """Warm-start meta-learning (Mao et al. Theorem 3): ``pi^{k,0} = pi^{k-1,T}``.
 
     Game 1 starts from uniform play; each later game from the output policy of
     the game before it. ``similarity`` is ``Delta_Phi`` (:func:`potential_similarity`)

@@ -83,7 +83,7 @@ def argmax_uniform(x: Float[Array, "... A"]) -> Float[Array, "... A"]:
     """Uniform distribution over the maximisers of ``x`` along the last axis.
 
     Entries within ``1e-12 * (1 + |max|)`` of the maximum tie
-    (``ALGORITHMS.md`` section 0: the best response in hindsight).
+    (the best response in hindsight of the stage-based solvers).
     """
     m = jnp.max(x, axis=-1, keepdims=True)
     ties = (x >= m - 1e-12 * (1 + jnp.abs(m))).astype(x.dtype)
