@@ -356,10 +356,18 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
 
 
 def _chunk_fn(config: SequenceExperiment):
-    """The compiled function of one chunk of seeds (pure inside)."""
+    """The compiled function of one chunk of seeds (pure inside).
+
+    It is cached across chunks and may first be built while the runner traces
+    a chunk for its structure: the base game and the solver it closes over are
+    computed eagerly, never as values of that trace.
+    """
     dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
-    base = config.base_game(dtype)
-    solver = make_solver(config.solver_name, dtype, step_size=config.solver.step_size)
+    with jax.ensure_compile_time_eval():
+        base = config.base_game(dtype)
+        solver = make_solver(
+            config.solver_name, dtype, step_size=config.solver.step_size
+        )
     g = config.game
     steps, cps = config.solver.num_steps, config.run.checkpoints
 
