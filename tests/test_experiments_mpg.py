@@ -1,4 +1,4 @@
-"""The Markov-potential-game experiments: warm start, seed 001's figures, MAML."""
+"""The Markov-potential-game experiments: warm start, softmax gradient play, MAML."""
 
 import json
 import pathlib
