@@ -26,8 +26,15 @@ def _list(what: str, config_dir: pathlib.Path) -> None:
             print(f"  {name:30s} {doc}")
     if what in ("all", "solvers"):
         print("solvers (marlmeta.solvers):")
-        for name, (_, doc) in SOLVERS.items():
-            print(f"  {name:30s} {doc}")
+        for name, spec in SOLVERS.items():
+            print(f"  {name:30s} {spec.doc}")
+    if what in ("all", "experiments"):
+        from marlmeta.experiments import EXPERIMENTS
+
+        print("experiments (the 'experiment' key of a config):")
+        for name, cls in sorted(EXPERIMENTS.items()):
+            doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+            print(f"  {name:30s} {' '.join(doc.split())}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         "--fresh", action="store_true", help="discard chunks already written"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    lst = sub.add_parser("list", help="list configs, games and solvers")
+    lst = sub.add_parser("list", help="list configs, games, solvers and experiments")
     lst.add_argument(
-        "what", nargs="?", default="all", choices=["all", "configs", "games", "solvers"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "configs", "games", "solvers", "experiments"],
     )
     lst.add_argument("--configs", default=str(CONFIG_DIR), help="config folder")
     args = parser.parse_args(argv)

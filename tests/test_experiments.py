@@ -209,3 +209,129 @@ def test_meta_does_not_help_on_the_mixed_family():
     ind, met, d_mixed = jax.vmap(lambda k: one(k, zoo.ZERO_SUM_MIXED))(keys)
     assert float(met.mean()) > float(ind.mean())
     assert float(d_mixed.mean()) > 3 * float(d_pure.mean())
+
+
+EXPERIMENTS_DIR = ROOT / "marlmeta" / "experiments"
+
+
+def _module_imports(path: pathlib.Path) -> set[str]:
+    """The ``marlmeta.experiments`` modules ``path`` imports at module level."""
+    import ast
+
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "marlmeta.experiments":
+                found |= {a.name for a in node.names}
+            elif node.module.startswith("marlmeta.experiments."):
+                found.add(node.module.rsplit(".", 1)[1])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("marlmeta.experiments."):
+                    found.add(a.name.rsplit(".", 1)[1])
+    return found
+
+
+def test_experiment_modules_form_no_import_cycle():
+    modules = {
+        p.stem: _module_imports(p)
+        for p in EXPERIMENTS_DIR.glob("*.py")
+        if p.stem != "__init__"
+    }
+    experiments = {"sequence", "compare", "softmax", "maml"}
+    assert experiments <= set(modules)
+    assert not modules["runner"] & experiments  # the runner knows no experiment
+    assert not modules["config"] & experiments
+    for name in experiments:
+        assert "runner" not in modules[name], name
+    # depth-first search for a cycle in the module-level import graph
+    state = {}
+
+    def visit(m, trail):
+        if state.get(m) == "open":
+            raise AssertionError(f"import cycle: {' -> '.join([*trail, m])}")
+        if state.get(m) == "done" or m not in modules:
+            return
+        state[m] = "open"
+        for n in modules[m]:
+            visit(n, [*trail, m])
+        state[m] = "done"
+
+    for m in modules:
+        visit(m, [])
+
+
+def test_every_experiment_is_registered_by_its_class():
+    from marlmeta.experiments import EXPERIMENTS, Experiment
+
+    assert set(EXPERIMENTS) == {
+        "compare",
+        "zero_sum_meta",
+        "potential_meta",
+        "general_sum_meta",
+        "softmax_mpg",
+        "maml_mpg",
+    }
+    for name, cls in EXPERIMENTS.items():
+        assert issubclass(cls, Experiment) and cls.experiment_name == name
+    with pytest.raises(TypeError, match="registered twice"):
+
+        class Again(Experiment, experiment="compare"):
+            pass
+
+
+def test_make_solver_builds_only_what_a_solver_takes():
+    from marlmeta.experiments.registry import make_solver
+
+    ngp = make_solver(
+        "NaturalGradientPlay", jax.numpy.float32, step_size=0.1, clip=1.0, label="x"
+    )
+    assert ngp.clip == 1.0 and ngp.step_size.dtype == jax.numpy.float32
+    gp = make_solver("GradientPlay", None, step_size=0.1, barrier=0.5, clip=None)
+    assert float(gp.barrier) == 0.5
+    assert make_solver("AdaptiveOFTRL", None, step_size=None).step_size is None
+    with pytest.raises(ValueError, match="GeneralSumOMD needs step_size"):
+        make_solver("GeneralSumOMD", None, step_size=None)
+
+
+@pytest.mark.parametrize(
+    "config, edit, fragment",
+    [
+        (
+            "smoke_compare",
+            lambda d: d["solvers"][0].update(step_size=None),
+            "key 'solvers[0].step_size' is missing or null; GeneralSumOMD needs it",
+        ),
+        (
+            "softmax_mpg_g2",
+            lambda d: d["solvers"][0].update(clip=1.0),
+            "key 'solvers[0].clip' is 1.0; GradientPlay does not take it",
+        ),
+    ],
+)
+def test_solver_entries_are_checked_against_the_registry(
+    tmp_path, config, edit, fragment
+):
+    data = yaml.safe_load((ROOT / "configs" / f"{config}.yaml").read_text())
+    edit(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_stale_chunks_are_recomputed_not_misread(tmp_path):
+    out = run_experiment(load_config(SMOKE), tmp_path, progress=False)
+    first = json.loads((out / "results.json").read_text())
+    chunk = out / "chunks" / "chunk_000.npz"
+    with np.load(chunk) as z:
+        keys = [k for k in z.files if k != "fingerprint"]
+        assert ".meta.gap" in keys and ".individual.values" in keys
+        fp = str(z["fingerprint"]).split("/")[0]
+    # a chunk of the old layout: the config's fingerprint, f-string keys
+    np.savez(chunk, fingerprint=np.array(fp), meta_nash_conv=np.zeros(3))
+    run_experiment(load_config(SMOKE), tmp_path, progress=False)
+    assert json.loads((out / "results.json").read_text()) == first
+    with np.load(chunk) as z:
+        assert sorted(k for k in z.files if k != "fingerprint") == sorted(keys)

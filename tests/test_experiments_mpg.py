@@ -1,15 +1,36 @@
-"""The Markov-potential-game experiments: warm start, seed 001's figures, MAML."""
+"""The Markov-potential-game experiments: warm start, softmax gradient play, MAML."""
 
 import json
 import pathlib
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import yaml
 
+import marlmeta as M
 from marlmeta.experiments import ConfigError, load_config, run_experiment
+from marlmeta.games import zoo
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _delta_phi_numpy(rewards, probs, initial) -> float:
+    """``sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^k+1))`` for a family of
+    identical-interest games sharing their transitions, by backward induction
+    over joint actions (a deterministic joint policy attains the maximum and
+    is a product policy)."""
+    total = 0.0
+    for k in range(len(rewards) - 1):
+        diff = rewards[k] - rewards[k + 1]  # (H, S, A, B)
+        v = np.zeros(diff.shape[1])
+        for h in reversed(range(diff.shape[0])):
+            p = probs[k, min(h, probs.shape[1] - 1)]  # (S, A, B, S')
+            v = (diff[h] + p @ v).max(axis=(1, 2))
+        total += float(initial[k] @ v)
+    return total
 
 
 def test_potential_meta_warm_start_pays_early(tmp_path):
@@ -27,7 +48,31 @@ def test_potential_meta_warm_start_pays_early(tmp_path):
     early = np.array(cps) <= 30
     assert np.all(meta[early] < 0.3 * ind[early])
     assert ind[-1] < 1e-3 and meta[-1] < 1e-3  # both converge by T = 1000
-    assert r["similarity"]["meta"] == r["similarity"]["individual"] > 0
+    # Delta_Phi is the family's, reported once: rebuild every seed's family and
+    # recompute it in NumPy.
+    config = load_config(ROOT / "configs" / "potential_meta.yaml")
+    g = config.game
+    assert set(r["similarity"]) == {"definition", "family"}
+    assert "similarity_mean" not in r["individual"] | r["meta"]
+    base = zoo.seed000_identical_interest(
+        g.rewards, g.horizon, g.stay, g.switch, jnp.float64
+    )
+    deltas = []
+    for key in jax.random.split(jax.random.key(config.run.seed), config.run.seeds):
+        fam = M.games.perturb_rewards(
+            key, base, g.num_games, g.noise_std, coupling="identical"
+        )
+        rewards = np.asarray(fam.rewards)
+        np.testing.assert_array_equal(rewards[:, 0], rewards[:, 1])
+        deltas.append(
+            _delta_phi_numpy(
+                rewards[:, 0],
+                np.asarray(fam.transitions.probs),
+                np.asarray(fam.initial),
+            )
+        )
+    assert np.mean(deltas) > 0
+    np.testing.assert_allclose(r["similarity"]["family"], np.mean(deltas), rtol=1e-10)
 
 
 @pytest.mark.parametrize("config", ["softmax_mpg_g2_good", "softmax_mpg_g3"])
@@ -69,6 +114,25 @@ def test_maml_smoke_config(tmp_path):
         assert len(r["train_ne_gap"][name]) == 15
     assert set(r["test_ne_gap_at_T"]) == {"maml", "random", "uniform"}
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_maml_random_baseline_is_the_returned_one():
+    # With the whole pool as the batch, the training "random" NE-gap is the
+    # pool's mean NE-gap after T inner steps from run.random_init, the logits
+    # the experiment also evaluates on the held-out games.
+    base = M.games.random_identical_interest(
+        jax.random.key(3), 1, (2, 3), 2, discount=0.7, dtype=jnp.float32
+    )
+    base = jax.tree.map(lambda x: x[0], base)
+    games = M.games.perturb_rewards(
+        jax.random.key(4), base, 4, 0.05, coupling="identical"
+    )
+    theta = (jnp.zeros((2, 2)), jnp.zeros((2, 3)))
+    run = M.meta.maml(games, theta, optax.sgd(0.1), 3, 2, 0.5, key=jax.random.key(5))
+    assert [t.shape for t in run.random_init] == [(2, 2), (2, 3)]
+    gap = jax.vmap(lambda g: M.meta.adapted_ne_gap(g, run.random_init, 2, 0.5))(games)
+    np.testing.assert_allclose(run.ne_gap_random, jnp.mean(gap), rtol=1e-5)
+    assert float(jnp.std(jnp.concatenate(jax.tree.leaves(run.random_init), None))) > 0.3
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,22 @@
-"""The impure shell: typed configs, the runner, plots."""
+"""The impure shell: typed configs, the runner, the experiments.
 
+Each experiment is one module that owns its config class, its plan and its
+figure; importing it registers the config class (see ``_protocol``). The
+runner knows none of them.
+"""
+
+# The experiments: importing a module registers its config classes.
+from marlmeta.experiments import (  # noqa: F401
+    compare as compare,
+    maml as maml,
+    sequence as sequence,
+    softmax as softmax,
+)
+from marlmeta.experiments._protocol import (
+    EXPERIMENTS as EXPERIMENTS,
+    Experiment as Experiment,
+    Plan as Plan,
+)
 from marlmeta.experiments.config import (
     ConfigError as ConfigError,
     load_config as load_config,

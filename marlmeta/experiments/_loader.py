@@ -6,6 +6,8 @@ import dataclasses
 import types
 import typing
 
+from marlmeta.experiments.registry import SOLVERS, missing_hyperparameters
+
 
 class ConfigError(ValueError):
     """A config file is malformed; the message names the key and the file."""
@@ -110,13 +112,30 @@ def check_checkpoints(path: str, key: str, cps, steps_key: str, steps: int) -> N
             )
 
 
-def check_solver_names(path: str, entries, names: tuple[str, ...]) -> None:
-    """``solvers`` is non-empty and every ``solvers[k].solver`` is in ``names``."""
+def check_solver_entries(path: str, entries, names: tuple[str, ...]) -> None:
+    """``solvers`` is non-empty, every ``solvers[k].solver`` is in ``names``,
+    gives what the solver requires and leaves at their defaults the
+    hyperparameters the solver does not take (the registry's
+    :class:`~marlmeta.experiments.registry.SolverSpec` says which)."""
     if not entries:
         raise ConfigError(f"{path}: key 'solvers' is empty; expected at least one")
+    known = {h for spec in SOLVERS.values() for h in spec.arrays + spec.static}
     for k, entry in enumerate(entries):
         if entry.solver not in names:
             raise ConfigError(
                 f"{path}: key 'solvers[{k}].solver' is {entry.solver!r}; "
                 f"expected one of: {', '.join(names)}"
             )
+        values = dataclasses.asdict(entry)
+        for key in missing_hyperparameters(entry.solver, values):
+            raise ConfigError(
+                f"{path}: key 'solvers[{k}].{key}' is missing or null; "
+                f"{entry.solver} needs it"
+            )
+        for f in dataclasses.fields(entry):
+            if f.name in known and not SOLVERS[entry.solver].takes(f.name):
+                if values[f.name] != f.default:
+                    raise ConfigError(
+                        f"{path}: key 'solvers[{k}].{f.name}' is "
+                        f"{values[f.name]!r}; {entry.solver} does not take it"
+                    )

@@ -8,14 +8,116 @@ over the games, every game's curve, and (for adaptive OFTRL) its online bound
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
-from marlmeta.experiments.config import CompareConfig
+from marlmeta.experiments import _plots
+from marlmeta.experiments._loader import (
+    ConfigError,
+    check_checkpoints,
+    check_dtype,
+    check_sizes,
+    check_solver_entries,
+)
+from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import make_solver
+
+
+@dataclasses.dataclass(frozen=True)
+class GameBatchConfig:
+    """A batch of random general-sum games.
+
+    With ``stay`` set, the transitions are action-independent: the state stays
+    with probability ``stay`` and moves to another state uniformly otherwise
+    (the experiment of Yorulmaz and Başar, "Near Optimal Convergence to Coarse
+    Correlated Equilibrium in General-Sum Markov Games"); with ``stay: null``
+    they are random.
+    """
+
+    num_games: int = 9
+    num_actions: tuple[int, ...] = (2, 2)
+    num_states: int = 2
+    horizon: int = 2
+    stay: float | None = None
+    seed: int = 0
+
+
+#: The registry names of the solvers a CCE comparison accepts.
+SOLVER_NAMES = ("GeneralSumOMD", "AdaptiveOFTRL")
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverEntry:
+    """One solver of a comparison; ``step_size: null`` takes its theory default
+    (where the solver has one)."""
+
+    label: str
+    solver: str
+    step_size: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig(Experiment, experiment="compare"):
+    """Several CCE solvers on the same batch of games (exact CCE-gap curves)."""
+
+    name: str
+    experiment: str
+    game: GameBatchConfig
+    solvers: tuple[SolverEntry, ...]
+    num_steps: int = 1000
+    checkpoints: tuple[int, ...] = (10, 100, 1000)
+    dtype: str = "float64"
+    description: str = ""
+
+    def check(self, path: str) -> None:
+        g = self.game
+        sizes = {
+            "game.num_games": g.num_games,
+            "game.num_states": g.num_states,
+            "game.horizon": g.horizon,
+            "num_steps": self.num_steps,
+        }
+        for i, a in enumerate(g.num_actions):
+            sizes[f"game.num_actions[{i}]"] = a
+        check_sizes(path, sizes)
+        if g.stay is not None and not 0.0 <= g.stay <= 1.0:
+            raise ConfigError(
+                f"{path}: key 'game.stay' is {g.stay}; expected in [0, 1]"
+            )
+        check_solver_entries(path, self.solvers, SOLVER_NAMES)
+        check_checkpoints(
+            path, "checkpoints", self.checkpoints, "num_steps", self.num_steps
+        )
+        check_dtype(path, "dtype", self.dtype)
+
+    def plan(self) -> Plan:
+        return Plan(
+            len(self.solvers),
+            lambda i: _compute(self, i),
+            lambda parts: _aggregate(self, parts),
+            figure,
+            self.dtype == "float64",
+        )
+
+
+class CompareChunk(eqx.Module):
+    """One solver on the batch.
+
+    Attributes:
+        cce_gap: the exact CCE-gap of every game at every checkpoint, ``(G, C)``.
+        finite: whether every run stayed finite.
+        cce_gap_ub: adaptive OFTRL's online bound, ``(G, C)``, or ``None``.
+    """
+
+    cce_gap: Float[Array, "G C"]
+    finite: Bool[Array, ""]
+    cce_gap_ub: Float[Array, "G C"] | None = None
 
 
 def games_of(config: CompareConfig):
@@ -36,75 +138,102 @@ def games_of(config: CompareConfig):
         kernel = kernel.reshape((s,) + (1,) * len(g.num_actions) + (s,))
         probs = jnp.broadcast_to(kernel, games.transitions.probs.shape)
         games = eqx.tree_at(lambda x: x.transitions.probs, games, probs)
-        first = jnp.zeros(s, dtype).at[0].set(1.0)  # seed 002 starts in s_1
+        first = jnp.zeros(s, dtype).at[0].set(1.0)  # Yorulmaz, Başar start in s_1
         games = eqx.tree_at(
             lambda x: x.initial, games, jnp.broadcast_to(first, games.initial.shape)
         )
     return games
 
 
-def _solver(entry, dtype):
-    eta = None if entry.step_size is None else jnp.asarray(entry.step_size, dtype)
-    if eta is None and entry.solver == "GeneralSumOMD":
-        # Theorem 6's step size for Algorithm 2 has no closed form here.
-        raise ValueError(f"solver {entry.label!r}: GeneralSumOMD needs a step_size")
-    return make_solver(entry.solver, step_size=eta)
+def _compute(config: CompareConfig, i: int) -> CompareChunk:
+    games = games_of(config)
+    entry = config.solvers[i]
+    solver = make_solver(entry.solver, games.rewards.dtype, **dataclasses.asdict(entry))
+    sol = M.solve_batch(solver, games, config.num_steps, checkpoints=config.checkpoints)
+    ub = None
+    if isinstance(sol.diagnostics, M.solvers.OFTRLDiagnostics):
+        ub = sol.diagnostics.cce_gap_ub
+    return CompareChunk(sol.trace.cce_gap, jnp.all(sol.finite), ub)
 
 
-def compare_plan(config: CompareConfig):
-    from marlmeta.experiments.plots import plot_compare
-    from marlmeta.experiments.runner import Plan
-
-    def compute(i):
-        games = games_of(config)
-        solver = _solver(config.solvers[i], games.rewards.dtype)
-        sol = M.solve_batch(
-            solver, games, config.num_steps, checkpoints=config.checkpoints
-        )
-        out = {"cce_gap": sol.trace.cce_gap, "finite": jnp.all(sol.finite)}  # (G, C)
-        if isinstance(sol.diagnostics, M.solvers.OFTRLDiagnostics):
-            out["cce_gap_ub"] = sol.diagnostics.cce_gap_ub
-        return out
-
-    def aggregate(parts):
-        results = {
-            "experiment": config.experiment,
-            "name": config.name,
-            "metric": "cce_gap",
-            "metric_description": (
-                "exact CCE-gap of each solver's Markov correlated output policy "
-                "(GeneralSumOMD: stage mixture; AdaptiveOFTRL: average joint), "
-                "statistics over the games of the batch"
-            ),
-            "checkpoints": list(config.checkpoints),
-            "num_games": config.game.num_games,
-            "solvers": [],
+def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
+    results = {
+        "experiment": config.experiment,
+        "name": config.name,
+        "metric": "cce_gap",
+        "metric_description": (
+            "exact CCE-gap of each solver's Markov correlated output policy "
+            "(GeneralSumOMD: stage mixture; AdaptiveOFTRL: average joint), "
+            "statistics over the games of the batch"
+        ),
+        "checkpoints": list(config.checkpoints),
+        "num_games": config.game.num_games,
+        "solvers": [],
+    }
+    finite = True
+    for entry, raw in zip(config.solvers, parts, strict=True):
+        gap = raw.cce_gap
+        finite &= bool(raw.finite)
+        row = {
+            "label": entry.label,
+            "solver": entry.solver,
+            "step_size": entry.step_size,
+            "cce_gap_mean": gap.mean(0).tolist(),
+            "cce_gap_std": gap.std(0).tolist(),
+            "cce_gap_median": np.median(gap, 0).tolist(),
+            "cce_gap_p90": np.percentile(gap, 90, axis=0).tolist(),
+            "cce_gap_per_game": gap.tolist(),
         }
-        finite = True
-        for entry, raw in zip(config.solvers, parts, strict=True):
-            gap = raw["cce_gap"]
-            finite &= bool(raw["finite"])
-            row = {
-                "label": entry.label,
-                "solver": entry.solver,
-                "step_size": entry.step_size,
-                "cce_gap_mean": gap.mean(0).tolist(),
-                "cce_gap_std": gap.std(0).tolist(),
-                "cce_gap_median": np.median(gap, 0).tolist(),
-                "cce_gap_p90": np.percentile(gap, 90, axis=0).tolist(),
-                "cce_gap_per_game": gap.tolist(),
-            }
-            if "cce_gap_ub" in raw:
-                ub = raw["cce_gap_ub"]
-                row["cce_gap_ub_mean"] = ub.mean(0).tolist()
-                row["cce_gap_ub_per_game"] = ub.tolist()
-                # < 0 where the online bound is below the exact gap of the Markov
-                # average-joint output (it bounds seed 002's non-Markov output).
-                row["cce_gap_ub_minus_exact_min"] = float(np.min(ub - gap))
-            results["solvers"].append(row)
-        results["finite"] = finite
-        return results
+        if raw.cce_gap_ub is not None:
+            ub = raw.cce_gap_ub
+            row["cce_gap_ub_mean"] = ub.mean(0).tolist()
+            row["cce_gap_ub_per_game"] = ub.tolist()
+            # < 0 where the online bound is below the exact gap of the Markov
+            # average-joint output (it bounds the paper's non-Markov output).
+            row["cce_gap_ub_minus_exact_min"] = float(np.min(ub - gap))
+        results["solvers"].append(row)
+    results["finite"] = finite
+    return results
 
-    return Plan(
-        len(config.solvers), compute, aggregate, plot_compare, config.dtype == "float64"
+
+def figure(results: dict) -> bytes:
+    """(a) mean and median with the 90th percentile per solver; (b) per-game curves."""
+    plt = _plots.pyplot()
+    x = results["checkpoints"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, color in zip(results["solvers"], colors, strict=False):
+        label = row["label"]
+        axes[0].plot(x, row["cce_gap_median"], color=color, label=f"{label}: median")
+        axes[0].plot(
+            x, row["cce_gap_mean"], color=color, ls=":", label=f"{label}: mean"
+        )
+        axes[0].fill_between(
+            x, row["cce_gap_median"], row["cce_gap_p90"], color=color, alpha=0.2
+        )
+        for k, curve in enumerate(row["cce_gap_per_game"]):
+            axes[1].plot(
+                x,
+                curve,
+                color=color,
+                alpha=0.5,
+                lw=0.8,
+                label=label if k == 0 else None,
+            )
+    axes[0].set(
+        xscale="log",
+        xlabel="iterations T",
+        ylabel="exact CCE-gap",
+        title="(a) median (band up to the 90th percentile), mean dotted",
     )
+    axes[1].set(
+        xscale="log",
+        xlabel="iterations T",
+        ylabel="exact CCE-gap",
+        title="(b) every game",
+    )
+    for ax in axes:
+        ax.set_yscale("symlog", linthresh=1e-4)  # a CCE-gap may be negative
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _plots.png(fig, results["name"])

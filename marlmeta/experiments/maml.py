@@ -1,24 +1,160 @@
-"""MAML on a family of perturbed discounted potential games (seed 000 section 4.2).
+"""MAML on a family of perturbed discounted potential games.
 
-One chunk: meta-train on the training pool (the outer loop of
-:func:`marlmeta.meta.maml`), then evaluate on the held-out games the NE-gap and
-the potential after ``t`` inner steps of eq. (44), for every ``t`` in
-``eval_steps``, from three initialisations: MAML's, a random one (Gaussian
-logits, standard deviation 1) and the uniform policy.
+Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Convergence Rates with Task Similarity" (NeurIPS 2023), section 4.2. One chunk:
+meta-train on the training pool (the outer loop of :func:`marlmeta.meta.maml`),
+then evaluate on the held-out games the NE-gap and the potential after ``t``
+inner steps of eq. (44), for every ``t`` in ``eval_steps``, from three
+initialisations: MAML's, a random one (Gaussian logits, standard deviation 1,
+the same logits :func:`marlmeta.meta.maml` tracks on the training batches) and
+the uniform policy.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
-from marlmeta.experiments.config_mpg import MAMLConfig
+from marlmeta.experiments import _plots
+from marlmeta.experiments._loader import ConfigError, check_dtype, check_sizes
+from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import OPTIMISERS
 
-_INITS = ("maml", "random", "uniform")
+
+@dataclasses.dataclass(frozen=True)
+class MAMLGameConfig:
+    """A family of perturbed discounted games around a random base game.
+
+    ``kind`` is ``identical_interest`` (the common reward gets the noise) or
+    ``potential`` (``r_i = phi + u_i``; the noise goes to ``phi``, hence to
+    every player alike). The first ``train_games`` games are the training
+    pool, the next ``test_games`` are held out.
+    """
+
+    kind: str = "identical_interest"
+    num_actions: tuple[int, ...] = (3, 3)
+    num_states: int = 3
+    discount: float = 0.8
+    noise_std: float = 0.05
+    train_games: int = 32
+    test_games: int = 32
+    base_seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class MAMLSettings:
+    """MAML's loops: ``T`` inner steps of eq. (44), an optax outer loop."""
+
+    inner_steps: int = 5
+    inner_step_size: float = 0.5
+    meta_steps: int = 200
+    optimiser: str = "adam"
+    learning_rate: float = 0.1
+    batch_size: int | None = 8
+    first_order: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MAMLConfig(Experiment, experiment="maml_mpg"):
+    """MAML on a family of discounted potential games (Mao et al. section 4.2)."""
+
+    name: str
+    experiment: str
+    game: MAMLGameConfig = MAMLGameConfig()
+    maml: MAMLSettings = MAMLSettings()
+    eval_steps: tuple[int, ...] = (0, 1, 2, 5, 10, 20)
+    seed: int = 0
+    dtype: str = "float64"
+    description: str = ""
+
+    def check(self, path: str) -> None:
+        g, m = self.game, self.maml
+        if g.kind not in ("identical_interest", "potential"):
+            raise ConfigError(
+                f"{path}: key 'game.kind' is {g.kind!r}; "
+                "expected identical_interest or potential"
+            )
+        sizes = {
+            "game.num_states": g.num_states,
+            "game.train_games": g.train_games,
+            "game.test_games": g.test_games,
+            "maml.meta_steps": m.meta_steps,
+        }
+        sizes.update({f"game.num_actions[{i}]": a for i, a in enumerate(g.num_actions)})
+        check_sizes(path, sizes)
+        if not 0.0 <= g.discount < 1.0:
+            raise ConfigError(
+                f"{path}: key 'game.discount' is {g.discount}; expected in [0, 1)"
+            )
+        if m.inner_steps < 0:
+            raise ConfigError(
+                f"{path}: key 'maml.inner_steps' is {m.inner_steps}; expected >= 0"
+            )
+        if m.optimiser not in OPTIMISERS:
+            raise ConfigError(
+                f"{path}: key 'maml.optimiser' is {m.optimiser!r}; "
+                f"expected one of: {', '.join(OPTIMISERS)}"
+            )
+        if m.batch_size is not None and not 1 <= m.batch_size <= g.train_games:
+            raise ConfigError(
+                f"{path}: key 'maml.batch_size' is {m.batch_size}; "
+                f"expected in [1, game.train_games = {g.train_games}]"
+            )
+        if any(t < 0 for t in self.eval_steps):
+            raise ConfigError(f"{path}: key 'eval_steps' has a negative entry")
+        check_dtype(path, "dtype", self.dtype)
+
+    def plan(self) -> Plan:
+        return Plan(
+            1,
+            lambda i: _compute(self),
+            lambda parts: _aggregate(self, *parts),
+            figure,
+            self.dtype == "float64",
+        )
+
+
+class ByInit(eqx.Module):
+    """One entry per initialisation of the inner loop."""
+
+    maml: Any
+    random: Any
+    uniform: Any
+
+
+_INITS = tuple(f.name for f in dataclasses.fields(ByInit))
+
+
+class Evaluation(eqx.Module):
+    """On the held-out games, after every ``t`` of ``eval_steps``: ``(E, G)``."""
+
+    ne_gap: Float[Array, "E G"]
+    potential: Float[Array, "E G"]
+
+
+class MAMLChunk(eqx.Module):
+    """The one chunk.
+
+    Attributes:
+        objective: the meta-objective at every meta-iteration, ``(M,)``.
+        train_ne_gap: the mean NE-gap after ``T`` inner steps on each
+            meta-iteration's batch, ``(M,)`` per initialisation.
+        test: the held-out evaluation per initialisation.
+        finite: whether every number is finite.
+    """
+
+    objective: Float[Array, " M"]
+    train_ne_gap: ByInit
+    test: ByInit
+    finite: Bool[Array, ""]
 
 
 def family(config: MAMLConfig):
@@ -48,7 +184,7 @@ def family(config: MAMLConfig):
 
 
 def _evaluate(games, theta, steps, alpha):
-    """Mean NE-gap and potential over ``games`` after ``steps`` inner steps."""
+    """NE-gap and potential on each of ``games`` after ``steps`` inner steps."""
 
     def one(game):
         final, _ = M.meta.inner_loop(game, theta, steps, alpha)
@@ -59,90 +195,120 @@ def _evaluate(games, theta, steps, alpha):
     return gap, phi
 
 
-def maml_plan(config: MAMLConfig):
-    from marlmeta.experiments.plots import plot_maml
-    from marlmeta.experiments.runner import Plan
-
+def _compute(config: MAMLConfig) -> MAMLChunk:
     m = config.maml
+    train, test = family(config)
+    dtype = train.rewards.dtype
+    zero = tuple(
+        jnp.zeros((config.game.num_states, a), dtype) for a in config.game.num_actions
+    )
+    key = jr.split(jr.key(config.seed))[0]  # as before: training reproduces
+    alpha = jnp.asarray(m.inner_step_size, dtype)
+    run = jax.jit(
+        lambda tr, th, key: M.meta.maml(
+            tr,
+            th,
+            OPTIMISERS[m.optimiser](m.learning_rate),
+            m.meta_steps,
+            m.inner_steps,
+            alpha,
+            key=key,
+            batch_size=m.batch_size,
+            first_order=m.first_order,
+        )
+    )(train, zero, key)
+    evaluate = jax.jit(_evaluate, static_argnums=2)
 
-    def compute(i):
-        del i
-        train, test = family(config)
-        dtype = train.rewards.dtype
-        zero = tuple(
-            jnp.zeros((config.game.num_states, a), dtype)
-            for a in config.game.num_actions
+    def held_out(theta):
+        rows = [evaluate(test, theta, t, alpha) for t in config.eval_steps]
+        return Evaluation(
+            ne_gap=jnp.stack([r[0] for r in rows]),
+            potential=jnp.stack([r[1] for r in rows]),
         )
-        k_run, k_rand = jr.split(jr.key(config.seed))
-        alpha = jnp.asarray(m.inner_step_size, dtype)
-        run = jax.jit(
-            lambda tr, th, key: M.meta.maml(
-                tr,
-                th,
-                OPTIMISERS[m.optimiser](m.learning_rate),
-                m.meta_steps,
-                m.inner_steps,
-                alpha,
-                key=key,
-                batch_size=m.batch_size,
-                first_order=m.first_order,
-            )
-        )(train, zero, k_run)
-        keys = jr.split(k_rand, len(zero))
-        rand = tuple(
-            jr.normal(k, z.shape, dtype) for k, z in zip(keys, zero, strict=True)
-        )
-        out = {
-            "objective": run.objective,
-            "train_ne_gap": run.ne_gap,
-            "train_ne_gap_random": run.ne_gap_random,
-            "train_ne_gap_uniform": run.ne_gap_uniform,
+
+    train_gap = ByInit(run.ne_gap, run.ne_gap_random, run.ne_gap_uniform)
+    tests = ByInit(held_out(run.theta), held_out(run.random_init), held_out(zero))
+    numbers = jax.tree.leaves((run.objective, train_gap, tests))
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in numbers]))
+    return MAMLChunk(run.objective, train_gap, tests, finite)
+
+
+def _aggregate(config: MAMLConfig, raw: MAMLChunk) -> dict:
+    m = config.maml
+    results = {
+        "experiment": config.experiment,
+        "name": config.name,
+        "metric_description": (
+            "objective = mean over the meta-batch of F_T(theta^k) = "
+            "Phi(theta^(T)) after T inner steps (eq. 44) from the "
+            "meta-initialisation theta^k; ne_gap = max_i (best-response value - "
+            "value), exact; test_* on held-out games after t inner steps; the "
+            "random initialisation is the same logits on training and held-out "
+            "games"
+        ),
+        "inner_steps": m.inner_steps,
+        "meta_iterations": list(range(m.meta_steps)),
+        "objective": raw.objective.tolist(),
+        "train_ne_gap": {
+            name: getattr(raw.train_ne_gap, name).tolist() for name in _INITS
+        },
+        "eval_steps": list(config.eval_steps),
+        "test": {},
+        "finite": bool(raw.finite),
+    }
+    for name in _INITS:
+        ev: Evaluation = getattr(raw.test, name)
+        results["test"][name] = {
+            "ne_gap_mean": ev.ne_gap.mean(1).tolist(),
+            "ne_gap_std": ev.ne_gap.std(1).tolist(),
+            "potential_mean": ev.potential.mean(1).tolist(),
         }
-        evaluate = jax.jit(_evaluate, static_argnums=2)
-        for name, theta in zip(_INITS, (run.theta, rand, zero), strict=True):
-            rows = [evaluate(test, theta, t, alpha) for t in config.eval_steps]
-            out[f"test_ne_gap_{name}"] = jnp.stack([r[0] for r in rows])  # (E, G)
-            out[f"test_potential_{name}"] = jnp.stack([r[1] for r in rows])
-        out["finite"] = jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(out)])
-        )
-        return out
-
-    def aggregate(parts):
-        (raw,) = parts
-        results = {
-            "experiment": config.experiment,
-            "name": config.name,
-            "metric_description": (
-                "objective = mean over the meta-batch of F_T(theta^k) = "
-                "Phi(theta^(T)) after T inner steps (eq. 44) from the "
-                "meta-initialisation theta^k; ne_gap = max_i (best-response value - "
-                "value), exact; test_* on held-out games after t inner steps"
-            ),
-            "inner_steps": m.inner_steps,
-            "meta_iterations": list(range(m.meta_steps)),
-            "objective": raw["objective"].tolist(),
-            "train_ne_gap": {
-                "maml": raw["train_ne_gap"].tolist(),
-                "random": raw["train_ne_gap_random"].tolist(),
-                "uniform": raw["train_ne_gap_uniform"].tolist(),
-            },
-            "eval_steps": list(config.eval_steps),
-            "test": {},
-            "finite": bool(raw["finite"]),
+    if m.inner_steps in config.eval_steps:
+        j = config.eval_steps.index(m.inner_steps)
+        results["test_ne_gap_at_T"] = {
+            name: float(np.mean(getattr(raw.test, name).ne_gap[j])) for name in _INITS
         }
-        for name in _INITS:
-            gap, phi = raw[f"test_ne_gap_{name}"], raw[f"test_potential_{name}"]
-            results["test"][name] = {
-                "ne_gap_mean": gap.mean(1).tolist(),
-                "ne_gap_std": gap.std(1).tolist(),
-                "potential_mean": phi.mean(1).tolist(),
-            }
-        if m.inner_steps in config.eval_steps:
-            j = config.eval_steps.index(m.inner_steps)
-            results["test_ne_gap_at_T"] = {
-                name: float(np.mean(raw[f"test_ne_gap_{name}"][j])) for name in _INITS
-            }
-        return results
+    return results
 
-    return Plan(1, compute, aggregate, plot_maml, config.dtype == "float64")
+
+def figure(results: dict) -> bytes:
+    """(a) MAML's meta-objective, (b) NE-gap after T inner steps on the training
+    batches, (c) held-out NE-gap against inner steps, by initialisation."""
+    plt = _plots.pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    k = results["meta_iterations"]
+    axes[0].plot(k, results["objective"], color="tab:red")
+    axes[0].set(
+        xlabel="meta-iteration",
+        ylabel="F_T = Phi after T inner steps",
+        title="(a) meta-objective (training batches)",
+    )
+    colors = {"maml": "tab:red", "random": "tab:gray", "uniform": "tab:blue"}
+    for name, color in colors.items():
+        axes[1].plot(k, results["train_ne_gap"][name], color=color, label=name)
+        test = results["test"][name]
+        _plots.band(
+            axes[2],
+            results["eval_steps"],
+            test["ne_gap_mean"],
+            test["ne_gap_std"],
+            f"from {name} init",
+            color,
+        )
+    axes[1].set(
+        xlabel="meta-iteration",
+        ylabel="NE-gap",
+        yscale="log",
+        title=f"(b) NE-gap after T = {results['inner_steps']} inner steps",
+    )
+    axes[2].set(
+        xlabel="inner steps t",
+        ylabel="NE-gap (held-out games)",
+        yscale="log",
+        title="(c) held-out games",
+    )
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    axes[2].legend(fontsize=8)
+    return _plots.png(fig, results["name"])

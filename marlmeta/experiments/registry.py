@@ -2,51 +2,94 @@
 
 Strings exist only at this boundary: a config names a solver, a game or an
 optimiser, and this module maps the name to the class or function (and a
-one-line description for ``marlmeta list``).
+one-line description for ``marlmeta list``). Every solver an experiment runs is
+built by :func:`make_solver`, from what its entry in :data:`SOLVERS` says the
+solver takes.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
 import optax
 
 from marlmeta import solvers
 from marlmeta.games import zoo
 
-#: Solver classes by name, with what they compute.
-SOLVERS: dict[str, tuple[type, str]] = {
-    "ZeroSumOMD": (
+
+class SolverSpec(NamedTuple):
+    """A solver class and the hyperparameters a config may give it.
+
+    Attributes:
+        cls: the solver class.
+        doc: what it computes, one line.
+        arrays: numeric hyperparameters, passed as arrays of the run's dtype.
+        static: structural hyperparameters, passed as they are.
+        required: hyperparameters without a default (``None`` is not a value).
+    """
+
+    cls: type
+    doc: str
+    arrays: tuple[str, ...] = ("step_size",)
+    static: tuple[str, ...] = ()
+    required: tuple[str, ...] = ("step_size",)
+
+    def takes(self, name: str) -> bool:
+        return name in self.arrays or name in self.static
+
+
+_SOFTMAX = ("step_size", "barrier")
+
+#: Solver classes by name, with what they compute and what they take.
+SOLVERS: dict[str, SolverSpec] = {
+    "ZeroSumOMD": SolverSpec(
         solvers.ZeroSumOMD,
-        "seed 000 Algorithm 1: optimistic OMD + stage-based Q (zero-sum NE)",
+        "Mao et al. 2023 Algorithm 1: optimistic OMD + stage-based Q (zero-sum NE)",
     ),
-    "GeneralSumOMD": (solvers.GeneralSumOMD, "seed 000 Algorithm 2: the same for CCE"),
-    "AdaptiveOFTRL": (
+    # Theorem 6's step size for Algorithm 2 has no closed form: required.
+    "GeneralSumOMD": SolverSpec(
+        solvers.GeneralSumOMD, "Mao et al. 2023 Algorithm 2: the same for CCE"
+    ),
+    "AdaptiveOFTRL": SolverSpec(
         solvers.AdaptiveOFTRL,
-        "seed 002 DLRC-OMWU: adaptive OFTRL for CCE, online gap bound",
+        "Yorulmaz, Basar 2026 DLRC-OMWU: adaptive OFTRL for CCE, online gap bound "
+        "(step_size null: Theorem 4's)",
+        required=(),
     ),
-    "ProjectedQDescent": (
+    "ProjectedQDescent": SolverSpec(
         solvers.ProjectedQDescent,
-        "seed 000 eq. (7): independent projected Q-descent (potential games)",
+        "Mao et al. 2023 eq. (7): independent projected Q-descent (potential games)",
     ),
-    "GradientPlay": (
+    "GradientPlay": SolverSpec(
         solvers.GradientPlay,
-        "seed 001 softmax gradient play (log barrier with barrier > 0)",
+        "Zhang et al. 2022 softmax gradient play (log barrier with barrier > 0)",
+        arrays=_SOFTMAX,
     ),
-    "NaturalGradientPlay": (
+    "NaturalGradientPlay": SolverSpec(
         solvers.NaturalGradientPlay,
-        "seed 001 natural gradient play (log barrier, clipped exponent)",
+        "Zhang et al. 2022 natural gradient play (log barrier, clipped exponent)",
+        arrays=_SOFTMAX,
+        static=("clip", "centred_clip"),
     ),
 }
 
 #: Games by name: zoo constructors (callable without arguments) and generators.
 GAMES: dict[str, tuple[object | None, str]] = {
-    "seed000_zero_sum": (zoo.seed000_zero_sum, "seed 000 F.1 two-state zero-sum game"),
+    "seed000_zero_sum": (
+        zoo.seed000_zero_sum,
+        "Mao et al. 2023 F.1 two-state zero-sum game",
+    ),
     "seed000_identical_interest": (
         zoo.seed000_identical_interest,
-        "seed 000 F.2 two-state identical-interest game",
+        "Mao et al. 2023 F.2 two-state identical-interest game",
     ),
-    "seed001_g2": (zoo.seed001_g2, "seed 001 G2: 2 players, 3 x 2, identical interest"),
-    "seed001_g3": (zoo.seed001_g3, "seed 001 G3: 3 players, 3 x 2 x 2"),
-    "seed001_g8": (zoo.seed001_g8, "seed 001 G8: 8 players, 3 actions each"),
+    "seed001_g2": (
+        zoo.seed001_g2,
+        "Zhang et al. 2022 G2: 2 players, 3 x 2, identical interest",
+    ),
+    "seed001_g3": (zoo.seed001_g3, "Zhang et al. 2022 G3: 3 players, 3 x 2 x 2"),
+    "seed001_g8": (zoo.seed001_g8, "Zhang et al. 2022 G8: 8 players, 3 actions each"),
     "matching_pennies": (zoo.matching_pennies, "matching pennies"),
     "rock_paper_scissors": (zoo.rock_paper_scissors, "rock-paper-scissors"),
     "prisoners_dilemma": (zoo.prisoners_dilemma, "prisoner's dilemma"),
@@ -60,6 +103,29 @@ GAMES: dict[str, tuple[object | None, str]] = {
 OPTIMISERS = {"sgd": optax.sgd, "adam": optax.adam, "adamw": optax.adamw}
 
 
-def make_solver(name: str, **hyper):
-    """The solver ``name`` built with the hyperparameters ``hyper``."""
-    return SOLVERS[name][0](**hyper)
+def missing_hyperparameters(name: str, hyper: dict[str, Any]) -> list[str]:
+    """The hyperparameters solver ``name`` requires that ``hyper`` leaves ``None``."""
+    return [k for k in SOLVERS[name].required if hyper.get(k) is None]
+
+
+def make_solver(name: str, dtype=None, **hyper):
+    """The solver ``name`` built from those of ``hyper`` it takes.
+
+    A config entry passes all its fields; the solver gets the ones its
+    :class:`SolverSpec` lists, numeric ones as arrays of ``dtype`` and ``None``
+    left to the solver's default.
+
+    Raises:
+        ValueError: a required hyperparameter is missing or ``None``.
+    """
+    spec = SOLVERS[name]
+    missing = missing_hyperparameters(name, hyper)
+    if missing:
+        raise ValueError(f"solver {name} needs {', '.join(missing)}")
+    kwargs = {}
+    for key, value in hyper.items():
+        if key in spec.arrays:
+            kwargs[key] = None if value is None else jnp.asarray(value, dtype)
+        elif key in spec.static:
+            kwargs[key] = value
+    return spec.cls(**kwargs)

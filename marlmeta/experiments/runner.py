@@ -1,10 +1,13 @@
 """The experiment runner: the impure shell around the pure library.
 
-``run_experiment(config)`` writes ``runs/<name>/``:
+``run_experiment(config)`` runs the :class:`~marlmeta.experiments._protocol.Plan`
+of any experiment config (it knows no experiment) and writes ``runs/<name>/``:
 
 - ``config.yaml``: the config as run (with its fingerprint);
-- ``chunks/chunk_NNN.npz``: the raw numbers of each chunk of seeds, so that an
-  interrupted sweep resumes from the chunks already written;
+- ``chunks/chunk_NNN.npz``: the raw numbers of each chunk, keyed by their key
+  path in the experiment's chunk pytree, so that an interrupted sweep resumes
+  from the chunks already written (a chunk of another config or layout is
+  recomputed);
 - ``results.json``: every plotted number, with the metric named;
 - ``figure.png``: the figure.
 
@@ -18,29 +21,20 @@ import functools
 import hashlib
 import io
 import json
-import math
 import os
 import pathlib
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 import yaml
 from tqdm import tqdm
 
-from marlmeta.experiments.config import (
-    CompareConfig,
-    ConfigError,
-    GeneralSumMetaConfig,
-    PotentialMetaConfig,
-    ZeroSumMetaConfig,
-    to_dict,
-)
+from marlmeta.experiments._loader import ConfigError
+from marlmeta.experiments._protocol import Experiment, to_dict
 
 
 def atomic_write(path: pathlib.Path, data: bytes) -> None:
@@ -76,237 +70,46 @@ def _save_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def _metric_of(config) -> str:
-    if isinstance(config, ZeroSumMetaConfig):
-        return "nash_conv"
-    if isinstance(config, PotentialMetaConfig):
-        return "mpg_ne_gap"
-    return "cce_gap"
+#: The layout of chunk files; a chunk of another layout is recomputed.
+CHUNK_FORMAT = 2
 
 
-#: How each metric is read off a :class:`marlmeta.evaluation.Report` trace.
-_READ = {
-    "nash_conv": lambda r: r.nash_conv,
-    "cce_gap": lambda r: r.cce_gap,
-    "mpg_ne_gap": lambda r: 0.5 * r.nash_conv,
-}
+def _stamp(fp: str) -> str:
+    """What a chunk file records of its config and layout."""
+    return f"{fp}/chunks-v{CHUNK_FORMAT}"
 
 
-def _setup(config, dtype):
-    """``(base game, reward-noise coupling, solver, meta-learner)`` of a config."""
-    import marlmeta as M
-    from marlmeta.games import zoo
-
-    g, eta = config.game, jnp.asarray(config.solver.step_size, dtype)
-    if isinstance(config, ZeroSumMetaConfig):
-        base = zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
-        return base, "zero_sum", M.solvers.ZeroSumOMD(eta), M.meta.sequential_meta
-    if isinstance(config, PotentialMetaConfig):
-        base = zoo.seed000_identical_interest(
-            g.rewards, g.horizon, g.stay, g.switch, dtype
-        )
-        solver = M.solvers.ProjectedQDescent(eta)
-        return base, "identical", solver, M.meta.warm_start
-    games = M.games.random_general_sum(
-        jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
-    )
-    base = jax.tree.map(lambda x: x[0], games)
-    return base, "independent", M.solvers.GeneralSumOMD(eta), M.meta.sequential_meta
+def _flatten(chunk) -> dict[str, np.ndarray]:
+    """A chunk's arrays keyed by their key path in the pytree (``.meta.gap``)."""
+    leaves, _ = jax.tree_util.tree_flatten_with_path(chunk)
+    return {jax.tree_util.keystr(path): np.asarray(x) for path, x in leaves}
 
 
-def _chunk_fn(config):
-    """The compiled function of one chunk of seeds (pure inside)."""
-    import marlmeta as M
-
-    dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
-    base, coupling, solver, meta = _setup(config, dtype)
-    metric, g = _metric_of(config), config.game
-    steps, cps = config.solver.num_steps, config.run.checkpoints
-    options = {} if meta is M.meta.warm_start else {"alpha": config.meta.alpha}
-
-    def one_seed(key):
-        fam = M.games.perturb_rewards(
-            key, base, g.num_games, g.noise_std, coupling=coupling
-        )
-        ind = M.meta.individual(solver, fam, steps, checkpoints=cps)
-        met = meta(solver, fam, steps, checkpoints=cps, **options)
-        out = {}
-        for label, run in (("individual", ind), ("meta", met)):
-            out[f"{label}_{metric}"] = _READ[metric](run.solutions.trace)  # (K, C)
-            out[f"{label}_values"] = run.solutions.trace.values  # (K, C, N)
-            out[f"{label}_similarity"] = run.similarity
-            out[f"{label}_finite"] = jnp.all(run.solutions.finite)
-        if meta is M.meta.warm_start:  # Delta_Phi belongs to the games
-            out["individual_similarity"] = met.similarity
-        if coupling == "zero_sum":
-            out["stage_rewards"] = fam.rewards[:, 0, 0]  # (K, S, A, B)
-        return out
-
-    return jax.jit(jax.vmap(one_seed))
-
-
-_METRICS = {
-    "nash_conv": (
-        "NashConv = V^{dagger,nu} - V^{mu,dagger} of the output policy "
-        "(seed 000's NE-gap), exact"
-    ),
-    "cce_gap": (
-        "CCE-gap = max_i (V_i^{dagger, sigma_-i} - V_i^sigma) of the stage-mixture "
-        "Markov correlated output policy, exact"
-    ),
-    "mpg_ne_gap": (
-        "seed 000 F.2 NE-gap = 1/2 (V^{dagger,nu} + V^{mu,dagger}) - V^{mu,nu} "
-        "(half the sum of the two players' gains) of the last iterate, exact"
-    ),
-}
-
-_SIMILARITY = {
-    "sequential_meta": "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)",
-    "warm_start": (
-        "Delta_Phi = sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^k+1)) (seed 000 eq. 8); "
-        "a property of the games, the same for both learners"
-    ),
-}
-
-
-def _ne_2x2(m: np.ndarray) -> tuple[float, float]:
-    """Probability of action 0 for each player at an NE of a 2x2 zero-sum game."""
-    lower = np.max(np.min(m, axis=1))
-    upper = np.min(np.max(m, axis=0))
-    if np.isclose(lower, upper):  # pure saddle point
-        return float(np.argmax(np.min(m, axis=1)) == 0), float(
-            np.argmin(np.max(m, axis=0)) == 0
-        )
-    (a, b), (c, d) = m
-    den = a - b - c + d
-    return float((d - c) / den), float((d - b) / den)
-
-
-def _aggregate(config, raw: dict[str, np.ndarray]) -> dict[str, Any]:
-    metric = _metric_of(config)
-    meta = (
-        "warm_start" if isinstance(config, PotentialMetaConfig) else "sequential_meta"
-    )
-    out: dict[str, Any] = {
-        "experiment": config.experiment,
-        "name": config.name,
-        "metric": metric,
-        "metric_description": _METRICS[metric]
-        + "; averaged over the K games of a sequence, then mean and standard "
-        "deviation over seeds",
-        "value_description": "player 0's value of the output policy (value_*); "
-        "every player's in values_mean",
-        "checkpoints": list(config.run.checkpoints),
-        "seeds": config.run.seeds,
-        "num_games": config.game.num_games,
-        "meta_update": meta,
-    }
-    finite = True
-    for label in ("individual", "meta"):
-        gap = raw[f"{label}_{metric}"].mean(axis=1)  # (seeds, C)
-        vals = raw[f"{label}_values"].mean(axis=1)  # (seeds, C, N)
-        finite &= bool(np.all(raw[f"{label}_finite"]))
-        out[label] = {
-            f"{metric}_mean": gap.mean(0).tolist(),
-            f"{metric}_std": gap.std(0).tolist(),
-            "value_mean": vals[..., 0].mean(0).tolist(),
-            "value_std": vals[..., 0].std(0).tolist(),
-            "values_mean": vals.mean(0).tolist(),
-            "similarity_mean": float(raw[f"{label}_similarity"].mean()),
-        }
-    ratio = np.array(out["meta"][f"{metric}_mean"]) / np.maximum(
-        np.array(out["individual"][f"{metric}_mean"]), 1e-300
-    )
-    out[f"meta_over_individual_{metric}"] = ratio.tolist()
-    out["similarity"] = {
-        "definition": _SIMILARITY[meta],
-        "meta": out["meta"]["similarity_mean"],
-        "individual": out["individual"]["similarity_mean"],
-    }
-    if "stage_rewards" in raw:
-        stage = raw["stage_rewards"][0]  # first seed: (K, S, A, B)
-        ne = np.array(
-            [
-                [_ne_2x2(stage[k, s]) for s in range(stage.shape[1])]
-                for k in range(stage.shape[0])
-            ]
-        )
-        out["ne_policies"] = {
-            "description": "NE (mu_0*, nu_0*) of each perturbed stage game, first seed",
-            "mu0": ne[..., 0].tolist(),
-            "nu0": ne[..., 1].tolist(),
-        }
-    out["finite"] = finite
-    return out
-
-
-class Plan(NamedTuple):
-    """How to run one experiment: ``units`` chunks, each computed (and saved)
-    on its own so that a sweep resumes; then aggregation and the figure."""
-
-    units: int
-    compute: Callable[[int], dict]
-    aggregate: Callable[[list[dict]], dict]
-    figure: Callable[[dict], bytes]
-    float64: bool
-
-
-def _meta_plan(config) -> Plan:
-    seeds, per = config.run.seeds, config.run.chunk_seeds
-    keys = jr.split(jr.key(config.run.seed), seeds)
-    fn = functools.cache(lambda: _chunk_fn(config))
-
-    def compute(i):
-        return fn()(keys[i * per : (i + 1) * per])
-
-    def aggregate(parts):
-        return _aggregate(
-            config, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        )
-
-    from marlmeta.experiments.plots import plot_meta
-
-    return Plan(
-        math.ceil(seeds / per),
-        compute,
-        aggregate,
-        plot_meta,
-        config.run.dtype == "float64",
-    )
-
-
-_META_CONFIGS = (ZeroSumMetaConfig, GeneralSumMetaConfig, PotentialMetaConfig)
-
-
-def _plan(config) -> Plan:
-    from marlmeta.experiments.compare import compare_plan
-    from marlmeta.experiments.config_mpg import MAMLConfig, SoftmaxMPGConfig
-    from marlmeta.experiments.softmax import softmax_plan
-
-    if isinstance(
-        config, ZeroSumMetaConfig | GeneralSumMetaConfig | PotentialMetaConfig
-    ):
-        return _meta_plan(config)
-    if isinstance(config, CompareConfig):
-        return compare_plan(config)
-    if isinstance(config, SoftmaxMPGConfig):
-        return softmax_plan(config)
-    if isinstance(config, MAMLConfig):
-        from marlmeta.experiments.maml import maml_plan
-
-        return maml_plan(config)
-    raise ConfigError(f"no runner for experiment {config.experiment!r}")
+def _load_chunk(path: pathlib.Path, stamp: str, shape: Callable[[], Any]):
+    """The chunk saved at ``path``, or ``None`` when there is none of this
+    config and layout. ``shape()`` gives the chunk's pytree structure."""
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        if "fingerprint" not in z.files or str(z["fingerprint"]) != stamp:
+            return None
+        arrays = {k: z[k] for k in z.files if k != "fingerprint"}
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(shape())
+    keys = [jax.tree_util.keystr(p) for p, _ in leaves]
+    if sorted(keys) != sorted(arrays):
+        return None
+    return jax.tree_util.tree_unflatten(treedef, [arrays[k] for k in keys])
 
 
 def run_experiment(
-    config,
+    config: Experiment,
     out_root: str | pathlib.Path = "runs",
     *,
     fresh: bool = False,
     progress: bool = True,
 ) -> pathlib.Path:
     """Run (or resume) an experiment and write its files. Returns the run folder."""
-    plan = _plan(config)
+    plan = config.plan()
     if plan.float64:
         jax.config.update("jax_enable_x64", True)
     out = pathlib.Path(out_root) / config.name
@@ -333,14 +136,12 @@ def run_experiment(
     )  # fmt: skip
     for i in bar:
         path = out / "chunks" / f"chunk_{i:03d}.npz"
-        if path.exists():
-            with np.load(path) as z:
-                if str(z["fingerprint"]) == fp:
-                    parts.append({k: z[k] for k in z.files if k != "fingerprint"})
-                    continue
-        arrays = {k: np.asarray(v) for k, v in jax.device_get(plan.compute(i)).items()}
-        _save_npz(path, {**arrays, "fingerprint": np.array(fp)})
-        parts.append(arrays)
+        shape = functools.partial(jax.eval_shape, functools.partial(plan.compute, i))
+        chunk = _load_chunk(path, _stamp(fp), shape)
+        if chunk is None:
+            chunk = jax.tree.map(np.asarray, jax.device_get(plan.compute(i)))
+            _save_npz(path, {**_flatten(chunk), "fingerprint": np.array(_stamp(fp))})
+        parts.append(chunk)
     results = plan.aggregate(parts)
     atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
     atomic_write(out / "figure.png", plan.figure(results))

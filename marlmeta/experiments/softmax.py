@@ -1,4 +1,6 @@
-"""Seed 001's figures: softmax gradient play on one-state potential games.
+"""Softmax gradient play on one-state potential games: the figures of Zhang,
+Mei, Dai, Schuurmans, Li, "On the Global Convergence Rates of Decentralized
+Softmax Gradient Play in Markov Potential Games" (NeurIPS 2022).
 
 Each solver is one resumable chunk. Iterations follow the paper: ``t = 1`` is
 the initial policy and ``t`` the iterate after ``t - 1`` updates. Results carry
@@ -8,17 +10,148 @@ each value the config quotes from the paper, the measured value beside it.
 
 from __future__ import annotations
 
+import dataclasses
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int
 
 import marlmeta as M
-from marlmeta.experiments.config_mpg import SoftmaxMPGConfig
+from marlmeta.experiments import _plots
+from marlmeta.experiments._loader import (
+    ConfigError,
+    check_dtype,
+    check_sizes,
+    check_solver_entries,
+)
+from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import GAMES, make_solver
+
+SOFTMAX_SOLVERS = ("GradientPlay", "NaturalGradientPlay")
+SOFTMAX_GAMES = ("seed001_g2", "seed001_g3", "seed001_g8")
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperValues:
+    """Values the paper reports at its iteration ``t`` (pre-update iterate).
+
+    ``tolerance`` is the absolute agreement expected (by default half a unit
+    of the fifth significant digit, the precision the paper quotes).
+    """
+
+    t: int
+    potential: float | None = None
+    ne_gap: float | None = None
+    tolerance: float = 5e-6
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxSolverEntry:
+    """One curve of a figure.
+
+    ``clip`` and ``centred_clip`` apply to ``NaturalGradientPlay`` only.
+    """
+
+    label: str
+    solver: str
+    step_size: float
+    num_steps: int
+    barrier: float = 0.0
+    clip: float | None = None
+    centred_clip: bool = True
+    paper: tuple[PaperValues, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxMPGConfig(Experiment, experiment="softmax_mpg"):
+    """Zhang et al.'s figures: the four solvers on one game from one initialisation.
+
+    ``init`` is one probability vector per player (one-state games); ``null``
+    is the uniform policy. Traces cover every iteration up to ``plot_steps`` and
+    every ``stride``-th after it. ``trajectory_of`` names the label of a solver
+    whose first two players' ``Qbar`` and policies the figure also draws (the
+    paper's appendix 8 does so for natural gradient play).
+    """
+
+    name: str
+    experiment: str
+    game: str
+    solvers: tuple[SoftmaxSolverEntry, ...]
+    init: tuple[tuple[float, ...], ...] | None = None
+    plot_steps: int = 600
+    stride: int = 100
+    trajectory_of: str | None = None
+    dtype: str = "float64"
+    description: str = ""
+
+    def check(self, path: str) -> None:
+        labels = [e.label for e in self.solvers]
+        if self.trajectory_of is not None and self.trajectory_of not in labels:
+            raise ConfigError(
+                f"{path}: key 'trajectory_of' is {self.trajectory_of!r}; "
+                f"expected one of the solver labels: {', '.join(labels)}"
+            )
+        if self.game not in SOFTMAX_GAMES:
+            raise ConfigError(
+                f"{path}: key 'game' is {self.game!r}; "
+                f"expected one of: {', '.join(SOFTMAX_GAMES)}"
+            )
+        check_sizes(path, {"plot_steps": self.plot_steps, "stride": self.stride})
+        check_dtype(path, "dtype", self.dtype)
+        check_solver_entries(path, self.solvers, SOFTMAX_SOLVERS)
+        for k, e in enumerate(self.solvers):
+            check_sizes(path, {f"solvers[{k}].num_steps": e.num_steps})
+            for j, p in enumerate(e.paper):
+                if not 1 <= p.t <= e.num_steps + 1:
+                    raise ConfigError(
+                        f"{path}: key 'solvers[{k}].paper[{j}].t' is {p.t}; "
+                        f"expected in [1, num_steps + 1 = {e.num_steps + 1}]"
+                    )
+        for i, p in enumerate(self.init or ()):
+            if any(x <= 0 for x in p) or abs(sum(p) - 1.0) > 1e-6:
+                raise ConfigError(
+                    f"{path}: key 'init[{i}]' is {list(p)}; expected positive "
+                    "probabilities summing to 1"
+                )
+
+    def plan(self) -> Plan:
+        return Plan(
+            len(self.solvers),
+            lambda i: _compute(self, i),
+            lambda parts: _aggregate(self, parts),
+            figure,
+            self.dtype == "float64",
+        )
+
+
+class SoftmaxChunk(eqx.Module):
+    """One solver's traces at the paper iterations ``t``.
+
+    Attributes:
+        t: the traced paper iterations, ``(C,)``.
+        ne_gap, grad_norm, lojasiewicz, potential: ``(C,)`` each.
+        pi, qbar: per player ``k``, the policy and ``Qbar_k`` of the only
+            state, ``(C, A_k)``.
+        finite: whether the run stayed finite.
+    """
+
+    t: Int[Array, " C"]
+    ne_gap: Float[Array, " C"]
+    grad_norm: Float[Array, " C"]
+    lojasiewicz: Float[Array, " C"]
+    potential: Float[Array, " C"]
+    pi: tuple[Float[Array, "C Ak"], ...]
+    qbar: tuple[Float[Array, "C Ak"], ...]
+    finite: Bool[Array, ""]
+
 
 _FIELDS = ("ne_gap", "grad_norm", "lojasiewicz", "potential")
 
 
-def iterations(entry, config: SoftmaxMPGConfig) -> list[int]:
+def iterations(entry: SoftmaxSolverEntry, config: SoftmaxMPGConfig) -> list[int]:
     """Paper iterations traced for one solver: ``1..plot_steps``, then every
     ``stride``-th, the last one and every iteration the paper quotes."""
     last = entry.num_steps + 1
@@ -26,16 +159,6 @@ def iterations(entry, config: SoftmaxMPGConfig) -> list[int]:
     ts |= set(range(config.stride, last + 1, config.stride)) | {last}
     ts |= {p.t for p in entry.paper}
     return sorted(ts)
-
-
-def _solver(entry, dtype):
-    hyper = {
-        "step_size": jnp.asarray(entry.step_size, dtype),
-        "barrier": jnp.asarray(entry.barrier, dtype),
-    }
-    if entry.solver == "NaturalGradientPlay":
-        hyper.update(clip=entry.clip, centred_clip=entry.centred_clip)
-    return make_solver(entry.solver, **hyper)
 
 
 def _game_and_init(config: SoftmaxMPGConfig):
@@ -53,114 +176,150 @@ def _game_and_init(config: SoftmaxMPGConfig):
     return game, tuple(jnp.asarray([p], dtype) for p in config.init)
 
 
-def _early(raw, prefix: str, players: int, keep: int) -> list:
+def _compute(config: SoftmaxMPGConfig, i: int) -> SoftmaxChunk:
+    entry = config.solvers[i]
+    game, init = _game_and_init(config)
+    ts = iterations(entry, config)
+    solver = make_solver(entry.solver, game.rewards.dtype, **dataclasses.asdict(entry))
+
+    def metric(g, pol):
+        # The paper's appendix 8 also draws every player's Qbar and policy.
+        return (
+            M.evaluation.softmax_report(g, pol),
+            pol,
+            M.evaluation.averaged_q(g, pol),
+        )
+
+    run = jax.jit(
+        lambda g, p: M.solve(
+            solver,
+            g,
+            entry.num_steps,
+            init=p,
+            checkpoints=[t - 1 for t in ts[1:]],
+            metric=metric,
+        )
+    )
+    sol = run(game, init)
+    start = metric(game, init)
+    report, pi, qbar = jax.tree.map(
+        lambda a, b: jnp.concatenate([a[None], b]), start, sol.trace
+    )
+    return SoftmaxChunk(
+        t=jnp.asarray(ts),
+        **{f: getattr(report, f) for f in _FIELDS},
+        pi=tuple(p[:, 0] for p in pi),  # (C, A_k), the only state
+        qbar=tuple(q[:, 0] for q in qbar),
+        finite=sol.finite,
+    )
+
+
+def _early(trace, keep: int) -> list:
     """Per player, the first ``keep`` rows of a ``(C, A_k)`` trace."""
-    return [raw[f"{prefix}{k}"][:keep].tolist() for k in range(players)]
+    return [x[:keep].tolist() for x in trace]
 
 
-def softmax_plan(config: SoftmaxMPGConfig):
-    from marlmeta.experiments.plots import plot_softmax
-    from marlmeta.experiments.runner import Plan
-
-    def compute(i):
-        entry = config.solvers[i]
-        game, init = _game_and_init(config)
-        ts = iterations(entry, config)
-        solver = _solver(entry, game.rewards.dtype)
-
-        def metric(g, pol):
-            # Seed 001 App. 8 also draws every player's Qbar and policy.
-            return (
-                M.evaluation.softmax_report(g, pol),
-                pol,
-                M.evaluation.averaged_q(g, pol),
-            )
-
-        run = jax.jit(
-            lambda g, p: M.solve(
-                solver,
-                g,
-                entry.num_steps,
-                init=p,
-                checkpoints=[t - 1 for t in ts[1:]],
-                metric=metric,
-            )
-        )
-        sol = run(game, init)
-        start = metric(game, init)
-        joined = jax.tree.map(
-            lambda a, b: jnp.concatenate([a[None], b]), start, sol.trace
-        )
-        out = {f: getattr(joined[0], f) for f in _FIELDS}
-        for k in range(game.num_players):
-            out[f"pi_{k}"] = joined[1][k][:, 0]  # (C, A_k), the only state
-            out[f"qbar_{k}"] = joined[2][k][:, 0]
-        out["t"] = jnp.asarray(ts)
-        out["finite"] = sol.finite
-        return out
-
-    def aggregate(parts):
-        results = {
-            "experiment": config.experiment,
-            "name": config.name,
-            "game": config.game,
-            "init": "uniform"
-            if config.init is None
-            else [list(p) for p in config.init],
-            "plot_steps": config.plot_steps,
-            "metric_description": (
-                "at paper iteration t (t = 1 is the initial policy): ne_gap = "
-                "max_i (best-response value - value), grad_norm = ||grad Phi||_2 "
-                "over all logits (closed form), lojasiewicz = c(theta) with the "
-                "first-argmax rule of the authors' code, potential = Phi; all exact. "
-                "policy_trace[k] and qbar_trace[k]: player k's policy and averaged "
-                "Q-function Qbar_k at every t <= plot_steps (seed 001 App. 8)"
-            ),
-            "trajectory_of": config.trajectory_of,
-            "solvers": [],
-            "paper_values_agree": True,
+def _aggregate(config: SoftmaxMPGConfig, parts: list[SoftmaxChunk]) -> dict:
+    results = {
+        "experiment": config.experiment,
+        "name": config.name,
+        "game": config.game,
+        "init": "uniform" if config.init is None else [list(p) for p in config.init],
+        "plot_steps": config.plot_steps,
+        "metric_description": (
+            "at paper iteration t (t = 1 is the initial policy): ne_gap = "
+            "max_i (best-response value - value), grad_norm = ||grad Phi||_2 "
+            "over all logits (closed form), lojasiewicz = c(theta) with the "
+            "first-argmax rule of the authors' code, potential = Phi; all exact. "
+            "policy_trace[k] and qbar_trace[k]: player k's policy and averaged "
+            "Q-function Qbar_k at every t <= plot_steps (seed 001 App. 8)"
+        ),
+        "trajectory_of": config.trajectory_of,
+        "solvers": [],
+        "paper_values_agree": True,
+    }
+    finite = True
+    for entry, raw in zip(config.solvers, parts, strict=True):
+        finite &= bool(raw.finite)
+        t = raw.t.tolist()
+        keep = sum(1 for x in t if x <= config.plot_steps)
+        row = {
+            "label": entry.label,
+            "solver": entry.solver,
+            "step_size": entry.step_size,
+            "barrier": entry.barrier,
+            "clip": entry.clip,
+            "centred_clip": entry.centred_clip,
+            "t": t,
+            **{f: getattr(raw, f).tolist() for f in _FIELDS},
+            # The last traced iterate is the final policy (t = num_steps + 1).
+            "final_policy": [p[-1].tolist() for p in raw.pi],
+            "policy_trace": _early(raw.pi, keep),
+            "qbar_trace": _early(raw.qbar, keep),
+            "paper": [],
         }
-        finite = True
-        for entry, raw in zip(config.solvers, parts, strict=True):
-            finite &= bool(raw["finite"])
-            t = raw["t"].tolist()
-            keep = sum(1 for x in t if x <= config.plot_steps)
-            players = sum(1 for x in raw if x.startswith("pi_"))
-            row = {
-                "label": entry.label,
-                "solver": entry.solver,
-                "step_size": entry.step_size,
-                "barrier": entry.barrier,
-                "clip": entry.clip,
-                "centred_clip": entry.centred_clip,
-                "t": t,
-                **{f: raw[f].tolist() for f in _FIELDS},
-                # The last traced iterate is the final policy (t = num_steps + 1).
-                "final_policy": [raw[f"pi_{k}"][-1].tolist() for k in range(players)],
-                "policy_trace": _early(raw, "pi_", players, keep),
-                "qbar_trace": _early(raw, "qbar_", players, keep),
-                "paper": [],
-            }
-            for p in entry.paper:
-                j = t.index(p.t)
-                check = {"t": p.t, "note": p.note, "tolerance": p.tolerance}
-                agrees = True
-                for f in ("potential", "ne_gap"):
-                    if getattr(p, f) is not None:
-                        check[f"paper_{f}"] = getattr(p, f)
-                        check[f"measured_{f}"] = float(raw[f][j])
-                        agrees &= abs(float(raw[f][j]) - getattr(p, f)) <= p.tolerance
-                check["agrees"] = bool(agrees)
-                row["paper"].append(check)
-                results["paper_values_agree"] &= bool(agrees)
-            results["solvers"].append(row)
-        results["finite"] = finite
-        return results
+        for p in entry.paper:
+            j = t.index(p.t)
+            check = {"t": p.t, "note": p.note, "tolerance": p.tolerance}
+            agrees = True
+            for f in ("potential", "ne_gap"):
+                if getattr(p, f) is not None:
+                    measured = float(getattr(raw, f)[j])
+                    check[f"paper_{f}"] = getattr(p, f)
+                    check[f"measured_{f}"] = measured
+                    agrees &= abs(measured - getattr(p, f)) <= p.tolerance
+            check["agrees"] = bool(agrees)
+            row["paper"].append(check)
+            results["paper_values_agree"] &= bool(agrees)
+        results["solvers"].append(row)
+    results["finite"] = finite
+    return results
 
-    return Plan(
-        len(config.solvers),
-        compute,
-        aggregate,
-        plot_softmax,
-        config.dtype == "float64",
+
+_PANELS = (
+    ("ne_gap", "(a) NE-gap", "linear"),
+    ("grad_norm", "(b) ||grad Phi||", "linear"),
+    ("lojasiewicz", "(c) c(theta)", "log"),
+    ("potential", "(d) Phi", "linear"),
+)
+
+
+def figure(results: dict) -> bytes:
+    """The paper's Figures 1-3: four panels over iterations ``1..plot_steps``;
+    unregularised solvers dashed, log-barrier ones solid. With
+    ``trajectory_of``, a second figure half draws that solver's ``Qbar`` and
+    policy of the first two players (appendix 8)."""
+    plt = _plots.pyplot()
+    traj = results.get("trajectory_of")
+    fig, axes = plt.subplots(4 if traj else 2, 2, figsize=(11, 16 if traj else 8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    stop = results["plot_steps"]
+    for row, color in zip(results["solvers"], colors, strict=False):
+        t = np.asarray(row["t"])
+        keep = t <= stop
+        style = "-" if row["barrier"] > 0 else "--"
+        for ax, (field, _, _) in zip(axes.flat, _PANELS, strict=False):
+            y = np.asarray(row[field])[keep]
+            ax.plot(t[keep], y, style, color=color, label=row["label"])
+        if row["label"] == traj:
+            for k in range(min(2, len(row["qbar_trace"]))):
+                for col, (key, name) in enumerate(
+                    (("qbar_trace", "Qbar"), ("policy_trace", "pi"))
+                ):
+                    ax = axes[2 + k, col]
+                    y = np.asarray(row[key][k])
+                    for a in range(y.shape[1]):
+                        ax.plot(t[keep], y[:, a], label=f"action {a + 1}")
+                    ax.set(
+                        xlabel="iteration t",
+                        title=f"{name}_{k + 1} ({traj})",
+                    )
+                    ax.grid(alpha=0.3)
+                    ax.legend(fontsize=8)
+    for ax, (_, title, scale) in zip(axes.flat, _PANELS, strict=False):
+        ax.set(xlabel="iteration t", title=title, yscale=scale)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _plots.png(
+        fig, f"{results['name']} ({results['game']}, init {results['init']})"
     )

@@ -1,7 +1,9 @@
-"""MAML for Markov potential games with exact meta-gradients (seed 000 section 4.2).
+"""MAML for Markov potential games with exact meta-gradients.
 
-``ALGORITHMS.md`` section 6. For a discounted potential game and softmax
-logits ``theta``, the inner loop is independent policy gradient (eq. 44),
+Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Convergence Rates with Task Similarity", section 4.2. For a discounted
+potential game and softmax logits ``theta``, the inner loop is independent
+policy gradient (eq. 44),
 ``theta^(t+1) = theta^(t) + alpha grad Phi(theta^(t))`` (each player's own-value
 gradient, which equals ``grad_{theta_i} Phi`` in a potential game), and the
 meta-objective is ``F_T(theta) = Phi(theta^(T))``. Its gradient (eq. 46),
@@ -17,9 +19,10 @@ the loop's intermediates (only the ``T`` iterates). First-order MAML keeps
 mean over a batch of games, maximising.
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning, NeurIPS
-    2023, section 4.2, eqs. (44)-(47), Lemma 15; Finn, Abbeel, Levine.
-    Model-agnostic meta-learning, ICML 2017.
+    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Convergence Rates with Task Similarity, NeurIPS 2023, section 4.2, eqs.
+    (44)-(47), Lemma 15; Finn, Abbeel, Levine. Model-agnostic meta-learning,
+    ICML 2017.
 """
 
 from __future__ import annotations
@@ -113,9 +116,11 @@ class MAMLRun(eqx.Module):
         theta: the meta-initialisation after ``M`` meta-iterations.
         objective: mean ``F_T(theta^k)`` over the batch of meta-iteration ``k``.
         ne_gap: mean NE-gap after ``T`` inner steps from ``theta^k``.
-        ne_gap_random: the same from a fixed random initialisation.
+        ne_gap_random: the same from the random initialisation ``random_init``.
         ne_gap_uniform: the same from the uniform policy (``theta = 0``).
         finite: ``True`` when the meta-parameter and every trace are finite.
+        random_init: the random baseline logits, drawn once from ``key``, so
+            that an evaluation elsewhere can start from the same ones.
     """
 
     theta: Logits
@@ -124,6 +129,7 @@ class MAMLRun(eqx.Module):
     ne_gap_random: Float[Array, " M"]
     ne_gap_uniform: Float[Array, " M"]
     finite: Bool[Array, ""]
+    random_init: Logits
 
 
 def maml(
@@ -149,7 +155,8 @@ def maml(
         inner_steps: ``T``.
         inner_step_size: ``alpha``.
         key: draws the per-iteration batches and the random baseline logits
-            (Gaussian, standard deviation ``random_scale``).
+            (Gaussian, standard deviation ``random_scale``; returned as
+            ``random_init``).
         batch_size: games per meta-iteration, sampled without replacement
             (default: the whole pool every iteration).
         first_order: first-order MAML.
@@ -189,4 +196,4 @@ def maml(
     finite = jnp.all(
         jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((theta, rows))])
     )
-    return MAMLRun(theta, *rows, finite=finite)
+    return MAMLRun(theta, *rows, finite=finite, random_init=rand)

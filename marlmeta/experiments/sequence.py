@@ -1,0 +1,522 @@
+"""Individual learning vs meta-learning on sequences of perturbed games.
+
+Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Convergence Rates with Task Similarity" (NeurIPS 2023): every seed draws a
+sequence of ``K`` games around one base game; individual learning starts each
+game from uniform play, meta-learning from what the games before it taught.
+Three variants, one config class each, which say what differs:
+
+- ``zero_sum_meta``: the two-state zero-sum family of appendix F.1, optimistic
+  OMD (Algorithm 1), sequential meta-initialisation (Theorem 2), NashConv;
+- ``potential_meta``: the identical-interest family of appendix F.2, projected
+  Q-descent (eq. 7), warm start (Theorem 3), the NE-gap of F.2;
+- ``general_sum_meta``: a random N-player general-sum family, Algorithm 2,
+  sequential meta-initialisation (Theorem 6), the CCE-gap.
+
+Each chunk is ``run.chunk_seeds`` seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, Bool, Float
+
+import marlmeta as M
+from marlmeta.experiments import _plots
+from marlmeta.experiments._loader import (
+    ConfigError,
+    check_checkpoints,
+    check_dtype,
+    check_sizes,
+)
+from marlmeta.experiments._protocol import Experiment, Plan
+from marlmeta.experiments.registry import make_solver
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStateGameConfig:
+    """A family of perturbed two-state two-player games (Mao et al. F.1, F.2).
+
+    ``rewards[s][a][b]`` is the base reward (the max-player's in a zero-sum
+    family, the common one in an identical-interest family); transitions keep the
+    state with probability ``stay`` when the actions match and switch it with
+    probability ``switch`` otherwise; rewards get Gaussian noise of standard
+    deviation ``noise_std``, shared by all steps.
+    """
+
+    rewards: tuple[tuple[tuple[float, ...], ...], ...]
+    horizon: int = 10
+    stay: float = 0.9
+    switch: float = 0.9
+    noise_std: float = 0.1
+    num_games: int = 10
+    note: str = ""
+
+    def sizes(self) -> dict[str, int]:
+        return {}
+
+    def check(self, path: str) -> None:
+        shape = [len(self.rewards)] + [len(r) for r in self.rewards]
+        if shape != [2, 2, 2] or any(len(row) != 2 for r in self.rewards for row in r):
+            raise ConfigError(
+                f"{path}: key 'game.rewards' must be 2 states x 2 x 2 actions"
+            )
+        for key, v in (("game.stay", self.stay), ("game.switch", self.switch)):
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{path}: key '{key}' is {v}; expected in [0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneralSumGameConfig:
+    """A family of perturbed N-player general-sum games around a random base.
+
+    The base game is ``random_general_sum`` drawn with ``base_seed``; every game
+    of a sequence adds independent Gaussian reward noise (std ``noise_std``,
+    shared by all steps) for every player.
+    """
+
+    num_actions: tuple[int, ...] = (2, 2, 2)
+    num_states: int = 3
+    horizon: int = 5
+    noise_std: float = 0.1
+    num_games: int = 10
+    base_seed: int = 0
+    note: str = ""
+
+    def sizes(self) -> dict[str, int]:
+        sizes = {"game.num_states": self.num_states}
+        sizes.update(
+            {f"game.num_actions[{i}]": a for i, a in enumerate(self.num_actions)}
+        )
+        return sizes
+
+    def check(self, path: str) -> None:
+        del path
+
+
+@dataclasses.dataclass(frozen=True)
+class OMDConfig:
+    step_size: float = 0.02
+    num_steps: int = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaConfig:
+    alpha: float | None = None  # None: 1/sqrt(K)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """How to run: seeds (independent sequences), chunks, checkpoints, dtype."""
+
+    seeds: int = 20
+    seed: int = 0
+    chunk_seeds: int = 5
+    checkpoints: tuple[int, ...] = (10, 20, 50, 100, 200, 500, 1000)
+    dtype: str = "float32"
+
+
+class Learner(eqx.Module):
+    """One learner's raw numbers over a chunk of seeds.
+
+    Attributes:
+        gap: the metric at every checkpoint, ``(seeds, K, C)``.
+        values: every player's value of the output policy, ``(seeds, K, C, N)``.
+        finite: whether every run of the seed stayed finite, ``(seeds,)``.
+        similarity: ``Delta`` of the learner's own statistics, ``(seeds,)``;
+            ``None`` where the similarity is a property of the family.
+    """
+
+    gap: Float[Array, "seeds K C"]
+    values: Float[Array, "seeds K C N"]
+    finite: Bool[Array, " seeds"]
+    similarity: Float[Array, " seeds"] | None
+
+
+class SequenceChunk(eqx.Module):
+    """A chunk of seeds: both learners, and what belongs to the games.
+
+    Attributes:
+        individual, meta: the two learners.
+        family_similarity: ``Delta_Phi`` of each seed's family (warm start), or
+            ``None``.
+        stage_rewards: player 0's step-0 rewards of each game ``(seeds, K, S,
+            A, B)`` (zero-sum families, for the NE panel), or ``None``.
+    """
+
+    individual: Learner
+    meta: Learner
+    family_similarity: Float[Array, " seeds"] | None
+    stage_rewards: Float[Array, "seeds K S A B"] | None
+
+
+_AVERAGED = (
+    "; averaged over the K games of a sequence, then mean and standard "
+    "deviation over seeds"
+)
+
+
+class SequenceExperiment(Experiment):
+    """What the three variants share; subclasses say what differs.
+
+    Class attributes: ``metric`` (the results.json name of the gap),
+    ``metric_description``, ``metric_label`` (the figure's axis),
+    ``solver_name`` (a registry name), ``coupling`` (of
+    :func:`marlmeta.games.perturb_rewards`), ``meta_update`` and
+    ``similarity_definition``.
+    """
+
+    metric: ClassVar[str]
+    metric_description: ClassVar[str]
+    metric_label: ClassVar[str]
+    solver_name: ClassVar[str]
+    coupling: ClassVar[str]
+    meta_update: ClassVar[str] = "sequential_meta"
+    similarity_definition: ClassVar[str] = (
+        "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)"
+    )
+
+    def base_game(self, dtype):
+        """The unbatched game the family perturbs."""
+        raise NotImplementedError
+
+    def read(self, report):
+        """The metric of a :class:`marlmeta.evaluation.Report` trace."""
+        raise NotImplementedError
+
+    def meta_learn(self, solver, games, num_steps, checkpoints) -> M.meta.MetaRun:
+        """The meta-learner on one sequence: sequential meta-initialisation
+        with the config's ``meta.alpha``."""
+        return M.meta.sequential_meta(
+            solver, games, num_steps, checkpoints=checkpoints, alpha=self.meta.alpha
+        )
+
+    def similarities(self, individual, meta):
+        """``(individual's, meta's, the family's)`` similarity, ``None`` where
+        it does not apply."""
+        return individual.similarity, meta.similarity, None
+
+    def stage_rewards(self, games):
+        return None
+
+    def check(self, path: str) -> None:
+        sizes = {
+            "game.horizon": self.game.horizon,
+            "game.num_games": self.game.num_games,
+            "solver.num_steps": self.solver.num_steps,
+            "run.seeds": self.run.seeds,
+            "run.chunk_seeds": self.run.chunk_seeds,
+        }
+        check_sizes(path, sizes | self.game.sizes())
+        check_checkpoints(
+            path,
+            "run.checkpoints",
+            self.run.checkpoints,
+            "solver.num_steps",
+            self.solver.num_steps,
+        )
+        check_dtype(path, "run.dtype", self.run.dtype)
+        self.game.check(path)
+
+    def plan(self) -> Plan:
+        seeds, per = self.run.seeds, self.run.chunk_seeds
+        keys = jr.split(jr.key(self.run.seed), seeds)
+        fn = functools.cache(lambda: _chunk_fn(self))
+
+        def compute(i):
+            return fn()(keys[i * per : (i + 1) * per])
+
+        def aggregate(parts):
+            return _aggregate(self, jax.tree.map(lambda *x: np.concatenate(x), *parts))
+
+        return Plan(
+            math.ceil(seeds / per),
+            compute,
+            aggregate,
+            functools.partial(figure, ylabel=self.metric_label),
+            self.run.dtype == "float64",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
+    """Individual learning vs meta-learning on a sequence of zero-sum games."""
+
+    name: str
+    experiment: str
+    game: TwoStateGameConfig
+    solver: OMDConfig = OMDConfig()
+    meta: MetaConfig = MetaConfig()
+    run: RunConfig = RunConfig()
+    description: str = ""
+
+    metric = "nash_conv"
+    metric_description = (
+        "NashConv = V^{dagger,nu} - V^{mu,dagger} of the output policy "
+        "(seed 000's NE-gap), exact"
+    )
+    metric_label = "NashConv (NE-gap) of the output policy"
+    solver_name = "ZeroSumOMD"
+    coupling = "zero_sum"
+
+    def base_game(self, dtype):
+        g = self.game
+        return M.games.zoo.seed000_zero_sum(
+            g.rewards, g.horizon, g.stay, g.switch, dtype
+        )
+
+    def read(self, report):
+        return report.nash_conv
+
+    def stage_rewards(self, games):
+        return games.rewards[:, 0, 0]  # (K, S, A, B)
+
+
+@dataclasses.dataclass(frozen=True)
+class PotentialMetaConfig(SequenceExperiment, experiment="potential_meta"):
+    """Individual learning vs warm-start meta-learning (Mao et al. Theorem 3)
+    with projected Q-descent on a sequence of identical-interest games."""
+
+    name: str
+    experiment: str
+    game: TwoStateGameConfig
+    solver: OMDConfig = OMDConfig(step_size=0.05)
+    run: RunConfig = RunConfig()
+    description: str = ""
+
+    metric = "mpg_ne_gap"
+    metric_description = (
+        "seed 000 F.2 NE-gap = 1/2 (V^{dagger,nu} + V^{mu,dagger}) - V^{mu,nu} "
+        "(half the sum of the two players' gains) of the last iterate, exact"
+    )
+    metric_label = "NE-gap (Mao et al. F.2) of the last iterate"
+    solver_name = "ProjectedQDescent"
+    coupling = "identical"
+    meta_update = "warm_start"
+    similarity_definition = (
+        "Delta_Phi = sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^k+1)) (seed 000 eq. 8); "
+        "a property of the family of games, mean over seeds"
+    )
+
+    def base_game(self, dtype):
+        g = self.game
+        return M.games.zoo.seed000_identical_interest(
+            g.rewards, g.horizon, g.stay, g.switch, dtype
+        )
+
+    def read(self, report):
+        return 0.5 * report.nash_conv
+
+    def meta_learn(self, solver, games, num_steps, checkpoints):
+        return M.meta.warm_start(solver, games, num_steps, checkpoints=checkpoints)
+
+    def similarities(self, individual, meta):
+        return None, None, meta.similarity  # Delta_Phi belongs to the games
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
+    """Individual learning vs meta-learning for CCE (Mao et al. Theorem 6)."""
+
+    name: str
+    experiment: str
+    game: GeneralSumGameConfig
+    solver: OMDConfig = OMDConfig(step_size=0.1)
+    meta: MetaConfig = MetaConfig()
+    run: RunConfig = RunConfig()
+    description: str = ""
+
+    metric = "cce_gap"
+    metric_description = (
+        "CCE-gap = max_i (V_i^{dagger, sigma_-i} - V_i^sigma) of the stage-mixture "
+        "Markov correlated output policy, exact"
+    )
+    metric_label = "CCE-gap of the output policy"
+    solver_name = "GeneralSumOMD"
+    coupling = "independent"
+
+    def base_game(self, dtype):
+        g = self.game
+        games = M.games.random_general_sum(
+            jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
+        )
+        return jax.tree.map(lambda x: x[0], games)
+
+    def read(self, report):
+        return report.cce_gap
+
+
+def _chunk_fn(config: SequenceExperiment):
+    """The compiled function of one chunk of seeds (pure inside).
+
+    It is cached across chunks and may first be built while the runner traces
+    a chunk for its structure: the base game and the solver it closes over are
+    computed eagerly, never as values of that trace.
+    """
+    dtype = jnp.float64 if config.run.dtype == "float64" else jnp.float32
+    with jax.ensure_compile_time_eval():
+        base = config.base_game(dtype)
+        solver = make_solver(
+            config.solver_name, dtype, step_size=config.solver.step_size
+        )
+    g = config.game
+    steps, cps = config.solver.num_steps, config.run.checkpoints
+
+    def learner(run, similarity):
+        return Learner(
+            gap=config.read(run.solutions.trace),  # (K, C)
+            values=run.solutions.trace.values,  # (K, C, N)
+            finite=jnp.all(run.solutions.finite),
+            similarity=similarity,
+        )
+
+    def one_seed(key):
+        fam = M.games.perturb_rewards(
+            key, base, g.num_games, g.noise_std, coupling=config.coupling
+        )
+        ind = M.meta.individual(solver, fam, steps, checkpoints=cps)
+        met = config.meta_learn(solver, fam, steps, cps)
+        s_ind, s_met, s_fam = config.similarities(ind, met)
+        return SequenceChunk(
+            individual=learner(ind, s_ind),
+            meta=learner(met, s_met),
+            family_similarity=s_fam,
+            stage_rewards=config.stage_rewards(fam),
+        )
+
+    return jax.jit(jax.vmap(one_seed))
+
+
+def _ne_2x2(m: np.ndarray) -> tuple[float, float]:
+    """Probability of action 0 for each player at an NE of a 2x2 zero-sum game."""
+    lower = np.max(np.min(m, axis=1))
+    upper = np.min(np.max(m, axis=0))
+    if np.isclose(lower, upper):  # pure saddle point
+        return float(np.argmax(np.min(m, axis=1)) == 0), float(
+            np.argmin(np.max(m, axis=0)) == 0
+        )
+    (a, b), (c, d) = m
+    den = a - b - c + d
+    return float((d - c) / den), float((d - b) / den)
+
+
+def _aggregate(config: SequenceExperiment, raw: SequenceChunk) -> dict[str, Any]:
+    metric = config.metric
+    out: dict[str, Any] = {
+        "experiment": config.experiment,
+        "name": config.name,
+        "metric": metric,
+        "metric_description": config.metric_description + _AVERAGED,
+        "value_description": "player 0's value of the output policy (value_*); "
+        "every player's in values_mean",
+        "checkpoints": list(config.run.checkpoints),
+        "seeds": config.run.seeds,
+        "num_games": config.game.num_games,
+        "meta_update": config.meta_update,
+    }
+    finite = True
+    for label in ("individual", "meta"):
+        learner: Learner = getattr(raw, label)
+        gap = learner.gap.mean(axis=1)  # (seeds, C)
+        vals = learner.values.mean(axis=1)  # (seeds, C, N)
+        finite &= bool(np.all(learner.finite))
+        out[label] = {
+            f"{metric}_mean": gap.mean(0).tolist(),
+            f"{metric}_std": gap.std(0).tolist(),
+            "value_mean": vals[..., 0].mean(0).tolist(),
+            "value_std": vals[..., 0].std(0).tolist(),
+            "values_mean": vals.mean(0).tolist(),
+        }
+        if learner.similarity is not None:
+            out[label]["similarity_mean"] = float(learner.similarity.mean())
+    similarity = {"definition": config.similarity_definition}
+    for label in ("meta", "individual"):
+        if "similarity_mean" in out[label]:
+            similarity[label] = out[label]["similarity_mean"]
+    if raw.family_similarity is not None:
+        similarity["family"] = float(raw.family_similarity.mean())
+    ratio = np.array(out["meta"][f"{metric}_mean"]) / np.maximum(
+        np.array(out["individual"][f"{metric}_mean"]), 1e-300
+    )
+    out[f"meta_over_individual_{metric}"] = ratio.tolist()
+    out["similarity"] = similarity
+    if raw.stage_rewards is not None:
+        stage = raw.stage_rewards[0]  # first seed: (K, S, A, B)
+        ne = np.array(
+            [
+                [_ne_2x2(stage[k, s]) for s in range(stage.shape[1])]
+                for k in range(stage.shape[0])
+            ]
+        )
+        out["ne_policies"] = {
+            "description": "NE (mu_0*, nu_0*) of each perturbed stage game, first seed",
+            "mu0": ne[..., 0].tolist(),
+            "nu0": ne[..., 1].tolist(),
+        }
+    out["finite"] = finite
+    return out
+
+
+_COLORS = {"individual": "tab:blue", "meta": "tab:red"}
+_LABELS = {"individual": "individual learning", "meta": "meta-learning"}
+
+
+def figure(results: dict, ylabel: str) -> bytes:
+    """Individual vs meta-learning: (a) the gap, (b) player 0's value, and for
+    the zero-sum family (c) the NE policies of the perturbed stage games
+    (Mao et al. Figure 2)."""
+    plt = _plots.pyplot()
+    x, metric = results["checkpoints"], results["metric"]
+    panels = 3 if "ne_policies" in results else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.2))
+    for label in ("individual", "meta"):
+        r, color = results[label], _COLORS[label]
+        _plots.band(
+            axes[0], x, r[f"{metric}_mean"], r[f"{metric}_std"], _LABELS[label], color
+        )
+        _plots.band(axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], color)
+    sim = results["similarity"]
+    delta = (
+        f"Delta_Phi: family {sim['family']:.3g}"
+        if "family" in sim
+        else f"Delta: meta {sim['meta']:.3g}"
+    )
+    axes[0].set(
+        xscale="log",
+        xlabel="iterations T",
+        ylabel=ylabel,
+        title=f"(a) {metric}   [{delta}]",
+    )
+    axes[1].set(
+        xscale="log",
+        xlabel="iterations T",
+        ylabel="player 0's value",
+        title="(b) value",
+    )
+    if panels == 3:
+        ne = results["ne_policies"]
+        mu0, nu0 = np.asarray(ne["mu0"]), np.asarray(ne["nu0"])
+        for s, marker in zip(range(mu0.shape[1]), "os", strict=False):
+            axes[2].scatter(
+                mu0[:, s], nu0[:, s], marker=marker, label=f"state {s}", alpha=0.7
+            )
+        axes[2].set(
+            xlim=(-0.05, 1.05),
+            ylim=(-0.05, 1.05),
+            xlabel="mu_0*",
+            ylabel="nu_0*",
+            title="(c) NE of the perturbed stage games",
+        )
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _plots.png(fig, results["name"])
