@@ -1,5 +1,6 @@
 """Exact, differentiable equilibrium metrics (``ALGORITHMS.md`` section 1)."""
 
+from marlmeta.evaluation._ce import ce_gains as ce_gains, ce_gap as ce_gap
 from marlmeta.evaluation._gradients import (
     SoftmaxReport as SoftmaxReport,
     advantages as advantages,
