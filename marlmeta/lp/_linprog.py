@@ -75,7 +75,9 @@ def _check_finite(name: str, x: Array) -> None:
     bad = ~np.isfinite(c)
     if bad.any():
         idx = [int(i) for i in np.unravel_index(int(np.argmax(bad)), c.shape)]
-        raise ValueError(f"{name}{idx} is {c[tuple(idx)]!r}; expected a finite number")
+        raise ValueError(
+            f"{name}{idx} is {c[tuple(idx)].tolist()!r}; expected a finite number"
+        )
 
 
 def _as_array(name: str, x, ndim: int) -> Array:
@@ -88,13 +90,13 @@ def _as_array(name: str, x, ndim: int) -> Array:
     return a
 
 
-def _rows(name_a, a, name_b, b, n):
+def _rows(name_a, a, name_b, b, n, dtype):
     """Validated constraint block ``(a (m, n), b (m,))``; empty when both are None."""
     if (a is None) != (b is None):
         given, missing = (name_a, name_b) if b is None else (name_b, name_a)
         raise ValueError(f"{given} is given but {missing} is not")
     if a is None:
-        return jnp.zeros((0, n)), jnp.zeros((0,))
+        return jnp.zeros((0, n), dtype), jnp.zeros((0,), dtype)
     a, b = _as_array(name_a, a, 2), _as_array(name_b, b, 1)
     if a.shape[1] != n:
         raise ValueError(f"{name_a} has shape {a.shape}; expected {n} columns (c)")
@@ -158,11 +160,12 @@ def linprog(
     n = c.shape[0]
     if n == 0:
         raise ValueError("c is empty; expected at least one variable")
-    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, n)
-    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, n)
-    dtype = jnp.result_type(c, A_ub, b_ub, A_eq, b_eq)
+    given = [jnp.asarray(x) for x in (A_ub, b_ub, A_eq, b_eq) if x is not None]
+    dtype = jnp.result_type(c, *given)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
+    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, n, dtype)
+    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, n, dtype)
     for name, x in [
         ("c", c),
         ("A_ub", A_ub),
@@ -178,7 +181,7 @@ def linprog(
     # With no constraint at all, add the vacuous row 0 @ x <= 1.
     pad = m_ub + m_eq == 0
     if pad:
-        A_ub, b_ub = jnp.zeros((1, n)), jnp.ones((1,))
+        A_ub, b_ub = jnp.zeros((1, n), dtype), jnp.ones((1,), dtype)
     mu = A_ub.shape[0]
     m = mu + m_eq
     a = jnp.concatenate([A_ub, A_eq]).astype(dtype)
