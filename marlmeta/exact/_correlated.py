@@ -125,7 +125,7 @@ def _solve(game: MarkovGame, rows_fn, welfare, lp_iterations):
 
     v0 = jnp.zeros((n, game.num_states), dtype)
     _, (sigma, v, ok) = jax.lax.scan(body, v0, jnp.arange(game.horizon), reverse=True)
-    values = v[:, 0] @ game.initial
+    values = v[0] @ game.initial
     return sigma, values, jnp.moveaxis(v, 0, 1), w @ values, jnp.all(ok)
 
 
