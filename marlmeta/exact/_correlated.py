@@ -102,6 +102,11 @@ def _solve(game: MarkovGame, rows_fn, welfare, lp_iterations):
     dtype = game.rewards.dtype
     expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
 
+    num_rows = rows_fn(jnp.zeros((n, *acts), dtype)).shape[0]
+    if lp_iterations is None:
+        # Measured worst case on random stage games: under 2 (K + R) pivots.
+        lp_iterations = 4 * (size + num_rows) + 10
+
     def stage(q):  # q: (N, *A) at one state
         a_ub = rows_fn(q)
         res = linprog(
@@ -146,8 +151,10 @@ def markov_cce(
         game: an ``N``-player finite-horizon game.
         welfare: optional ``(N,)`` player weights ``w`` (default all ones:
             social welfare).
-        lp_iterations: pivot budget of each stage LP (default that of
-            :func:`marlmeta.lp.linprog`).
+        lp_iterations: pivot budget of each stage LP (static); default
+            ``4 (K + R) + 10`` for ``K = prod_i A_i`` joint actions and ``R``
+            constraint rows (about twice the worst case measured on random
+            games). Exhausting it clears ``converged``.
 
     Returns:
         A :class:`CorrelatedEquilibrium` whose ``certificate`` is the exact
@@ -189,7 +196,8 @@ def markov_ce(
     Args:
         game: an ``N``-player finite-horizon game.
         welfare: optional ``(N,)`` player weights (default all ones).
-        lp_iterations: pivot budget of each stage LP.
+        lp_iterations: pivot budget of each stage LP (default as
+            :func:`markov_cce`).
 
     Returns:
         A :class:`CorrelatedEquilibrium` whose ``certificate`` is the exact
