@@ -69,8 +69,8 @@ def matrix_game(
     Example:
         >>> from marlmeta.lp import matrix_game
         >>> sol = matrix_game([[1.0, -1.0], [-1.0, 1.0]])  # matching pennies
-        >>> print(sol.value.item(), sol.x.tolist(), sol.y.tolist())
-        0.0 [0.5, 0.5] [0.5, 0.5]
+        >>> print(sol.value.round(12), sol.x.round(12), sol.y.round(12))
+        0.0 [0.5 0.5] [0.5 0.5]
     """
     M = _as_array("M", M, 2)
     if not jnp.issubdtype(M.dtype, jnp.floating):
