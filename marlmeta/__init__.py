@@ -2,7 +2,9 @@
 
 from marlmeta import (
     evaluation as evaluation,
+    exact as exact,
     games as games,
+    lp as lp,
     meta as meta,
     policies as policies,
     solvers as solvers,

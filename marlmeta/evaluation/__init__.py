@@ -1,6 +1,7 @@
 """Exact, differentiable equilibrium metrics: values, best responses, gains,
 NE-gap, NashConv, CCE-gap, the potential, policy gradients and HVPs."""
 
+from marlmeta.evaluation._ce import ce_gains as ce_gains, ce_gap as ce_gap
 from marlmeta.evaluation._gradients import (
     SoftmaxReport as SoftmaxReport,
     advantages as advantages,

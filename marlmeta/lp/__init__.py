@@ -1,0 +1,20 @@
+"""Small dense linear programs in JAX: a vmappable simplex and matrix games.
+
+- :func:`linprog`: ``min c @ x`` s.t. ``A_ub x <= b_ub``, ``A_eq x == b_eq``,
+  ``x >= 0`` by two-phase tableau simplex with Bland's rule, a fixed pivot
+  budget and vertex solutions;
+- :func:`matrix_game`: value and optimal strategies of a zero-sum matrix game,
+  with a duality-gap certificate.
+
+Both take one problem; batch with ``jax.vmap``.
+"""
+
+from marlmeta.lp._linprog import LPResult as LPResult, linprog as linprog
+from marlmeta.lp._matrix_game import (
+    MatrixGameSolution as MatrixGameSolution,
+    matrix_game as matrix_game,
+)
+from marlmeta.lp._simplex import (
+    Status as Status,
+    default_tolerance as default_tolerance,
+)
