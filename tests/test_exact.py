@@ -133,8 +133,10 @@ def test_markov_cce_rejects_bad_input(key):
     with pytest.raises(ValueError, match="welfare has shape"):
         markov_cce(g, [1.0, 2.0, 3.0])
     d = G.unstack(G.random_zero_sum(key, 3, discount=0.6, **ZS))[0]
-    with pytest.raises(TypeError, match="finite-horizon"):
+    with pytest.raises(ValueError, match="finite-horizon"):
         markov_ce(d)
+    with pytest.raises(ValueError, match="ce_gains needs finite-horizon"):
+        E.ce_gap(d, P.product_to_joint(P.uniform(d)))
 
 
 def _random_sigma(key, game):

@@ -20,11 +20,16 @@ the NE-gap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.policies import CorrelatedPolicy, validate
+
+if TYPE_CHECKING:
+    from marlmeta.games import AbstractMarkovGame
 
 
 def _swap_value(qb: Float[Array, " S *A"], sigma: Float[Array, " S *A"], i: int):
@@ -46,10 +51,8 @@ def ce_gains(game: AbstractMarkovGame, sigma: Float[Array, "H S *A"]) -> Array:
     Returns:
         ``initial @ (B_0 - V_0)`` per player, ``>= 0``.
     """
-    if not isinstance(game, MarkovGame):
-        raise TypeError(
-            f"ce_gains needs a finite-horizon MarkovGame, got {type(game).__name__}"
-        )
+    game.require_finite_horizon("ce_gains")
+    sigma = CorrelatedPolicy(validate(game, sigma, name="sigma").joint()).table
     n, s = game.num_players, game.num_states
     dtype = jnp.result_type(game.rewards.dtype, sigma.dtype)
     expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))

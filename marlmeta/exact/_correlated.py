@@ -92,10 +92,7 @@ def _weights(game: MarkovGame, welfare) -> Array:
 
 
 def _solve(game: MarkovGame, rows_fn, welfare, lp_iterations):
-    if not isinstance(game, MarkovGame):
-        raise TypeError(
-            f"expected a finite-horizon MarkovGame, got {type(game).__name__}"
-        )
+    game.require_finite_horizon("markov_cce and markov_ce")
     n, acts = game.num_players, game.num_actions
     size = math.prod(acts)
     w = _weights(game, welfare)
