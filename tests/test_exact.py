@@ -6,6 +6,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 
+import marlmeta as M
 import marlmeta.evaluation as E
 import marlmeta.games as G
 import marlmeta.policies as P
@@ -190,3 +191,21 @@ def test_ce_gap_hand_solved():
     # Told D (the other dares too) a player swerves for 2 instead of 0; told C
     # (the other swerves too) it dares for 7 instead of 6: gain (2 + 1) / 2.
     np.testing.assert_allclose(E.ce_gains(chicken, crash), [1.5, 1.5], atol=1e-15)
+
+
+def test_solve_traces_the_distance_from_the_exact_value(key):
+    games = G.random_zero_sum(key, 2, horizon=3, **ZS)
+    solver = M.solvers.ZeroSumOMD(0.1)
+    sol = M.solve_batch(
+        solver, games, 60, checkpoints=[5, 60], metric=M.exact.exact_report
+    )
+    plain = M.solve_batch(solver, games, 60, checkpoints=[5, 60])
+    np.testing.assert_allclose(sol.trace.nash_conv, plain.trace.nash_conv, atol=1e-14)
+    for k, g in enumerate(G.unstack(games)):
+        r, p, init = _np(g)
+        v_star = ref.shapley_finite(r[0], p, init)
+        np.testing.assert_allclose(sol.trace.exact_value[k], v_star, atol=1e-9)
+        err = np.abs(plain.trace.values[k, :, 0] - v_star)
+        np.testing.assert_allclose(sol.trace.value_error[k], err, atol=1e-9)
+    # |V - V*| <= NashConv for any policy pair of a zero-sum game.
+    assert np.all(sol.trace.value_error <= sol.trace.nash_conv + 1e-9)

@@ -105,6 +105,15 @@ def test_compare_runs_from_the_cli(tmp_path):
             for p, m in zip(row["cce_gap_p90"], row["cce_gap_median"], strict=True)
         )
     assert "cce_gap_ub_mean" in oftrl and "cce_gap_ub_mean" not in omd
+    exact = results["exact_cce"]  # the ground-truth reference line
+    assert exact["converged"] is True and exact["cce_gap_max"] < 1e-9
+    assert len(exact["welfare_per_game"]) == 3
+    for row in (omd, oftrl):
+        np.testing.assert_allclose(
+            row["welfare_below_exact_cce_mean"],
+            exact["welfare_mean"] - np.array(row["welfare_mean"]),
+            atol=1e-12,
+        )
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
     bad = tmp_path / "bad.yaml"
     bad.write_text(path.read_text().replace("solver: GeneralSumOMD", "solver: Nope"))

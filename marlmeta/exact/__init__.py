@@ -6,6 +6,9 @@
   correlated equilibria of ``N``-player general-sum finite-horizon games, one
   LP per step and state.
 
+- :func:`exact_report`: a checkpoint metric for :func:`marlmeta.solve` that
+  traces ``|V - V*|`` beside the gap.
+
 Every result carries the exact gap of its policy as ``certificate``. One game
 per call; batch with ``jax.vmap``.
 """
@@ -16,6 +19,8 @@ from marlmeta.exact._correlated import (
     markov_ce as markov_ce,
 )
 from marlmeta.exact._zero_sum import (
+    ExactReport as ExactReport,
     ZeroSumEquilibrium as ZeroSumEquilibrium,
+    exact_report as exact_report,
     zero_sum_equilibrium as zero_sum_equilibrium,
 )

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from marlmeta.evaluation import nash_conv
+from marlmeta.evaluation import nash_conv, report
 from marlmeta.games import AbstractMarkovGame, MarkovGame
 from marlmeta.lp import Status, matrix_game
 
@@ -171,3 +171,43 @@ def zero_sum_equilibrium(
         converged=ok,
         iterations=sweeps,
     )
+
+
+class ExactReport(eqx.Module):
+    """A checkpoint metric with the ground truth beside the gap.
+
+    Attributes:
+        values: ``(2,)`` the players' values of the policy.
+        gains: ``(2,)`` each player's best-deviation gain.
+        exact_value: ``V*``, player 0's exact equilibrium value from ``initial``.
+    """
+
+    values: Float[Array, " 2"]
+    gains: Float[Array, " 2"]
+    exact_value: Float[Array, ""]
+
+    @property
+    def nash_conv(self):
+        return jnp.sum(self.gains, axis=-1)
+
+    @property
+    def ne_gap(self):
+        return jnp.max(self.gains, axis=-1)
+
+    @property
+    def value_error(self):
+        """``|V - V*|`` of player 0; never above ``nash_conv``."""
+        return jnp.abs(self.values[..., 0] - self.exact_value)
+
+
+def exact_report(game: AbstractMarkovGame, policy) -> ExactReport:
+    """Values, gains and the exact value ``V*`` of a two-player zero-sum game.
+
+    A ``metric`` for :func:`marlmeta.solve` and :func:`marlmeta.solve_batch`:
+    the trace then reports ``value_error = |V - V*|`` beside ``nash_conv``.
+    ``V*`` comes from :func:`zero_sum_equilibrium` of the same game (under
+    ``stop_gradient``), recomputed at each checkpoint.
+    """
+    rep = report(game, policy)
+    exact = jax.lax.stop_gradient(zero_sum_equilibrium(game).value)
+    return ExactReport(values=rep.values, gains=rep.gains, exact_value=exact)

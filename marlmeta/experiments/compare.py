@@ -2,8 +2,11 @@
 
 Each solver is one resumable chunk. Results carry, per solver and checkpoint,
 the mean, standard deviation, median and 90th percentile of the exact CCE-gap
-over the games, every game's curve, and (for adaptive OFTRL) its online bound
-``cce_gap_ub``.
+over the games, every game's curve, the social welfare of the output policy,
+and (for adaptive OFTRL) its online bound ``cce_gap_ub``. With
+``exact_reference: true`` one more chunk computes every game's exact
+welfare-maximising Markov CCE (:func:`marlmeta.exact.markov_cce`), the ground
+truth the figure draws as a reference line.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -73,6 +77,7 @@ class CompareConfig(Experiment, experiment="compare"):
     num_steps: int = 1000
     checkpoints: tuple[int, ...] = (10, 100, 1000)
     dtype: str = "float64"
+    exact_reference: bool = False
     description: str = ""
 
     def check(self, path: str) -> None:
@@ -98,7 +103,7 @@ class CompareConfig(Experiment, experiment="compare"):
 
     def plan(self) -> Plan:
         return Plan(
-            len(self.solvers),
+            len(self.solvers) + int(self.exact_reference),
             lambda i: _compute(self, i),
             lambda parts: _aggregate(self, parts),
             figure,
@@ -112,12 +117,28 @@ class CompareChunk(eqx.Module):
     Attributes:
         cce_gap: the exact CCE-gap of every game at every checkpoint, ``(G, C)``.
         finite: whether every run stayed finite.
+        welfare: the sum of the players' values of the output, ``(G, C)``.
         cce_gap_ub: adaptive OFTRL's online bound, ``(G, C)``, or ``None``.
     """
 
     cce_gap: Float[Array, "G C"]
     finite: Bool[Array, ""]
+    welfare: Float[Array, "G C"]
     cce_gap_ub: Float[Array, "G C"] | None = None
+
+
+class ExactChunk(eqx.Module):
+    """The exact welfare-maximising Markov CCE of every game.
+
+    Attributes:
+        welfare: its social welfare, ``(G,)``.
+        cce_gap: its exact CCE-gap (at most the LP tolerance), ``(G,)``.
+        converged: whether every stage LP reached optimality.
+    """
+
+    welfare: Float[Array, " G"]
+    cce_gap: Float[Array, " G"]
+    converged: Bool[Array, ""]
 
 
 def games_of(config: CompareConfig):
@@ -145,15 +166,19 @@ def games_of(config: CompareConfig):
     return games
 
 
-def _compute(config: CompareConfig, i: int) -> CompareChunk:
+def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
     games = games_of(config)
+    if i == len(config.solvers):
+        eq = jax.jit(jax.vmap(M.exact.markov_cce))(games)
+        return ExactChunk(eq.welfare, eq.certificate, jnp.all(eq.converged))
     entry = config.solvers[i]
     solver = make_solver(entry.solver, games.rewards.dtype, **dataclasses.asdict(entry))
     sol = M.solve_batch(solver, games, config.num_steps, checkpoints=config.checkpoints)
     ub = None
     if isinstance(sol.diagnostics, M.solvers.OFTRLDiagnostics):
         ub = sol.diagnostics.cce_gap_ub
-    return CompareChunk(sol.trace.cce_gap, jnp.all(sol.finite), ub)
+    welfare = jnp.sum(sol.trace.values, axis=-1)
+    return CompareChunk(sol.trace.cce_gap, jnp.all(sol.finite), welfare, ub)
 
 
 def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
@@ -171,7 +196,20 @@ def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
         "solvers": [],
     }
     finite = True
-    for entry, raw in zip(config.solvers, parts, strict=True):
+    exact = parts[len(config.solvers)] if config.exact_reference else None
+    if exact is not None:
+        results["exact_cce"] = {
+            "description": (
+                "exact welfare-maximising Markov CCE of every game (one LP per "
+                "(h, s) on the Q-game of its own continuation values); its "
+                "welfare is the sum of the players' values"
+            ),
+            "welfare_per_game": exact.welfare.tolist(),
+            "welfare_mean": float(exact.welfare.mean()),
+            "cce_gap_max": float(exact.cce_gap.max()),
+            "converged": bool(exact.converged),
+        }
+    for entry, raw in zip(config.solvers, parts[: len(config.solvers)], strict=True):
         gap = raw.cce_gap
         finite &= bool(raw.finite)
         row = {
@@ -183,7 +221,11 @@ def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
             "cce_gap_median": np.median(gap, 0).tolist(),
             "cce_gap_p90": np.percentile(gap, 90, axis=0).tolist(),
             "cce_gap_per_game": gap.tolist(),
+            "welfare_mean": raw.welfare.mean(0).tolist(),
         }
+        if exact is not None:
+            below = exact.welfare[:, None] - raw.welfare
+            row["welfare_below_exact_cce_mean"] = below.mean(0).tolist()
         if raw.cce_gap_ub is not None:
             ub = raw.cce_gap_ub
             row["cce_gap_ub_mean"] = ub.mean(0).tolist()
@@ -197,10 +239,13 @@ def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
 
 
 def figure(results: dict) -> bytes:
-    """(a) mean and median with the 90th percentile per solver; (b) per-game curves."""
+    """(a) mean and median with the 90th percentile per solver; (b) per-game
+    curves; (c) with an exact reference, the mean welfare beside the exact
+    welfare-maximising CCE's."""
     plt = _plots.pyplot()
     x = results["checkpoints"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    exact = results.get("exact_cce")
+    fig, axes = plt.subplots(1, 3 if exact else 2, figsize=(18 if exact else 12, 4.4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row, color in zip(results["solvers"], colors, strict=False):
         label = row["label"]
@@ -232,8 +277,21 @@ def figure(results: dict) -> bytes:
         ylabel="exact CCE-gap",
         title="(b) every game",
     )
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_yscale("symlog", linthresh=1e-4)  # a CCE-gap may be negative
+    if exact:
+        for row, color in zip(results["solvers"], colors, strict=False):
+            axes[2].plot(x, row["welfare_mean"], color=color, label=row["label"])
+        axes[2].axhline(
+            exact["welfare_mean"], color="k", ls="--", label="exact max-welfare CCE"
+        )
+        axes[2].set(
+            xscale="log",
+            xlabel="iterations T",
+            ylabel="mean social welfare",
+            title="(c) welfare of the output vs the exact CCE",
+        )
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _plots.png(fig, results["name"])
