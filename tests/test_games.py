@@ -206,3 +206,34 @@ def test_stack_roundtrip(key):
     assert jax.tree.all(jax.tree.map(lambda x, y: bool(jnp.all(x == y)), b, again))
     with pytest.raises(ValueError, match="games is empty"):
         G.stack([])
+
+
+def test_zero_sum_and_identical_games_store_one_table(key):
+    rng = np.random.default_rng(0)
+    r = rng.uniform(size=(3, 2, 2, 3))  # H, S, A, B
+    p = rng.dirichlet(np.ones(2), size=(3, 2, 2, 3))
+    zs = G.markov_game(np.stack([r, -r]), p, [0.5, 0.5])
+    assert isinstance(zs.reward_model, G.ZeroSumRewards)
+    np.testing.assert_array_equal(zs.rewards, np.stack([r, -r]))
+    ii = G.markov_game(np.stack([r, r]), p, [0.5, 0.5])
+    assert isinstance(ii.reward_model, G.IdenticalRewards)
+    np.testing.assert_array_equal(ii.rewards, np.stack([r, r]))
+    gs = G.markov_game(np.stack([r, 1 - r]), p, [0.5, 0.5])
+    assert isinstance(gs.reward_model, G.DenseRewards)
+    # One table in the pytree, N players' worth in the dense view.
+    stored = sum(x.size for x in jax.tree.leaves(zs.reward_model))
+    assert stored == r.size and zs.rewards.size == 2 * r.size
+    # Batches: the dense view keeps the batch axis in front; a zero-sum family
+    # stays compact, independent noise makes it general-sum.
+    fam = G.perturb_rewards(key, zs, 4, 0.1, coupling="zero_sum")
+    assert isinstance(fam.reward_model, G.ZeroSumRewards)
+    assert fam.rewards.shape == (4, 2, 3, 2, 2, 3)
+    np.testing.assert_array_equal(fam.rewards[:, 1], -fam.rewards[:, 0])
+    mixed = G.perturb_rewards(key, zs, 4, 0.1)
+    assert isinstance(mixed.reward_model, G.DenseRewards)
+    one = jax.tree.map(lambda x: x[2], fam)
+    np.testing.assert_array_equal(one.rewards, fam.rewards[2])
+    batch = G.random_identical_interest(key, 3, (2, 3, 2), 2, discount=0.9)
+    assert isinstance(batch.reward_model, G.IdenticalRewards)
+    assert batch.rewards.shape == (3, 3, 2, 2, 3, 2)
+    np.testing.assert_array_equal(batch.rewards[:, 2], batch.potential_reward)

@@ -107,7 +107,8 @@ class CompareConfig(Experiment, experiment="compare"):
             lambda i: _compute(self, i),
             lambda parts: _aggregate(self, parts),
             figure,
-            self.dtype == "float64",
+            # The exact reference is solved in float64 whatever the run's dtype.
+            self.dtype == "float64" or self.exact_reference,
         )
 
 
@@ -169,7 +170,15 @@ def games_of(config: CompareConfig):
 def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
     games = games_of(config)
     if i == len(config.solvers):
-        eq = jax.jit(jax.vmap(M.exact.markov_cce))(games)
+        # The stage LPs are degenerate (zero right-hand sides): float32 pivoting
+        # fails on some games, so the ground truth is always solved in float64.
+        wide = jax.tree.map(
+            lambda x: (
+                x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating) else x
+            ),
+            games,
+        )
+        eq = jax.jit(jax.vmap(M.exact.markov_cce))(wide)
         return ExactChunk(eq.welfare, eq.certificate, jnp.all(eq.converged))
     entry = config.solvers[i]
     solver = make_solver(entry.solver, games.rewards.dtype, **dataclasses.asdict(entry))

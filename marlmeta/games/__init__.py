@@ -23,6 +23,12 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._rewards import (
+    AbstractRewards as AbstractRewards,
+    DenseRewards as DenseRewards,
+    IdenticalRewards as IdenticalRewards,
+    ZeroSumRewards as ZeroSumRewards,
+)
 from marlmeta.games._transitions import (
     AbstractTransitions as AbstractTransitions,
     DenseTransitions as DenseTransitions,

@@ -20,6 +20,12 @@ from marlmeta.games._checks import (
     _fmt,
 )
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._rewards import (
+    AbstractRewards,
+    DenseRewards,
+    IdenticalRewards,
+    ZeroSumRewards,
+)
 from marlmeta.games._transitions import AbstractTransitions, DenseTransitions
 
 
@@ -60,6 +66,20 @@ def _initial(initial, num_states: int):
     return init
 
 
+def _reward_model(rewards) -> AbstractRewards:
+    """The compact reward model that fits concrete ``rewards`` exactly:
+    identical interest (one table), two-player zero sum (``r_1 = -r_0``), or
+    dense."""
+    r = _concrete(rewards)
+    if r is None or r.shape[0] < 2:
+        return DenseRewards(rewards)
+    if all(np.array_equal(r[0], x) for x in r[1:]):
+        return IdenticalRewards(rewards[0], r.shape[0])
+    if r.shape[0] == 2 and np.array_equal(r[1], -r[0]):
+        return ZeroSumRewards(rewards[0])
+    return DenseRewards(rewards)
+
+
 def _potential(potential_reward, shape, rewards):
     """The potential reward: as given, or the common reward of an
     identical-interest game (every player's rewards equal, concrete inputs)."""
@@ -82,7 +102,9 @@ def markov_game(
     """A finite-horizon ``N``-player Markov game, validated.
 
     Args:
-        rewards: ``(N, H, S, A_0, .., A_{N-1})``.
+        rewards: ``(N, H, S, A_0, .., A_{N-1})``. Stored compactly when every
+            player's table is the same, or for two players with ``r_1 = -r_0``
+            (see :mod:`marlmeta.games._rewards`); ``game.rewards`` is dense.
         transitions: an array ``(H, S, A_0, .., A_{N-1}, S)`` (or without the
             ``H`` axis, or with ``1`` there, for a time-homogeneous kernel), or an
             :class:`AbstractTransitions`.
@@ -116,7 +138,7 @@ def markov_game(
     horizon, num_states = int(r.shape[1]), int(r.shape[2])
     trans = _transitions(transitions, (horizon, 1), num_states, num_actions)
     return FiniteHorizonGame(
-        rewards=r,
+        reward_model=_reward_model(r),
         transitions=trans,
         initial=_initial(initial, num_states),
         potential_reward=_potential(potential_reward, r.shape[1:], r),
@@ -175,7 +197,7 @@ def discounted_game(
     if g is not None and not (g.shape == () and 0.0 <= float(g) < 1.0):
         raise ValueError(f"discount is {_fmt(g)}; expected a scalar in [0, 1)")
     return DiscountedMarkovGame(
-        rewards=r,
+        reward_model=_reward_model(r),
         transitions=trans,
         initial=_initial(initial, num_states),
         potential_reward=_potential(potential_reward, r.shape[1:], r),

@@ -26,6 +26,7 @@ from marlmeta.games._game import (
     DiscountedMarkovGame,
     FiniteHorizonGame,
 )
+from marlmeta.games._rewards import IdenticalRewards, ZeroSumRewards
 from marlmeta.games._transitions import DenseTransitions
 
 
@@ -61,19 +62,19 @@ def _build(rewards, probs, initial, discount, potential_reward):
     trans = DenseTransitions(probs)
     if discount is None:
         return FiniteHorizonGame(
-            rewards=rewards,
+            reward_model=rewards,
             transitions=trans,
             initial=initial,
             potential_reward=potential_reward,
             num_actions=num_actions,
-            horizon=int(rewards.shape[2]),
+            horizon=int(probs.shape[1]),
         )
     return DiscountedMarkovGame(
-        rewards=rewards,
+        reward_model=rewards,
         transitions=trans,
         initial=initial,
         potential_reward=potential_reward,
-        discount=jnp.full(rewards.shape[:1], discount, rewards.dtype),
+        discount=jnp.full(probs.shape[:1], discount, probs.dtype),
         num_actions=num_actions,
     )
 
@@ -83,13 +84,12 @@ def _general_sum_rewards(key, shape, n, dtype):
 
 
 def _zero_sum_rewards(key, shape, n, dtype):
-    r = jr.uniform(key, shape, dtype)
-    return jnp.stack([r, -r], axis=1), None
+    return ZeroSumRewards(jr.uniform(key, shape, dtype)), None
 
 
 def _identical_rewards(key, shape, n, dtype):
     r = jr.uniform(key, shape, dtype)
-    return jnp.broadcast_to(r[:, None], (shape[0], n, *shape[1:])), r
+    return IdenticalRewards(r, n), r
 
 
 def _potential_rewards(key, shape, n, dtype):
@@ -240,7 +240,8 @@ def perturb_rewards(
     time = game.rewards.ndim - 1 - len(entry)
     eps = (std * eps).reshape((num_games, n) + (1,) * time + entry)
     batch = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_games, *x.shape)), game)
-    batch = eqx.tree_at(lambda g: g.rewards, batch, batch.rewards + eps)
+    model = batch.reward_model.perturbed(eps, coupling)
+    batch = eqx.tree_at(lambda g: g.reward_model, batch, model)
     if game.potential_reward is not None:
         if coupling != "identical":
             raise ValueError(

@@ -20,12 +20,13 @@ of them.
 from __future__ import annotations
 
 import abc
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation import _discounted, _finite
+from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy
 
@@ -34,7 +35,9 @@ class AbstractMarkovGame(eqx.Module):
     """Common interface of finite-horizon and discounted games.
 
     Attributes:
-        rewards: ``rewards[i, (h,) s, a_0, .., a_{N-1}]``, player ``i``'s reward.
+        reward_model: how the rewards are stored (:mod:`._rewards`: dense, or a
+            single table for zero-sum and identical-interest games); read them
+            as ``rewards``.
         transitions: the kernel, used only through ``expectation(h, V)``.
         initial: initial-state distribution ``(S,)``.
         potential_reward: for potential games, the reward ``phi`` whose value
@@ -44,11 +47,19 @@ class AbstractMarkovGame(eqx.Module):
         num_actions: per-player action counts (static).
     """
 
-    rewards: eqx.AbstractVar[Array]
+    reward_model: eqx.AbstractVar[AbstractRewards]
     transitions: eqx.AbstractVar[AbstractTransitions]
+    #: Number of state axes of one player's reward table (``(H, S)`` or ``(S,)``).
+    _state_axes: ClassVar[int]
     initial: eqx.AbstractVar[Float[Array, " S"]]
     potential_reward: eqx.AbstractVar[Array | None]
     num_actions: eqx.AbstractVar[tuple[int, ...]]
+
+    @property
+    def rewards(self) -> Array:
+        """``rewards[i, (h,) s, a_0, .., a_{N-1}]``, player ``i``'s reward (after
+        any batch axes), the dense view of :attr:`reward_model`."""
+        return self.reward_model.dense(self._state_axes + len(self.num_actions))
 
     @property
     def num_players(self) -> int:
@@ -112,7 +123,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
     Evaluated by backward induction.
 
     Attributes:
-        rewards: ``(N, H, S, A_0, .., A_{N-1})``.
+        reward_model: the rewards ``(N, H, S, A_0, .., A_{N-1})`` (as ``rewards``).
         transitions: kernel with a time axis of length ``H`` or ``1``.
         initial: ``(S,)``.
         potential_reward: ``(H, S, A_0, .., A_{N-1})`` or ``None``.
@@ -120,12 +131,30 @@ class FiniteHorizonGame(AbstractMarkovGame):
         horizon: ``H``.
     """
 
-    rewards: Float[Array, "N H S *A"]
+    reward_model: AbstractRewards
     transitions: AbstractTransitions
     initial: Float[Array, " S"]
     potential_reward: Float[Array, "H S *A"] | None
     num_actions: tuple[int, ...] = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
+    _state_axes: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        reward_model,
+        transitions,
+        initial,
+        potential_reward,
+        num_actions,
+        horizon,
+    ):
+        """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array."""
+        self.reward_model = as_rewards(reward_model)
+        self.transitions = transitions
+        self.initial = initial
+        self.potential_reward = potential_reward
+        self.num_actions = num_actions
+        self.horizon = horizon
 
     @property
     def lead_shape(self) -> tuple[int, ...]:
@@ -155,7 +184,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     GMRES through ``expectation`` for large ones (``linear_solver``).
 
     Attributes:
-        rewards: ``(N, S, A_0, .., A_{N-1})``.
+        reward_model: the rewards ``(N, S, A_0, .., A_{N-1})`` (as ``rewards``).
         transitions: time-homogeneous kernel (time axis of length 1).
         initial: ``(S,)`` (the papers' ``rho``).
         potential_reward: ``(S, A_0, .., A_{N-1})`` or ``None``.
@@ -167,15 +196,33 @@ class DiscountedMarkovGame(AbstractMarkovGame):
             and ``1e-6`` in float32) or ``"auto"`` (dense up to 2,000 states).
     """
 
-    rewards: Float[Array, "N S *A"]
+    reward_model: AbstractRewards
     transitions: AbstractTransitions
     initial: Float[Array, " S"]
     potential_reward: Float[Array, " S *A"] | None
     discount: Float[Array, ""]
     num_actions: tuple[int, ...] = eqx.field(static=True)
-    linear_solver: Literal["auto", "dense", "iterative"] = eqx.field(
-        static=True, default="auto"
-    )
+    linear_solver: Literal["auto", "dense", "iterative"] = eqx.field(static=True)
+    _state_axes: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        reward_model,
+        transitions,
+        initial,
+        potential_reward,
+        discount,
+        num_actions,
+        linear_solver="auto",
+    ):
+        """``reward_model``: a reward model or a dense ``(N, S, *A)`` array."""
+        self.reward_model = as_rewards(reward_model)
+        self.transitions = transitions
+        self.initial = initial
+        self.potential_reward = potential_reward
+        self.discount = discount
+        self.num_actions = num_actions
+        self.linear_solver = linear_solver
 
     def __check_init__(self):
         if self.linear_solver not in ("auto", "dense", "iterative"):

@@ -1,0 +1,113 @@
+"""Reward models: how a game stores its players' rewards.
+
+Every consumer reads ``game.rewards``, the dense ``(N, (H,) S, A_0, .., A_{N-1})``
+array; a reward model decides what is stored:
+
+- :class:`DenseRewards`: one table per player (general sum);
+- :class:`ZeroSumRewards`: player 0's table only, player 1 gets its negative;
+- :class:`IdenticalRewards`: one table that every player shares.
+
+The compact models keep a batch of zero-sum or identical-interest games at
+``1 / N`` of the memory; the dense view is formed where it is used (inside a
+compiled function XLA fuses it into the consumer). The constructors choose the
+model: identical rewards and, for two players, ``r_1 = -r_0`` are detected on
+concrete inputs.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Literal
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+Coupling = Literal["independent", "zero_sum", "identical"]
+
+
+class AbstractRewards(eqx.Module):
+    """The rewards of an ``N``-player game."""
+
+    @property
+    @abc.abstractmethod
+    def num_players(self) -> int:
+        """``N``."""
+
+    @abc.abstractmethod
+    def dense(self, entry_ndim: int) -> Array:
+        """Every player's table stacked on the axis after any batch axes, for
+        tables of ``entry_ndim`` axes (state and action axes)."""
+
+    @abc.abstractmethod
+    def perturbed(self, eps: Array, coupling: Coupling) -> AbstractRewards:
+        """The rewards plus noise ``eps`` (dense layout, one leading batch axis), which
+        was drawn with ``coupling``; compact models stay compact when the
+        coupling keeps their structure."""
+
+
+class DenseRewards(AbstractRewards):
+    """One reward table per player, ``tables[i]``."""
+
+    tables: Float[Array, "N ..."]
+
+    @property
+    def num_players(self) -> int:
+        return self.tables.shape[0]
+
+    def dense(self, entry_ndim: int) -> Array:
+        del entry_ndim
+        return self.tables
+
+    def perturbed(self, eps, coupling):
+        del coupling
+        return DenseRewards(self.tables + eps)
+
+
+class ZeroSumRewards(AbstractRewards):
+    """Two players, ``r_1 = -r_0``; only ``reward = r_0`` is stored."""
+
+    reward: Float[Array, " ..."]
+
+    @property
+    def num_players(self) -> int:
+        return 2
+
+    def dense(self, entry_ndim: int) -> Array:
+        axis = self.reward.ndim - entry_ndim
+        return jnp.stack([self.reward, -self.reward], axis=axis)
+
+    def perturbed(self, eps, coupling):
+        if coupling == "zero_sum":
+            return ZeroSumRewards(self.reward + eps[:, 0])
+        return DenseRewards(self.dense(eps.ndim - 2) + eps)
+
+
+class IdenticalRewards(AbstractRewards):
+    """``N`` players with one common ``reward``, stored once."""
+
+    reward: Float[Array, " ..."]
+    num_players_: int = eqx.field(static=True)
+
+    @property
+    def num_players(self) -> int:
+        return self.num_players_
+
+    def dense(self, entry_ndim: int) -> Array:
+        axis = self.reward.ndim - entry_ndim
+        r = jnp.expand_dims(self.reward, axis)
+        shape = list(r.shape)
+        shape[axis] = self.num_players_
+        return jnp.broadcast_to(r, tuple(shape))
+
+    def perturbed(self, eps, coupling):
+        if coupling == "identical":
+            return IdenticalRewards(self.reward + eps[:, 0], self.num_players_)
+        return DenseRewards(self.dense(eps.ndim - 2) + eps)
+
+
+def as_rewards(rewards) -> AbstractRewards:
+    """A reward model as it is, an array as :class:`DenseRewards`."""
+    if isinstance(rewards, AbstractRewards):
+        return rewards
+    return DenseRewards(rewards)
