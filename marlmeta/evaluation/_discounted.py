@@ -128,6 +128,12 @@ def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
         better = q[states, best] > q[states, d] + tol
         return jnp.where(better, best, d)
 
+    return _policy_iteration(improve, jnp.argmax(r, axis=-1))
+
+
+def _policy_iteration(improve, d0):
+    """Apply ``improve`` from ``d0`` until the policy stops changing (capped)."""
+
     def cond(c):
         d, prev, k = c
         return jnp.any(d != prev) & (k < MAX_POLICY_ITERATIONS)
@@ -136,9 +142,7 @@ def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
         d, _, k = c
         return improve(d), d, k + 1
 
-    d0 = jnp.argmax(r, axis=-1)
-    d, _, _ = jax.lax.while_loop(cond, body, (improve(d0), d0, 1))
-    return d
+    return jax.lax.while_loop(cond, body, (improve(d0), d0, 1))[0]
 
 
 def best_response_values(game: DiscountedMarkovGame, policy, nxt=None):
@@ -226,16 +230,8 @@ def _optimal(gamma, r: Float[Array, "S A"], step):
         better = q[states, best] > q[states, d] + tol
         return jnp.where(better, best, d)
 
-    def pi_cond(c):
-        d, prev, k = c
-        return jnp.any(d != prev) & (k < MAX_POLICY_ITERATIONS)
-
-    def pi_body(c):
-        d, _, k = c
-        return improve(d), d, k + 1
-
     d0 = jnp.argmax(rs + g * jax.lax.stop_gradient(step(v)), axis=-1)
-    d, _, _ = jax.lax.while_loop(pi_cond, pi_body, (improve(d0), d0, 1))
+    d = _policy_iteration(improve, d0)
     return evaluate(d, r, gamma), d
 
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from marlmeta.evaluation import nash_conv, report
+from marlmeta.evaluation import Report, nash_conv, report
 from marlmeta.games import AbstractMarkovGame, MarkovGame
 from marlmeta.lp import Status, matrix_game
 
@@ -173,26 +173,15 @@ def zero_sum_equilibrium(
     )
 
 
-class ExactReport(eqx.Module):
-    """A checkpoint metric with the ground truth beside the gap.
+class ExactReport(Report):
+    """A checkpoint metric with the ground truth beside the gap: the
+    :class:`~marlmeta.evaluation.Report` fields (``values``, ``gains``) and
 
     Attributes:
-        values: ``(2,)`` the players' values of the policy.
-        gains: ``(2,)`` each player's best-deviation gain.
         exact_value: ``V*``, player 0's exact equilibrium value from ``initial``.
     """
 
-    values: Float[Array, " 2"]
-    gains: Float[Array, " 2"]
     exact_value: Float[Array, ""]
-
-    @property
-    def nash_conv(self):
-        return jnp.sum(self.gains, axis=-1)
-
-    @property
-    def ne_gap(self):
-        return jnp.max(self.gains, axis=-1)
 
     @property
     def value_error(self):
