@@ -39,6 +39,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python zero_sum.py
 	cd benchmarks && ../$(BIN)/python general_sum.py
 	cd benchmarks && ../$(BIN)/python maml.py
+	cd benchmarks && ../$(BIN)/python exact.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

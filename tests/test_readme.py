@@ -30,3 +30,16 @@ def test_readme_policy_error_example_runs(capsys):
     exec(compile(blocks[0], "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "policy[0][0, 0] sums to 2.0; expected 1 (tolerance 1e-06)" in out
+
+
+def test_readme_exact_equilibria_example_runs(capsys):
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", text, re.S)
+        if "zero_sum_equilibrium" in b
+    ]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.strip().endswith("True")
