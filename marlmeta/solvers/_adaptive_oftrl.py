@@ -49,7 +49,7 @@ from jaxtyping import Array, Float, Int
 
 from marlmeta.games import MarkovGame
 from marlmeta.policies import expect, expect_others, product_to_joint
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 
 def alpha_tilde(num_actions: int, beta: float) -> float:
@@ -131,6 +131,9 @@ class AdaptiveOFTRL(AbstractSolver):
     beta: float = eqx.field(default=70.0, static=True)
     bisection_steps: int = eqx.field(default=60, static=True)
     smoothed_baseline: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
 
     def eta(self, game: MarkovGame):
         if self.step_size is None:

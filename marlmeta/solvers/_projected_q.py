@@ -26,7 +26,7 @@ from jaxtyping import Array, Float
 from marlmeta.evaluation import averaged_q
 from marlmeta.games import AbstractMarkovGame
 from marlmeta.policies import uniform
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 
 def project_simplex(y: Float[Array, "... A"]) -> Float[Array, "... A"]:
@@ -64,6 +64,9 @@ class ProjectedQDescent(AbstractSolver):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
 
     def default_init(self, game: AbstractMarkovGame, num_steps: int):
         del num_steps

@@ -38,7 +38,7 @@ from marlmeta.evaluation import policy_gradient
 from marlmeta.evaluation._gradients import _parts
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import logits, softmax, uniform
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 Logits = tuple[Float[Array, "S Ai"], ...]
 
@@ -53,6 +53,11 @@ class _SoftmaxPlay(AbstractSolver):
     """Shared protocol: the state is the logits, the output their softmax."""
 
     step_size: eqx.AbstractVar[Float[Array, ""]]
+    barrier: eqx.AbstractVar[Float[Array, ""]]
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
+        check_hyperparameter("barrier", self.barrier, allow_zero=True)
 
     def default_init(self, game: DiscountedMarkovGame, num_steps: int):
         del num_steps
@@ -123,6 +128,9 @@ class NaturalGradientPlay(_SoftmaxPlay):
     barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
     clip: float | None = eqx.field(static=True, default=None)
     centred_clip: bool = eqx.field(static=True, default=True)
+
+    def __check_init__(self):
+        check_hyperparameter("clip", self.clip)
 
     def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
         dtype = state[0].dtype

@@ -50,7 +50,7 @@ from jaxtyping import Array, Float, Int
 
 from marlmeta.games import MarkovGame
 from marlmeta.policies import argmax_uniform
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 _UNROLL = 8
 
@@ -216,6 +216,9 @@ class _StageOMD(AbstractSolver):
     """
 
     step_size: eqx.AbstractVar[Float[Array, ""]]
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
 
     @abc.abstractmethod
     def _iterate(self, game: MarkovGame, state, eta) -> Any:
