@@ -86,7 +86,7 @@ class GeneralSumOMD(_StageOMD):
     ``(H, S, A_0, .., A_{N-1})``.
 
     Attributes:
-        step_size: ``eta`` (an array leaf).
+        step_size: ``eta > 0`` (an array leaf).
 
     Example:
         >>> import jax, marlmeta

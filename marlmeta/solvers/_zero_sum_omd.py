@@ -78,7 +78,9 @@ class ZeroSumOMD(_StageOMD):
     same shapes.
 
     Attributes:
-        step_size: ``eta`` (an array leaf; Theorem 1 takes ``eta <= 1/(8 H^2)``).
+        step_size: ``eta > 0`` (an array leaf, or one per game for
+            ``solve_batch(..., batch_solver=True)``; Theorem 1 takes
+            ``eta <= 1/(8 H^2)``).
 
     Example:
         >>> import marlmeta
