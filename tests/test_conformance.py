@@ -118,6 +118,160 @@ def test_no_retrace_on_second_call(key, make_solver, make_games):
     assert _solve_chunk._cached._cache_size() == before
 
 
+# ---------------------------------------------------------------------------
+# Catalogue: every solver on every game kind it applies to, and every metric on
+# sparse and factored kernels against their dense equivalent.
+
+H_CAT, S_CAT, STEPS_CAT = 3, 4, 7  # stages of lengths 3, 4: two stage ends
+
+
+def _kernel(rep, rng, steps, acts):
+    """A random kernel of representation ``rep`` over ``S_CAT`` states."""
+    if rep == "dense":
+        return G.DenseTransitions(rng.dirichlet(np.ones(S_CAT), (steps, S_CAT, *acts)))
+    if rep == "sparse":  # fan-out 2 < S; repeated successors add up
+        nxt = rng.integers(0, S_CAT, (steps, S_CAT, *acts, 2))
+        return G.SparseTransitions(nxt, rng.dirichlet(np.ones(2), nxt.shape[:-1]))
+    local_states = (2, 2) if len(acts) == 2 else (2, 2, 1)  # prod = S_CAT
+    return G.FactoredTransitions(
+        tuple(
+            rng.dirichlet(np.ones(si), (steps, si, a))
+            for si, a in zip(local_states, acts, strict=True)
+        )
+    )
+
+
+def _catalogue_game(spec, seed, dense=False):
+    """Game ``spec = (rep, players, discounted, zero_sum)`` for ``seed``; with
+    ``dense``, the same game with ``DenseTransitions(transitions.dense())``."""
+    rep, n, discounted, zero_sum = spec
+    rng = np.random.default_rng([seed, n, discounted, zero_sum])
+    acts = (2, 3) if n == 2 else (2, 2, 2)
+    trans = _kernel(rep, rng, 1 if discounted else H_CAT, acts)
+    if dense:
+        trans = G.DenseTransitions(trans.dense())
+    initial = rng.dirichlet(np.ones(S_CAT))
+    if discounted:
+        rewards = rng.uniform(size=(n, S_CAT, *acts))
+        return G.discounted_game(rewards, trans, initial, 0.8)
+    if zero_sum:
+        return G.zero_sum_game(
+            rng.uniform(-1, 1, (H_CAT, S_CAT, *acts)), trans, initial
+        )
+    return G.markov_game(rng.uniform(size=(n, H_CAT, S_CAT, *acts)), trans, initial)
+
+
+CATALOGUE = {
+    f"{rep}-{n}p-{'discounted' if disc else 'finite'}{'-zero-sum' if zs else ''}": (
+        rep,
+        n,
+        disc,
+        zs,
+    )
+    for rep, n, disc, zs in [
+        ("dense", 2, False, True),
+        ("sparse", 2, False, True),
+        ("factored", 2, False, True),
+        ("dense", 3, False, False),
+        ("sparse", 3, False, False),
+        ("factored", 3, False, False),
+        ("dense", 3, True, False),
+        ("sparse", 2, True, False),
+        ("factored", 2, True, False),
+    ]
+}
+
+# Which catalogue games each solver applies to.
+CATALOGUE_SOLVERS = {
+    "ZeroSumOMD": (lambda: M.solvers.ZeroSumOMD(0.3), lambda s: s[3]),
+    "GeneralSumOMD": (lambda: M.solvers.GeneralSumOMD(0.3), lambda s: not s[2]),
+    "AdaptiveOFTRL": (lambda: M.solvers.AdaptiveOFTRL(0.1), lambda s: not s[2]),
+    "ProjectedQDescent": (lambda: M.solvers.ProjectedQDescent(0.1), lambda s: True),
+    "GradientPlay": (
+        lambda: M.solvers.GradientPlay(0.5, barrier=0.01),
+        lambda s: s[2],
+    ),
+    "NaturalGradientPlay": (
+        lambda: M.solvers.NaturalGradientPlay(0.5, barrier=0.01, clip=1.0),
+        lambda s: s[2],
+    ),
+}
+
+# Shared compiled functions: the solver is an argument, so one trace serves
+# every solver instance of a class and game of a shape.
+_step = jax.jit(lambda solver, game, state: solver.step(game, state))
+_vstep = jax.jit(
+    jax.vmap(lambda solver, game, state: solver.step(game, state), (None, 0, 0))
+)
+
+
+@pytest.mark.parametrize(
+    "solver_name, game_name",
+    [
+        (s, g)
+        for s, (_, applies) in CATALOGUE_SOLVERS.items()
+        for g, spec in CATALOGUE.items()
+        if applies(spec)
+    ],
+)
+def test_catalogue_solver_conformance(solver_name, game_name):
+    solver = CATALOGUE_SOLVERS[solver_name][0]()
+    games = [_catalogue_game(CATALOGUE[game_name], seed) for seed in (0, 1)]
+    states = [solver.init(g, solver.default_init(g, STEPS_CAT)) for g in games]
+    batched = G.stack(states)
+    for t in range(STEPS_CAT):
+        new = [_step(solver, g, s) for g, s in zip(games, states, strict=True)]
+        for a, b in zip(new, states, strict=True):  # structure stable
+            assert jax.tree.structure(a) == jax.tree.structure(b)
+            chex.assert_trees_all_equal_shapes_and_dtypes(a, b)
+        if t == H_CAT - 1:  # jit == eager on the step that ends stage 0 (one
+            # eager step only: eager dispatch re-traces every scan and cond)
+            eager = solver.step(games[0], states[0])
+            chex.assert_trees_all_close(eager, new[0], atol=1e-12)
+        states = new
+        batched = _vstep(solver, G.stack(games), batched)
+    for k, state in enumerate(states):  # vmap == loop
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda x, k=k: x[k], batched), state, atol=1e-12
+        )
+        out = solver.output(games[k], state)
+        chex.assert_tree_all_finite(out)
+        assert all(x.dtype == jnp.float64 for x in jax.tree.leaves(out))
+
+
+@jax.jit
+def _all_metrics(game, policy, sigma):
+    return {
+        "values": M.evaluation.values(game, policy),
+        "gains": M.evaluation.gains(game, policy),
+        "nash_conv": M.evaluation.nash_conv(game, policy),
+        "ne_gap": M.evaluation.ne_gap(game, policy),
+        "best_responses": M.evaluation.best_responses(game, policy),
+        "values_joint": M.evaluation.values(game, sigma),
+        "cce_gap": M.evaluation.cce_gap(game, sigma),
+        "cce_gap_product": M.evaluation.cce_gap(game, policy),
+        "best_responses_joint": M.evaluation.best_responses(game, sigma),
+    }
+
+
+@pytest.mark.parametrize(
+    "game_name", [g for g, spec in CATALOGUE.items() if spec[0] != "dense"]
+)
+def test_catalogue_metrics_agree_with_dense_equivalent(key, game_name):
+    game = _catalogue_game(CATALOGUE[game_name], 0)
+    dense = _catalogue_game(CATALOGUE[game_name], 0, dense=True)
+    assert isinstance(dense.transitions, G.DenseTransitions)
+    assert type(game.transitions) is not G.DenseTransitions
+    k1, k2 = jax.random.split(key)
+    policy = M.policies.random_policy(game, key=k1)
+    lead = policy[0].shape[:-1]
+    logits = jax.random.normal(k2, (*lead, int(np.prod(game.num_actions))))
+    sigma = jax.nn.softmax(logits, -1).reshape(*lead, *game.num_actions)
+    got, want = _all_metrics(game, policy, sigma), _all_metrics(dense, policy, sigma)
+    chex.assert_trees_all_close(got, want, atol=1e-12, rtol=0)
+    chex.assert_tree_all_finite(got)
+
+
 def test_solve_batch_chunks_and_batched_step_sizes(key):
     games = G.random_zero_sum(key, 5, (2, 2), 2, 3, dtype=jnp.float64)
     full = M.solve_batch(M.solvers.ZeroSumOMD(0.1), games, 20, chunk_size=5)

@@ -16,15 +16,15 @@ from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,
 )
-from marlmeta.solvers._schedule import (
-    StageClock as StageClock,
-    num_stages as num_stages,
-    stage_lengths as stage_lengths,
-)
 from marlmeta.solvers._softmax_play import (
     GradientPlay as GradientPlay,
     NaturalGradientPlay as NaturalGradientPlay,
     gradient_step as gradient_step,
+)
+from marlmeta.solvers._stages import (
+    StageClock as StageClock,
+    num_stages as num_stages,
+    stage_lengths as stage_lengths,
 )
 from marlmeta.solvers._zero_sum_omd import (
     ZeroSumOMD as ZeroSumOMD,

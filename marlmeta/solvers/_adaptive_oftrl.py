@@ -1,9 +1,8 @@
-"""Seed 002: adaptive OFTRL (MG-DLRC-OMWU with V-updates) for CCE.
+"""Adaptive OFTRL (MG-DLRC-OMWU with V-updates) for CCE in general-sum games.
 
-``research/seed-002.md`` sections 2-3 and 5, ``ALGORITHMS.md`` section 5. Every
-player ``i`` runs, for every ``(h, s)`` in parallel, with ``d = A_i``,
-``alpha_t = (H + 1)/(H + t)`` and the normalised regret ``U`` (stable form of the
-paper's ``w_t``-weighted sums, which overflow):
+Yorulmaz and Başar's Algorithm 1. Every player ``i`` runs, for every
+``(h, s)`` in parallel, with ``d = A_i``, ``alpha_t = (H + 1)/(H + t)`` and the
+normalised regret ``U``:
 
     R = eta (U + g_prev)
     lambda = argmax_{l in (0, 1]} (alpha~ - 1) log l + log sum_a exp(l R_a)
@@ -13,29 +12,47 @@ paper's ``w_t``-weighted sums, which overflow):
     nu = [(r_h + P_h V_{h+1}) pi_{-i,h}],   g = nu - <nu, pi_i> 1
     U <- t / (t + H) (U + g),   g_prev <- g
 
-``lambda = 1`` exactly when ``<softmax(R), R> >= 1 - alpha~``; otherwise it is the
-root in ``(0, 1)`` of the (decreasing) derivative, found by bisection with a
-fixed number of halvings. ``alpha~ = beta log^2 d + 2 log d + 2`` per player.
+Choices of this library where the paper leaves room:
+
+- **Stable weights.** The paper accumulates ``w_t``-weighted regrets with
+  ``w_t = binom(H + t - 1, H)`` and step ``eta / w_t``; ``w_t`` grows like
+  ``t^H / H!`` and overflows. Dividing by ``w_t`` gives the same iterates with
+  ``U = (sum_j w_j g_j) / w_t``, i.e. the recursion ``U <- t/(t+H) (U + g)``
+  above (``w_t / w_{t+1} = t / (t + H)``).
+- **Baseline.** The algorithm box subtracts the smoothed value ``V`` from
+  ``nu``; the paper's analysis (its Lemma 2 and Algorithm 3) uses the
+  instantaneous ``<nu, pi_i>``, which is the default here
+  (``smoothed_baseline=True`` gives the box's form). Softmax is
+  shift-invariant, so the two differ only through ``lambda``.
+- **lambda.** The objective is strictly concave when ``alpha~ > 1 + log^2 d``
+  (the paper's Lemma 14), so ``lambda = 1`` exactly when its derivative
+  ``<softmax(R), R> + alpha~ - 1`` is ``>= 0``; otherwise ``lambda`` is the root
+  in ``(0, 1)`` of the (decreasing) derivative, found by bisection with a fixed
+  number of halvings (``bisection_steps``).
+- **alpha~** ``= beta log^2 d + 2 log d + 2`` (natural logs) with each
+  player's own ``d = A_i``, where Theorem 4 writes ``|A_max|``.
 
 Output: the Markov average-joint policy ``sigma_h = sum_j alpha^j_t prod_i
 pi^j_{h,i}`` with the algorithm's weights (``alpha^j_t = alpha_j prod_{k>j}
 (1 - alpha_k)``), accumulated as ``sigma <- (1 - alpha_t) sigma + alpha_t
-prod_i pi^t_i``. Diagnostics: the online bound ``cce_gap_ub`` of seed 002 (the
-recursion ``M <- (1 - alpha_t) M + alpha_t [(r + P B_{h+1}) pi_{-i}]``,
-``B = max_a M``, reported as ``max_i initial @ (B_{i,0} - V_{i,0})``) and how many
-``(i, h, s)`` took ``lambda < 1`` at the last iteration.
+prod_i pi^t_i``, so that its CCE-gap is exact. Diagnostics: the paper's
+online bound ``cce_gap_ub`` (the recursion ``M <- (1 - alpha_t) M + alpha_t
+[(r + P B_{h+1}) pi_{-i}]``, ``B = max_a M``, reported as
+``max_i initial @ (B_{i,0} - V_{i,0})``) and how many ``(i, h, s)`` took
+``lambda < 1`` at the last iteration.
 
-What the bound bounds: ``V`` is the exact value of seed 002's own output, the
-non-Markov policy of its Algorithm 2 whose players share a nested index
-``T >= j_1 >= j_2 >= ..`` (Lemma 8), and ``B`` is the value of a deviator who
-even sees that index; so ``cce_gap_ub`` is never below that policy's exact
+What the bound bounds: ``V`` is the exact value of the paper's own output,
+the non-Markov policy of its Algorithm 2 whose players share a nested index
+``T >= j_1 >= j_2 >= ..`` (its Lemma 8), and ``B`` is the value of a deviator
+who even sees that index; so ``cce_gap_ub`` is never below that policy's exact
 CCE-gap (tested against an exact history-dependent best response in
-``tests/``). The Markov average-joint ``sigma`` above is a different policy, and
-its exact CCE-gap can exceed ``cce_gap_ub`` (by up to 1e-3 on seed 002's games).
+``tests/``). The Markov average-joint ``sigma`` above is a different policy,
+and its exact CCE-gap can exceed ``cce_gap_ub`` (by up to 1e-3 on the paper's
+random 2-player, 2-state, 2-action, ``H = 2`` games).
 
 References:
     Yorulmaz, Başar. Near Optimal Convergence to Coarse Correlated Equilibrium in
-    General-Sum Markov Games. L4DC 2026, Algorithm 1 and Theorem 4.
+    General-Sum Markov Games. L4DC 2026, Algorithms 1-3, Lemma 14 and Theorem 4.
 """
 
 from __future__ import annotations
@@ -49,7 +66,7 @@ from jaxtyping import Array, Float, Int
 
 from marlmeta.games import MarkovGame
 from marlmeta.policies import expect, expect_others, product_to_joint
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 
 def alpha_tilde(num_actions: int, beta: float) -> float:
@@ -61,11 +78,11 @@ def alpha_tilde(num_actions: int, beta: float) -> float:
 def select_lambda(r: Float[Array, "... d"], alpha_t: float, iterations: int):
     """``argmax_{l in (0, 1]} (alpha~ - 1) log l + logsumexp(l r)`` per row.
 
-    The objective is strictly concave when ``alpha~ > 1 + log^2 d`` (seed 002
-    Lemma 14), so ``l = 1`` iff its derivative ``<softmax(l r), r> + (alpha~-1)/l``
-    is ``>= 0`` at 1; otherwise the root in ``(0, 1)`` is bracketed and found by
-    ``iterations`` bisection steps (jit/vmap friendly; skipped entirely when no
-    row needs it).
+    The objective is strictly concave when ``alpha~ > 1 + log^2 d`` (Yorulmaz
+    and Başar, Lemma 14), so ``l = 1`` iff its derivative
+    ``<softmax(l r), r> + (alpha~-1)/l`` is ``>= 0`` at 1; otherwise the root
+    in ``(0, 1)`` is bracketed and found by ``iterations`` bisection steps
+    (jit/vmap friendly; skipped entirely when no row needs it).
     """
 
     def slope(lam):
@@ -102,7 +119,7 @@ class AdaptiveOFTRLState(eqx.Module):
 
 
 class OFTRLDiagnostics(eqx.Module):
-    """``cce_gap_ub`` (seed 002's online upper bound) and the lambda < 1 count."""
+    """``cce_gap_ub`` (the paper's online upper bound) and the lambda < 1 count."""
 
     cce_gap_ub: Float[Array, ""]
     lambda_triggers: Int[Array, ""]
@@ -112,7 +129,7 @@ class AdaptiveOFTRL(AbstractSolver):
     """Adaptive OFTRL / DLRC-OMWU for CCE in N-player general-sum games.
 
     Attributes:
-        step_size: ``eta``; ``None`` uses Theorem 4's ``1 / (24 H^{3/2} N)``.
+        step_size: ``eta > 0``; ``None`` uses Theorem 4's ``1 / (24 H^{3/2} N)``.
         beta: the regulariser constant (Theorem 4 needs ``beta >= 70``).
         bisection_steps: fixed number of halvings for ``lambda``.
         smoothed_baseline: use ``V`` instead of ``<nu, pi_i>`` as the baseline
@@ -131,6 +148,9 @@ class AdaptiveOFTRL(AbstractSolver):
     beta: float = eqx.field(default=70.0, static=True)
     bisection_steps: int = eqx.field(default=60, static=True)
     smoothed_baseline: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
 
     def eta(self, game: MarkovGame):
         if self.step_size is None:

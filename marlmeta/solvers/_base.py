@@ -13,8 +13,38 @@ import abc
 from typing import Any
 
 import equinox as eqx
+import jax
+import numpy as np
 
 from marlmeta.games import AbstractMarkovGame
+
+
+def check_hyperparameter(name: str, value, *, allow_zero: bool = False) -> None:
+    """Raise ``ValueError`` unless every entry of ``value`` is finite and ``> 0``
+    (``>= 0`` with ``allow_zero``).
+
+    ``value`` may be a Python number, a NumPy or JAX scalar or array (a batch of
+    hyperparameters, one per game in ``solve_batch(..., batch_solver=True)``),
+    or ``None`` (nothing to check); a tracer is skipped. The message names the
+    argument, the index of the first bad entry of an array, and its value.
+
+    Example:
+        >>> check_hyperparameter("step_size", [0.1, -0.2])
+        Traceback (most recent call last):
+        ...
+        ValueError: step_size[1] is -0.2; expected a finite number > 0
+    """
+    if value is None or isinstance(value, jax.core.Tracer):
+        return
+    x = np.asarray(value)
+    bound = ">= 0" if allow_zero else "> 0"
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"{name} is {value!r}; expected a finite number {bound}")
+    bad = ~np.isfinite(x) | ((x < 0) if allow_zero else (x <= 0))
+    if bad.any():
+        idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), x.shape))
+        where = f"{name}{list(idx)}" if idx else name
+        raise ValueError(f"{where} is {x[idx]!s}; expected a finite number {bound}")
 
 
 class AbstractSolver(eqx.Module):

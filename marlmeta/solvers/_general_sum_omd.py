@@ -1,20 +1,27 @@
-"""Seed 000, Algorithm 2: optimistic OMD + stage-based values for CCE (N players).
+"""Optimistic OMD with stage-based values for CCE in N-player general-sum games.
 
-``ALGORITHMS.md`` section 4. Section 2's algorithm for ``N`` players, each
-maximising its own reward: player ``i``'s feedback is
-``g_i[h,s,:] = E_{a_{-i} ~ pi_{h,-i}} Q_i[h,s,:,a_{-i}]`` (the opponents' axes
-are contracted one player at a time; the joint policy is never formed in the
-step), with ``+eta`` for every player; ``vsum_i += E_{a ~ pi_h} Q_i``; at a
-stage end the best responses in hindsight are recorded,
+Mao, Qiu, Zhang and Başar's Algorithm 2: their Algorithm 1 (see
+:mod:`._zero_sum_omd`) for ``N`` players, each maximising its own reward.
+Player ``i``'s feedback is ``g_i[h,s,:] = E_{a_{-i} ~ pi_{h,-i}} Q_i[h,s,:,a_{-i}]``
+of the previous iterate (the opponents' axes are contracted one player at a
+time; the joint policy is never formed in the step), with ``+eta`` for every
+player; ``vsum_i += E_{a ~ pi_h} Q_i``; at a stage end (schedule, best-response
+rule and restart in :mod:`._stages`) the best responses in hindsight are
+recorded from each player's accumulated feedback,
 ``Q_i[h] <- r_i[h] + P[h] (vsum_i[h+1] / L_tau)``, and every player restarts.
 
-**Output [choice of ALGORITHMS.md].** The stage-mixture policy: at step ``h``
-play the uniform mixture of the product policies of stage
-``tau_h = max(tau_last - h, 0)``, where ``tau_last`` is the last complete stage
-(or stage 0 as far as it ran):
-``sigma_h(a|s) = (1/L_{tau_h}) sum_{j in stage tau_h} prod_i pi^j_{h,i}(a_i|s)``,
-a Markov correlated policy whose CCE-gap is exact. The iterates are kept in a
-buffer so that the output can be formed after any number of iterations.
+**Output (a library choice).** The paper's Algorithm 3 starts from a uniformly
+drawn iteration ``t ~ Unif[T]``, and the exact gap of that policy would need a
+POMDP. This library outputs instead the *stage-mixture* policy, which is
+Algorithm 3 started from the last completed stage: at step ``h`` play the
+uniform mixture of the product policies of stage ``tau_h = max(tau_last - h,
+0)``, where ``tau_last`` is the last complete stage (0-indexed; or stage 0 as
+far as it ran, if none is complete):
+``sigma_h(a|s) = (1/L_{tau_h}) sum_{j in stage tau_h} prod_i pi^j_{h,i}(a_i|s)``.
+The stage at each step is deterministic and each index is drawn afresh, so
+``sigma`` is a Markov correlated policy and its CCE-gap is exact. The iterates
+are kept in a buffer so that the output can be formed after any number of
+iterations.
 
 References:
     Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
@@ -32,16 +39,15 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from marlmeta.games import MarkovGame
-from marlmeta.policies import argmax_uniform, expect_others
-from marlmeta.solvers._base import AbstractSolver
-from marlmeta.solvers._mirror import (
+from marlmeta.policies import expect_others
+from marlmeta.solvers._stages import (
+    StageClock,
+    _StageOMD,
+    full_stage_lengths,
     omd_step,
     reduce_last,
-    stage_best_responses,
     stage_q,
-    uniform_stage_init,
 )
-from marlmeta.solvers._schedule import StageClock, next_length
 
 
 def _feedback(q, policy):
@@ -52,15 +58,6 @@ def _feedback(q, policy):
         return tuple(expect_others(q_h[i], pol_h, i) for i in range(n))
 
     return jax.vmap(one_step, in_axes=(1, 0))(q, policy)
-
-
-def _full_lengths(horizon: int, stages: int) -> np.ndarray:
-    """Full lengths ``L_0 .. L_{K-1}`` of the first ``stages`` stages."""
-    lengths, length = [], horizon
-    for _ in range(stages):
-        lengths.append(length)
-        length = next_length(length, horizon)
-    return np.asarray(lengths)
 
 
 class GeneralSumOMDState(eqx.Module):
@@ -78,36 +75,7 @@ class GeneralSumOMDState(eqx.Module):
     iterates: tuple[Float[Array, "T H S Ai"], ...]
 
 
-def _end_stage(game: MarkovGame, state: GeneralSumOMDState, length):
-    """Record best responses, update every Q_i, restart from the next init."""
-    done = state.clock.stage - 1
-    nxt = jnp.minimum(state.clock.stage, state.log_init[0].shape[0] - 1)
-    q = jax.vmap(stage_q, in_axes=(None, 0, 0, None))(
-        game, game.rewards, state.vsum, length
-    )
-    policy = tuple(jnp.exp(x[nxt]) for x in state.log_init)
-    pairs = zip(state.br, state.gsum, strict=True)
-    return eqx.tree_at(
-        lambda s: (s.br, s.q, s.vsum, s.gsum, s.log_hat, s.policy, s.feedback),
-        state,
-        (
-            tuple(b.at[done].set(argmax_uniform(g)) for b, g in pairs),
-            q,
-            jnp.zeros_like(state.vsum),
-            tuple(jnp.zeros_like(g) for g in state.gsum),
-            tuple(x[nxt] for x in state.log_init),
-            policy,
-            _feedback(q, policy),
-        ),
-    )  # fmt: skip
-
-
-def _keep(game, state, length):
-    del game, length
-    return state
-
-
-class GeneralSumOMD(AbstractSolver):
+class GeneralSumOMD(_StageOMD):
     """Optimistic OMD with stage-based values for N-player general-sum games.
 
     The initial-policy argument is per stage and per player: a tuple of
@@ -118,7 +86,7 @@ class GeneralSumOMD(AbstractSolver):
     ``(H, S, A_0, .., A_{N-1})``.
 
     Attributes:
-        step_size: ``eta`` (an array leaf).
+        step_size: ``eta > 0`` (an array leaf).
 
     Example:
         >>> import jax, marlmeta
@@ -131,15 +99,12 @@ class GeneralSumOMD(AbstractSolver):
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
 
-    def default_init(self, game: MarkovGame, num_steps: int):
-        return uniform_stage_init(game, num_steps)
-
     def init(self, game: MarkovGame, init_policy) -> GeneralSumOMDState:
         dtype = game.rewards.dtype
         log_init = tuple(jnp.log(p.astype(dtype)) for p in init_policy)
         policy = tuple(p[0].astype(dtype) for p in init_policy)
         stages = log_init[0].shape[0]
-        capacity = int(_full_lengths(game.horizon, stages).sum())
+        capacity = sum(full_stage_lengths(game.horizon, stages))
         q = jnp.zeros_like(game.rewards)
         return GeneralSumOMDState(
             clock=StageClock.start(game.horizon),
@@ -154,8 +119,7 @@ class GeneralSumOMD(AbstractSolver):
             iterates=tuple(jnp.zeros((capacity, *p.shape), dtype) for p in policy),
         )
 
-    def step(self, game: MarkovGame, state: GeneralSumOMDState) -> GeneralSumOMDState:
-        eta = self.step_size.astype(state.q.dtype)
+    def _iterate(self, game: MarkovGame, state: GeneralSumOMDState, eta):
         updates = [
             omd_step(lh, g, eta)
             for lh, g in zip(state.log_hat, state.feedback, strict=True)
@@ -168,7 +132,7 @@ class GeneralSumOMD(AbstractSolver):
         )
         iterates = state.iterates
         t = jnp.minimum(state.clock.t, iterates[0].shape[0] - 1)
-        state = eqx.tree_at(
+        return eqx.tree_at(
             lambda s: (s.log_hat, s.policy, s.feedback, s.vsum, s.gsum, s.iterates),
             state,
             (
@@ -177,16 +141,34 @@ class GeneralSumOMD(AbstractSolver):
                 tuple(b.at[t].set(p) for b, p in zip(iterates, policy, strict=True)),
             ),
         )  # fmt: skip
-        length = state.clock.length
-        clock, end = state.clock.tick(game.horizon)
-        state = eqx.tree_at(lambda s: s.clock, state, clock)
-        return jax.lax.cond(end, _end_stage, _keep, game, state, length)
+
+    def _hindsight(self, state: GeneralSumOMDState):
+        return state.br, state.gsum
+
+    def _restart(self, game: MarkovGame, state: GeneralSumOMDState, length, brs, nxt):
+        q = jax.vmap(stage_q, in_axes=(None, 0, 0, None))(
+            game, game.rewards, state.vsum, length
+        )
+        policy = tuple(jnp.exp(x[nxt]) for x in state.log_init)
+        return eqx.tree_at(
+            lambda s: (s.br, s.q, s.vsum, s.gsum, s.log_hat, s.policy, s.feedback),
+            state,
+            (
+                brs,
+                q,
+                jnp.zeros_like(state.vsum),
+                tuple(jnp.zeros_like(g) for g in state.gsum),
+                tuple(x[nxt] for x in state.log_init),
+                policy,
+                _feedback(q, policy),
+            ),
+        )  # fmt: skip
 
     def output(self, game: MarkovGame, state: GeneralSumOMDState):
         """The stage-mixture Markov correlated policy ``(H, S, *A)``."""
         H = game.horizon
         capacity = state.iterates[0].shape[0]
-        full = _full_lengths(H, state.log_init[0].shape[0])
+        full = full_stage_lengths(H, state.log_init[0].shape[0])
         stage_of = jnp.asarray(np.repeat(np.arange(len(full)), full)[:capacity])
         clock = state.clock
         any_complete = clock.stage > 0
@@ -202,7 +184,3 @@ class GeneralSumOMD(AbstractSolver):
         # sigma[h,s,a0..] = sum_t w[h,t] prod_i pi^t_i[h,s,a_i]
         spec = "ht," + ",".join(f"ths{c}" for c in letters) + "->hs" + letters
         return jnp.einsum(spec, weights, *state.iterates, optimize=True)
-
-    def stats(self, game: MarkovGame, state: GeneralSumOMDState):
-        """Stage best responses; a partial current stage uses the iterations it had."""
-        return stage_best_responses(state.clock, state.br, state.gsum)

@@ -1,20 +1,26 @@
-"""Seed 000 eq. (7): independent projected Q-descent for Markov potential games.
+"""Independent projected Q-descent for Markov potential games.
 
-``ALGORITHMS.md`` section 6. Every player, simultaneously, per ``(h, s)``:
+Mao, Qiu, Zhang and Başar's eq. (7). Every player, per
+``(h, s)``:
 
     pi_i <- Proj_simplex(pi_i + alpha * Qbar_i),
     Qbar_{h,i}(s, a_i) = E_{a_{-i} ~ pi_{h,-i}(.|s)} Q_{h,i}(s, a_i, a_{-i}),
 
 with ``Q`` the exact Q-function of the current joint policy (finite horizon:
 by backward induction; discounted: by a linear solve, without the ``h`` axis).
-The projection is the Euclidean one onto the simplex, by sorting. The output
-is the last iterate, which is also what the warm-start meta-update of
-Theorem 3 (:func:`marlmeta.meta.warm_start`) hands to the next game.
+The updates are simultaneous (every player's ``Qbar`` comes from the same
+joint policy), and the projection is the Euclidean one onto the simplex, by
+sorting. The output is the last iterate, which is also what the warm-start
+meta-update of the paper's Theorem 3 (:func:`marlmeta.meta.warm_start`) hands
+to the next game.
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning, NeurIPS
-    2023, eq. (7) and Theorem 3; Ding, Wei, Yang, Wang, Jovanović. Independent
-    policy gradient for large-scale Markov potential games, ICML 2022.
+    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Convergence Rates with Task Similarity. NeurIPS 2023, eq. (7) and
+    Theorem 3.
+
+    Ding, Wei, Yang, Wang, Jovanović. Independent Policy Gradient for
+    Large-Scale Markov Potential Games. ICML 2022.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from jaxtyping import Array, Float
 from marlmeta.evaluation import averaged_q
 from marlmeta.games import AbstractMarkovGame
 from marlmeta.policies import uniform
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 
 def project_simplex(y: Float[Array, "... A"]) -> Float[Array, "... A"]:
@@ -45,13 +51,13 @@ def project_simplex(y: Float[Array, "... A"]) -> Float[Array, "... A"]:
 
 
 class ProjectedQDescent(AbstractSolver):
-    """Independent projected Q-descent (seed 000 eq. 7), finite or discounted.
+    """Independent projected Q-descent (Mao et al. eq. 7), finite or discounted.
 
     The state, the initial-policy argument, the output and the meta statistics
     are all the current product policy.
 
     Attributes:
-        step_size: ``alpha`` (an array leaf).
+        step_size: ``alpha > 0`` (an array leaf).
 
     Example:
         >>> import marlmeta
@@ -64,6 +70,9 @@ class ProjectedQDescent(AbstractSolver):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
 
     def default_init(self, game: AbstractMarkovGame, num_steps: int):
         del num_steps

@@ -1,30 +1,42 @@
-"""Seed 001: softmax gradient play and natural gradient play, with log barrier.
+"""Softmax gradient play and natural gradient play, with log barrier.
 
-``ALGORITHMS.md`` section 7; ``research/seed-001.md`` sections 2 and 4.2. Every
-player updates its logits ``theta_i`` simultaneously from ``theta^(t)``, with
-``d`` the discounted visitation and ``Abar_i`` the averaged advantage of the
-current policy (:mod:`marlmeta.evaluation`):
+Zhang, Mei, Dai, Schuurmans and Li's decentralized dynamics for discounted
+Markov (potential) games. Every player updates its logits ``theta_i``
+simultaneously from ``theta^(t)``, with ``d`` the discounted visitation of
+``initial`` and ``Abar_i`` the averaged advantage of the current policy
+(:mod:`marlmeta.evaluation`):
 
-- gradient play (eq. 8), with log barrier ``lambda`` (eq. 15):
+- gradient play (their eq. 8), with log barrier ``lambda`` (eq. 15):
   ``theta_i += eta [d pi_i Abar_i / (1 - gamma) + lambda (1 - |A_i| pi_i)]``;
-- natural gradient play (eq. 10, with the ``eta`` the printed equation drops)
-  and its log-barrier form (eq. 17):
+  the barrier ``lambda sum_{s, a} log pi_i(a|s)`` is not weighted by ``d``
+  (eq. 14), so each player's step depends on its own policy only;
+- natural gradient play (eq. 10) and its log-barrier form (eq. 17):
   ``w_i = eta [Abar_i / (1 - gamma) + lambda / (d pi_i) - lambda |A_i| / d]``,
-  optionally clipped entrywise to ``[-clip, clip]`` (the n-agent scripts'
-  form), then ``theta_i += w_i - mean(w_i)``. The authors' two-agent script
-  clips the un-centred exponent ``eta [Qbar_i / (1 - gamma) + lambda / (d pi_i)]``
-  instead (``centred_clip=False``); without a clip both forms are the same
-  update.
+  then ``theta_i += w_i - mean(w_i)``. Eq. (10) as printed drops ``eta``; this
+  library keeps it, as the paper's proofs do.
 
-Updating logits (not probabilities) means no probability ever underflows to an
-exact zero and gets stuck there; the mean-centring of natural gradient play is
-the Moore-Penrose step of Lemma 11 and keeps ``sum_a theta_i(s, a)`` fixed.
-``lambda = 0`` gives the unregularised methods. Seed 000 eq. (44), the inner
-loop of MAML, is gradient play with ``lambda = 0`` (:func:`gradient_step`).
+**Clip (the paper's practical modification, §6).** The paper truncates each
+entry of the log-barrier NGP step to ``[-1, 1]`` without saying which
+exponent; the authors' scripts differ. With ``clip`` given, this library clips
+``w_i`` above entrywise to ``[-clip, clip]`` before centring (the n-agent
+scripts' form, the default); ``centred_clip=False`` clips instead the
+un-centred exponent ``eta [Qbar_i / (1 - gamma) + lambda / (d pi_i)]`` (the
+two-agent script's form, which the paper's Figure 1 shows). Without a clip
+both forms are the same update.
+
+Updating logits (not probabilities, as the authors' scripts do) means no
+probability ever underflows to an exact zero and gets stuck there; the
+mean-centring of natural gradient play is the Moore-Penrose step of their
+Lemma 11 and keeps ``sum_a theta_i(s, a)`` fixed. ``lambda = 0`` gives the
+unregularised methods. The inner loop of Mao et al.'s MAML (their eq. 44) is
+gradient play with ``lambda = 0`` (:func:`gradient_step`).
 
 References:
     Zhang, Mei, Dai, Schuurmans, Li. On the Global Convergence Rates of
     Decentralized Softmax Gradient Play in Markov Potential Games. NeurIPS 2022.
+
+    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Convergence Rates with Task Similarity. NeurIPS 2023, eq. (44).
 """
 
 from __future__ import annotations
@@ -38,13 +50,13 @@ from marlmeta.evaluation import policy_gradient
 from marlmeta.evaluation._gradients import _parts
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import logits, softmax, uniform
-from marlmeta.solvers._base import AbstractSolver
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 Logits = tuple[Float[Array, "S Ai"], ...]
 
 
 def gradient_step(game: DiscountedMarkovGame, theta: Logits, step_size) -> Logits:
-    """Seed 000 eq. (44): ``theta_i += alpha grad_{theta_i} V_i^rho(theta)``."""
+    """Mao et al. eq. (44): ``theta_i += alpha grad_{theta_i} V_i^rho(theta)``."""
     grad = policy_gradient(game, softmax(theta))
     return tuple(t + step_size * g for t, g in zip(theta, grad, strict=True))
 
@@ -53,6 +65,11 @@ class _SoftmaxPlay(AbstractSolver):
     """Shared protocol: the state is the logits, the output their softmax."""
 
     step_size: eqx.AbstractVar[Float[Array, ""]]
+    barrier: eqx.AbstractVar[Float[Array, ""]]
+
+    def __check_init__(self):
+        check_hyperparameter("step_size", self.step_size)
+        check_hyperparameter("barrier", self.barrier, allow_zero=True)
 
     def default_init(self, game: DiscountedMarkovGame, num_steps: int):
         del num_steps
@@ -76,11 +93,11 @@ class _SoftmaxPlay(AbstractSolver):
 
 
 class GradientPlay(_SoftmaxPlay):
-    """Softmax gradient play (seed 001 eq. 8) or its log-barrier form (eq. 15).
+    """Softmax gradient play (Zhang et al. eq. 8) or its log-barrier form (eq. 15).
 
     Attributes:
-        step_size: ``eta``.
-        barrier: ``lambda`` of the log barrier (``0``: plain gradient play).
+        step_size: ``eta > 0``.
+        barrier: ``lambda >= 0`` of the log barrier (``0``: plain gradient play).
 
     Example:
         >>> import marlmeta
@@ -106,23 +123,28 @@ class GradientPlay(_SoftmaxPlay):
 
 
 class NaturalGradientPlay(_SoftmaxPlay):
-    """Softmax natural gradient play (seed 001 eq. 10) or log-barrier NGP (eq. 17).
+    """Softmax natural gradient play (Zhang et al. eq. 10) or log-barrier NGP
+    (eq. 17).
 
     Attributes:
-        step_size: ``eta``.
-        barrier: ``lambda`` of the log barrier (``0``: plain natural gradient).
-        clip: static; clip every entry of the exponent ``w_i`` to
+        step_size: ``eta > 0``.
+        barrier: ``lambda >= 0`` of the log barrier (``0``: plain natural
+            gradient).
+        clip: static, ``> 0``; clip every entry of the exponent ``w_i`` to
             ``[-clip, clip]`` before centring (the paper uses ``1`` for LB-NGP),
             or ``None``.
-        centred_clip: static; clip ``w_i`` as above (``True``, the n-agent
-            scripts and ``ALGORITHMS.md``) or the two-agent script's un-centred
-            exponent (``False``, seed 001 Fig. 1).
+        centred_clip: static; clip ``w_i`` as above (``True``, the authors'
+            n-agent scripts) or the two-agent script's un-centred exponent
+            (``False``, Zhang et al. Figure 1).
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
     barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
     clip: float | None = eqx.field(static=True, default=None)
     centred_clip: bool = eqx.field(static=True, default=True)
+
+    def __check_init__(self):
+        check_hyperparameter("clip", self.clip)
 
     def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
         dtype = state[0].dtype

@@ -1,44 +1,43 @@
-"""Seed 000, Algorithm 1: optimistic OMD with stage-based Q updates (zero-sum NE).
+"""Optimistic OMD with stage-based Q updates for two-player zero-sum games (NE).
 
-``ALGORITHMS.md`` section 2. For every ``(h, s)`` in parallel, with the
-feedback of the previous iterate ``g_mu = Q[h,s] nu[h,s]``, ``g_nu = mu[h,s]^T
-Q[h,s]``:
+Mao, Qiu, Zhang and Başar's Algorithm 1. For every ``(h, s)`` in parallel,
+with the feedback of the previous iterate ``g_mu = Q[h,s] nu[h,s]``,
+``g_nu = mu[h,s]^T Q[h,s]`` (``Q`` is player 0's):
 
     mu_hat <- normalise(mu_hat * exp(eta g_mu)),
         mu <- normalise(mu_hat * exp(eta g_mu))
     nu_hat <- normalise(nu_hat * exp(-eta g_nu)),
         nu <- normalise(nu_hat * exp(-eta g_nu))
 
-(the min-player minimises: the paper's ``+eta`` for ``nu`` is a sign typo). The
-stage accumulates ``mu^T Q nu``, ``Q nu`` and ``mu^T Q`` with the new policies;
-at the end of stage ``tau`` (schedule in :mod:`._schedule`) the best responses in
-hindsight are recorded (uniform over the maximisers), ``Q[h] <- r[h] + P[h]
-(vsum[h+1] / L_tau)``, and both players restart from the stage ``tau + 1``
-initial policies. Output: the average of all iterates.
+The min-player minimises: the paper's ``+eta`` for ``nu`` is a sign typo, and
+this library uses ``-eta``. The stage accumulates ``mu^T Q nu``, ``Q nu`` and
+``mu^T Q`` with the new policies and the current ``Q``; at the end of stage
+``tau`` (schedule, best-response rule and restart in :mod:`._stages`) the best
+responses in hindsight are recorded (``nu``'s over the maximisers of
+``-mu^T Q``), ``Q[h] <- r_0[h] + P[h] (vsum[h+1] / L_tau)``, and both players
+restart from the stage ``tau + 1`` initial policies. Output: the average of all
+iterates of the policy update (never the restarted policies).
 
 References:
     Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
-    Convergence Rates with Task Similarity. NeurIPS 2023, Algorithm 1.
+    Convergence Rates with Task Similarity. NeurIPS 2023, Algorithm 1 and
+    Theorem 1.
 """
 
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import MarkovGame
-from marlmeta.policies import argmax_uniform
-from marlmeta.solvers._base import AbstractSolver
-from marlmeta.solvers._mirror import (
+from marlmeta.solvers._stages import (
+    StageClock,
+    _StageOMD,
     omd_step,
     reduce_last,
-    stage_best_responses,
     stage_q,
-    uniform_stage_init,
 )
-from marlmeta.solvers._schedule import StageClock
 
 
 def _feedback(q, mu, nu):
@@ -46,36 +45,6 @@ def _feedback(q, mu, nu):
     return reduce_last(jnp.add, q * nu[..., None, :]), reduce_last(
         jnp.add, q * mu[..., None], -2
     )
-
-
-def _end_stage(game: MarkovGame, state: ZeroSumOMDState, length):
-    """Record best responses, update Q, restart from the next stage's init."""
-    done = state.clock.stage - 1  # the stage that just ended
-    nxt = jnp.minimum(state.clock.stage, state.log_init_mu.shape[0] - 1)
-    q = stage_q(game, game.rewards[0], state.vsum, length)
-    mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
-    g_mu, g_nu = _feedback(q, mu, nu)
-    return eqx.tree_at(
-        lambda s: (
-            s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,
-            s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu,
-        ),
-        state,
-        (
-            state.mu_br.at[done].set(argmax_uniform(state.gsum_mu)),
-            state.nu_br.at[done].set(argmax_uniform(-state.gsum_nu)),
-            q,
-            jnp.zeros_like(state.vsum),
-            jnp.zeros_like(state.gsum_mu),
-            jnp.zeros_like(state.gsum_nu),
-            state.log_init_mu[nxt], mu, state.log_init_nu[nxt], nu, g_mu, g_nu,
-        ),
-    )  # fmt: skip
-
-
-def _keep(game, state, length):
-    del game, length
-    return state
 
 
 class ZeroSumOMDState(eqx.Module):
@@ -100,7 +69,7 @@ class ZeroSumOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H S B"]
 
 
-class ZeroSumOMD(AbstractSolver):
+class ZeroSumOMD(_StageOMD):
     """Optimistic OMD with stage-based values for two-player zero-sum games.
 
     The initial-policy argument is per stage: a pair ``(mu_init, nu_init)`` of
@@ -109,7 +78,9 @@ class ZeroSumOMD(AbstractSolver):
     same shapes.
 
     Attributes:
-        step_size: ``eta`` (an array leaf; Theorem 1 takes ``eta <= 1/(8 H^2)``).
+        step_size: ``eta > 0`` (an array leaf, or one per game for
+            ``solve_batch(..., batch_solver=True)``; Theorem 1 takes
+            ``eta <= 1/(8 H^2)``).
 
     Example:
         >>> import marlmeta
@@ -122,9 +93,6 @@ class ZeroSumOMD(AbstractSolver):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-
-    def default_init(self, game: MarkovGame, num_steps: int):
-        return uniform_stage_init(game, num_steps)
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         if game.num_players != 2:
@@ -154,13 +122,12 @@ class ZeroSumOMD(AbstractSolver):
             log_init_nu=log_nu0,
         )
 
-    def step(self, game: MarkovGame, state: ZeroSumOMDState) -> ZeroSumOMDState:
-        eta = self.step_size.astype(state.q.dtype)
+    def _iterate(self, game: MarkovGame, state: ZeroSumOMDState, eta):
         # g_mu = Q nu, g_nu = mu^T Q of the previous iterate, carried in the state.
         log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
         log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
         q_nu, mu_q = _feedback(state.q, mu, nu)
-        state = eqx.tree_at(
+        return eqx.tree_at(
             lambda s: (
                 s.log_mu_hat, s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu, s.vsum,
                 s.gsum_mu, s.gsum_nu, s.mu_sum, s.nu_sum,
@@ -173,17 +140,30 @@ class ZeroSumOMD(AbstractSolver):
                 state.mu_sum + mu, state.nu_sum + nu,
             ),
         )  # fmt: skip
-        length = state.clock.length
-        clock, end = state.clock.tick(game.horizon)
-        state = eqx.tree_at(lambda s: s.clock, state, clock)
-        return jax.lax.cond(end, _end_stage, _keep, game, state, length)
+
+    def _hindsight(self, state: ZeroSumOMDState):
+        return (state.mu_br, state.nu_br), (state.gsum_mu, -state.gsum_nu)
+
+    def _restart(self, game: MarkovGame, state: ZeroSumOMDState, length, brs, nxt):
+        q = stage_q(game, game.rewards[0], state.vsum, length)
+        mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
+        g_mu, g_nu = _feedback(q, mu, nu)
+        return eqx.tree_at(
+            lambda s: (
+                s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,
+                s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu,
+            ),
+            state,
+            (
+                *brs,
+                q,
+                jnp.zeros_like(state.vsum),
+                jnp.zeros_like(state.gsum_mu),
+                jnp.zeros_like(state.gsum_nu),
+                state.log_init_mu[nxt], mu, state.log_init_nu[nxt], nu, g_mu, g_nu,
+            ),
+        )  # fmt: skip
 
     def output(self, game: MarkovGame, state: ZeroSumOMDState):
         t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
         return state.mu_sum / t, state.nu_sum / t
-
-    def stats(self, game: MarkovGame, state: ZeroSumOMDState):
-        """Stage best responses; a partial current stage uses the iterations it had."""
-        return stage_best_responses(
-            state.clock, (state.mu_br, state.nu_br), (state.gsum_mu, -state.gsum_nu)
-        )
