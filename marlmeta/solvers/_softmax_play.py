@@ -76,11 +76,7 @@ class _SoftmaxPlay(AbstractSolver):
         return uniform(game)
 
     def init(self, game: DiscountedMarkovGame, init_policy) -> Logits:
-        if not isinstance(game, DiscountedMarkovGame):
-            raise ValueError(
-                f"game is a {type(game).__name__}; {type(self).__name__} needs a "
-                "DiscountedMarkovGame"
-            )
+        game.require_discounted(type(self).__name__)
         dtype = game.rewards.dtype
         return logits(tuple(p.astype(dtype) for p in init_policy))
 
