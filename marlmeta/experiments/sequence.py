@@ -182,7 +182,7 @@ class SequenceExperiment(Experiment):
     coupling: ClassVar[str]
     meta_update: ClassVar[str] = "sequential_meta"
     similarity_definition: ClassVar[str] = (
-        "Delta = sum_k KL(br^k || mean_k br^k) (seed 000 Theorem 2)"
+        "Delta = sum_k KL(br^k || mean_k br^k) (Mao et al. 2023, Theorem 2)"
     )
 
     def base_game(self, dtype):
@@ -262,7 +262,7 @@ class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
     metric = "nash_conv"
     metric_description = (
         "NashConv = V^{dagger,nu} - V^{mu,dagger} of the output policy "
-        "(seed 000's NE-gap), exact"
+        "(the NE-gap of Mao et al. 2023), exact"
     )
     metric_label = "NashConv (NE-gap) of the output policy"
     solver_name = "ZeroSumOMD"
@@ -295,7 +295,7 @@ class PotentialMetaConfig(SequenceExperiment, experiment="potential_meta"):
 
     metric = "mpg_ne_gap"
     metric_description = (
-        "seed 000 F.2 NE-gap = 1/2 (V^{dagger,nu} + V^{mu,dagger}) - V^{mu,nu} "
+        "Mao et al. 2023 F.2 NE-gap = 1/2 (V^{dagger,nu} + V^{mu,dagger}) - V^{mu,nu} "
         "(half the sum of the two players' gains) of the last iterate, exact"
     )
     metric_label = "NE-gap (Mao et al. F.2) of the last iterate"
@@ -303,8 +303,8 @@ class PotentialMetaConfig(SequenceExperiment, experiment="potential_meta"):
     coupling = "identical"
     meta_update = "warm_start"
     similarity_definition = (
-        "Delta_Phi = sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^k+1)) (seed 000 eq. 8); "
-        "a property of the family of games, mean over seeds"
+        "Delta_Phi = sum_k max_pi (Phi(pi; G^k) - Phi(pi; G^k+1)) "
+        "(Mao et al. 2023, eq. 8); a property of the family of games, mean over seeds"
     )
 
     def base_game(self, dtype):

@@ -232,7 +232,7 @@ def _aggregate(config: SoftmaxMPGConfig, parts: list[SoftmaxChunk]) -> dict:
             "over all logits (closed form), lojasiewicz = c(theta) with the "
             "first-argmax rule of the authors' code, potential = Phi; all exact. "
             "policy_trace[k] and qbar_trace[k]: player k's policy and averaged "
-            "Q-function Qbar_k at every t <= plot_steps (seed 001 App. 8)"
+            "Q-function Qbar_k at every t <= plot_steps (Zhang et al. 2022, App. 8)"
         ),
         "trajectory_of": config.trajectory_of,
         "solvers": [],
