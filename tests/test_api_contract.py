@@ -237,8 +237,7 @@ import marlmeta.evaluation as E, marlmeta.policies as P
 from tests.test_api_contract import _sparse_game
 game = _sparse_game(jax.random.key(5), 100_000)
 pol = P.random_policy(game, key=jax.random.key(6))
-metrics = jax.jit(lambda g, p: (E.values(g, p), E.gains(g, p), E.nash_conv(g, p)))
-v, g, c = metrics(game, pol)
+v, g, c = (jax.jit(f)(game, pol) for f in (E.values, E.gains, E.nash_conv))
 assert bool(jnp.all(jnp.isfinite(v))) and bool(jnp.all(g >= -1e-9)), (v, g)
 assert abs(float(c) - float(g.sum())) < 1e-9 and abs(float(v.sum())) < 1e-9
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -91,7 +91,9 @@ def _weights(game: MarkovGame, welfare) -> Array:
     return w
 
 
-def _solve(game: MarkovGame, rows_fn, welfare, lp_iterations):
+def _solve(game: MarkovGame, rows_fn, gap_fn, welfare, lp_iterations):
+    """Backward induction with one stage LP (constraints ``rows_fn``) per state;
+    the certificate is ``gap_fn`` of the resulting policy."""
     game.require_finite_horizon("markov_cce and markov_ce")
     n, acts = game.num_players, game.num_actions
     size = math.prod(acts)
@@ -128,7 +130,14 @@ def _solve(game: MarkovGame, rows_fn, welfare, lp_iterations):
     v0 = jnp.zeros((n, game.num_states), dtype)
     _, (sigma, v, ok) = jax.lax.scan(body, v0, jnp.arange(game.horizon), reverse=True)
     values = v[0] @ game.initial
-    return sigma, values, jnp.moveaxis(v, 0, 1), w @ values, jnp.all(ok)
+    return CorrelatedEquilibrium(
+        policy=sigma,
+        values=values,
+        state_values=jnp.moveaxis(v, 0, 1),
+        welfare=w @ values,
+        certificate=gap_fn(game, sigma),
+        converged=jnp.all(ok),
+    )
 
 
 def markov_cce(
@@ -165,17 +174,7 @@ def markov_cce(
         >>> print(eq.policy.shape, bool(eq.converged), bool(eq.certificate < 1e-5))
         (3, 2, 2, 2, 2) True True
     """
-    sigma, values, sv, welfare_value, ok = _solve(
-        game, _cce_rows, welfare, lp_iterations
-    )
-    return CorrelatedEquilibrium(
-        policy=sigma,
-        values=values,
-        state_values=sv,
-        welfare=welfare_value,
-        certificate=cce_gap(game, sigma),
-        converged=ok,
-    )
+    return _solve(game, _cce_rows, cce_gap, welfare, lp_iterations)
 
 
 def markov_ce(
@@ -200,14 +199,4 @@ def markov_ce(
         A :class:`CorrelatedEquilibrium` whose ``certificate`` is the exact
         ``marlmeta.evaluation.ce_gap``.
     """
-    sigma, values, sv, welfare_value, ok = _solve(
-        game, _ce_rows, welfare, lp_iterations
-    )
-    return CorrelatedEquilibrium(
-        policy=sigma,
-        values=values,
-        state_values=sv,
-        welfare=welfare_value,
-        certificate=ce_gap(game, sigma),
-        converged=ok,
-    )
+    return _solve(game, _ce_rows, ce_gap, welfare, lp_iterations)
