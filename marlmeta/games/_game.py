@@ -240,9 +240,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
 
     def averaged_q(self, policy):
         if _discounted.is_dense(self):
-            from marlmeta.evaluation._gradients import _parts
-
-            return _parts(self, policy).qbar
+            return _discounted.parts(self, policy).qbar
         return _discounted.iterative_averaged_q(self, policy)
 
     def optimal_values(self, reward):
