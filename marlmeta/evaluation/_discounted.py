@@ -170,14 +170,18 @@ def iterative_tolerance(dtype) -> float:
     return 1e-12 if jnp.finfo(dtype).bits == 64 else 1e-6
 
 
-def _solve_operator(gamma, step, r: Float[Array, " S"]) -> Float[Array, " S"]:
-    """``v`` with ``v - gamma step(v) = r`` for a linear ``step`` (matrix-free)."""
+def _solve_operator(
+    gamma, step, r: Float[Array, " S"], guess: Float[Array, " S"] | None = None
+) -> Float[Array, " S"]:
+    """``v`` with ``v - gamma step(v) = r`` for a linear ``step`` (matrix-free),
+    by GMRES started from ``guess`` (zero by default)."""
     tol = iterative_tolerance(r.dtype)
     op = lx.FunctionLinearOperator(
         lambda v: v - gamma * step(v), jax.ShapeDtypeStruct(r.shape, r.dtype)
     )
     solver = lx.GMRES(rtol=tol, atol=tol, restart=40, max_steps=10 * r.shape[0])
-    sol = lx.linear_solve(op, r, solver, throw=False)
+    options = {} if guess is None else {"y0": jax.lax.stop_gradient(guess)}
+    sol = lx.linear_solve(op, r, solver, options=options, throw=False)
     ok = sol.result == lx.RESULTS.successful
     return jnp.where(ok, sol.value, jnp.nan)  # never a silent unconverged value
 
@@ -220,9 +224,9 @@ def _optimal(gamma, r: Float[Array, "S A"], step):
     v0 = jnp.max(rs, axis=-1)
     v, _, _ = jax.lax.while_loop(vi_cond, vi_body, (bellman(v0), v0, 1))
 
-    def evaluate(d, r, gamma):
+    def evaluate(d, r, gamma):  # started from the value-iteration estimate
         pick = lambda x: x[states, d]  # noqa: E731
-        return _solve_operator(gamma, lambda u: pick(step(u)), pick(r))
+        return _solve_operator(gamma, lambda u: pick(step(u)), pick(r), v)
 
     def improve(d):
         q = rs + g * jax.lax.stop_gradient(step(evaluate(d, rs, g)))
