@@ -18,13 +18,14 @@ import argparse
 import os
 import time
 
-from _timing import force_cpu_devices, header
+from _timing import force_cpu_devices, header, save_json
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 10_000])
 ap.add_argument("--steps", type=int, default=1000)
 ap.add_argument("--numpy-games", type=int, default=3)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
+ap.add_argument("--json", type=str, default=None, help="save results here")
 ARGS = ap.parse_args()
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
@@ -92,6 +93,7 @@ def main():
     print(
         f"{'games':>8} {'compile s':>10} {'steady s':>10} {'game-it/s':>12} {'numpy game-it/s':>16} {'speed-up':>9}"
     )
+    results = []
     for n in args.sizes:
         games = jax.tree.map(lambda x, n=n: x[:n], fam)
         t0 = time.perf_counter()
@@ -112,6 +114,18 @@ def main():
         print(
             f"{n:>8} {first - best:>10.3f} {best:>10.4f} {rate:>12.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
+        results.append(
+            dict(
+                games=n,
+                steps=T,
+                compile_s=first - best,
+                steady_s=best,
+                game_iterations_per_s=rate,
+                numpy_game_iterations_per_s=np_rate,
+                speedup=rate / np_rate,
+            )
+        )
+    save_json(args.json, results)
     assert bool(jnp.all(out.finite))
 
 

@@ -19,7 +19,7 @@ the loop's intermediates (only the ``T`` iterates). First-order MAML keeps
 mean over a batch of games, maximising.
 
 References:
-    Mao, Qiu, Wang et al.. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity, NeurIPS 2023, section 4.2, eqs.
     (44)-(47), Lemma 15; Finn, Abbeel, Levine. Model-agnostic meta-learning,
     ICML 2017.

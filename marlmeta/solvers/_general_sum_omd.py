@@ -24,7 +24,7 @@ are kept in a buffer so that the output can be formed after any number of
 iterations.
 
 References:
-    Mao, Qiu, Wang et al.. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, Algorithms 2 and 3.
 """
 

@@ -15,7 +15,7 @@ meta-update of the paper's Theorem 3 (:func:`marlmeta.meta.warm_start`) hands
 to the next game.
 
 References:
-    Mao, Qiu, Wang et al.. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, eq. (7) and
     Theorem 3.
 

@@ -32,7 +32,7 @@ update ``Q[h] <- r[h] + P[h] (vsum[h+1] / L_tau)`` (``vsum[H] = 0``) runs and
 every player restarts from its stage ``tau + 1`` initial policy.
 
 References:
-    Mao, Qiu, Wang et al.. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, Algorithms 1 and 2.
 """
 

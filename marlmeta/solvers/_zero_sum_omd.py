@@ -19,7 +19,7 @@ restart from the stage ``tau + 1`` initial policies. Output: the average of all
 iterates of the policy update (never the restarted policies).
 
 References:
-    Mao, Qiu, Wang et al.. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, Algorithm 1 and
     Theorem 1.
 """
