@@ -102,7 +102,9 @@ def _format(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value == 0 or 1e-3 <= abs(value) < 1e5:
+        if 1e3 <= abs(value) < 1e9:
+            return f"{value:,.0f}"
+        if value == 0 or 1e-3 <= abs(value) < 1e3:
             return f"{value:.3g}"
         return f"{value:.2e}"
     if isinstance(value, list | dict):

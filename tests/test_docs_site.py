@@ -15,8 +15,10 @@ import html.parser
 import http.server
 import importlib
 import inspect
+import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +33,11 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 
-from _generate import config_names, public_modules  # noqa: E402
+from _generate import (  # noqa: E402
+    BENCHMARK_RESULTS,
+    config_names,
+    public_modules,
+)
 from griffe_roles import EXTENSIONS  # noqa: E402
 
 MODULES = public_modules(ROOT / "marlmeta")
@@ -242,6 +248,32 @@ def test_two_clicks_from_getting_started_to_a_figure_and_its_config(server):
     (src,) = [i for i in _parse(body).images if i.endswith(f"figures/{name}.png")]
     status, _, kind = _fetch(urllib.parse.urljoin(f"{server}experiments/", src))
     assert (status, kind) == (200, "image/png")
+
+
+def test_every_config_and_benchmark_result_is_on_the_site(server):
+    """The generated sections: one per config (with its figure when one was
+    generated), one table per benchmark JSON with a row per result."""
+    _, body, _ = _fetch(f"{server}experiments/")
+    page = _parse(body)
+    for name in config_names():
+        assert name in page.ids, f"no section for configs/{name}.yaml"
+        if (ROOT / "docs" / "figures" / f"{name}.png").exists():
+            assert any(i.endswith(f"figures/{name}.png") for i in page.images)
+    text = _fetch(f"{server}benchmarks/")[1].decode()
+    for path in sorted(BENCHMARK_RESULTS.glob("*.json")):
+        assert f"benchmarks/results/{path.name}" in text
+        section = text.split(f"benchmarks/results/{path.name}")[1].split("<h3")[0]
+        rows = section.count("<tr>") - 1  # minus the header row
+        assert rows == len(json.loads(path.read_text())["results"]), path.name
+
+
+def test_getting_started_example_runs(capsys):
+    """The quick example of the getting-started page runs as written."""
+    text = (ROOT / "docs" / "index.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    exec(compile(block, "docs/index.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "NashConv" in out and "mean NashConv of uniform play" in out
 
 
 def _chromium() -> str:
