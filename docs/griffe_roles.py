@@ -20,6 +20,7 @@ import importlib
 import inspect
 import pathlib
 import re
+import sys
 
 import griffe
 
@@ -116,6 +117,8 @@ class RuntimeFunctions(griffe.Extension):
         ]
         if not names:
             return
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))  # this checkout's marlmeta, not another
         module = importlib.import_module(mod.path)
         for name in names:
             obj = getattr(module, name, None)
