@@ -38,7 +38,7 @@ from _generate import (  # noqa: E402
     config_names,
     public_modules,
 )
-from griffe_roles import EXTENSIONS  # noqa: E402
+from griffe_roles import EXTENSIONS, markdown  # noqa: E402
 
 MODULES = public_modules(ROOT / "marlmeta")
 PACKAGES = [m for m in MODULES if (ROOT / m.replace(".", "/") / "__init__.py").exists()]
@@ -101,6 +101,27 @@ def test_every_public_name_has_a_docstring():
                 missing.append(f"{module}.{name}")
     assert names > 150, names  # the walk saw the package
     assert not missing, f"public names without a docstring: {missing}"
+
+
+def test_docstrings_become_markdown():
+    """Sphinx roles and reStructuredText literals render as Markdown code, and
+    doctest examples as fenced blocks (so their output is not read as links)."""
+    text = (
+        "See :func:`solve` and :class:`~marlmeta.games.MarkovGame`, ``x[0]``.\n"
+        "\n"
+        "Example:\n"
+        "    >>> print([0.5, 0.5])\n"
+        "    [0.5, 0.5]\n"
+    )
+    assert markdown(text) == (
+        "See `solve` and `MarkovGame`, `x[0]`.\n"
+        "\n"
+        "Example:\n"
+        "    ```pycon\n"
+        "    >>> print([0.5, 0.5])\n"
+        "    [0.5, 0.5]\n"
+        "    ```"
+    )
 
 
 # ------------------------------------------------------------ the built site
