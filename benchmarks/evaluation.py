@@ -35,6 +35,17 @@ def numpy_nash_conv(r, p, init, mu, nu):
     return (B0 - V[0]) @ init + (B1 - V[1]) @ init
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "games",
+    "compile_s",
+    "steady_s",
+    "games_per_s",
+    "numpy_games_per_s",
+    "speedup",
+)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 10_000])
@@ -73,16 +84,8 @@ def main():
         print(
             f"{n:>8} {comp:>10.3f} {steady:>10.5f} {rate:>12.0f} {np_rate:>14.0f} {rate / np_rate:>8.1f}x"
         )
-        results.append(
-            dict(
-                games=n,
-                compile_s=comp,
-                steady_s=steady,
-                games_per_s=rate,
-                numpy_games_per_s=np_rate,
-                speedup=rate / np_rate,
-            )
-        )
+        row = (n, comp, steady, rate, np_rate, rate / np_rate)
+        results.append(dict(zip(COLUMNS, row, strict=True)))
     save_json(args.json, results)
 
 

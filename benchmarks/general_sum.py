@@ -127,6 +127,13 @@ def numpy_oftrl(r, p, eta, T, beta=70.0):
     return sigma
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "solver", "games", "steps", "compile_s", "steady_s",
+    "game_iterations_per_s", "numpy_game_iterations_per_s", "speedup",
+)  # fmt: skip
+
+
 def main():
     args = ARGS
     n, T = args.games, args.steps
@@ -157,18 +164,8 @@ def main():
         print(
             f"{name:>14} {first - steady:>10.2f} {steady:>9.3f} {rate:>10.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
-        results.append(
-            dict(
-                solver=name,
-                games=n,
-                steps=T,
-                compile_s=first - steady,
-                steady_s=steady,
-                game_iterations_per_s=rate,
-                numpy_game_iterations_per_s=np_rate,
-                speedup=rate / np_rate,
-            )
-        )
+        row = (name, n, T, first - steady, steady, rate, np_rate, rate / np_rate)
+        results.append(dict(zip(COLUMNS, row, strict=True)))
     save_json(args.json, results)
 
 

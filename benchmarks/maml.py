@@ -66,6 +66,13 @@ def numpy_inner_loop(r, P, rho, theta, steps, alpha):
     return t0, t1
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "inner_steps", "games", "method", "compile_s", "steady_s", "games_per_s",
+    "scratch_mib", "max_abs_diff", "numpy_inner_loop_games_per_s",
+)  # fmt: skip
+
+
 def main():
     header("MAML meta-gradient: HVP product formula vs unrolled autodiff (float64)")
     alpha = jnp.asarray(ARGS.alpha)
@@ -121,19 +128,9 @@ def main():
                     f"{batch / steady:>10.3g} {scratch:>12.2f} {diff:>11.1e} "
                     f"{numpy_rate:>14.3g}"
                 )
-                results.append(
-                    dict(
-                        inner_steps=steps,
-                        games=batch,
-                        method=name,
-                        compile_s=compile_s,
-                        steady_s=steady,
-                        games_per_s=batch / steady,
-                        scratch_mib=scratch,
-                        max_abs_diff=diff,
-                        numpy_inner_loop_games_per_s=numpy_rate,
-                    )
-                )
+                row = (steps, batch, name, compile_s, steady, batch / steady)
+                row += (scratch, diff, numpy_rate)
+                results.append(dict(zip(COLUMNS, row, strict=True)))
     save_json(ARGS.json, results)
 
 

@@ -72,6 +72,13 @@ def numpy_omd(r0, p, eta, T):
     return mu_sum / T, nu_sum / T
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "games", "steps", "compile_s", "steady_s",
+    "game_iterations_per_s", "numpy_game_iterations_per_s", "speedup",
+)  # fmt: skip
+
+
 def main():
     args = ARGS
     T = args.steps
@@ -114,17 +121,8 @@ def main():
         print(
             f"{n:>8} {first - best:>10.3f} {best:>10.4f} {rate:>12.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
-        results.append(
-            dict(
-                games=n,
-                steps=T,
-                compile_s=first - best,
-                steady_s=best,
-                game_iterations_per_s=rate,
-                numpy_game_iterations_per_s=np_rate,
-                speedup=rate / np_rate,
-            )
-        )
+        row = (n, T, first - best, best, rate, np_rate, rate / np_rate)
+        results.append(dict(zip(COLUMNS, row, strict=True)))
     save_json(args.json, results)
     assert bool(jnp.all(out.finite))
 
