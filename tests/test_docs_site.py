@@ -237,6 +237,19 @@ def test_no_internal_link_is_broken(server):
     assert len(pages) >= 10 + len(MODULES)
 
 
+def test_site_cites_papers_not_project_files(server):
+    """The package ships without the project's notes: no page points at a
+    machine path or cites a paper by its seed number instead of its authors."""
+    _, pages, _ = _crawl(server)
+    cite = re.compile(r"/work/|seed[ -]0\d\d|research/seed", re.I)
+    found = {}
+    for url in pages:
+        hits = cite.findall(_fetch(url)[1].decode())
+        if hits:
+            found[url] = sorted(set(hits))
+    assert not found, found
+
+
 def test_two_clicks_from_getting_started_to_a_figure_and_its_config(server):
     """Some link of the getting-started page (or of a page it links to) lands
     on a section that shows a config's figure and the config itself."""
