@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format check demo bench clean
+.PHONY: install test lint format check demo bench docs figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,11 +35,19 @@ demo: $(STAMP)
 	$(BIN)/marlmeta run configs/softmax_mpg_g2.yaml
 
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/python evaluation.py
-	cd benchmarks && ../$(BIN)/python zero_sum.py
-	cd benchmarks && ../$(BIN)/python general_sum.py
-	cd benchmarks && ../$(BIN)/python maml.py
-	cd benchmarks && ../$(BIN)/python exact.py
+	cd benchmarks && ../$(BIN)/python evaluation.py --json results/evaluation.json
+	cd benchmarks && ../$(BIN)/python zero_sum.py --json results/zero_sum.json
+	cd benchmarks && ../$(BIN)/python general_sum.py --json results/general_sum.json
+	cd benchmarks && ../$(BIN)/python maml.py --json results/maml.json
+	cd benchmarks && ../$(BIN)/python exact.py --json results/exact.json
+
+# The documentation site, built strictly into site/ (any warning fails).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Regenerate the figures the docs show (runs every non-smoke config, minutes).
+figures: $(STAMP)
+	$(BIN)/python docs/gen_figures.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache

@@ -13,7 +13,7 @@ import argparse
 
 import jax
 import numpy as np
-from _timing import compile_and_steady, header, wall
+from _timing import compile_and_steady, header, save_json, wall
 
 import marlmeta.evaluation as E
 import marlmeta.games as G
@@ -35,14 +35,27 @@ def numpy_nash_conv(r, p, init, mu, nu):
     return (B0 - V[0]) @ init + (B1 - V[1]) @ init
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "games",
+    "compile_s",
+    "steady_s",
+    "games_per_s",
+    "numpy_games_per_s",
+    "speedup",
+)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 10_000])
     ap.add_argument("--numpy-games", type=int, default=300)
+    ap.add_argument("--json", type=str, default=None, help="save results here")
     args = ap.parse_args()
     header("nash_conv, H=10 S=10 A=B=3, float32")
     key = jax.random.key(0)
     fn = jax.jit(jax.vmap(E.nash_conv))
+    results = []
     print(
         f"{'games':>8} {'compile s':>10} {'steady s':>10} {'games/s':>12} {'numpy games/s':>14} {'speed-up':>9}"
     )
@@ -71,6 +84,9 @@ def main():
         print(
             f"{n:>8} {comp:>10.3f} {steady:>10.5f} {rate:>12.0f} {np_rate:>14.0f} {rate / np_rate:>8.1f}x"
         )
+        row = (n, comp, steady, rate, np_rate, rate / np_rate)
+        results.append(dict(zip(COLUMNS, row, strict=True)))
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ import argparse
 import os
 import time
 
-from _timing import force_cpu_devices, header
+from _timing import force_cpu_devices, header, save_json
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--games", type=int, default=1000)
 ap.add_argument("--steps", type=int, default=500)
 ap.add_argument("--numpy-games", type=int, default=2)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
+ap.add_argument("--json", type=str, default=None, help="save results here")
 ARGS = ap.parse_args()
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
@@ -126,6 +127,13 @@ def numpy_oftrl(r, p, eta, T, beta=70.0):
     return sigma
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "solver", "games", "steps", "compile_s", "steady_s",
+    "game_iterations_per_s", "numpy_game_iterations_per_s", "speedup",
+)  # fmt: skip
+
+
 def main():
     args = ARGS
     n, T = args.games, args.steps
@@ -137,6 +145,7 @@ def main():
     print(
         f"{'solver':>14} {'compile s':>10} {'steady s':>9} {'game-it/s':>10} {'numpy game-it/s':>16} {'speed-up':>9}"
     )
+    results = []
     for name, solver, ref in (
         ("GeneralSumOMD", M.solvers.GeneralSumOMD(0.1), numpy_omd),
         ("AdaptiveOFTRL", M.solvers.AdaptiveOFTRL(0.1), numpy_oftrl),
@@ -155,6 +164,9 @@ def main():
         print(
             f"{name:>14} {first - steady:>10.2f} {steady:>9.3f} {rate:>10.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
+        row = (name, n, T, first - steady, steady, rate, np_rate, rate / np_rate)
+        results.append(dict(zip(COLUMNS, row, strict=True)))
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

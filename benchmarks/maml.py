@@ -29,6 +29,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--steps", type=int, nargs="+", default=[1, 10, 30, 100])
 ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
 ap.add_argument("--alpha", type=float, default=0.3)
+ap.add_argument("--json", type=str, default=None, help="save results here")
 ARGS = ap.parse_args()
 
 import jax  # noqa: E402
@@ -37,7 +38,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import compile_and_steady, header  # noqa: E402
+from _timing import compile_and_steady, header, save_json  # noqa: E402
 
 import marlmeta as M  # noqa: E402
 
@@ -65,6 +66,13 @@ def numpy_inner_loop(r, P, rho, theta, steps, alpha):
     return t0, t1
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "inner_steps", "games", "method", "compile_s", "steady_s", "games_per_s",
+    "scratch_mib", "max_abs_diff", "numpy_inner_loop_games_per_s",
+)  # fmt: skip
+
+
 def main():
     header("MAML meta-gradient: HVP product formula vs unrolled autodiff (float64)")
     alpha = jnp.asarray(ARGS.alpha)
@@ -72,6 +80,7 @@ def main():
         f"{'T':>4} {'games':>6} {'method':>9} {'compile s':>10} {'steady s':>10} "
         f"{'games/s':>10} {'scratch MiB':>12} {'max |diff|':>11} {'numpy games/s':>14}"
     )
+    results = []
     for steps in ARGS.steps:
         for batch in ARGS.batches:
             games = M.games.random_potential(
@@ -119,6 +128,10 @@ def main():
                     f"{batch / steady:>10.3g} {scratch:>12.2f} {diff:>11.1e} "
                     f"{numpy_rate:>14.3g}"
                 )
+                row = (steps, batch, name, compile_s, steady, batch / steady)
+                row += (scratch, diff, numpy_rate)
+                results.append(dict(zip(COLUMNS, row, strict=True)))
+    save_json(ARGS.json, results)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,14 @@ import argparse
 import os
 import time
 
-from _timing import force_cpu_devices, header
+from _timing import force_cpu_devices, header, save_json
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 10_000])
 ap.add_argument("--steps", type=int, default=1000)
 ap.add_argument("--numpy-games", type=int, default=3)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
+ap.add_argument("--json", type=str, default=None, help="save results here")
 ARGS = ap.parse_args()
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
@@ -71,6 +72,13 @@ def numpy_omd(r0, p, eta, T):
     return mu_sum / T, nu_sum / T
 
 
+#: The columns of the saved results (``--json``).
+COLUMNS = (
+    "games", "steps", "compile_s", "steady_s",
+    "game_iterations_per_s", "numpy_game_iterations_per_s", "speedup",
+)  # fmt: skip
+
+
 def main():
     args = ARGS
     T = args.steps
@@ -92,6 +100,7 @@ def main():
     print(
         f"{'games':>8} {'compile s':>10} {'steady s':>10} {'game-it/s':>12} {'numpy game-it/s':>16} {'speed-up':>9}"
     )
+    results = []
     for n in args.sizes:
         games = jax.tree.map(lambda x, n=n: x[:n], fam)
         t0 = time.perf_counter()
@@ -112,6 +121,9 @@ def main():
         print(
             f"{n:>8} {first - best:>10.3f} {best:>10.4f} {rate:>12.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
+        row = (n, T, first - best, best, rate, np_rate, rate / np_rate)
+        results.append(dict(zip(COLUMNS, row, strict=True)))
+    save_json(args.json, results)
     assert bool(jnp.all(out.finite))
 
 

@@ -10,6 +10,7 @@ import argparse
 import pathlib
 import sys
 
+#: The repository's ``configs/`` folder, listed by ``marlmeta list``.
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
 
@@ -38,6 +39,13 @@ def _list(what: str, config_dir: pathlib.Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``marlmeta`` command: ``run CONFIG [--out DIR] [--fresh] [--quiet]``
+    or ``list [configs|games|solvers|experiments]``.
+
+    Returns the exit code: 0 on success, 2 for a missing file or a config
+    error (one line on stderr naming the key and the file), 130 when
+    interrupted (run the same command again to resume).
+    """
     parser = argparse.ArgumentParser(
         prog="marlmeta",
         description="Batched solvers and meta-learning for Markov games.",

@@ -1,6 +1,6 @@
 """Exact policy gradients, Hessian-vector products and the softmax diagnostics.
 
-For a product policy ``pi`` of a discounted game (Mao, Qiu, Zhang, Başar,
+For a product policy ``pi`` of a discounted game (Mao, Qiu, Wang et al.,
 "Multi-Agent Meta-Reinforcement Learning: Sharper Convergence Rates with Task
 Similarity", NeurIPS 2023, appendices C and D; Zhang, Mei, Dai, Schuurmans, Li,
 "On the Global Convergence Rates of Decentralized Softmax Gradient Play in

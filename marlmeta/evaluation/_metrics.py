@@ -12,7 +12,7 @@ argument, the player, the index and the value.
 - ``gain_i(pi) = initial @ (B_{0,i} - V_{0,i}) >= 0``;
 - ``ne_gap(pi) = max_i gain_i(pi)``, ``nash_conv(pi) = sum_i gain_i(pi)``
   (for a zero-sum game ``nash_conv = V^{dagger,nu} - V^{mu,dagger}``, the
-  "NE-gap" of the figures of Mao, Qiu, Zhang, Başar, "Multi-Agent
+  "NE-gap" of the figures of Mao, Qiu, Wang et al., "Multi-Agent
   Meta-Reinforcement Learning", NeurIPS 2023);
 - ``cce_gap(sigma) = max_i gain_i(sigma)`` with CCE deviations for a Markov
   correlated policy ``sigma``.

@@ -1,6 +1,6 @@
 """MAML on a family of perturbed discounted potential games.
 
-Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Mao, Qiu, Wang et al., "Multi-Agent Meta-Reinforcement Learning: Sharper
 Convergence Rates with Task Similarity" (NeurIPS 2023), section 4.2. One chunk:
 meta-train on the training pool (the outer loop of :func:`marlmeta.meta.maml`),
 then evaluate on the held-out games the NE-gap and the potential after ``t``

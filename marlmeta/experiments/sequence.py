@@ -1,6 +1,6 @@
 """Individual learning vs meta-learning on sequences of perturbed games.
 
-Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Mao, Qiu, Wang et al., "Multi-Agent Meta-Reinforcement Learning: Sharper
 Convergence Rates with Task Similarity" (NeurIPS 2023): every seed draws a
 sequence of ``K`` games around one base game; individual learning starts each
 game from uniform play, meta-learning from what the games before it taught.
@@ -105,12 +105,16 @@ class GeneralSumGameConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OMDConfig:
+    """The ``solver`` section: step size ``eta`` and iterations ``T`` per game."""
+
     step_size: float = 0.02
     num_steps: int = 1000
 
 
 @dataclasses.dataclass(frozen=True)
 class MetaConfig:
+    """The ``meta`` section: the mixing weight ``alpha`` of ``[x]_alpha``."""
+
     alpha: float | None = None  # None: 1/sqrt(K)
 
 

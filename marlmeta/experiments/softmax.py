@@ -29,7 +29,9 @@ from marlmeta.experiments._loader import (
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import GAMES, make_solver
 
+#: The registry names of the solvers a softmax experiment accepts.
 SOFTMAX_SOLVERS = ("GradientPlay", "NaturalGradientPlay")
+#: The zoo games a softmax experiment runs on (Zhang et al.'s G2, G3, G8).
 SOFTMAX_GAMES = ("seed001_g2", "seed001_g3", "seed001_g8")
 
 

@@ -174,6 +174,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
 
 
 #: The name of :class:`FiniteHorizonGame` in earlier releases.
+#: Another name of :class:`FiniteHorizonGame` (the papers' finite-horizon Markov game).
 MarkovGame = FiniteHorizonGame
 
 

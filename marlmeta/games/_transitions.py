@@ -9,7 +9,7 @@ every state ``s`` and joint action ``a``. Three representations implement it:
   ``(h, s, a)``, so that games with very many states fit in memory;
 - :class:`FactoredTransitions`: every player moves its own local state,
   ``P(s'|s, a) = prod_i P_i(s'_i | s_i, a_i)`` (as in the linear-quadratic
-  game of Mao, Qiu, Zhang, Başar, NeurIPS 2023, appendix F.3).
+  game of Mao, Qiu, Wang et al., NeurIPS 2023, appendix F.3).
 
 A kernel has a time axis of length ``H`` (time-inhomogeneous) or ``1``
 (time-homogeneous, shared by all steps; discounted games always use ``1``).

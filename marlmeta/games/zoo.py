@@ -1,6 +1,6 @@
 """Games of the papers and classic matrix games.
 
-The ``seed000_*`` games are those of appendix F of Mao, Qiu, Zhang, Başar,
+The ``seed000_*`` games are those of appendix F of Mao, Qiu, Wang et al.,
 "Multi-Agent Meta-Reinforcement Learning: Sharper Convergence Rates with Task
 Similarity" (NeurIPS 2023): two-state games whose transitions depend on whether
 the players' actions match. The paper's reward tables are partly missing from
@@ -63,7 +63,8 @@ def seed000_zero_sum(
     Args:
         table: max-player's reward ``table[s][a][b]``, shared by all steps.
         horizon: ``H``.
-        stay, switch: as in :func:`matching_transitions`.
+        stay: as in :func:`matching_transitions`.
+        switch: as in :func:`matching_transitions`.
         dtype: floating dtype of the arrays.
     """
     r = jnp.asarray(table, dtype)

@@ -1,5 +1,5 @@
 """Meta-learning across games: sequential meta-initialisation, warm start and
-MAML (Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning:
+MAML (Mao, Qiu, Wang et al., "Multi-Agent Meta-Reinforcement Learning:
 Sharper Convergence Rates with Task Similarity", NeurIPS 2023, sections 3, 4)."""
 
 from marlmeta.meta._maml import (

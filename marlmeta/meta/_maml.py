@@ -1,6 +1,6 @@
 """MAML for Markov potential games with exact meta-gradients.
 
-Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Mao, Qiu, Wang et al., "Multi-Agent Meta-Reinforcement Learning: Sharper
 Convergence Rates with Task Similarity", section 4.2. For a discounted
 potential game and softmax logits ``theta``, the inner loop is independent
 policy gradient (eq. 44),
@@ -19,7 +19,7 @@ the loop's intermediates (only the ``T`` iterates). First-order MAML keeps
 mean over a batch of games, maximising.
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity, NeurIPS 2023, section 4.2, eqs.
     (44)-(47), Lemma 15; Finn, Abbeel, Levine. Model-agnostic meta-learning,
     ICML 2017.
@@ -95,7 +95,10 @@ def maml_gradient(
     """``grad F_T(theta)`` by the product formula of eq. (46), right to left.
 
     Args:
-        game, theta, inner_steps, inner_step_size: as in :func:`maml_objective`.
+        game: as in :func:`maml_objective`.
+        theta: as in :func:`maml_objective`.
+        inner_steps: as in :func:`maml_objective`.
+        inner_step_size: as in :func:`maml_objective`.
         first_order: drop the Hessian terms (first-order MAML).
     """
     return _product(game, theta, inner_steps, inner_step_size, first_order)[2]

@@ -1,6 +1,6 @@
 """Sequential meta-initialisation over a sequence of games.
 
-Mao, Qiu, Zhang, Başar, "Multi-Agent Meta-Reinforcement Learning: Sharper
+Mao, Qiu, Wang et al., "Multi-Agent Meta-Reinforcement Learning: Sharper
 Convergence Rates with Task Similarity", NeurIPS 2023, Theorems 2, 3 and 6.
 Games ``G^1..G^K`` arrive in order and
 ``alpha = 1/sqrt(K)``:
@@ -176,7 +176,10 @@ def warm_start(
     Args:
         solver: a solver whose output policy is a valid initial-policy argument
             (e.g. :class:`marlmeta.solvers.ProjectedQDescent`).
-        games, num_steps, checkpoints, metric: as in :func:`sequential_meta`.
+        games: as in :func:`sequential_meta`.
+        num_steps: as in :func:`sequential_meta`.
+        checkpoints: as in :func:`sequential_meta`.
+        metric: as in :func:`sequential_meta`.
     """
     cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
     uniform = _uniform_init(solver, games, num_steps)

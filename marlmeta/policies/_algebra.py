@@ -27,6 +27,8 @@ from marlmeta.policies._kinds import PROB_TOL, as_policy
 if TYPE_CHECKING:
     from marlmeta.games import AbstractMarkovGame
 
+#: What a policy argument may be: a tuple of per-player tables (a product
+#: policy) or one joint table (a Markov correlated policy).
 Policy = tuple[Array, ...] | Array
 
 

@@ -1,6 +1,6 @@
 """Optimistic OMD with stage-based values for CCE in N-player general-sum games.
 
-Mao, Qiu, Zhang and Başar's Algorithm 2: their Algorithm 1 (see
+Mao, Qiu, Wang et al.'s Algorithm 2: their Algorithm 1 (see
 :mod:`._zero_sum_omd`) for ``N`` players, each maximising its own reward.
 Player ``i``'s feedback is ``g_i[h,s,:] = E_{a_{-i} ~ pi_{h,-i}} Q_i[h,s,:,a_{-i}]``
 of the previous iterate (the opponents' axes are contracted one player at a
@@ -24,7 +24,7 @@ are kept in a buffer so that the output can be formed after any number of
 iterations.
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, Algorithms 2 and 3.
 """
 

@@ -1,6 +1,6 @@
 """Independent projected Q-descent for Markov potential games.
 
-Mao, Qiu, Zhang and Başar's eq. (7). Every player, per
+Mao, Qiu, Wang et al.'s eq. (7). Every player, per
 ``(h, s)``:
 
     pi_i <- Proj_simplex(pi_i + alpha * Qbar_i),
@@ -15,7 +15,7 @@ meta-update of the paper's Theorem 3 (:func:`marlmeta.meta.warm_start`) hands
 to the next game.
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, eq. (7) and
     Theorem 3.
 

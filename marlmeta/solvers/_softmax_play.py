@@ -35,7 +35,7 @@ References:
     Zhang, Mei, Dai, Schuurmans, Li. On the Global Convergence Rates of
     Decentralized Softmax Gradient Play in Markov Potential Games. NeurIPS 2022.
 
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, eq. (44).
 """
 

@@ -1,6 +1,6 @@
 """Stage-based optimistic mirror descent: what the two OMD solvers share.
 
-Mao, Qiu, Zhang and Başar's Algorithms 1 (two-player zero-sum, Nash
+Mao, Qiu, Wang et al.'s Algorithms 1 (two-player zero-sum, Nash
 equilibrium) and 2 (``N`` players, coarse correlated equilibrium) run the same
 loop for every ``(h, s)`` in parallel and differ only in the feedback each
 player receives and in the value update. This module holds the common parts:
@@ -32,7 +32,7 @@ update ``Q[h] <- r[h] + P[h] (vsum[h+1] / L_tau)`` (``vsum[H] = 0``) runs and
 every player restarts from its stage ``tau + 1`` initial policy.
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, Algorithms 1 and 2.
 """
 

@@ -1,6 +1,6 @@
 """Optimistic OMD with stage-based Q updates for two-player zero-sum games (NE).
 
-Mao, Qiu, Zhang and Başar's Algorithm 1. For every ``(h, s)`` in parallel,
+Mao, Qiu, Wang et al.'s Algorithm 1. For every ``(h, s)`` in parallel,
 with the feedback of the previous iterate ``g_mu = Q[h,s] nu[h,s]``,
 ``g_nu = mu[h,s]^T Q[h,s]`` (``Q`` is player 0's):
 
@@ -19,7 +19,7 @@ restart from the stage ``tau + 1`` initial policies. Output: the average of all
 iterates of the policy update (never the restarted policies).
 
 References:
-    Mao, Qiu, Zhang, Başar. Multi-Agent Meta-Reinforcement Learning: Sharper
+    Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
     Convergence Rates with Task Similarity. NeurIPS 2023, Algorithm 1 and
     Theorem 1.
 """

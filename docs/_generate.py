@@ -1,0 +1,150 @@
+"""What the documentation generates from the repository (used by hooks.py).
+
+Pure functions of the source tree: the list of public modules, the text of
+an API page, the experiments section (from ``configs/`` and
+``docs/figures/``) and the benchmark tables (from ``benchmarks/results/``).
+No experiment or benchmark is run here.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+FIGURES = ROOT / "docs" / "figures"
+BENCHMARK_RESULTS = ROOT / "benchmarks" / "results"
+
+
+def public_modules(package: pathlib.Path) -> list[str]:
+    """Dotted names of the public modules under ``package`` (a source folder).
+
+    A module is public when no component of its dotted path starts with an
+    underscore; ``__init__.py`` stands for its package.
+    """
+    names = []
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(part.startswith("_") for part in parts):
+            continue
+        if (path.parent / "__init__.py").exists():
+            names.append(".".join(parts))
+    return sorted(names, key=lambda n: (n != package.name, n))
+
+
+def api_page(module: str) -> str:
+    """The Markdown of ``module``'s API page (rendered by mkdocstrings)."""
+    return (
+        f"# `{module}`\n\n::: {module}\n    options:\n      show_root_heading: false\n"
+    )
+
+
+def _comment_header(text: str) -> str:
+    """The leading ``#`` comment block of a YAML file, as prose."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    paragraphs = "\n".join(lines).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def _yaml_field(text: str, key: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(f"{key}:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def config_names() -> list[str]:
+    """Every config in ``configs/``: the paper configs first, then the smoke ones."""
+    stems = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    return [s for s in stems if not s.startswith("smoke")] + [
+        s for s in stems if s.startswith("smoke")
+    ]
+
+
+def configs_markdown() -> str:
+    """One section per config: what it reproduces, its figure, the file."""
+    out = []
+    for stem in config_names():
+        text = (CONFIGS / f"{stem}.yaml").read_text()
+        out.append(f"### `{stem}` {{#{stem}}}\n")
+        out.append(f"*{_yaml_field(text, 'description')}* ")
+        out.append(f"(experiment `{_yaml_field(text, 'experiment')}`)\n")
+        header = _comment_header(text)
+        if header:
+            out.append(header + "\n")
+        out.append(f"```bash\nmarlmeta run configs/{stem}.yaml\n```\n")
+        if (FIGURES / f"{stem}.png").exists():
+            out.append(f"![The figure of configs/{stem}.yaml](figures/{stem}.png)\n")
+        elif not stem.startswith("smoke"):
+            out.append(
+                "!!! note\n    No figure generated yet: run "
+                f"`python docs/gen_figures.py {stem}`.\n"
+            )
+        out.append(
+            f'??? example "configs/{stem}.yaml"\n\n'
+            + "    ```yaml\n"
+            + "".join(f"    {line}\n" for line in text.splitlines())
+            + "    ```\n"
+        )
+    return "\n".join(out)
+
+
+def _format(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if 1e3 <= abs(value) < 1e9:
+            return f"{value:,.0f}"
+        if value == 0 or 1e-3 <= abs(value) < 1e3:
+            return f"{value:.3g}"
+        return f"{value:.2e}"
+    if isinstance(value, list | dict):
+        return f"`{json.dumps(value)}`"
+    return str(value)
+
+
+def table(rows: list[dict]) -> str:
+    """A Markdown table of ``rows``; columns are the union of their keys."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        cells = [_format(row[c]) if c in row else "" for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def benchmarks_markdown() -> str:
+    """One table per ``benchmarks/results/<script>.json``."""
+    paths = sorted(BENCHMARK_RESULTS.glob("*.json"))
+    if not paths:
+        return (
+            "!!! note\n    No benchmark results are committed yet: run a "
+            "benchmark with `--json results/<script>.json`.\n"
+        )
+    out = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        meta = data.get("meta", {})
+        out.append(f"### `{path.stem}.py`\n")
+        if meta:
+            out.append(
+                "Measured with "
+                + ", ".join(f"{k} {_format(v)}" for k, v in meta.items())
+                + f" (`benchmarks/results/{path.name}`).\n"
+            )
+        out.append(table(data["results"]) + "\n")
+    return "\n".join(out)
