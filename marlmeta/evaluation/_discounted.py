@@ -280,10 +280,16 @@ def iterative_averaged_q(game, policy) -> tuple[Array, ...]:
 
 def optimal_values(game, reward: Float[Array, " S *A"]) -> Float[Array, " S"]:
     """Optimal values of the MDP over joint actions with ``reward``."""
+    return optimal(game, reward)[0]
+
+
+def optimal(game, reward: Float[Array, " S *A"]):
+    """:func:`optimal_values` and a deterministic optimal joint action per state
+    (the flat row-major index of ``(a_0, .., a_{N-1})``)."""
     s = game.num_states
     flat = reward.reshape(s, -1)
 
     def step(v):
         return game.transitions.expectation(0, v).reshape(s, -1)
 
-    return _optimal(game.discount, flat, step)[0]
+    return _optimal(game.discount, flat, step)

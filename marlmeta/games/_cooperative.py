@@ -20,34 +20,13 @@ import functools
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.games._checks import _concrete, _fmt, _index
+from marlmeta.games._checks import check_identical
 from marlmeta.games._constructors import discounted_game
 from marlmeta.games._game import AbstractMarkovGame, DiscountedMarkovGame
-from marlmeta.games._rewards import IdenticalRewards, ZeroSumRewards
+from marlmeta.games._rewards import IdenticalRewards
 from marlmeta.games._transitions import DenseTransitions
-
-
-def check_identical(rewards, name: str = "rewards") -> None:
-    """Raise ``ValueError`` unless every player's table equals player 0's.
-
-    ``rewards`` is ``(N, S, A_0, .., A_{N-1})`` (concrete; a tracer passes).
-    The message names the first differing index ``[i, s, a_0, ..]`` and both
-    values.
-    """
-    r = _concrete(rewards)
-    if r is None:
-        return
-    diff = r != r[:1]
-    if diff.any():
-        idx = _index(int(np.argmax(diff)), r.shape)
-        raise ValueError(
-            f"{name}{list(idx)} is {_fmt(r[idx])} but {name}{[0, *idx[1:]]} is "
-            f"{_fmt(r[(0, *idx[1:])])}; a cooperative game has one reward shared "
-            "by every player"
-        )
 
 
 def cooperative_reward(game: AbstractMarkovGame, caller: str) -> Float[Array, " S *A"]:
@@ -58,14 +37,7 @@ def cooperative_reward(game: AbstractMarkovGame, caller: str) -> Float[Array, " 
             players' rewards differ, naming the first differing index.
     """
     game.require_discounted(caller)
-    model = game.reward_model
-    if isinstance(model, IdenticalRewards):
-        return model.reward
-    if isinstance(model, ZeroSumRewards):
-        check_identical(model.dense(1 + game.num_players), "game.rewards")
-    else:
-        check_identical(game.rewards, "game.rewards")
-    return game.rewards[0]
+    return game.reward_model.shared(1 + game.num_players)
 
 
 def cooperative_game(
@@ -100,8 +72,7 @@ def cooperative_game(
             for a stack of differing rewards, the first differing index.
 
     Example:
-        >>> import numpy as np
-        >>> from marlmeta.games import cooperative_game
+        >>>         >>> from marlmeta.games import cooperative_game
         >>> g = cooperative_game(np.eye(2)[None], np.ones((1, 2, 2, 1)), [1.0], 0.5)
         >>> g.num_actions, type(g.reward_model).__name__
         ((2, 2), 'IdenticalRewards')
