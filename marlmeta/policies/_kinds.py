@@ -198,7 +198,7 @@ class AutoregressivePolicy(AbstractPolicy):
     on the prefix. Iterating gives the tables.
     """
 
-    tables: tuple[Float[Array, "*lead *Aprefix"], ...]
+    tables: tuple[Float[Array, "*lead Am"], ...]
 
     def __iter__(self) -> Iterator[Array]:
         return iter(self.tables)

@@ -12,6 +12,10 @@ from marlmeta.solvers._general_sum_omd import (
     GeneralSumOMD as GeneralSumOMD,
     GeneralSumOMDState as GeneralSumOMDState,
 )
+from marlmeta.solvers._ma_ppo import (
+    MultiAgentPPO as MultiAgentPPO,
+    beta_step_size as beta_step_size,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,
