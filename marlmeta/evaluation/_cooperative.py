@@ -10,11 +10,11 @@ and an autoregressive policy ``pi(a|s) = prod_m pi^m(a_m | s, a_{<m})``:
 - localized action value (Def. 3.1, conditional on the prefix)
   ``Q^{1:m}(s, a_{<=m}) = sum_{a_{>m}} prod_{i>m} pi^i(a_i | s, a_{<i}) Q(s, a)``,
   so that ``Q^{1:N} = Q`` and ``sum_{a_m} pi^m Q^{1:m} = Q^{1:m-1}``;
-- ``V*`` of the joint-action MDP (value iteration, then policy iteration to an
-  exact fixed point) and the optimality gap ``J* - J(pi)`` with
-  ``J(pi) = w @ V_pi`` for the game's ``initial`` distribution ``w = rho``, or,
-  as in the paper's section 4, the stationary distribution ``nu*`` of the
-  optimal policy found.
+- ``V*`` of the joint-action MDP (policy iteration to an exact fixed point,
+  dense solves; matrix-free for games too large for them) and the optimality
+  gap ``J* - J(pi)`` with ``J(pi) = w @ V_pi`` for the game's ``initial``
+  distribution ``w = rho``, or, as in the paper's section 4, the stationary
+  distribution ``nu*`` of the optimal policy found.
 
 Everything is differentiable (through the value solve) and jit/vmap-compatible.
 """
@@ -73,7 +73,7 @@ def localized_q(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
 
 def optimal_value(game: DiscountedMarkovGame) -> Float[Array, " S"]:
     """``V*`` of the joint-action MDP of a cooperative game, per state."""
-    return game.optimal_values(shared_reward(game, "optimal_value"))
+    return _discounted.optimal(game, shared_reward(game, "optimal_value"))[0]
 
 
 def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
@@ -122,7 +122,7 @@ def optimality_gap(
     pol = validate(game, sigma, name="sigma")
     v = game.evaluate(pol, r[None])[0][0]
     if measure == "initial":
-        return game.initial @ (game.optimal_values(r) - v)
+        return game.initial @ (_discounted.optimal(game, r)[0] - v)
     if measure == "stationary":
         vstar, p_star = _optimal_kernel(game, r)
         return stationary_distribution(p_star) @ (vstar - v)
