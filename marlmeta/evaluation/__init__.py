@@ -5,6 +5,7 @@ localized action values and optimality gap of cooperative games."""
 from marlmeta.evaluation._ce import ce_gains as ce_gains, ce_gap as ce_gap
 from marlmeta.evaluation._cooperative import (
     localized_q as localized_q,
+    occupancy as occupancy,
     optimal_value as optimal_value,
     optimality_gap as optimality_gap,
     stationary_distribution as stationary_distribution,

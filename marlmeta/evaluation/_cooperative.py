@@ -71,6 +71,18 @@ def localized_q(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
     return pol.localized(joint_q(game, pol, r))
 
 
+def occupancy(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
+    """Discounted state occupancy ``d(s) = (1 - gamma) rho^T (I - gamma P_pi)^{-1}``
+    of any policy kind (dense kernels); sums to 1."""
+    game.require_discounted("occupancy")
+    pol = validate(game, policy)
+    nxt = _discounted.next_state_tensor(game, _discounted.dtype_of(game.rewards, pol))
+    p_pi = _discounted.state_kernel(pol, nxt)
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    return (1 - game.discount) * x
+
+
 def optimal_value(game: DiscountedMarkovGame) -> Float[Array, " S"]:
     """``V*`` of the joint-action MDP of a cooperative game, per state."""
     return _discounted.optimal(game, shared_reward(game, "optimal_value"))[0]

@@ -16,6 +16,13 @@ from marlmeta.solvers._ma_ppo import (
     MultiAgentPPO as MultiAgentPPO,
     beta_step_size as beta_step_size,
 )
+from marlmeta.solvers._ma_ppo_linear import (
+    LogLinearMAPPO as LogLinearMAPPO,
+    SampledMAPPO as SampledMAPPO,
+    ball_least_squares as ball_least_squares,
+    feature_policy as feature_policy,
+    one_hot_features as one_hot_features,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,
