@@ -23,6 +23,13 @@ from marlmeta.solvers._ma_ppo_linear import (
     feature_policy as feature_policy,
     one_hot_features as one_hot_features,
 )
+from marlmeta.solvers._ma_ppo_pessimistic import (
+    PessimisticMAPPO as PessimisticMAPPO,
+    bellman_error as bellman_error,
+    moments as moments,
+    pessimistic_critic as pessimistic_critic,
+    reset_data as reset_data,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,

@@ -133,7 +133,7 @@ class _LogLinear(AbstractSolver):
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
-        check_hyperparameter("radius", self.radius)  # every subclass has one
+        check_hyperparameter("radius", getattr(self, "radius", None))
         for m, f in enumerate(self.features):
             if f.ndim != m + 3:
                 raise ValueError(
