@@ -99,7 +99,7 @@ def test_sampled_ma_ppo_converges_to_exact_as_samples_grow():
     def error(num_samples, critic):
         s = S.SampledMAPPO(
             0.5, f, jax.random.key(3), num_samples=num_samples, critic=critic,
-            rollout_steps=120,
+            rollout_steps=80,
         )  # fmt: skip
         out = jax.jit(lambda g: M.solve(s, g, 1, metric=_tables))(g)
         return max(
@@ -109,7 +109,7 @@ def test_sampled_ma_ppo_converges_to_exact_as_samples_grow():
 
     small, large = error(200, "exact"), error(40_000, "exact")
     assert large < 0.35 * small and large < 0.03
-    assert error(40_000, "monte_carlo") < 0.04
+    assert error(10_000, "monte_carlo") < 0.06
     # Batched over games, one key per run.
     games = M.games.random_cooperative(
         jax.random.key(1), 2, (2, 2), 3, 0.9, dtype=jnp.float64
@@ -164,7 +164,8 @@ def test_pessimistic_critic_converges_to_localized_q():
             for w, q in zip(ws, qs, strict=True)
         )
 
-    assert error(200_000) < 0.02 and error(200_000) < 0.5 * error(2000)
+    large = error(50_000)
+    assert large < 0.03 and large < 0.5 * error(500)
     s = S.PessimisticMAPPO.from_horizon(
         0.9, 2, 100, features=f, key=jax.random.key(0), num_samples=500
     )

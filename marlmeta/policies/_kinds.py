@@ -111,15 +111,10 @@ class AbstractPolicy(eqx.Module):
         return jnp.result_type(*[x.dtype for x in jax.tree.leaves(self)])
 
 
-class ProductPolicy(AbstractPolicy):
-    """Independent (product) Markov policy: player ``i`` plays ``tables[i]``.
+class _PerPlayerTables(AbstractPolicy):
+    """A policy kind of one table per player; iterating gives the tables."""
 
-    ``tables[i]`` has shape ``(H, S, A_i)`` (finite horizon) or ``(S, A_i)``
-    (discounted). Iterating gives the tables, so ``tuple(policy)`` and
-    ``policy[i]`` work as for a plain tuple.
-    """
-
-    tables: tuple[Float[Array, "*lead Ai"], ...]
+    tables: eqx.AbstractVar[tuple[Array, ...]]
 
     def __iter__(self) -> Iterator[Array]:
         return iter(self.tables)
@@ -130,8 +125,26 @@ class ProductPolicy(AbstractPolicy):
     def __getitem__(self, i):
         return self.tables[i]
 
-    def at(self, h) -> ProductPolicy:
-        return ProductPolicy(tuple(p[h] for p in self.tables))
+    def at(self, h):
+        return type(self)(tuple(p[h] for p in self.tables))
+
+    def _check_count(self, num_actions, name: str, what: str) -> None:
+        if len(self.tables) != len(num_actions):
+            raise ValueError(
+                f"{name} has {len(self.tables)} {what}; the game has "
+                f"{len(num_actions)} players"
+            )
+
+
+class ProductPolicy(_PerPlayerTables):
+    """Independent (product) Markov policy: player ``i`` plays ``tables[i]``.
+
+    ``tables[i]`` has shape ``(H, S, A_i)`` (finite horizon) or ``(S, A_i)``
+    (discounted). Iterating gives the tables, so ``tuple(policy)`` and
+    ``policy[i]`` work as for a plain tuple.
+    """
+
+    tables: tuple[Float[Array, "*lead Ai"], ...]
 
     def expect(self, q):
         # Contracting in reverse order never moves the axes still to come.
@@ -153,11 +166,7 @@ class ProductPolicy(AbstractPolicy):
         return out
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
-        if len(self.tables) != len(num_actions):
-            raise ValueError(
-                f"{name} has {len(self.tables)} per-player tables; the game has "
-                f"{len(num_actions)} players"
-            )
+        self._check_count(num_actions, name, "per-player tables")
         for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True)):
             check_table(f"{name}[{i}]", p, (*lead, a), len(lead), tol)
 
@@ -186,7 +195,7 @@ class CorrelatedPolicy(AbstractPolicy):
         check_table(name, self.table, (*lead, *num_actions), len(lead), tol)
 
 
-class AutoregressivePolicy(AbstractPolicy):
+class AutoregressivePolicy(_PerPlayerTables):
     """Autoregressive (sequential) Markov policy:
     ``pi(a|s) = prod_m pi^m(a_m | s, a_0, .., a_{m-1})``.
 
@@ -199,18 +208,6 @@ class AutoregressivePolicy(AbstractPolicy):
     """
 
     tables: tuple[Float[Array, "*lead Am"], ...]
-
-    def __iter__(self) -> Iterator[Array]:
-        return iter(self.tables)
-
-    def __len__(self) -> int:
-        return len(self.tables)
-
-    def __getitem__(self, i):
-        return self.tables[i]
-
-    def at(self, h) -> AutoregressivePolicy:
-        return AutoregressivePolicy(tuple(p[h] for p in self.tables))
 
     def localized(self, q: Float[Array, " S *A"]) -> tuple[Array, ...]:
         """``(E_{a_{>m} ~ pi(.|s, a_{<=m})} q(s, a))_m``: entry ``m`` has shape
@@ -237,11 +234,7 @@ class AutoregressivePolicy(AbstractPolicy):
         return out
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
-        if len(self.tables) != len(num_actions):
-            raise ValueError(
-                f"{name} has {len(self.tables)} autoregressive tables; the game has "
-                f"{len(num_actions)} players"
-            )
+        self._check_count(num_actions, name, "autoregressive tables")
         for m, p in enumerate(self.tables):
             shape = (*lead, *num_actions[: m + 1])
             check_table(f"{name}[{m}]", p, shape, len(lead) + m, tol)
