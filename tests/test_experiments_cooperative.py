@@ -41,7 +41,7 @@ def test_cooperative_ppo_smoke_against_numpy(tmp_path):
     out = run_experiment(config, tmp_path, progress=False)
     r = json.loads((out / "results.json").read_text())
     assert r["finite"] is True and r["checkpoints"] == [1, 10, 100, 200]
-    ppo, gp, ngp = r["solvers"]
+    ppo, gp = r["solvers"]
     for row in r["solvers"]:
         frac = np.asarray(row["fraction_optimal"])
         assert ((0 <= frac) & (frac <= 1)).all() and row["min_gap"] > -1e-12
