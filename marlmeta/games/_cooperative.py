@@ -72,7 +72,8 @@ def cooperative_game(
             for a stack of differing rewards, the first differing index.
 
     Example:
-        >>>         >>> from marlmeta.games import cooperative_game
+        >>> import numpy as np
+        >>> from marlmeta.games import cooperative_game
         >>> g = cooperative_game(np.eye(2)[None], np.ones((1, 2, 2, 1)), [1.0], 0.5)
         >>> g.num_actions, type(g.reward_model).__name__
         ((2, 2), 'IdenticalRewards')
