@@ -45,15 +45,13 @@ def test_iterates_equal_numpy_reference_up_to_200_steps():
     assert bool(sol.finite)
 
 
-def test_solve_batch_equals_solve_and_gap_falls_to_zero():
+def test_solve_batch_gap_equals_numpy_and_falls_to_zero():
     games = _games(4, seed=1)
     solver = M.solvers.MultiAgentPPO(1.0)
     gap = M.evaluation.optimality_gap
     cps = [1, 30, 300]
     batch = M.solve_batch(solver, games, 300, checkpoints=cps, metric=gap)
-    one = jax.jit(lambda g: M.solve(solver, g, 300, checkpoints=cps, metric=gap))
     for k, g in enumerate(M.games.unstack(games)):
-        np.testing.assert_allclose(batch.trace[k], one(g).trace, atol=1e-12)
         r, p, gamma, rho = _arrays(g)
         vstar = ref.optimal_value(r, p, gamma)
         hist = ref.ma_ppo(r, p, gamma, 1.0, 1)
