@@ -65,18 +65,6 @@ def test_localized_q_equals_brute_force_and_marginalises():
         np.testing.assert_allclose(q, w, atol=1e-12)
 
 
-def test_localized_q_vmaps_over_games():
-    games = M.games.random_cooperative(
-        jax.random.key(5), 3, (2, 2), 2, 0.8, dtype=jnp.float64
-    )
-    pi = M.policies.autoregressive_uniform(M.games.unstack(games)[0])
-    qs = jax.vmap(M.evaluation.localized_q, in_axes=(0, None))(games, pi)
-    for k, g in enumerate(M.games.unstack(games)):
-        r, p, gamma, _ = _arrays(g)
-        want = ref.localized_q(r, p, gamma, [np.asarray(t) for t in pi])
-        np.testing.assert_allclose(qs[1][k], want[1], atol=1e-12)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_lemma_b3_and_lemma_4_1(seed):
     """Lemma B.3: ``A^{1:m} = sum_{i<=m} A^i``; Lemma 4.1: ``J(pi') - J(pi) =
