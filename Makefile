@@ -40,6 +40,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python general_sum.py --json results/general_sum.json
 	cd benchmarks && ../$(BIN)/python maml.py --json results/maml.json
 	cd benchmarks && ../$(BIN)/python exact.py --json results/exact.json
+	cd benchmarks && ../$(BIN)/python cooperative.py --json results/cooperative.json
 
 # The documentation site, built strictly into site/ (any warning fails).
 docs: $(STAMP)

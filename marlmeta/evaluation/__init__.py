@@ -1,7 +1,15 @@
 """Exact, differentiable equilibrium metrics: values, best responses, gains,
-NE-gap, NashConv, CCE-gap, the potential, policy gradients and HVPs."""
+NE-gap, NashConv, CCE-gap, the potential, policy gradients and HVPs; the
+localized action values and optimality gap of cooperative games."""
 
 from marlmeta.evaluation._ce import ce_gains as ce_gains, ce_gap as ce_gap
+from marlmeta.evaluation._cooperative import (
+    localized_q as localized_q,
+    occupancy as occupancy,
+    optimal_value as optimal_value,
+    optimality_gap as optimality_gap,
+    stationary_distribution as stationary_distribution,
+)
 from marlmeta.evaluation._gradients import (
     SoftmaxReport as SoftmaxReport,
     advantages as advantages,

@@ -291,3 +291,24 @@ def optimal_values(game, reward: Float[Array, " S *A"]) -> Float[Array, " S"]:
         return game.transitions.expectation(0, v).reshape(s, -1)
 
     return _optimal(game.discount, flat, step)[0]
+
+
+def optimal(game, reward: Float[Array, " S *A"]):
+    """Optimal values ``(S,)`` of the joint-action MDP with ``reward`` and a
+    deterministic optimal joint action per state (the flat row-major index of
+    ``(a_0, .., a_{N-1})``).
+
+    Dense games: policy iteration with dense solves (:func:`_mdp_best_response`)
+    and one exact solve, differentiable with the policy held fixed; otherwise
+    the matrix-free search of :func:`optimal_values`.
+    """
+    s = game.num_states
+    flat = reward.reshape(s, -1)
+    if not is_dense(game):
+        expect = game.transitions.expectation
+        return _optimal(game.discount, flat, lambda v: expect(0, v).reshape(s, -1))
+    nxt = next_state_tensor(game, reward.dtype).reshape(s, s, -1)  # (S', S, A)
+    p = jnp.moveaxis(nxt, 0, -1)  # (S, A, S')
+    d = _mdp_best_response(game.discount, flat, p)
+    states = jnp.arange(s)
+    return _solve(game.discount, p[states, d], flat[states, d]), d

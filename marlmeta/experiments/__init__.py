@@ -8,7 +8,9 @@ runner knows none of them.
 # The experiments: importing a module registers its config classes.
 from marlmeta.experiments import (  # noqa: F401
     compare as compare,
+    cooperative as cooperative,
     maml as maml,
+    ratio as ratio,
     sequence as sequence,
     softmax as softmax,
 )

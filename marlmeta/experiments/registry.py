@@ -72,6 +72,10 @@ SOLVERS: dict[str, SolverSpec] = {
         arrays=_SOFTMAX,
         static=("clip", "centred_clip"),
     ),
+    "MultiAgentPPO": SolverSpec(
+        solvers.MultiAgentPPO,
+        "Zhao et al. 2023 Algorithm 1, exact tabular MA-PPO (autoregressive policies)",
+    ),
 }
 
 #: Games by name: zoo constructors (callable without arguments) and generators.
@@ -90,6 +94,10 @@ GAMES: dict[str, tuple[object | None, str]] = {
     ),
     "seed001_g3": (zoo.seed001_g3, "Zhang et al. 2022 G3: 3 players, 3 x 2 x 2"),
     "seed001_g8": (zoo.seed001_g8, "Zhang et al. 2022 G8: 8 players, 3 actions each"),
+    "ratio_game": (
+        zoo.ratio_game,
+        "Zhao et al. 2023 App. E: von Neumann's ratio game, 2 agents, cooperative",
+    ),
     "matching_pennies": (zoo.matching_pennies, "matching pennies"),
     "rock_paper_scissors": (zoo.rock_paper_scissors, "rock-paper-scissors"),
     "prisoners_dilemma": (zoo.prisoners_dilemma, "prisoner's dilemma"),
@@ -97,6 +105,7 @@ GAMES: dict[str, tuple[object | None, str]] = {
     "random_zero_sum": (None, "random two-player zero-sum games"),
     "random_identical_interest": (None, "random identical-interest games"),
     "random_potential": (None, "random Markov potential games"),
+    "random_cooperative": (None, "random fully cooperative discounted games"),
 }
 
 #: optax optimisers for MAML's outer loop (called with the learning rate).

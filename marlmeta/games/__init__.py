@@ -7,6 +7,11 @@ from marlmeta.games._constructors import (
     matrix_game as matrix_game,
     zero_sum_game as zero_sum_game,
 )
+from marlmeta.games._cooperative import (
+    cooperative_game as cooperative_game,
+    cooperative_reward as cooperative_reward,
+    random_cooperative as random_cooperative,
+)
 from marlmeta.games._families import (
     perturb_rewards as perturb_rewards,
     perturb_transitions as perturb_transitions,

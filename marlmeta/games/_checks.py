@@ -65,3 +65,23 @@ def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -
             f"{name} has shape {tuple(shape)}; expected {tuple(expected)} "
             "to agree with the rewards"
         )
+
+
+def check_identical(rewards, name: str = "rewards") -> None:
+    """Raise ``ValueError`` unless every player's table equals player 0's.
+
+    ``rewards`` is ``(N, S, A_0, .., A_{N-1})`` (concrete; a tracer passes).
+    The message names the first differing index ``[i, s, a_0, ..]`` and both
+    values.
+    """
+    r = _concrete(rewards)
+    if r is None:
+        return
+    diff = r != r[:1]
+    if diff.any():
+        idx = _index(int(np.argmax(diff)), r.shape)
+        raise ValueError(
+            f"{name}{list(idx)} is {_fmt(r[idx])} but {name}{[0, *idx[1:]]} is "
+            f"{_fmt(r[(0, *idx[1:])])}; a cooperative game has one reward shared "
+            "by every player"
+        )

@@ -23,6 +23,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from marlmeta.games._checks import check_identical
+
 Coupling = Literal["independent", "zero_sum", "identical"]
 
 
@@ -44,6 +46,15 @@ class AbstractRewards(eqx.Module):
         """The rewards plus noise ``eps`` (dense layout, one leading batch axis), which
         was drawn with ``coupling``; compact models stay compact when the
         coupling keeps their structure."""
+
+    def shared(self, entry_ndim: int) -> Array:
+        """The one reward every player shares (a cooperative game), or a
+        ``ValueError`` naming the first index where a player's reward differs
+        from player 0's (concrete rewards; traced ones are not inspected)."""
+        dense = self.dense(entry_ndim)
+        axis = dense.ndim - entry_ndim - 1
+        check_identical(jnp.moveaxis(dense, axis, 0), "game.rewards")
+        return jnp.take(dense, 0, axis=axis)
 
 
 class DenseRewards(AbstractRewards):
@@ -99,6 +110,10 @@ class IdenticalRewards(AbstractRewards):
         shape = list(r.shape)
         shape[axis] = self.num_players_
         return jnp.broadcast_to(r, tuple(shape))
+
+    def shared(self, entry_ndim: int) -> Array:
+        del entry_ndim
+        return self.reward
 
     def perturbed(self, eps, coupling):
         if coupling == "identical":

@@ -8,7 +8,10 @@ its text; the tables used here are the library's choice and are stated in the
 configs that use them. The ``seed001_*`` games are those of Zhang, Mei, Dai,
 Schuurmans, Li, "On the Global Convergence Rates of Decentralized Softmax
 Gradient Play in Markov Potential Games" (NeurIPS 2022), built from the
-authors' published code.
+authors' published code. :func:`ratio_game` is von Neumann's ratio game of the
+experiment of Zhao, Yang, Wang, Lee, "Local Optimization Achieves Global
+Optimality in Multi-Agent Reinforcement Learning" (ICML 2023), with the matrices
+of the authors' code.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from marlmeta.games._constructors import (
     matrix_game,
     zero_sum_game,
 )
+from marlmeta.games._cooperative import cooperative_game
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
 
 #: Mao et al. F.1 base game (max-player's reward, rows its actions): both stage
@@ -157,3 +161,37 @@ def prisoners_dilemma() -> FiniteHorizonGame:
     """Prisoner's dilemma (action 1 = defect, strictly dominant)."""
     r0 = jnp.array([[3.0, 0.0], [5.0, 1.0]])
     return matrix_game(jnp.stack([r0, r0.T]))
+
+
+#: Zhao et al. App. E (the authors' code): the ratio game's payoff ``R[a, b]``.
+RATIO_REWARD = ((1.0, 0.5), (-0.5, 0.0))
+#: ... and its stopping probabilities ``S[a, b]``.
+RATIO_STOP = ((1.0, 1.0), (0.1, 0.1))
+#: The discount of the embedding (any ``gamma >= 1 - min S`` works).
+RATIO_DISCOUNT = 0.9
+
+
+def ratio_game(dtype=None) -> DiscountedMarkovGame:
+    """Von Neumann's ratio game ``V(x, y) = x^T R y / x^T S y`` as a discounted game.
+
+    Two agents, two actions each, both maximising (cooperative). Each round the
+    joint action ``(a, b)`` pays ``R[a, b]`` and the game stops with probability
+    ``S[a, b]``. Embedded exactly with two states and ``gamma = 0.9``: from state
+    0 the game stays with probability ``(1 - S[a, b]) / gamma`` and otherwise
+    moves to the absorbing zero-reward state 1; it starts in state 0. Then
+    ``V(0) = sigma . R / sigma . S`` for every joint policy ``sigma`` of state 0
+    (``x^T R y / x^T S y`` for a product policy), the global maximum is ``1`` at
+    ``(a, b) = (0, 0)``, and ``V(0.5, y) = 0.4545..`` for every ``y``.
+
+    Args:
+        dtype: floating dtype of the arrays.
+    """
+    r = jnp.asarray(RATIO_REWARD, dtype)
+    stay = (1.0 - jnp.asarray(RATIO_STOP, r.dtype)) / RATIO_DISCOUNT
+    reward = jnp.stack([r, jnp.zeros_like(r)])  # (S=2, A, B)
+    probs = jnp.zeros((2, 2, 2, 2), r.dtype)
+    probs = probs.at[0, :, :, 0].set(stay).at[0, :, :, 1].set(1.0 - stay)
+    probs = probs.at[1, :, :, 1].set(1.0)
+    return cooperative_game(
+        reward, probs, jnp.array([1.0, 0.0], r.dtype), RATIO_DISCOUNT
+    )

@@ -1,5 +1,5 @@
-"""Policies: kinds (product, correlated) with the operations evaluation needs,
-constructors, and their algebra."""
+"""Policies: kinds (product, correlated, autoregressive) with the operations
+evaluation needs, constructors, and their algebra."""
 
 from marlmeta.policies._algebra import (
     Policy as Policy,
@@ -15,9 +15,19 @@ from marlmeta.policies._algebra import (
     uniform as uniform,
     validate as validate,
 )
+from marlmeta.policies._autoregressive import (
+    as_autoregressive as as_autoregressive,
+    autoregressive_joint as autoregressive_joint,
+    autoregressive_logits as autoregressive_logits,
+    autoregressive_softmax as autoregressive_softmax,
+    autoregressive_uniform as autoregressive_uniform,
+    from_product as from_product,
+    random_autoregressive as random_autoregressive,
+)
 from marlmeta.policies._kinds import (
     PROB_TOL as PROB_TOL,
     AbstractPolicy as AbstractPolicy,
+    AutoregressivePolicy as AutoregressivePolicy,
     CorrelatedPolicy as CorrelatedPolicy,
     ProductPolicy as ProductPolicy,
     as_policy as as_policy,

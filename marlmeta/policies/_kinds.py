@@ -15,8 +15,11 @@ Evaluation never asks what kind a policy is; it calls these methods:
 
 :class:`ProductPolicy` holds one table per player and iterates over them, so
 ``tuple(policy)`` gives the tables and code written for plain tuples keeps
-working. :class:`CorrelatedPolicy` holds one joint table. :func:`as_policy` is the
-one place where user input (tuples, lists, NumPy or JAX arrays) becomes a policy.
+working. :class:`CorrelatedPolicy` holds one joint table.
+:class:`AutoregressivePolicy` holds one conditional table per agent (agent
+``m`` sees the actions of agents ``0..m-1``) and iterates over them too.
+:func:`as_policy` is the one place where user input (tuples, lists, NumPy or
+JAX arrays) becomes a policy.
 """
 
 from __future__ import annotations
@@ -108,15 +111,10 @@ class AbstractPolicy(eqx.Module):
         return jnp.result_type(*[x.dtype for x in jax.tree.leaves(self)])
 
 
-class ProductPolicy(AbstractPolicy):
-    """Independent (product) Markov policy: player ``i`` plays ``tables[i]``.
+class _PerPlayerTables(AbstractPolicy):
+    """A policy kind of one table per player; iterating gives the tables."""
 
-    ``tables[i]`` has shape ``(H, S, A_i)`` (finite horizon) or ``(S, A_i)``
-    (discounted). Iterating gives the tables, so ``tuple(policy)`` and
-    ``policy[i]`` work as for a plain tuple.
-    """
-
-    tables: tuple[Float[Array, "*lead Ai"], ...]
+    tables: eqx.AbstractVar[tuple[Array, ...]]
 
     def __iter__(self) -> Iterator[Array]:
         return iter(self.tables)
@@ -127,8 +125,26 @@ class ProductPolicy(AbstractPolicy):
     def __getitem__(self, i):
         return self.tables[i]
 
-    def at(self, h) -> ProductPolicy:
-        return ProductPolicy(tuple(p[h] for p in self.tables))
+    def at(self, h):
+        return type(self)(tuple(p[h] for p in self.tables))
+
+    def _check_count(self, num_actions, name: str, what: str) -> None:
+        if len(self.tables) != len(num_actions):
+            raise ValueError(
+                f"{name} has {len(self.tables)} {what}; the game has "
+                f"{len(num_actions)} players"
+            )
+
+
+class ProductPolicy(_PerPlayerTables):
+    """Independent (product) Markov policy: player ``i`` plays ``tables[i]``.
+
+    ``tables[i]`` has shape ``(H, S, A_i)`` (finite horizon) or ``(S, A_i)``
+    (discounted). Iterating gives the tables, so ``tuple(policy)`` and
+    ``policy[i]`` work as for a plain tuple.
+    """
+
+    tables: tuple[Float[Array, "*lead Ai"], ...]
 
     def expect(self, q):
         # Contracting in reverse order never moves the axes still to come.
@@ -150,11 +166,7 @@ class ProductPolicy(AbstractPolicy):
         return out
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
-        if len(self.tables) != len(num_actions):
-            raise ValueError(
-                f"{name} has {len(self.tables)} per-player tables; the game has "
-                f"{len(num_actions)} players"
-            )
+        self._check_count(num_actions, name, "per-player tables")
         for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True)):
             check_table(f"{name}[{i}]", p, (*lead, a), len(lead), tol)
 
@@ -181,6 +193,51 @@ class CorrelatedPolicy(AbstractPolicy):
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
         check_table(name, self.table, (*lead, *num_actions), len(lead), tol)
+
+
+class AutoregressivePolicy(_PerPlayerTables):
+    """Autoregressive (sequential) Markov policy:
+    ``pi(a|s) = prod_m pi^m(a_m | s, a_0, .., a_{m-1})``.
+
+    ``tables[m]`` has shape ``(*lead, A_0, .., A_m)`` and sums to 1 over its
+    last axis, as in Zhao, Yang, Wang, Lee, "Local Optimization Achieves Global
+    Optimality in Multi-Agent Reinforcement Learning" (ICML 2023). Its joint is a
+    Markov correlated policy; its deviations are the coarse-correlated ones of
+    that joint. A product policy is the special case whose tables do not depend
+    on the prefix. Iterating gives the tables.
+    """
+
+    tables: tuple[Float[Array, "*lead Am"], ...]
+
+    def localized(self, q: Float[Array, " S *A"]) -> tuple[Array, ...]:
+        """``(E_{a_{>m} ~ pi(.|s, a_{<=m})} q(s, a))_m``: entry ``m`` has shape
+        ``(S, A_0, .., A_m)``; the last entry is ``q`` itself.
+
+        ``q^{1:m} = sum_{a_m} pi^m(a_m | s, a_{<m}) q^{1:m+1}``, contracting the
+        last agent first (Def. 3.1 of Zhao et al. with conditional policies).
+        """
+        out = [q]
+        for p in reversed(self.tables[1:]):
+            out.append(jnp.sum(out[-1] * p, axis=-1))
+        return tuple(reversed(out))
+
+    def expect(self, q):
+        return jnp.sum(self.localized(q)[0] * self.tables[0], axis=-1)
+
+    def expect_others(self, q, i: int):
+        return CorrelatedPolicy(self.joint()).expect_others(q, i)
+
+    def joint(self) -> Array:
+        out = self.tables[0]
+        for p in self.tables[1:]:
+            out = out[..., None] * p
+        return out
+
+    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
+        self._check_count(num_actions, name, "autoregressive tables")
+        for m, p in enumerate(self.tables):
+            shape = (*lead, *num_actions[: m + 1])
+            check_table(f"{name}[{m}]", p, shape, len(lead) + m, tol)
 
 
 def as_policy(policy) -> AbstractPolicy:

@@ -12,6 +12,24 @@ from marlmeta.solvers._general_sum_omd import (
     GeneralSumOMD as GeneralSumOMD,
     GeneralSumOMDState as GeneralSumOMDState,
 )
+from marlmeta.solvers._ma_ppo import (
+    MultiAgentPPO as MultiAgentPPO,
+    beta_step_size as beta_step_size,
+)
+from marlmeta.solvers._ma_ppo_linear import (
+    LogLinearMAPPO as LogLinearMAPPO,
+    SampledMAPPO as SampledMAPPO,
+    ball_least_squares as ball_least_squares,
+    feature_policy as feature_policy,
+    one_hot_features as one_hot_features,
+)
+from marlmeta.solvers._ma_ppo_pessimistic import (
+    PessimisticMAPPO as PessimisticMAPPO,
+    bellman_error as bellman_error,
+    moments as moments,
+    pessimistic_critic as pessimistic_critic,
+    reset_data as reset_data,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,

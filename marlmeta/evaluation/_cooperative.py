@@ -1,0 +1,141 @@
+"""Exact quantities of fully cooperative games: localized action values, the
+optimal value and the optimality gap.
+
+Zhao, Yang, Wang, Lee, "Local Optimization Achieves Global Optimality in
+Multi-Agent Reinforcement Learning" (ICML 2023), for one shared reward ``r``
+and an autoregressive policy ``pi(a|s) = prod_m pi^m(a_m | s, a_{<m})``:
+
+- joint action value ``Q(s, a) = r(s, a) + gamma sum_{s'} P(s'|s, a) V(s')``,
+  ``V`` from one linear solve of the joint policy;
+- localized action value (Def. 3.1, conditional on the prefix)
+  ``Q^{1:m}(s, a_{<=m}) = sum_{a_{>m}} prod_{i>m} pi^i(a_i | s, a_{<i}) Q(s, a)``,
+  so that ``Q^{1:N} = Q`` and ``sum_{a_m} pi^m Q^{1:m} = Q^{1:m-1}``;
+- ``V*`` of the joint-action MDP (policy iteration to an exact fixed point,
+  dense solves; matrix-free for games too large for them) and the optimality
+  gap ``J* - J(pi)`` with ``J(pi) = w @ V_pi`` for the game's ``initial``
+  distribution ``w = rho``, or, as in the paper's section 4, the stationary
+  distribution ``nu*`` of the optimal policy found.
+
+Everything is differentiable (through the value solve) and jit/vmap-compatible.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.evaluation import _discounted
+from marlmeta.policies import as_autoregressive, validate
+
+if TYPE_CHECKING:
+    from marlmeta.games import DiscountedMarkovGame
+
+Measure = Literal["initial", "stationary"]
+
+
+def shared_reward(game: DiscountedMarkovGame, caller: str) -> Float[Array, " S *A"]:
+    """The reward every agent shares; ``ValueError`` for a game that is not
+    discounted or whose players' rewards differ (naming the first index)."""
+    game.require_discounted(caller)
+    return game.reward_model.shared(1 + game.num_players)
+
+
+def joint_q(game: DiscountedMarkovGame, policy, reward) -> Float[Array, " S *A"]:
+    """``Q = r + gamma E[V(s')]`` of a policy kind (one value solve)."""
+    v = game.evaluate(policy, reward[None])[0][0]
+    return reward + game.discount * game.transitions.expectation(0, v)
+
+
+def localized_q(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
+    """The localized action values ``Q^{1:m+1}`` of every agent ``m``.
+
+    Args:
+        game: a cooperative discounted game (one game; ``vmap`` for batches).
+        policy: an :class:`~marlmeta.policies.AutoregressivePolicy`, a tuple of
+            its tables ``(S, A_0, .., A_m)``, or a product policy (the
+            autoregressive policy that ignores the prefix).
+
+    Returns:
+        A tuple whose entry ``m`` has shape ``(S, A_0, .., A_m)``:
+        ``E_{a_{>m} ~ pi(.|s, a_{<=m})} Q(s, a)``; the last entry is ``Q``.
+
+    Raises:
+        ValueError: players' rewards differ, or the tables have the wrong
+            shapes, are off the simplex or are for the wrong number of agents.
+    """
+    r = shared_reward(game, "localized_q")
+    pol = validate(game, as_autoregressive(policy))
+    return pol.localized(joint_q(game, pol, r))
+
+
+def occupancy(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
+    """Discounted state occupancy ``d(s) = (1 - gamma) rho^T (I - gamma P_pi)^{-1}``
+    of any policy kind (dense kernels); sums to 1."""
+    game.require_discounted("occupancy")
+    pol = validate(game, policy)
+    nxt = _discounted.next_state_tensor(game, _discounted.dtype_of(game.rewards, pol))
+    p_pi = _discounted.state_kernel(pol, nxt)
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    return (1 - game.discount) * x
+
+
+def optimal_value(game: DiscountedMarkovGame) -> Float[Array, " S"]:
+    """``V*`` of the joint-action MDP of a cooperative game, per state."""
+    return _discounted.optimal(game, shared_reward(game, "optimal_value"))[0]
+
+
+def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
+    """The stationary distribution ``nu = nu P`` of a row-stochastic ``p``.
+
+    ``nu = 1^T (I - P + 1 1^T)^{-1}``; the matrix is singular exactly when the
+    stationary distribution is not unique. Then a concrete ``p`` raises
+    ``ValueError`` and a traced one gives ``nan``.
+    """
+    s = p.shape[0]
+    m = jnp.eye(s, dtype=p.dtype) - p + 1.0
+    sv = jnp.linalg.svd(m, compute_uv=False)
+    unique = sv[-1] > s * 1e3 * jnp.finfo(p.dtype).eps * sv[0]
+    if not isinstance(unique, jax.core.Tracer) and not bool(unique):
+        raise ValueError(
+            "the optimal policy's state chain has more than one stationary "
+            "distribution (several recurrent classes); use measure='initial'"
+        )
+    nu = jnp.linalg.solve(m.T, jnp.ones((s,), p.dtype))
+    return jnp.where(unique, nu, jnp.nan)
+
+
+def _optimal_kernel(game: DiscountedMarkovGame, reward) -> tuple[Array, Array]:
+    """``V*`` and the state kernel of the deterministic optimal policy found."""
+    v, d = _discounted.optimal(game, reward)
+    nxt = _discounted.next_state_tensor(game, reward.dtype)  # (S', S, *A)
+    flat = nxt.reshape(game.num_states, game.num_states, -1)
+    return v, flat[:, jnp.arange(game.num_states), d].T
+
+
+def optimality_gap(
+    game: DiscountedMarkovGame, sigma, *, measure: Measure = "initial"
+) -> Float[Array, ""]:
+    """``J* - J(sigma) = w @ (V* - V_sigma) >= 0`` of a cooperative game.
+
+    Args:
+        game: a cooperative discounted game.
+        sigma: any policy kind (product, joint, autoregressive).
+        measure: ``"initial"`` (``w = rho``, the game's initial distribution) or
+            ``"stationary"`` (``w = nu*``, the stationary distribution of the
+            deterministic optimal policy that policy iteration finds, the
+            objective of Zhao et al. section 4; dense kernels only; it must be
+            unique).
+    """
+    r = shared_reward(game, "optimality_gap")
+    pol = validate(game, sigma, name="sigma")
+    v = game.evaluate(pol, r[None])[0][0]
+    if measure == "initial":
+        return game.initial @ (_discounted.optimal(game, r)[0] - v)
+    if measure == "stationary":
+        vstar, p_star = _optimal_kernel(game, r)
+        return stationary_distribution(p_star) @ (vstar - v)
+    raise ValueError(f"measure is {measure!r}; expected 'initial' or 'stationary'")

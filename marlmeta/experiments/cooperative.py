@@ -1,0 +1,215 @@
+"""Random cooperative games: does local optimisation reach the global optimum?
+
+The experiment Zhao, Yang, Wang, Lee, "Local Optimization Achieves Global
+Optimality in Multi-Agent Reinforcement Learning" (ICML 2023) does not run:
+on a batch of random fully cooperative games
+(:func:`marlmeta.games.random_cooperative`), exact multi-agent PPO with
+autoregressive policies against independent softmax policy gradient and
+natural gradient play (product policies). Each traces the optimality gap
+``J* - J(pi_t) = rho @ (V* - V_t)`` (:func:`marlmeta.evaluation.optimality_gap`)
+at the checkpoints; results give its median and 90th percentile over games and
+the fraction of games whose gap is below ``threshold`` (the global optimum
+reached), against iterations. The paper's claim is that this fraction goes to
+1 for MA-PPO; product-policy methods may stop at a suboptimal stationary point.
+One chunk per solver and block of games; every solver sees the same games.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float
+
+import marlmeta as M
+from marlmeta.experiments import _plots
+from marlmeta.experiments._loader import (
+    ConfigError,
+    check_checkpoints,
+    check_dtype,
+    check_sizes,
+    check_solver_entries,
+)
+from marlmeta.experiments._protocol import Experiment, Plan
+from marlmeta.experiments.registry import make_solver
+
+COOPERATIVE_SOLVERS = ("MultiAgentPPO", "GradientPlay", "NaturalGradientPlay")
+
+
+@dataclasses.dataclass(frozen=True)
+class CooperativeSolverEntry:
+    label: str
+    solver: str
+    step_size: float
+
+
+@dataclasses.dataclass(frozen=True)
+class CooperativePPOConfig(Experiment, experiment="cooperative_ppo"):
+    """MA-PPO against independent methods on random cooperative games."""
+
+    name: str
+    experiment: str
+    solvers: tuple[CooperativeSolverEntry, ...]
+    checkpoints: tuple[int, ...]
+    num_games: int = 1000
+    num_actions: tuple[int, ...] = (2, 2, 2)
+    num_states: int = 4
+    discount: float = 0.9
+    threshold: float = 1e-3
+    chunk_games: int = 250
+    seed: int = 0
+    dtype: str = "float64"
+    description: str = ""
+
+    @property
+    def num_steps(self) -> int:
+        return self.checkpoints[-1]
+
+    @property
+    def num_chunks(self) -> int:
+        return math.ceil(self.num_games / self.chunk_games)
+
+    def check(self, path: str) -> None:
+        check_dtype(path, "dtype", self.dtype)
+        check_sizes(
+            path,
+            {
+                "num_games": self.num_games,
+                "num_states": self.num_states,
+                "chunk_games": self.chunk_games,
+            },
+        )
+        check_solver_entries(path, self.solvers, COOPERATIVE_SOLVERS)
+        if not self.checkpoints:
+            raise ConfigError(f"{path}: key 'checkpoints' is empty")
+        check_checkpoints(
+            path, "checkpoints", self.checkpoints, "last", self.checkpoints[-1]
+        )
+        if not 0.0 <= self.discount < 1.0:
+            raise ConfigError(
+                f"{path}: key 'discount' is {self.discount}; expected in [0, 1)"
+            )
+        if not self.num_actions or min(self.num_actions) < 1:
+            raise ConfigError(
+                f"{path}: key 'num_actions' is {list(self.num_actions)}; "
+                "expected counts >= 1"
+            )
+        if not self.threshold > 0:
+            raise ConfigError(
+                f"{path}: key 'threshold' is {self.threshold}; expected > 0"
+            )
+
+    def plan(self) -> Plan:
+        return Plan(
+            len(self.solvers) * self.num_chunks,
+            lambda i: _compute(self, i),
+            lambda parts: _aggregate(self, parts),
+            figure,
+            self.dtype == "float64",
+        )
+
+
+class CooperativeChunk(eqx.Module):
+    """One solver on one block of games: ``gap[g, c]`` at the checkpoints."""
+
+    gap: Float[Array, "G C"]
+    finite: Bool[Array, ""]
+
+
+def games(config: CooperativePPOConfig):
+    """The config's batch of games (the same for every solver)."""
+    dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
+    return M.games.random_cooperative(
+        jax.random.key(config.seed),
+        config.num_games,
+        config.num_actions,
+        config.num_states,
+        config.discount,
+        dtype=dtype,
+    )
+
+
+def _compute(config: CooperativePPOConfig, i: int) -> CooperativeChunk:
+    entry = config.solvers[i // config.num_chunks]
+    block = i % config.num_chunks
+    start = block * config.chunk_games
+    stop = min(start + config.chunk_games, config.num_games)
+    batch = jax.tree.map(lambda x: x[start:stop], games(config))
+    solver = make_solver(entry.solver, batch.rewards.dtype, step_size=entry.step_size)
+    sol = M.solve_batch(
+        solver,
+        batch,
+        config.num_steps,
+        checkpoints=config.checkpoints,
+        metric=M.evaluation.optimality_gap,
+    )
+    return CooperativeChunk(gap=sol.trace, finite=jnp.all(sol.finite))
+
+
+def _aggregate(config: CooperativePPOConfig, parts: list[CooperativeChunk]) -> dict:
+    results = {
+        "experiment": config.experiment,
+        "name": config.name,
+        "num_games": config.num_games,
+        "num_actions": list(config.num_actions),
+        "num_states": config.num_states,
+        "discount": config.discount,
+        "threshold": config.threshold,
+        "checkpoints": list(config.checkpoints),
+        "metric_description": (
+            "optimality gap rho @ (V* - V_t) of the output policy after t "
+            "iterations (exact; V* of the joint-action MDP); median and p90 over "
+            "games; fraction_optimal = fraction of games with gap < threshold"
+        ),
+        "solvers": [],
+    }
+    finite = True
+    n = config.num_chunks
+    for k, entry in enumerate(config.solvers):
+        chunks = parts[k * n : (k + 1) * n]
+        gap = np.concatenate([np.asarray(c.gap) for c in chunks])
+        finite &= all(bool(c.finite) for c in chunks)
+        results["solvers"].append(
+            {
+                "label": entry.label,
+                "solver": entry.solver,
+                "step_size": entry.step_size,
+                "median_gap": np.median(gap, axis=0).tolist(),
+                "p90_gap": np.percentile(gap, 90, axis=0).tolist(),
+                "mean_gap": gap.mean(axis=0).tolist(),
+                "fraction_optimal": (gap < config.threshold).mean(axis=0).tolist(),
+                "min_gap": float(gap.min()),
+            }
+        )
+    results["finite"] = finite
+    return results
+
+
+def figure(results: dict) -> bytes:
+    """Median and p90 gap (log scale) and the fraction of games at the optimum."""
+    plt = _plots.pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    t = results["checkpoints"]
+    for row in results["solvers"]:
+        floor = 1e-16
+        axes[0].plot(t, np.maximum(row["median_gap"], floor), "o-", ms=3)
+        axes[1].plot(t, np.maximum(row["p90_gap"], floor), "o-", ms=3)
+        axes[2].plot(t, row["fraction_optimal"], "o-", ms=3, label=row["label"])
+    titles = ("median optimality gap", "p90 optimality gap", "fraction gap < thr")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set(xlabel="iteration", title=title, xscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    axes[2].set(ylim=(-0.02, 1.02))
+    axes[2].legend(fontsize=8)
+    title = (
+        f"{results['name']}: {results['num_games']} random cooperative games, "
+        f"A={results['num_actions']}, S={results['num_states']}, "
+        f"gamma={results['discount']}, thr={results['threshold']:g}"
+    )
+    return _plots.png(fig, title)
