@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from marlmeta.games._betting import betting_game
 from marlmeta.games._constructors import (
     discounted_game,
     markov_game,
@@ -156,3 +157,29 @@ def prisoners_dilemma() -> FiniteHorizonGame:
     """Prisoner's dilemma (action 1 = defect, strictly dominant)."""
     r0 = jnp.array([[3.0, 0.0], [5.0, 1.0]])
     return matrix_game(jnp.stack([r0, r0.T]))
+
+
+def kuhn_poker(dtype=jnp.float32) -> FiniteHorizonGame:
+    """Kuhn poker with observations (each player sees its card and the betting).
+
+    Three cards (``0 < 1 < 2``), one to each player, ante 1 each: player 0
+    passes or bets 1; after a pass player 1 passes (showdown for 1) or bets,
+    and player 0 then folds or calls (showdown for 2); facing a bet, player 1
+    folds or calls. Actions ``0`` = pass/fold, ``1`` = bet/call; states are the
+    six deals times the betting slots of :mod:`marlmeta.games._betting`
+    (``H = 3``, ``S = 13``). Player 0's equilibrium value is ``-1/18``
+    (Kuhn, "A simplified two-person poker", 1950).
+    """
+    c0, c1 = np.array([(a, b) for a in range(3) for b in range(3) if a != b]).T
+    return betting_game(
+        c0,
+        c1,
+        np.sign(c0 - c1),
+        np.ones(6),
+        num_hands=(3, 3),
+        pot=2.0,
+        bet=1.0,
+        scale=1.0,
+        variant="check_bet_call",
+        dtype=dtype,
+    )
