@@ -12,6 +12,11 @@ from marlmeta.solvers._general_sum_omd import (
     GeneralSumOMD as GeneralSumOMD,
     GeneralSumOMDState as GeneralSumOMDState,
 )
+from marlmeta.solvers._observed_omd import (
+    CounterfactualOMD as CounterfactualOMD,
+    CounterfactualOMDState as CounterfactualOMDState,
+    ObservedOMDState as ObservedOMDState,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,
