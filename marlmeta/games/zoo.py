@@ -24,6 +24,16 @@ from marlmeta.games._constructors import (
     zero_sum_game,
 )
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._poker import (  # noqa: F401  (re-exported)
+    CARDS,
+    HANDS,
+    hand_ranks,
+    load_range_file,
+    perturbed_stacks,
+    river_deals,
+    river_endgame,
+    river_endgame_family,
+)
 
 #: Mao et al. F.1 base game (max-player's reward, rows its actions): both stage
 #: games have a pure saddle point. The paper's Table 1 is missing from its text.
