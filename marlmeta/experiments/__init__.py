@@ -9,6 +9,7 @@ runner knows none of them.
 from marlmeta.experiments import (  # noqa: F401
     compare as compare,
     maml as maml,
+    poker as poker,
     sequence as sequence,
     softmax as softmax,
 )
