@@ -37,6 +37,7 @@ from marlmeta.experiments._loader import (
     check_sizes,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
+from marlmeta.experiments.sequence import MetaConfig
 from marlmeta.games._poker import HANDS, NUM_HANDS, parse_cards
 
 
@@ -92,11 +93,6 @@ class PokerSolverConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class PokerMetaConfig:
-    alpha: float | None = None  # None: 1/sqrt(K)
-
-
-@dataclasses.dataclass(frozen=True)
 class PokerRunConfig:
     seeds: int = 1
     seed: int = 0
@@ -140,7 +136,7 @@ class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
     experiment: str
     game: RiverGameConfig = RiverGameConfig()
     solver: PokerSolverConfig = PokerSolverConfig()
-    meta: PokerMetaConfig = PokerMetaConfig()
+    meta: MetaConfig = MetaConfig()
     run: PokerRunConfig = PokerRunConfig()
     description: str = ""
 

@@ -231,6 +231,11 @@ class CounterfactualOMD(AbstractSolver):
     average ``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)`` (``w^t``: reach mass of
     ``o`` under the own iterate and uniform opponents).
 
+    Counterfactual values carry the chance reach of their observation, so the
+    effective step at ``o`` is ``eta`` times that reach: games with many deals
+    need a larger ``eta`` (Kuhn poker: ``eta = 1``; a river endgame with ``n``
+    hands per player: about ``10 n``).
+
     Attributes:
         step_size: ``eta > 0``.
     """
