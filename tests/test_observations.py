@@ -214,3 +214,20 @@ def test_kuhn_counts_and_perfect_recall():
     assert game.num_states == 13 and game.horizon == 3
     assert game.num_observations == (13, 13)
     assert [len(relevant(game, i)) for i in range(2)] == [6, 6]
+
+
+def test_float32_and_bad_tables():
+    game = zoo.kuhn_poker()  # float32
+    uniform = policies.observation_uniform(game)
+    assert uniform.dtype == jnp.float32
+    nc = evaluation.nash_conv(game, uniform)
+    assert nc.dtype == jnp.float32 and abs(float(nc) - 11 / 12) < 1e-6
+    tables = [np.full((3, 13, 2), 0.5), np.full((3, 13, 2), 0.5)]
+    tables[1][2, 4] = [1.5, -0.5]
+    with pytest.raises(ValueError, match=r"policy\[1\]\[2, 4, 1\] is -0.5"):
+        policies.observation_policy(game, tables)
+    short = policies.ObservationPolicy(
+        (uniform[0][:, :5], uniform[1]), uniform.observations
+    )
+    with pytest.raises(ValueError, match=r"policy\[0\] has 5 rows"):
+        evaluation.nash_conv(game, short)

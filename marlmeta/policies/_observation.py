@@ -30,6 +30,7 @@ from marlmeta.policies._kinds import (
     PROB_TOL,
     AbstractPolicy,
     ProductPolicy,
+    _concrete,
     _float,
     check_table,
 )
@@ -142,6 +143,12 @@ class ObservationPolicy(AbstractPolicy):
             count = p.shape[-2] if p.ndim == len(lead) + 1 else -1
             lead_o = (*lead[:-1], count)
             check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
+            c = _concrete(o)
+            if c is not None and c.size and (c.min() < 0 or c.max() >= count):
+                raise ValueError(
+                    f"{name}.observations[{i}] has entries in "
+                    f"[{int(c.min())}, {int(c.max())}]; {name}[{i}] has {count} rows"
+                )
 
 
 def observation_uniform(game: FiniteHorizonGame, dtype=None) -> ObservationPolicy:

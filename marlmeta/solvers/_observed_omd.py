@@ -1,5 +1,6 @@
-"""Optimistic OMD on observations: Algorithm 1 with local observations, and a
-converging counterfactual reference.
+"""Algorithm 1 with local observations: optimistic OMD on observations with
+state-level stage values (the converging reference is in
+:mod:`marlmeta.solvers._counterfactual_omd`).
 
 **Algorithm 1 with local observations** (Mao, Qiu, Zhang, Başar, "Multi-Agent
 Meta-Reinforcement Learning", NeurIPS 2023, appendix F.3: "each agent simply
@@ -18,14 +19,6 @@ unchanged. Output: the own-reach-weighted (sequence-form) average
 ``o`` under (own iterate ``t``, uniform opponents); ``average="plain"`` gives
 the plain average. The stage values are not counterfactual, so this dynamic
 need not converge to an equilibrium of the imperfect-information game.
-
-**Counterfactual reference** (:class:`CounterfactualOMD`): optimistic
-multiplicative weights at every observation on the counterfactual values of
-the current iterates, ``U_h(o, a) = sum_{s in o} c_h(s) Qbar_h(s, a)`` (the
-regret decomposition of Zinkevich, Johanson, Bowling, Piccione, "Regret
-Minimization in Games with Incomplete Information", NeurIPS 2007, with an
-optimistic local learner), no stages; its sequence-form average converges to
-an equilibrium.
 """
 
 from __future__ import annotations
@@ -36,14 +29,9 @@ from jaxtyping import Array, Float
 
 from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.policies import ObservationPolicy, ProductPolicy
+from marlmeta.policies import ObservationPolicy
 from marlmeta.policies._observation import lift, pool
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._stages import StageClock, omd_step, reduce_last
-
-
-def _uniform_like(p: Array) -> Array:
-    return jnp.full_like(p, 1.0 / p.shape[-1])
 
 
 def beliefs(game: FiniteHorizonGame, tables) -> list[Float[Array, "H S"]]:
@@ -60,11 +48,11 @@ def belief_average(x, weight, obs, num_observations: int):
     """``sum_{s in o} w(s) x(s, .) / sum_{s in o} w(s)`` (``0`` where the mass
     is ``0``)."""
     num = pool(weight[..., None] * x, obs, num_observations)
-    mass = _mass(weight, obs, num_observations)[..., None]
+    mass = mass_per_observation(weight, obs, num_observations)[..., None]
     return jnp.where(mass > 0, num / jnp.where(mass > 0, mass, 1), 0)
 
 
-def _mass(weight, obs, num_observations: int):
+def mass_per_observation(weight, obs, num_observations: int):
     """``sum_{s in o} w(s)`` per observation ``(H, O)``."""
     return pool(weight[..., None], obs, num_observations)[..., 0]
 
@@ -125,7 +113,13 @@ def observed_feedback(game: FiniteHorizonGame, q, mu, nu):
     g_mu = belief_average(q_nu, c0, o_mu, n_mu)
     g_nu = belief_average(mu_q, c1, o_nu, n_nu)
     value = reduce_last(jnp.add, mu_s * q_nu)
-    return g_mu, g_nu, value, _mass(c1, o_mu, n_mu), _mass(c0, o_nu, n_nu)
+    return (
+        g_mu,
+        g_nu,
+        value,
+        mass_per_observation(c1, o_mu, n_mu),
+        mass_per_observation(c0, o_nu, n_nu),
+    )
 
 
 def observed_init(game: FiniteHorizonGame, init_policy) -> ObservedOMDState:
@@ -201,115 +195,3 @@ def observed_output(game, state: ObservedOMDState, average: str) -> ObservationP
             reach_average(state.nu_sum, state.nu_mass, state.nu_plain, t),
         )
     return ObservationPolicy(tables, tuple(game.observations))
-
-
-# ------------------------------------------------ the counterfactual reference
-
-
-class CounterfactualOMDState(eqx.Module):
-    """State of :class:`CounterfactualOMD` (one entry per player)."""
-
-    t: Array
-    log_hat: tuple[Array, ...]
-    policy: tuple[Array, ...]
-    feedback: tuple[Array, ...]
-    total: tuple[Array, ...]
-    mass: tuple[Array, ...]
-
-
-class CounterfactualOMD(AbstractSolver):
-    """Optimistic OMD at every observation on counterfactual values (a reference
-    that converges on games with observations and perfect recall).
-
-    Each player ``i`` updates every ``(h, o)`` with
-    ``hat <- normalise(hat exp(eta U)), pi <- normalise(hat exp(eta U))``,
-    ``U_h(o, a) = sum_{s in o} c_h(s) Qbar_{h,i}(s, a)`` the counterfactual value
-    of the previous iterate (``c``: reach under the others' iterates and a
-    uniform own policy, a positive constant per observation times the
-    counterfactual reach; ``Qbar``: the others' actions averaged out of player
-    ``i``'s ``Q`` of the joint iterate). No stages. Output: the sequence-form
-    average ``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)`` (``w^t``: reach mass of
-    ``o`` under the own iterate and uniform opponents).
-
-    Counterfactual values carry the chance reach of their observation, so the
-    effective step at ``o`` is ``eta`` times that reach: games with many deals
-    need a larger ``eta`` (Kuhn poker: ``eta = 1``; a river endgame with ``n``
-    hands per player: about ``10 n``).
-
-    Attributes:
-        step_size: ``eta > 0``.
-    """
-
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-
-    def __check_init__(self):
-        check_hyperparameter("step_size", self.step_size)
-
-    def default_init(self, game: FiniteHorizonGame, num_steps: int):
-        game.require_observations("CounterfactualOMD")
-        del num_steps
-        dtype = game.rewards.dtype
-        return tuple(
-            jnp.full((game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
-
-    def init(self, game: FiniteHorizonGame, init_policy) -> CounterfactualOMDState:
-        game.require_observations("CounterfactualOMD")
-        dtype = game.rewards.dtype
-        pol = tuple(jnp.asarray(p, dtype) for p in init_policy)
-        zeros = tuple(jnp.zeros_like(p) for p in pol)
-        return CounterfactualOMDState(
-            t=jnp.zeros((), jnp.int32),
-            log_hat=tuple(jnp.log(p) for p in pol),
-            policy=pol,
-            feedback=zeros,
-            total=zeros,
-            mass=tuple(jnp.zeros(p.shape[:-1], dtype) for p in pol),
-        )
-
-    def step(self, game: FiniteHorizonGame, state: CounterfactualOMDState):
-        eta = self.step_size.astype(state.policy[0].dtype)
-        steps = [
-            omd_step(lh, g, eta)
-            for lh, g in zip(state.log_hat, state.feedback, strict=True)
-        ]
-        pol = tuple(p for _, p in steps)
-        obs_pol = ObservationPolicy(pol, tuple(game.observations))
-        qbar = game.averaged_q(obs_pol.lift())
-        weights = beliefs(game, pol)
-        counts = game.num_observations
-        feedback = tuple(
-            pool(c[..., None] * q, o, k)
-            for c, q, o, k in zip(weights, qbar, game.observations, counts, strict=True)
-        )
-        lifted = obs_pol.lift().tables
-        own = [
-            ProductPolicy(
-                tuple(p if j == i else _uniform_like(p) for j, p in enumerate(lifted))
-            )
-            for i in range(len(pol))
-        ]
-        w = tuple(
-            _mass(reach(game, d), o, k)
-            for d, o, k in zip(own, game.observations, counts, strict=True)
-        )
-        return CounterfactualOMDState(
-            t=state.t + 1,
-            log_hat=tuple(lh for lh, _ in steps),
-            policy=pol,
-            feedback=feedback,
-            total=tuple(
-                s + m[..., None] * p
-                for s, m, p in zip(state.total, w, pol, strict=True)
-            ),
-            mass=tuple(s + m for s, m in zip(state.mass, w, strict=True)),
-        )
-
-    def output(self, game: FiniteHorizonGame, state: CounterfactualOMDState):
-        t = jnp.maximum(state.t, 1).astype(state.policy[0].dtype)
-        tables = tuple(
-            reach_average(s, m, p * t, t)
-            for s, m, p in zip(state.total, state.mass, state.policy, strict=True)
-        )
-        return ObservationPolicy(tables, tuple(game.observations))
