@@ -13,6 +13,7 @@ Builds ``zoo.river_endgame()`` (board 4s8hTc9h2s, pot 500, uniform ranges:
 Peak RSS is read from the OS. Results go to stdout and ``--json``.
 
 Run: python benchmarks/poker.py [--variant bet_call] [--steps 100] [--json out.json]
+(``--smoke``: 12 evenly spaced hands per player, 5 steps.)
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--variant", default="bet_call")
 ap.add_argument("--steps", type=int, default=100)
 ap.add_argument("--step-size", type=float, default=0.1)
+ap.add_argument("--max-hands", type=int, default=None, help="prune the ranges")
+ap.add_argument("--smoke", action="store_true", help="12 hands, 5 steps")
 ap.add_argument("--json", default=None)
 ARGS = ap.parse_args()
+if ARGS.smoke:
+    ARGS.max_hands, ARGS.steps = 12, 5
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -88,7 +93,13 @@ def main():
     header("river endgame: exact exploitability and Algorithm 1 on observations")
     out = {"variant": ARGS.variant, "steps": ARGS.steps, "step_size": ARGS.step_size}
     t0 = time.perf_counter()
-    game = zoo.river_endgame(variant=ARGS.variant)
+    ranges = "uniform"
+    if ARGS.max_hands is not None:  # the first hands off the board, both players
+        off = np.flatnonzero(zoo.hand_ranks("4s8hTc9h2s") >= 0)
+        w = np.zeros(len(zoo.HANDS))
+        w[off[:: len(off) // ARGS.max_hands][: ARGS.max_hands]] = 1.0
+        ranges = (w, w)
+    game = zoo.river_endgame(ranges=ranges, variant=ARGS.variant)
     out["build_s"] = time.perf_counter() - t0
     out["num_states"], out["horizon"] = game.num_states, game.horizon
     out["deals"] = int((np.asarray(game.initial) > 0).sum())
