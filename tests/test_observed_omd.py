@@ -51,16 +51,16 @@ def test_matches_numpy_reference(kuhn):
 
 def test_kuhn_exploitability_decreases(kuhn):
     uniform = evaluation.nash_conv(kuhn, policies.observation_uniform(kuhn))
-    cps = (30, 300)
-    run = jax.jit(lambda s: marlmeta.solve(s, kuhn, 300, checkpoints=cps))
-    omd = run(solvers.ZeroSumOMD(0.2)).trace.nash_conv
-    ref = run(solvers.CounterfactualOMD(1.0)).trace.nash_conv
+    # The README's calls (so that the compilation cache serves both).
+    gaps = {}
+    for solver in (solvers.ZeroSumOMD(0.2), solvers.CounterfactualOMD(1.0)):
+        sol = jax.jit(lambda g, s=solver: marlmeta.solve(s, g, 1000))(kuhn)
+        gaps[type(solver).__name__] = float(sol.trace.nash_conv[-1])
     # Algorithm 1 with observations lowers the exploitability well below the
-    # uniform policy's (measured 0.155 at t = 300), but plateaus above 0.1.
-    assert omd[-1] < 0.5 * uniform
-    # The counterfactual reference converges (measured 0.024 at t = 300).
-    assert ref[-1] < 0.05 and ref[-1] < ref[0]
-    assert ref[-1] < omd[-1]
+    # uniform policy's (measured 0.170 at t = 1000) but stays above 0.1.
+    assert gaps["ZeroSumOMD"] < 0.5 * uniform
+    # The counterfactual reference converges (measured 0.0067 at t = 1000).
+    assert gaps["CounterfactualOMD"] < 0.02
 
 
 def test_sequential_meta_runs_unchanged(kuhn):
@@ -73,3 +73,18 @@ def test_sequential_meta_runs_unchanged(kuhn):
     # Same game three times: game 2 starts from game 1's stage best responses.
     assert not np.allclose(run.inits[0][1], run.inits[0][0])
     assert bool(np.all(run.solutions.finite))
+
+
+@pytest.mark.parametrize("name", ["ZeroSumOMD", "CounterfactualOMD"])
+def test_batch_equals_loop_on_river_family(name):
+    w = np.zeros((2, 1326))
+    w[:, 100:1326:60] = 1.0  # a few hands each
+    games = zoo.river_endgame_family(0, 2, ranges=w, dtype=jnp.float64)
+    solver = getattr(solvers, name)(0.5)
+    batch = marlmeta.solve_batch(solver, games, 12, checkpoints=(4, 12))
+    run = jax.jit(lambda g: marlmeta.solve(solver, g, 12, checkpoints=(4, 12)))
+    for k, game in enumerate(marlmeta.games.unstack(games)):
+        one = run(game)
+        for a, b in zip(batch.policy.tables, one.policy.tables, strict=True):
+            np.testing.assert_allclose(a[k], b, atol=1e-12)
+        np.testing.assert_allclose(batch.trace.gains[k], one.trace.gains, atol=1e-12)

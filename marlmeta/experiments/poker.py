@@ -111,10 +111,11 @@ class Exploitability(eqx.Module):
 def exploitability(game, policy) -> Exploitability:
     """Exact ``nash_conv`` (observation deviations), the full-state bound, and
     player 0's value."""
+    report = M.evaluation.report(game, policy)
     return Exploitability(
-        nash_conv=M.evaluation.nash_conv(game, policy),
+        nash_conv=report.nash_conv,
         full_state_nash_conv=M.evaluation.full_state_nash_conv(game, policy),
-        value=M.evaluation.values(game, policy)[0],
+        value=report.values[0],
     )
 
 
