@@ -31,12 +31,16 @@ ap.add_argument("--steps", type=int, default=100)
 ap.add_argument("--step-size", type=float, default=0.1)
 ap.add_argument("--max-hands", type=int, default=None, help="prune the ranges")
 ap.add_argument("--smoke", action="store_true", help="12 hands, 5 steps")
+ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
 ap.add_argument("--json", default=None)
 ARGS = ap.parse_args()
 if ARGS.smoke:
     ARGS.max_hands, ARGS.steps = 12, 5
 
 import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", ARGS.dtype == "float64")
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import marlmeta as M  # noqa: E402
@@ -99,7 +103,8 @@ def main():
         w = np.zeros(len(zoo.HANDS))
         w[off[:: len(off) // ARGS.max_hands][: ARGS.max_hands]] = 1.0
         ranges = (w, w)
-    game = zoo.river_endgame(ranges=ranges, variant=ARGS.variant)
+    dtype = jnp.float64 if ARGS.dtype == "float64" else jnp.float32
+    game = zoo.river_endgame(ranges=ranges, variant=ARGS.variant, dtype=dtype)
     out["build_s"] = time.perf_counter() - t0
     out["num_states"], out["horizon"] = game.num_states, game.horizon
     out["deals"] = int((np.asarray(game.initial) > 0).sum())
@@ -131,7 +136,11 @@ def main():
         f"exploitability: compile {c:.1f} s, run {s:.2f} s | NumPy {out['numpy_eval_s']:.2f} s | "
         f"uniform nash_conv {nc:.6f} (NumPy {ref:.6f}), full-state {full:.6f}"
     )
-    assert abs(nc - ref) < 1e-4, (nc, ref)
+    # float32: XLA's CPU reduction of ``initial @ V`` over 10^6 states is off
+    # by about 1e-3 relative (the per-state values agree with NumPy to 1e-7);
+    # float64 agrees to 1e-12.
+    tol = 1e-9 if ARGS.dtype == "float64" else 2e-3 * abs(ref)
+    assert abs(nc - ref) < tol, (nc, ref)
 
     for name, solver in (
         ("ZeroSumOMD", M.solvers.ZeroSumOMD(ARGS.step_size)),
