@@ -8,8 +8,11 @@ With ``V_H = 0``:
   [r_{h,i} + P_h B_{h+1,i}](s, a)``;
 
 for any policy kind (:mod:`marlmeta.policies`; a Markov correlated policy's
-deviations are the coarse-correlated ones). One game per call;
-jit/vmap/grad friendly.
+deviations are the coarse-correlated ones). An observation policy's
+deviations are observation policies: its ``best_choice`` picks one action per
+observation from the deviation values weighted by the state reach
+``c_h(s)`` of :func:`reach` (the counterfactual-reach backward induction of
+an imperfect-information game). One game per call; jit/vmap/grad friendly.
 """
 
 from __future__ import annotations
