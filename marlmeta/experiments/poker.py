@@ -86,6 +86,10 @@ class RiverGameConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PokerSolverConfig:
+    """Algorithm 1 on observations (``step_size``, ``average``: ``"reach"`` or
+    ``"plain"``) and the counterfactual reference's step size (``None``: no
+    reference run)."""
+
     step_size: float = 0.1
     num_steps: int = 1000
     average: str = "reach"
@@ -94,6 +98,8 @@ class PokerSolverConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PokerRunConfig:
+    """Seeds (one family of ``K`` games each, one chunk each), checkpoints, dtype."""
+
     seeds: int = 1
     seed: int = 0
     checkpoints: tuple[int, ...] = (10, 30, 100, 300, 1000)
