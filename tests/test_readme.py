@@ -56,3 +56,15 @@ def test_readme_cooperative_example_runs(capsys):
     exec(compile(blocks[0], "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "V(uniform) 0.4545" in out and "fraction at the optimum" in out
+
+
+def test_readme_poker_example_runs(capsys):
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "kuhn_poker" in b
+    ]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "uniform: exploitability 0.916667"
+    assert len(out) == 3

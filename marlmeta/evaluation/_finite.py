@@ -8,8 +8,11 @@ With ``V_H = 0``:
   [r_{h,i} + P_h B_{h+1,i}](s, a)``;
 
 for any policy kind (:mod:`marlmeta.policies`; a Markov correlated policy's
-deviations are the coarse-correlated ones). One game per call;
-jit/vmap/grad friendly.
+deviations are the coarse-correlated ones). An observation policy's
+deviations are observation policies: its ``best_choice`` picks one action per
+observation from the deviation values weighted by the state reach
+``c_h(s)`` of :func:`reach` (the counterfactual-reach backward induction of
+an imperfect-information game). One game per call; jit/vmap/grad friendly.
 """
 
 from __future__ import annotations
@@ -67,17 +70,36 @@ def backward(
             return (v, None), (None, qbar)
         qb = r + ev[m:]
         dev = [pol.expect_others(qb[i], i) for i in range(n)]
-        b = jnp.stack([jnp.max(d, axis=-1) for d in dev])
-        br = tuple(
-            jax.nn.one_hot(jnp.argmax(d, axis=-1), d.shape[-1], dtype=dtype)
-            for d in dev
-        )
+        weight = [None if c is None else c[i][h] for i in range(n)]
+        best_dev = [pol.best_choice(d, i, weight[i]) for i, d in enumerate(dev)]
+        b = jnp.stack([x[0] for x in best_dev])
+        br = tuple(x[1].astype(dtype) for x in best_dev)
         return (v, b), (br, qbar)
 
     init = (jnp.zeros((m, s), dtype), jnp.zeros((n, s), dtype) if best else None)
     steps = jnp.arange(game.horizon)
+    # Restricted deviations (observation policies) weight states by their reach.
+    devs = policy.deviation_policies() if best else None
+    c = None if devs is None else [reach(game, d) for d in devs]
     (v0, b0), (br, qbar) = jax.lax.scan(body, init, steps, reverse=True)
     return v0, b0, br, qbar
+
+
+def reach(game: MarkovGame, policy) -> Float[Array, "H S"]:
+    """State reach probabilities ``c_h(s)`` under a product policy.
+
+    ``c_0 = initial``, ``c_{h+1}(s') = sum_{s, a} c_h(s) pi_h(a|s) P_h(s'|s, a)``;
+    the sum over ``s`` is the transpose of ``expectation`` (exact for every
+    kernel kind).
+    """
+    dtype = jnp.result_type(game.initial.dtype, policy.dtype)
+
+    def body(c, h):
+        mass = c.reshape(c.shape + (1,) * game.num_players) * policy.at(h).joint()
+        return game.transitions.propagate(h, mass.astype(dtype)), c
+
+    c0 = game.initial.astype(dtype)
+    return jax.lax.scan(body, c0, jnp.arange(game.horizon))[1]
 
 
 def optimal_values(

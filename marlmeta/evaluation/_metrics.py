@@ -16,6 +16,11 @@ argument, the player, the index and the value.
   Meta-Reinforcement Learning", NeurIPS 2023);
 - ``cce_gap(sigma) = max_i gain_i(sigma)`` with CCE deviations for a Markov
   correlated policy ``sigma``.
+
+For an observation policy (:class:`marlmeta.policies.ObservationPolicy`) the
+deviations are observation policies, so ``nash_conv`` is the exploitability of
+the imperfect-information game; ``full_state_*`` let the deviator see the
+state (an upper bound).
 """
 
 from __future__ import annotations
@@ -69,6 +74,29 @@ def ne_gap(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
 def nash_conv(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
     """``sum_i gain_i`` (NashConv; the NE-gap of a zero-sum game in Mao et al.)."""
     return jnp.sum(gains(game, policy))
+
+
+def full_state_best_response_values(
+    game: AbstractMarkovGame, policy
+) -> Float[Array, " N"]:
+    """Best-response values when the deviator sees the full state.
+
+    For an observation policy this is an upper bound of
+    :func:`best_response_values` (whose deviations are observation policies);
+    for a state-level policy the two agree.
+    """
+    return best_response_values(game, validate(game, policy).on_states())
+
+
+def full_state_gains(game: AbstractMarkovGame, policy) -> Float[Array, " N"]:
+    """:func:`gains` against deviations that see the full state (an upper bound
+    of the gains of an observation policy)."""
+    return gains(game, validate(game, policy).on_states())
+
+
+def full_state_nash_conv(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
+    """``sum_i`` :func:`full_state_gains`: the NashConv of the fully observed game."""
+    return jnp.sum(full_state_gains(game, policy))
 
 
 def cce_gap(game: AbstractMarkovGame, sigma) -> Float[Array, ""]:

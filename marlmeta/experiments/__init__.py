@@ -10,6 +10,7 @@ from marlmeta.experiments import (  # noqa: F401
     compare as compare,
     cooperative as cooperative,
     maml as maml,
+    poker as poker,
     ratio as ratio,
     sequence as sequence,
     softmax as softmax,

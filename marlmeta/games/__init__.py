@@ -28,6 +28,10 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._observations import (
+    check_perfect_recall as check_perfect_recall,
+    observe as observe,
+)
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,

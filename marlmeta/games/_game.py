@@ -23,7 +23,7 @@ import abc
 from typing import ClassVar, Literal
 
 import equinox as eqx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from marlmeta.evaluation import _discounted, _finite
 from marlmeta.games._rewards import AbstractRewards, as_rewards
@@ -115,6 +115,13 @@ class AbstractMarkovGame(eqx.Module):
             f"{caller} needs finite-horizon games; game is a {type(self).__name__}"
         )
 
+    def require_observations(self, caller: str) -> None:
+        """Raise ``ValueError`` unless the game carries observation maps."""
+        raise ValueError(
+            f"{caller} needs a game with observations (marlmeta.games.observe); "
+            f"game is a {type(self).__name__} without them"
+        )
+
 
 class FiniteHorizonGame(AbstractMarkovGame):
     """Finite-horizon ``N``-player Markov game (also known as ``MarkovGame``).
@@ -129,6 +136,11 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward: ``(H, S, A_0, .., A_{N-1})`` or ``None``.
         num_actions: ``(A_0, .., A_{N-1})``.
         horizon: ``H``.
+        observations: ``None`` (every player sees the state), or one integer
+            map ``(H, S)`` per player into its ``O_i`` observations (set by
+            :func:`marlmeta.games.observe`, which checks perfect recall);
+            policies are then :class:`~marlmeta.policies.ObservationPolicy`.
+        num_observations: ``(O_0, .., O_{N-1})`` (static) or ``None``.
     """
 
     reward_model: AbstractRewards
@@ -137,6 +149,8 @@ class FiniteHorizonGame(AbstractMarkovGame):
     potential_reward: Float[Array, "H S *A"] | None
     num_actions: tuple[int, ...] = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
+    observations: tuple[Int[Array, "H S"], ...] | None
+    num_observations: tuple[int, ...] | None = eqx.field(static=True)
     _state_axes: ClassVar[int] = 2
 
     def __init__(
@@ -147,6 +161,8 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward,
         num_actions,
         horizon,
+        observations=None,
+        num_observations=None,
     ):
         """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array."""
         self.reward_model = as_rewards(reward_model)
@@ -155,6 +171,8 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.potential_reward = potential_reward
         self.num_actions = num_actions
         self.horizon = horizon
+        self.observations = observations
+        self.num_observations = num_observations
 
     @property
     def lead_shape(self) -> tuple[int, ...]:
@@ -171,6 +189,10 @@ class FiniteHorizonGame(AbstractMarkovGame):
 
     def require_finite_horizon(self, caller: str) -> None:
         del caller
+
+    def require_observations(self, caller: str) -> None:
+        if self.observations is None:
+            AbstractMarkovGame.require_observations(self, caller)
 
 
 #: The name of :class:`FiniteHorizonGame` in earlier releases.

@@ -21,6 +21,7 @@ import abc
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
@@ -87,6 +88,23 @@ class AbstractTransitions(eqx.Module):
             ``sum_{s'} P_h(s'|s, a) V(s')``, shape ``(S, A_0, .., A_{N-1})``.
         """
         return self._expectation(0 if self.num_steps == 1 else h, value)
+
+    def propagate(self, h, mass: Float[Array, " S *A"]) -> Float[Array, " S"]:
+        """Forward (adjoint) step: ``sum_{s, a} mass(s, a) P_h(s'|s, a)``.
+
+        The transpose of the linear map :meth:`expectation`, so every kernel
+        kind gets it exactly (a scatter-add for sparse kernels).
+        """
+        zero = jnp.zeros(self.num_states, mass.dtype)
+        (out,) = jax.linear_transpose(lambda v: self.expectation(h, v), zero)(mass)
+        return out
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel as NumPy successor lists ``(next_state, prob)``, each
+        ``(num_steps, S, A_0, .., A_{N-1}, K)`` (dense kernels: ``K = S``)."""
+        p = np.asarray(self.dense())
+        nxt = np.broadcast_to(np.arange(p.shape[-1], dtype=np.int32), p.shape)
+        return nxt, p
 
 
 class DenseTransitions(AbstractTransitions):
@@ -165,6 +183,9 @@ class SparseTransitions(AbstractTransitions):
     def dense(self):
         one_hot = self.next_state[..., None] == jnp.arange(self.num_states)
         return jnp.sum(self.prob[..., None] * one_hot, axis=-2)
+
+    def support(self):
+        return np.asarray(self.next_state), np.asarray(self.prob)
 
     def validate(self, num_steps, num_states, num_actions):
         prob, nxt = _concrete(self.prob), _concrete(self.next_state)

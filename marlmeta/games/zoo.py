@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from marlmeta.games._betting import betting_game
 from marlmeta.games._constructors import (
     discounted_game,
     markov_game,
@@ -27,6 +28,16 @@ from marlmeta.games._constructors import (
 )
 from marlmeta.games._cooperative import cooperative_game
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._poker import (  # noqa: F401  (re-exported)
+    CARDS,
+    HANDS,
+    hand_ranks,
+    load_range_file,
+    perturbed_stacks,
+    river_deals,
+    river_endgame,
+    river_endgame_family,
+)
 
 #: Mao et al. F.1 base game (max-player's reward, rows its actions): both stage
 #: games have a pure saddle point. The paper's Table 1 is missing from its text.
@@ -194,4 +205,30 @@ def ratio_game(dtype=None) -> DiscountedMarkovGame:
     probs = probs.at[1, :, :, 1].set(1.0)
     return cooperative_game(
         reward, probs, jnp.array([1.0, 0.0], r.dtype), RATIO_DISCOUNT
+    )
+
+
+def kuhn_poker(dtype=jnp.float32) -> FiniteHorizonGame:
+    """Kuhn poker with observations (each player sees its card and the betting).
+
+    Three cards (``0 < 1 < 2``), one to each player, ante 1 each: player 0
+    passes or bets 1; after a pass player 1 passes (showdown for 1) or bets,
+    and player 0 then folds or calls (showdown for 2); facing a bet, player 1
+    folds or calls. Actions ``0`` = pass/fold, ``1`` = bet/call; states are the
+    six deals times the betting slots of :mod:`marlmeta.games._betting`
+    (``H = 3``, ``S = 13``). Player 0's equilibrium value is ``-1/18``
+    (Kuhn, "A simplified two-person poker", 1950).
+    """
+    c0, c1 = np.array([(a, b) for a in range(3) for b in range(3) if a != b]).T
+    return betting_game(
+        c0,
+        c1,
+        np.sign(c0 - c1),
+        np.ones(6),
+        num_hands=(3, 3),
+        pot=2.0,
+        bet=1.0,
+        scale=1.0,
+        variant="check_bet_call",
+        dtype=dtype,
     )

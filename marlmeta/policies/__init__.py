@@ -33,3 +33,8 @@ from marlmeta.policies._kinds import (
     as_policy as as_policy,
     as_product as as_product,
 )
+from marlmeta.policies._observation import (
+    ObservationPolicy as ObservationPolicy,
+    observation_policy as observation_policy,
+    observation_uniform as observation_uniform,
+)

@@ -110,6 +110,32 @@ class AbstractPolicy(eqx.Module):
         """The floating dtype of the tables."""
         return jnp.result_type(*[x.dtype for x in jax.tree.leaves(self)])
 
+    def on_states(self) -> AbstractPolicy:
+        """The same policy as a state-level kind (itself, unless it acts on
+        observations), whose deviations are per state."""
+        return self
+
+    def deviation_policies(self) -> tuple[ProductPolicy, ...] | None:
+        """The policies whose state reach weights a restricted best response
+        needs (one per player), or ``None`` when deviations are per state."""
+        return None
+
+    def best_choice(
+        self, dev: Float[Array, "S Ai"], i: int, weight: Array | None
+    ) -> tuple[Array, Array]:
+        """Player ``i``'s best deviation at one step from its deviation values
+        ``dev[s, a_i]`` (``weight``: its reach weights from
+        :meth:`deviation_policies`, unused here).
+
+        Returns:
+            ``(value, br)``: the deviation's value per state ``(S,)`` (here
+            ``max_a dev[s, a]``) and the deviation as a one-hot table
+            ``(S, A_i)`` (lowest index on ties).
+        """
+        del i, weight
+        br = jax.nn.one_hot(jnp.argmax(dev, axis=-1), dev.shape[-1], dtype=dev.dtype)
+        return jnp.max(dev, axis=-1), br
+
 
 class _PerPlayerTables(AbstractPolicy):
     """A policy kind of one table per player; iterating gives the tables."""

@@ -8,6 +8,10 @@ from marlmeta.solvers._adaptive_oftrl import (
     select_lambda as select_lambda,
 )
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
+from marlmeta.solvers._counterfactual_omd import (
+    CounterfactualOMD as CounterfactualOMD,
+    CounterfactualOMDState as CounterfactualOMDState,
+)
 from marlmeta.solvers._general_sum_omd import (
     GeneralSumOMD as GeneralSumOMD,
     GeneralSumOMDState as GeneralSumOMDState,
@@ -30,6 +34,7 @@ from marlmeta.solvers._ma_ppo_pessimistic import (
     pessimistic_critic as pessimistic_critic,
     reset_data as reset_data,
 )
+from marlmeta.solvers._observed_omd import ObservedOMDState as ObservedOMDState
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,

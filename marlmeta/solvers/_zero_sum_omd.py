@@ -26,14 +26,23 @@ References:
 
 from __future__ import annotations
 
+from typing import Literal
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import MarkovGame
+from marlmeta.solvers._observed_omd import (
+    observed_init,
+    observed_iterate,
+    observed_output,
+    observed_restart,
+)
 from marlmeta.solvers._stages import (
     StageClock,
     _StageOMD,
+    num_stages,
     omd_step,
     reduce_last,
     stage_q,
@@ -77,10 +86,19 @@ class ZeroSumOMD(_StageOMD):
     statistics (:meth:`stats`) are the stage best responses in hindsight, of the
     same shapes.
 
+    On a game with observations (:func:`marlmeta.games.observe`) the policies
+    live on observations, the feedback is averaged over each player's belief
+    and the output is an :class:`~marlmeta.policies.ObservationPolicy`
+    ("each agent simply using its local observation as the state", appendix
+    F.3; see :mod:`marlmeta.solvers._observed_omd`); the initial policies and
+    stage best responses are then ``(num_stages, H, O_i, A_i)``.
+
     Attributes:
         step_size: ``eta > 0`` (an array leaf, or one per game for
             ``solve_batch(..., batch_solver=True)``; Theorem 1 takes
             ``eta <= 1/(8 H^2)``).
+        average: on games with observations, ``"reach"`` (the own-reach-weighted,
+            sequence-form average; default) or ``"plain"`` (static).
 
     Example:
         >>> import marlmeta
@@ -93,10 +111,29 @@ class ZeroSumOMD(_StageOMD):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    average: Literal["reach", "plain"] = eqx.field(static=True, default="reach")
+
+    def __check_init__(self):
+        super().__check_init__()
+        if self.average not in ("reach", "plain"):
+            raise ValueError(
+                f"average is {self.average!r}; expected 'reach' or 'plain'"
+            )
+
+    def default_init(self, game: MarkovGame, num_steps: int):
+        if game.observations is None:
+            return super().default_init(game, num_steps)
+        k, dtype = num_stages(game.horizon, num_steps), game.rewards.dtype
+        return tuple(
+            jnp.full((k, game.horizon, o, a), 1.0 / a, dtype)
+            for o, a in zip(game.num_observations, game.num_actions, strict=True)
+        )
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         if game.num_players != 2:
             raise ValueError(f"game has {game.num_players} players; ZeroSumOMD needs 2")
+        if game.observations is not None:
+            return observed_init(game, init_policy)
         mu0, nu0 = init_policy
         dtype = game.rewards.dtype
         log_mu0, log_nu0 = jnp.log(mu0.astype(dtype)), jnp.log(nu0.astype(dtype))
@@ -123,6 +160,8 @@ class ZeroSumOMD(_StageOMD):
         )
 
     def _iterate(self, game: MarkovGame, state: ZeroSumOMDState, eta):
+        if game.observations is not None:
+            return observed_iterate(game, state, eta)
         # g_mu = Q nu, g_nu = mu^T Q of the previous iterate, carried in the state.
         log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
         log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
@@ -146,6 +185,8 @@ class ZeroSumOMD(_StageOMD):
 
     def _restart(self, game: MarkovGame, state: ZeroSumOMDState, length, brs, nxt):
         q = stage_q(game, game.rewards[0], state.vsum, length)
+        if game.observations is not None:
+            return observed_restart(game, state, q, brs, nxt)
         mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
         g_mu, g_nu = _feedback(q, mu, nu)
         return eqx.tree_at(
@@ -165,5 +206,7 @@ class ZeroSumOMD(_StageOMD):
         )  # fmt: skip
 
     def output(self, game: MarkovGame, state: ZeroSumOMDState):
+        if game.observations is not None:
+            return observed_output(game, state, self.average)
         t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
         return state.mu_sum / t, state.nu_sum / t

@@ -1,0 +1,154 @@
+"""Games with per-player observations, and the perfect-recall check.
+
+Player ``i`` sees ``obs[i][h, s]`` in ``[0, O_i)`` instead of the state ``s``.
+Exact best responses over observation policies need **perfect recall**: on the
+support reachable from ``initial``, for every ``(h, s)``, joint action ``a`` and
+successor ``s'`` with ``P_h(s'|s, a) > 0``, the observation ``obs[i][h+1, s']``
+determines ``(obs[i][h, s], a_i)``. Two relaxations keep turn-based games
+legal: an action that is a **dummy** at ``(h, s)`` (neither the rewards nor the
+transitions depend on it: the player does not act there) is not recalled, and
+successors from which the player never acts again (e.g. an absorbing terminal
+state) are not checked.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from marlmeta.games._checks import _concrete
+from marlmeta.games._game import FiniteHorizonGame
+
+
+def observe(
+    game: FiniteHorizonGame, observations, num_observations=None, *, check=True
+) -> FiniteHorizonGame:
+    """``game`` where player ``i`` observes ``observations[i]`` instead of the state.
+
+    Args:
+        game: a finite-horizon game (one game, concrete arrays).
+        observations: per player an integer array-like ``(H, S)``.
+        num_observations: per player ``O_i`` (default: ``1 + max`` of its map).
+        check: check perfect recall (:func:`check_perfect_recall`).
+
+    Raises:
+        ValueError: a map of the wrong shape, a negative or too large entry (the
+            message names the player, the index and the value), or a game
+            without perfect recall.
+    """
+    game.require_finite_horizon("observe")
+    n, shape = game.num_players, (game.horizon, game.num_states)
+    if len(observations) != n:
+        raise ValueError(
+            f"observations has {len(observations)} maps; the game has {n} players"
+        )
+    maps = [np.asarray(o) for o in observations]
+    counts = []
+    for i, o in enumerate(maps):
+        if o.shape != shape or o.dtype.kind not in "iu":
+            raise ValueError(
+                f"observations[{i}] has shape {o.shape} and dtype {o.dtype}; "
+                f"expected integers of shape {shape}"
+            )
+        count = int(o.max()) + 1 if num_observations is None else num_observations[i]
+        bad = (o < 0) | (o >= count)
+        if bad.any():
+            idx = tuple(int(k) for k in np.unravel_index(np.argmax(bad), o.shape))
+            raise ValueError(
+                f"observations[{i}]{list(idx)} is {int(o[idx])}; expected an "
+                f"observation in [0, {count})"
+            )
+        counts.append(int(count))
+    out = FiniteHorizonGame(
+        game.reward_model,
+        game.transitions,
+        game.initial,
+        game.potential_reward,
+        game.num_actions,
+        game.horizon,
+        observations=tuple(jnp.asarray(o, jnp.int32) for o in maps),
+        num_observations=tuple(counts),
+    )
+    if check:
+        check_perfect_recall(out)
+    return out
+
+
+def _dummies(game: FiniteHorizonGame, nxt, prob) -> list[np.ndarray]:
+    """Per player a boolean ``(H, S)``: its action changes nothing there."""
+    r = np.asarray(game.rewards)
+    out = []
+    for i in range(game.num_players):
+        ax = 3 + i  # rewards[m, h, s, a_0, ..]
+        same_r = np.all(r == np.take(r, [0], axis=ax), axis=(0, *range(3, r.ndim)))
+        same = same_r
+        for x in (nxt, prob):
+            eq = np.all(x == np.take(x, [0], axis=2 + i), axis=tuple(range(2, x.ndim)))
+            same = same & (eq if eq.shape[0] == game.horizon else eq[[0]])
+        out.append(same)
+    return out
+
+
+def _history(parents, h: int, o: int, action) -> str:
+    """Player's own history of (observation, action) pairs ending at ``(h, o)``."""
+    steps = [f"(step {h}: obs {o}, action {action})"]
+    while h > 0 and (h, o) in parents:
+        o, a = parents[(h, o)]
+        h -= 1
+        steps.append(f"(step {h}: obs {o}, action {'-' if a < 0 else a})")
+    return " -> ".join(reversed(steps))
+
+
+def check_perfect_recall(game: FiniteHorizonGame) -> None:
+    """Raise ``ValueError`` unless every player has perfect recall.
+
+    The message names the player, the step, the observation and the two
+    conflicting histories (each a chain of the player's own observations and
+    actions; ``-`` marks a dummy action).
+    """
+    game.require_observations("check_perfect_recall")
+    initial = _concrete(game.initial)
+    nxt, prob = game.transitions.support()
+    H, S = game.horizon, game.num_states
+    t_of = (lambda h: h) if prob.shape[0] == H else (lambda h: 0)
+    dummy = _dummies(game, nxt, prob)
+    # Forward reachability under any actions.
+    reach = np.zeros((H, S), bool)
+    reach[0] = initial > 0
+    for h in range(H - 1):
+        live = (prob[t_of(h)] > 0) & reach[h].reshape((S,) + (1,) * (prob.ndim - 2))
+        reach[h + 1, nxt[t_of(h)][live]] = True
+    for i in range(game.num_players):
+        obs = np.asarray(game.observations[i])
+        # acts[h, s]: the player acts at (h, s) or at some later successor.
+        acts = np.zeros((H, S), bool)
+        acts[H - 1] = ~dummy[i][H - 1]
+        for h in range(H - 2, -1, -1):
+            t = t_of(h)
+            later = (acts[h + 1][nxt[t]] & (prob[t] > 0)).reshape(S, -1).any(-1)
+            acts[h] = ~dummy[i][h] | later
+        parents: dict[tuple[int, int], tuple[int, int]] = {}
+        for h in range(H - 1):
+            t = t_of(h)
+            grid = np.indices(prob[t].shape)  # (s, a_0, .., a_{N-1}, k)
+            succ = nxt[t]
+            keep = (prob[t] > 0) & reach[h][grid[0]] & acts[h + 1][succ]
+            s, a, s2 = grid[0][keep], grid[1 + i][keep], succ[keep]
+            a = np.where(dummy[i][h][s], -1, a)
+            key, val = obs[h + 1, s2], np.stack([obs[h, s], a], axis=1)
+            rows = np.unique(np.column_stack([key, val]), axis=0)
+            ks, first, counts = np.unique(
+                rows[:, 0], return_index=True, return_counts=True
+            )
+            for k, f in zip(ks.tolist(), first.tolist(), strict=True):
+                parents[(h + 1, k)] = (int(rows[f, 1]), int(rows[f, 2]))
+            if (counts > 1).any():
+                j = int(first[np.argmax(counts > 1)])
+                k = int(rows[j, 0])
+                (o1, a1), (o2, a2) = rows[j, 1:], rows[j + 1, 1:]
+                raise ValueError(
+                    f"player {i} does not have perfect recall: at step {h + 1} "
+                    f"observation {k} follows two histories "
+                    f"{_history(parents, h, int(o1), '-' if a1 < 0 else int(a1))} "
+                    f"and {_history(parents, h, int(o2), '-' if a2 < 0 else int(a2))}"
+                )

@@ -1,0 +1,197 @@
+"""Algorithm 1 with local observations: optimistic OMD on observations with
+state-level stage values (the converging reference is in
+:mod:`marlmeta.solvers._counterfactual_omd`).
+
+**Algorithm 1 with local observations** (Mao, Qiu, Zhang, Başar, "Multi-Agent
+Meta-Reinforcement Learning", NeurIPS 2023, appendix F.3: "each agent simply
+uses its local observation as the state"). :class:`~marlmeta.solvers.ZeroSumOMD`
+runs this when the game has observations: the policies live on ``(h, o)``, the
+stage values ``vsum`` and ``Q`` stay on states, and each player's feedback is
+averaged over its belief,
+
+    g_mu(h, o, a) = sum_{s in o} c^nu_h(s) (Q_h(s) nu_h(s))_a / sum_{s in o} c^nu_h(s)
+
+(``0`` where the mass is ``0``), with ``c^nu`` the reach of ``s`` under the
+opponent's iterate and a uniform own policy; symmetrically for ``nu``. Stage
+best responses in hindsight are per ``(h, o)``, so the meta-learner works
+unchanged. Output: the own-reach-weighted (sequence-form) average
+``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)``, ``w^t_h(o)`` the reach mass of
+``o`` under (own iterate ``t``, uniform opponents); ``average="plain"`` gives
+the plain average. The stage values are not counterfactual, so this dynamic
+need not converge to an equilibrium of the imperfect-information game.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.evaluation._finite import reach
+from marlmeta.games import FiniteHorizonGame
+from marlmeta.policies import ObservationPolicy
+from marlmeta.policies._observation import lift, pool
+from marlmeta.solvers._stages import StageClock, omd_step, reduce_last
+
+
+def beliefs(game: FiniteHorizonGame, tables) -> list[Float[Array, "H S"]]:
+    """Per player ``i``: ``c_h(s)``, the reach under the others' iterates and a
+    uniform policy of ``i`` (its belief weights, and for two players the own
+    reach of the other player)."""
+    return [
+        reach(game, d)
+        for d in ObservationPolicy(tables, game.observations).deviation_policies()
+    ]
+
+
+def belief_average(x, weight, obs, num_observations: int):
+    """``sum_{s in o} w(s) x(s, .) / sum_{s in o} w(s)`` (``0`` where the mass
+    is ``0``)."""
+    num = pool(weight[..., None] * x, obs, num_observations)
+    mass = mass_per_observation(weight, obs, num_observations)[..., None]
+    return jnp.where(mass > 0, num / jnp.where(mass > 0, mass, 1), 0)
+
+
+def mass_per_observation(weight, obs, num_observations: int):
+    """``sum_{s in o} w(s)`` per observation ``(H, O)``."""
+    return pool(weight[..., None], obs, num_observations)[..., 0]
+
+
+def reach_average(total, mass, plain, count):
+    """``total / mass`` where ``mass > 0``, else the plain average."""
+    safe = jnp.where(mass > 0, mass, 1)[..., None]
+    return jnp.where(mass[..., None] > 0, total / safe, plain / count)
+
+
+# ------------------------------------------------- Algorithm 1 on observations
+
+
+class ObservedOMDState(eqx.Module):
+    """State of :class:`~marlmeta.solvers.ZeroSumOMD` on a game with observations.
+
+    Policies, feedback and stage statistics are per ``(h, o)`` (``O``: the
+    player's observations); ``q`` and ``vsum`` are per state.
+    """
+
+    clock: StageClock
+    log_mu_hat: Float[Array, "H O A"]
+    mu: Float[Array, "H O A"]
+    log_nu_hat: Float[Array, "H P B"]
+    nu: Float[Array, "H P B"]
+    g_mu: Float[Array, "H O A"]
+    g_nu: Float[Array, "H P B"]
+    q: Float[Array, "H S A B"]
+    vsum: Float[Array, "H S"]
+    gsum_mu: Float[Array, "H O A"]
+    gsum_nu: Float[Array, "H P B"]
+    mu_sum: Float[Array, "H O A"]
+    nu_sum: Float[Array, "H P B"]
+    mu_mass: Float[Array, "H O"]
+    nu_mass: Float[Array, "H P"]
+    mu_plain: Float[Array, "H O A"]
+    nu_plain: Float[Array, "H P B"]
+    mu_br: Float[Array, "K H O A"]
+    nu_br: Float[Array, "K H P B"]
+    log_init_mu: Float[Array, "K H O A"]
+    log_init_nu: Float[Array, "K H P B"]
+
+
+def observed_feedback(game: FiniteHorizonGame, q, mu, nu):
+    """Belief-weighted feedback of both players, the stage value per state, and
+    each player's own-reach mass per observation.
+
+    Returns:
+        ``(g_mu, g_nu, value, mass_mu, mass_nu)``.
+    """
+    (o_mu, o_nu), (n_mu, n_nu) = game.observations, game.num_observations
+    mu_s, nu_s = lift(mu, o_mu), lift(nu, o_nu)
+    q_nu = reduce_last(jnp.add, q * nu_s[..., None, :])
+    mu_q = reduce_last(jnp.add, q * mu_s[..., None], -2)
+    # c0: reach under (uniform, nu), player 0's beliefs and nu's own reach;
+    # c1: reach under (mu, uniform), player 1's beliefs and mu's own reach.
+    c0, c1 = beliefs(game, (mu, nu))
+    g_mu = belief_average(q_nu, c0, o_mu, n_mu)
+    g_nu = belief_average(mu_q, c1, o_nu, n_nu)
+    value = reduce_last(jnp.add, mu_s * q_nu)
+    return (
+        g_mu,
+        g_nu,
+        value,
+        mass_per_observation(c1, o_mu, n_mu),
+        mass_per_observation(c0, o_nu, n_nu),
+    )
+
+
+def observed_init(game: FiniteHorizonGame, init_policy) -> ObservedOMDState:
+    """The state before the first iteration (``Q = 0``: zero feedback)."""
+    mu0, nu0 = init_policy
+    dtype = game.rewards.dtype
+    log_mu0, log_nu0 = jnp.log(mu0.astype(dtype)), jnp.log(nu0.astype(dtype))
+    H, S, (A, B) = game.horizon, game.num_states, game.num_actions
+    Oa, Ob = game.num_observations
+    z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
+    return ObservedOMDState(
+        clock=StageClock.start(H),
+        log_mu_hat=log_mu0[0], mu=mu0[0].astype(dtype),
+        log_nu_hat=log_nu0[0], nu=nu0[0].astype(dtype),
+        g_mu=z(H, Oa, A), g_nu=z(H, Ob, B), q=z(H, S, A, B), vsum=z(H, S),
+        gsum_mu=z(H, Oa, A), gsum_nu=z(H, Ob, B),
+        mu_sum=z(H, Oa, A), nu_sum=z(H, Ob, B), mu_mass=z(H, Oa), nu_mass=z(H, Ob),
+        mu_plain=z(H, Oa, A), nu_plain=z(H, Ob, B),
+        mu_br=jnp.full(mu0.shape, 1.0 / A, dtype),
+        nu_br=jnp.full(nu0.shape, 1.0 / B, dtype),
+        log_init_mu=log_mu0, log_init_nu=log_nu0,
+    )  # fmt: skip
+
+
+def observed_iterate(game: FiniteHorizonGame, state: ObservedOMDState, eta):
+    """Optimistic steps on ``(h, o)``, then the new feedback and accumulators."""
+    log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
+    log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
+    g_mu, g_nu, value, w_mu, w_nu = observed_feedback(game, state.q, mu, nu)
+    return eqx.tree_at(
+        lambda s: (
+            s.log_mu_hat, s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu, s.vsum,
+            s.gsum_mu, s.gsum_nu, s.mu_sum, s.nu_sum, s.mu_mass, s.nu_mass,
+            s.mu_plain, s.nu_plain,
+        ),
+        state,
+        (
+            log_mu_hat, mu, log_nu_hat, nu, g_mu, g_nu, state.vsum + value,
+            state.gsum_mu + g_mu, state.gsum_nu + g_nu,
+            state.mu_sum + w_mu[..., None] * mu, state.nu_sum + w_nu[..., None] * nu,
+            state.mu_mass + w_mu, state.nu_mass + w_nu,
+            state.mu_plain + mu, state.nu_plain + nu,
+        ),
+    )  # fmt: skip
+
+
+def observed_restart(game, state: ObservedOMDState, q, brs, nxt):
+    """Stage end: new ``Q``, recorded best responses, restart from stage ``nxt``."""
+    mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
+    g_mu, g_nu, *_ = observed_feedback(game, q, mu, nu)
+    return eqx.tree_at(
+        lambda s: (
+            s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,
+            s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu,
+        ),
+        state,
+        (
+            *brs, q, jnp.zeros_like(state.vsum), jnp.zeros_like(state.gsum_mu),
+            jnp.zeros_like(state.gsum_nu), state.log_init_mu[nxt], mu,
+            state.log_init_nu[nxt], nu, g_mu, g_nu,
+        ),
+    )  # fmt: skip
+
+
+def observed_output(game, state: ObservedOMDState, average: str) -> ObservationPolicy:
+    """The averaged observation policy (own-reach-weighted or plain)."""
+    t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
+    if average == "plain":
+        tables = (state.mu_plain / t, state.nu_plain / t)
+    else:
+        tables = (
+            reach_average(state.mu_sum, state.mu_mass, state.mu_plain, t),
+            reach_average(state.nu_sum, state.nu_mass, state.nu_plain, t),
+        )
+    return ObservationPolicy(tables, tuple(game.observations))
