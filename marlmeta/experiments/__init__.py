@@ -8,6 +8,7 @@ runner knows none of them.
 # The experiments: importing a module registers its config classes.
 from marlmeta.experiments import (  # noqa: F401
     compare as compare,
+    lq_tracking as lq_tracking,
     maml as maml,
     sequence as sequence,
     softmax as softmax,

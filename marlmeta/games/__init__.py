@@ -23,10 +23,14 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._lq_tracking import (
+    lq_tracking_family as lq_tracking_family,
+)
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,
     IdenticalRewards as IdenticalRewards,
+    StationaryRewards as StationaryRewards,
     ZeroSumRewards as ZeroSumRewards,
 )
 from marlmeta.games._transitions import (

@@ -23,6 +23,7 @@ from marlmeta.games._constructors import (
     zero_sum_game,
 )
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._lq_tracking import lq_tracking as lq_tracking
 
 #: Mao et al. F.1 base game (max-player's reward, rows its actions): both stage
 #: games have a pure saddle point. The paper's Table 1 is missing from its text.
