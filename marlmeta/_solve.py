@@ -171,6 +171,41 @@ def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
     return sum(math.prod(x.shape) * x.dtype.itemsize for x in leaves)
 
 
+def _first(tree):
+    return jax.tree.map(lambda x: x[0], tree)
+
+
+def _batch_init(solver, games, init, num_steps: int):
+    if init is None:
+        init = jax.vmap(lambda g: solver.default_init(g, num_steps))(games)
+    return _as_init(init)
+
+
+def bytes_per_game(
+    solver: AbstractSolver,
+    games: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    init=None,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+    batch_solver: bool = False,
+) -> int:
+    """The working set :func:`solve_batch` budgets for one game of ``games``.
+
+    Four times the bytes of one game's solver state, output (policy, trace)
+    and the game itself, from shapes alone (nothing is computed). Arguments as
+    in :func:`solve_batch`.
+    """
+    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    _batch_size(games)
+    init = _batch_init(solver, games, init, num_steps)
+    solver_one = _first(solver) if batch_solver else solver
+    return 4 * _bytes_per_game(
+        solver_one, _first(games), _first(init), num_steps, cps, metric
+    )
+
+
 def solve_batch(
     solver: AbstractSolver,
     games: AbstractMarkovGame,
@@ -200,8 +235,14 @@ def solve_batch(
         checkpoints: as in :func:`solve`.
         metric: as in :func:`solve`.
         batch_solver: whether ``solver`` is batched alongside ``games``.
-        memory_budget: bytes a chunk may use.
+        memory_budget: bytes a chunk may use (default 1 GiB); the chunk size is
+            ``memory_budget // bytes_per_game(...)`` games. Games are
+            independent under ``vmap``, so chunking changes no number.
         chunk_size: overrides the chunk size computed from the budget.
+
+    Raises:
+        ValueError: when one game's working set (:func:`bytes_per_game`)
+            exceeds ``memory_budget`` (and ``chunk_size`` is not given).
 
     Returns:
         A :class:`Solution` whose leaves have a leading batch axis ``B``.
@@ -209,19 +250,28 @@ def solve_batch(
     cps = _checkpoints(num_steps, checkpoints)
     num_steps = int(num_steps)
     size = _batch_size(games)
-    one = jax.tree.map(lambda x: x[0], games)
-    solver_one = jax.tree.map(lambda x: x[0], solver) if batch_solver else solver
-    if init is None:
-        init = jax.vmap(lambda g: solver.default_init(g, num_steps))(games)
-    init = _as_init(init)
+    init = _batch_init(solver, games, init, num_steps)
     devices = jax.devices()
     ndev = len(devices)
     if chunk_size is None:
-        init_one = jax.tree.map(lambda x: x[0], init)
-        per_game = 4 * _bytes_per_game(
-            solver_one, one, init_one, num_steps, cps, metric
+        per_game = bytes_per_game(
+            solver,
+            games,
+            num_steps,
+            init=init,
+            checkpoints=cps,
+            metric=metric,
+            batch_solver=batch_solver,
         )
+        if per_game > memory_budget:
+            raise ValueError(
+                f"memory_budget is {memory_budget} bytes; one game needs about "
+                f"{per_game} bytes (bytes_per_game), so no chunk fits: raise "
+                "memory_budget, or pass chunk_size=1 to run one game per call"
+            )
         chunk_size = max(1, memory_budget // max(per_game, 1))
+    elif int(chunk_size) < 1:
+        raise ValueError(f"chunk_size is {chunk_size}; expected >= 1")
     # Balanced chunks, each a multiple of the device count; only the last one
     # is padded (by repetition), by fewer than ``num_chunks * ndev`` elements.
     num_chunks = math.ceil(size / max(1, min(chunk_size, size)))

@@ -33,6 +33,10 @@ from marlmeta.games._rewards import (
     StationaryRewards as StationaryRewards,
     ZeroSumRewards as ZeroSumRewards,
 )
+from marlmeta.games._sparse import (
+    random_sparse_general_sum as random_sparse_general_sum,
+    random_sparse_zero_sum as random_sparse_zero_sum,
+)
 from marlmeta.games._transitions import (
     AbstractTransitions as AbstractTransitions,
     DenseTransitions as DenseTransitions,
