@@ -15,14 +15,19 @@ import argparse
 import os
 import time
 
-from _timing import force_cpu_devices, header
+from _timing import Table, add_common_flags, force_cpu_devices
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--games", type=int, default=1000)
 ap.add_argument("--steps", type=int, default=500)
 ap.add_argument("--numpy-games", type=int, default=2)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
+add_common_flags(ap)
 ARGS = ap.parse_args()
+if ARGS.smoke:
+    ARGS.games, ARGS.steps, ARGS.numpy_games = 4, 10, 1
+elif ARGS.gpu:
+    ARGS.games = 100_000
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
 import jax  # noqa: E402
@@ -129,7 +134,10 @@ def numpy_oftrl(r, p, eta, T, beta=70.0):
 def main():
     args = ARGS
     n, T = args.games, args.steps
-    header(f"CCE solvers, solve_batch over {n} games, N=3 A=2 S=3 H=5, T={T}, float32")
+    table = Table(
+        f"CCE solvers, solve_batch over {n} games, N=3 A=2 S=3 H=5, T={T}, float32",
+        args,
+    )
     games = M.games.random_general_sum(jax.random.key(0), n, (2, 2, 2), 3, 5)
     m = args.numpy_games
     r = np.asarray(games.rewards[:m], np.float64)
@@ -155,6 +163,18 @@ def main():
         print(
             f"{name:>14} {first - steady:>10.2f} {steady:>9.3f} {rate:>10.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
+        table.add(
+            solver=name,
+            games=n,
+            steps=T,
+            shape={"N": 3, "A": 2, "S": 3, "H": 5},
+            compile_s=first - steady,
+            steady_s=steady,
+            game_iterations_per_s=rate,
+            numpy_game_iterations_per_s=np_rate,
+            speedup=rate / np_rate,
+        )
+    table.save(args.json)
 
 
 if __name__ == "__main__":

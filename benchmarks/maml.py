@@ -18,6 +18,7 @@ solves): a lower bound on any NumPy meta-gradient, which needs at least that
 forward pass.
 
 Run: python benchmarks/maml.py [--steps 1 10 30 100] [--batches 1 64 512]
+     [--smoke | --gpu] [--json PATH]
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ from __future__ import annotations
 import argparse
 import time
 
+from _timing import Table, add_common_flags, compile_and_steady
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--steps", type=int, nargs="+", default=[1, 10, 30, 100])
 ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
 ap.add_argument("--alpha", type=float, default=0.3)
+add_common_flags(ap)
 ARGS = ap.parse_args()
+if ARGS.smoke:
+    ARGS.steps, ARGS.batches = [2], [2]
+elif ARGS.gpu:  # MAML meta-gradients on 10^4 games
+    ARGS.steps, ARGS.batches = [10, 30], [1_000, 10_000]
 
 import jax  # noqa: E402
 
@@ -37,7 +45,6 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import compile_and_steady, header  # noqa: E402
 
 import marlmeta as M  # noqa: E402
 
@@ -66,7 +73,9 @@ def numpy_inner_loop(r, P, rho, theta, steps, alpha):
 
 
 def main():
-    header("MAML meta-gradient: HVP product formula vs unrolled autodiff (float64)")
+    table = Table(
+        "MAML meta-gradient: HVP product formula vs unrolled autodiff (float64)", ARGS
+    )
     alpha = jnp.asarray(ARGS.alpha)
     print(
         f"{'T':>4} {'games':>6} {'method':>9} {'compile s':>10} {'steady s':>10} "
@@ -119,6 +128,20 @@ def main():
                     f"{batch / steady:>10.3g} {scratch:>12.2f} {diff:>11.1e} "
                     f"{numpy_rate:>14.3g}"
                 )
+                table.add(
+                    inner_steps=steps,
+                    games=batch,
+                    method=name,
+                    shape={"S": S, "A": list(A), "gamma": GAMMA},
+                    compile_s=compile_s,
+                    steady_s=steady,
+                    games_per_s=batch / steady,
+                    scratch_mib=scratch,
+                    max_abs_diff=diff,
+                    numpy_games_per_s=numpy_rate,
+                    speedup=batch / steady / numpy_rate,
+                )
+    table.save(ARGS.json)
 
 
 if __name__ == "__main__":
