@@ -16,9 +16,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Int
 
+from marlmeta._placement import LocalPlacement, ProcessPlacement
 from marlmeta.evaluation import report
 from marlmeta.games import AbstractMarkovGame
 from marlmeta.solvers import AbstractSolver
@@ -217,6 +217,7 @@ def solve_batch(
     batch_solver: bool = False,
     memory_budget: int = 2**30,
     chunk_size: int | None = None,
+    process_local: bool = False,
 ) -> Solution:
     """Run ``solver`` on a batch of games (and optionally of hyperparameters).
 
@@ -239,6 +240,12 @@ def solve_batch(
             ``memory_budget // bytes_per_game(...)`` games. Games are
             independent under ``vmap``, so chunking changes no number.
         chunk_size: overrides the chunk size computed from the budget.
+        process_local: under ``jax.distributed`` (one process per host),
+            ``games`` (and a batched ``init`` and ``solver``) are this process's
+            slice of the batch; each chunk runs as one global array over all
+            processes' devices and the output is gathered, so every process
+            returns the whole batch in process order (slices may differ in
+            size). Every process must make the call.
 
     Raises:
         ValueError: when one game's working set (:func:`bytes_per_game`)
@@ -249,10 +256,13 @@ def solve_batch(
     """
     cps = _checkpoints(num_steps, checkpoints)
     num_steps = int(num_steps)
-    size = _batch_size(games)
+    local_size = _batch_size(games)
     init = _batch_init(solver, games, init, num_steps)
-    devices = jax.devices()
-    ndev = len(devices)
+    place = (
+        ProcessPlacement.gather_sizes(local_size) if process_local else LocalPlacement()
+    )
+    size = place.batch_size(local_size)
+    ndev = place.num_devices()
     if chunk_size is None:
         per_game = bytes_per_game(
             solver,
@@ -276,31 +286,18 @@ def solve_batch(
     # is padded (by repetition), by fewer than ``num_chunks * ndev`` elements.
     num_chunks = math.ceil(size / max(1, min(chunk_size, size)))
     chunk_size = ndev * math.ceil(math.ceil(size / num_chunks) / ndev)
-    sharding = None
-    if ndev > 1:
-        sharding = NamedSharding(
-            Mesh(np.array(devices), ("batch",)), PartitionSpec("batch")
-        )
     solver_axis = 0 if batch_solver else None
     outs = []
     for start in range(0, size, chunk_size):
         idx = np.arange(start, start + chunk_size)
-        idx = np.minimum(idx, size - 1)  # pad the last chunk by repetition
+        idx = np.minimum(idx, local_size - 1)  # pad by repetition
         take = lambda x, idx=idx: x[idx]  # noqa: E731
         args = (
             jax.tree.map(take, solver) if batch_solver else solver,
             jax.tree.map(take, games),
             jax.tree.map(take, init),
         )
-        if sharding is not None:
-            args = (
-                jax.device_put(args[0], sharding) if batch_solver else args[0],
-                jax.device_put(args[1], sharding),
-                jax.device_put(args[2], sharding),
-            )
+        args = place.place(args, (batch_solver, True, True))
         out = _solve_chunk(*args, num_steps, cps, metric, solver_axis)
-        n = min(chunk_size, size - start)
-        outs.append(jax.tree.map(lambda x, n=n: x[:n], out))
-    if len(outs) == 1:
-        return outs[0]
-    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *outs)
+        outs.append(place.fetch(out, min(chunk_size, size - start)))
+    return place.join(outs)

@@ -5,8 +5,6 @@ in NumPy: the local moves, the dense kernel, the rewards.
 """
 
 import itertools
-import json
-import pathlib
 
 import equinox as eqx
 import jax
@@ -15,11 +13,9 @@ import numpy as np
 import pytest
 
 import marlmeta as M
-from marlmeta.experiments import load_config, run_experiment
 from marlmeta.games import zoo
 from marlmeta.games._lq_tracking import lq_tracking_potential
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 WEIGHTS = (
     np.exp(-(np.arange(-2, 3) ** 2) / 2) / np.exp(-(np.arange(-2, 3) ** 2) / 2).sum()
 )
@@ -203,19 +199,3 @@ def test_potential_structure_measured():
     # Measured (H = 4, 3 random policies x 4 players): about 6% of the
     # largest gain; the README reports the H = 10 figure.
     assert 1e-3 < rel < 0.3
-
-
-def test_smoke_lq_tracking_config(tmp_path):
-    out = run_experiment(
-        load_config(ROOT / "configs" / "smoke_lq_tracking.yaml"),
-        tmp_path,
-        progress=False,
-    )
-    r = json.loads((out / "results.json").read_text())
-    assert r["metric"] == "ne_gap" and r["meta_update"] == "warm_start"
-    assert r["finite"] is True
-    ind = np.array(r["individual"]["ne_gap_mean"])
-    meta = np.array(r["meta"]["ne_gap_mean"])
-    assert np.all(np.diff(ind) < 0)  # projected Q-descent lowers the gap
-    assert meta[0] < ind[0]  # warm start pays at the first checkpoint
-    assert (out / "figure.png").stat().st_size > 0
