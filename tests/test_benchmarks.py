@@ -15,7 +15,14 @@ SCRIPTS = sorted(
 
 def test_every_benchmark_script_runs_at_smoke_size(tmp_path):
     assert {"evaluation.py", "million.py", "zero_sum.py"} <= set(SCRIPTS)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        JAX_PLATFORMS="cpu",
+        # the suite's on-disk compilation cache (tests/conftest.py)
+        JAX_COMPILATION_CACHE_DIR=str(ROOT / ".pytest_cache" / "jax"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
+    )
     env.pop("XLA_FLAGS", None)
     procs = {
         name: subprocess.Popen(

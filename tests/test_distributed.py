@@ -34,7 +34,14 @@ def _free_port() -> int:
 
 def test_two_processes_equal_one(tmp_path):
     port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        JAX_PLATFORMS="cpu",
+        # the suite's on-disk compilation cache (tests/conftest.py)
+        JAX_COMPILATION_CACHE_DIR=str(ROOT / ".pytest_cache" / "jax"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
+    )
     env.pop("XLA_FLAGS", None)
     worker = ROOT / "tests" / "distributed_worker.py"
     procs = [
