@@ -280,6 +280,7 @@ def test_every_experiment_is_registered_by_its_class():
         "general_sum_meta",
         "softmax_mpg",
         "maml_mpg",
+        "lq_tracking_meta",
     }
     for name, cls in EXPERIMENTS.items():
         assert issubclass(cls, Experiment) and cls.experiment_name == name
