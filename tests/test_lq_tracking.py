@@ -14,7 +14,6 @@ import pytest
 
 import marlmeta as M
 from marlmeta.games import zoo
-from marlmeta.games._lq_tracking import lq_tracking_potential
 
 WEIGHTS = (
     np.exp(-(np.arange(-2, 3) ** 2) / 2) / np.exp(-(np.arange(-2, 3) ** 2) / 2).sum()
@@ -142,6 +141,17 @@ def test_bad_arguments():
         zoo.lq_tracking(num_positions=4)
     with pytest.raises(ValueError, match=r"drift has shape \(3,\)"):
         zoo.lq_tracking(drift=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="dt is 0.0"):
+        zoo.lq_tracking(dt=0.0)
+    with pytest.raises(ValueError, match="sigma is nan"):
+        zoo.lq_tracking(sigma=float("nan"))
+
+
+def test_float32_and_numpy_drifts():
+    game = zoo.lq_tracking(2, 5, 2, drift=np.array([1.0, 0.5]), dtype=jnp.float32)
+    p = game.transitions.local[1]
+    assert p.dtype == jnp.float32 and game.rewards.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(p).sum(-1), 1.0, atol=1e-6)
 
 
 def _local_policy(key, game, num_positions):
@@ -183,7 +193,7 @@ def test_potential_structure_measured():
     """``phi`` is an exact potential over policies of the own position and only
     an approximate one over policies of the global state (measured)."""
     game = zoo.lq_tracking(horizon=3, dtype=jnp.float64)
-    phi = lq_tracking_potential(horizon=3, dtype=jnp.float64)
+    phi = M.games.lq_tracking_potential(horizon=3, dtype=jnp.float64)
     game = eqx.tree_at(
         lambda g: g.potential_reward, game, phi, is_leaf=lambda x: x is None
     )

@@ -25,6 +25,7 @@ from marlmeta.games._game import (
 )
 from marlmeta.games._lq_tracking import (
     lq_tracking_family as lq_tracking_family,
+    lq_tracking_potential as lq_tracking_potential,
 )
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,

@@ -198,8 +198,11 @@ def lq_tracking(
     """
     _check(num_players, num_positions, horizon)
     dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
-    if not math.isfinite(float(sigma)) or float(dt) <= 0:
-        raise ValueError(f"sigma is {sigma!r} and dt is {dt!r}; need finite, dt > 0")
+    for name, v in (("sigma", sigma), ("kappa", kappa)):
+        if not math.isfinite(float(v)):
+            raise ValueError(f"{name} is {v!r}; expected a finite number")
+    if not float(dt) > 0:
+        raise ValueError(f"dt is {dt!r}; expected a number > 0")
     drifts = _drifts(drift, num_players, dtype)
     return _game(drifts, num_players, num_positions, horizon, sigma, kappa, dt, dtype)
 
