@@ -90,6 +90,10 @@ GAMES: dict[str, tuple[object | None, str]] = {
     ),
     "seed001_g3": (zoo.seed001_g3, "Zhang et al. 2022 G3: 3 players, 3 x 2 x 2"),
     "seed001_g8": (zoo.seed001_g8, "Zhang et al. 2022 G8: 8 players, 3 actions each"),
+    "lq_tracking": (
+        zoo.lq_tracking,
+        "Mao et al. 2023 F.3 linear-quadratic tracking: 4 players, 625 states",
+    ),
     "matching_pennies": (zoo.matching_pennies, "matching pennies"),
     "rock_paper_scissors": (zoo.rock_paper_scissors, "rock-paper-scissors"),
     "prisoners_dilemma": (zoo.prisoners_dilemma, "prisoner's dilemma"),
@@ -97,6 +101,8 @@ GAMES: dict[str, tuple[object | None, str]] = {
     "random_zero_sum": (None, "random two-player zero-sum games"),
     "random_identical_interest": (None, "random identical-interest games"),
     "random_potential": (None, "random Markov potential games"),
+    "random_sparse_zero_sum": (None, "random sparse zero-sum games (fan-out K)"),
+    "random_sparse_general_sum": (None, "random sparse general-sum games (fan-out K)"),
 }
 
 #: optax optimisers for MAML's outer loop (called with the learning rate).
