@@ -32,10 +32,20 @@ def _sparse(
         rewards = ZeroSumRewards(jr.uniform(k_r, lead, dtype))
     else:
         rewards = jr.uniform(k_r, (num_games, n, *lead[1:]), dtype)
-    kernel = (num_games, steps, num_states, *num_actions, fan_out)
-    nxt = jr.randint(k_n, kernel, 0, num_states, jnp.int32)
-    e = jr.exponential(k_p, kernel, dtype)  # flat Dirichlet over the K successors
-    trans = SparseTransitions(nxt, e / jnp.sum(e, axis=-1, keepdims=True), num_states)
+    kernel = (num_games, num_states, *num_actions, fan_out)
+
+    def step(keys):
+        # One step's kernel at a time: the random draws' scratch stays at one
+        # step's size (a million-state game is built in about its own memory).
+        nxt = jr.randint(keys[0], kernel, 0, num_states, jnp.int32)
+        e = jr.exponential(keys[1], kernel, dtype)  # flat Dirichlet over K
+        return nxt, e / jnp.sum(e, axis=-1, keepdims=True)
+
+    keys = jnp.stack([jr.split(k_n, steps), jr.split(k_p, steps)], axis=1)
+    nxt, prob = jax.lax.map(step, keys)  # (steps, games, ...)
+    trans = SparseTransitions(
+        jnp.moveaxis(nxt, 0, 1), jnp.moveaxis(prob, 0, 1), num_states
+    )
     e0 = jr.exponential(k_0, (num_games, num_states), dtype)
     return FiniteHorizonGame(
         reward_model=rewards,
