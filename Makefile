@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format check demo bench docs figures clean
+.PHONY: install test lint format check demo bench bench-gpu docs figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,8 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python maml.py --json results/maml.json
 	cd benchmarks && ../$(BIN)/python exact.py --json results/exact.json
 	cd benchmarks && ../$(BIN)/python cooperative.py --json results/cooperative.json
+	mkdir -p runs/bench
+	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million.json
 
 # The documentation site, built strictly into site/ (any warning fails).
 docs: $(STAMP)
@@ -49,6 +51,14 @@ docs: $(STAMP)
 # Regenerate the figures the docs show (runs every non-smoke config, minutes).
 figures: $(STAMP)
 	$(BIN)/python docs/gen_figures.py
+
+# The accelerator sizes (nash_conv on 10^6 games in one call, Algorithm 1 on
+# 10^5 games, MAML meta-gradients on 10^4 games) on whatever jax.devices() has.
+bench-gpu: $(STAMP)
+	mkdir -p runs/bench
+	cd benchmarks && for s in evaluation zero_sum general_sum maml exact; do \
+		../$(BIN)/python $$s.py --gpu --json ../runs/bench/$$s-gpu.json || exit 1; done
+	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million-gpu.json
 
 clean:
 	rm -rf $(VENV) runs site .pytest_cache .ruff_cache

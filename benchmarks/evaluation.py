@@ -4,7 +4,7 @@ Games: H=10, S=10, A=B=3, random general-sum, uniform-random product policies.
 The NumPy reference evaluates one game at a time with per-game vectorised
 backward induction (einsum over (S, A, B)), the way a careful NumPy user would.
 
-Run: python benchmarks/evaluation.py [--sizes 1 100 10000]
+Run: python benchmarks/evaluation.py [--sizes 1 100 10000] [--smoke | --gpu] [--json PATH]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 
 import jax
 import numpy as np
-from _timing import compile_and_steady, header, save_json, wall
+from _timing import Table, add_common_flags, compile_and_steady, wall
 
 import marlmeta.evaluation as E
 import marlmeta.games as G
@@ -35,27 +35,19 @@ def numpy_nash_conv(r, p, init, mu, nu):
     return (B0 - V[0]) @ init + (B1 - V[1]) @ init
 
 
-#: The columns of the saved results (``--json``).
-COLUMNS = (
-    "games",
-    "compile_s",
-    "steady_s",
-    "games_per_s",
-    "numpy_games_per_s",
-    "speedup",
-)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 10_000])
     ap.add_argument("--numpy-games", type=int, default=300)
-    ap.add_argument("--json", type=str, default=None, help="save results here")
+    add_common_flags(ap)
     args = ap.parse_args()
-    header("nash_conv, H=10 S=10 A=B=3, float32")
+    if args.smoke:
+        args.sizes, args.numpy_games = [5], 5
+    elif args.gpu:  # nash_conv on a million games in one call
+        args.sizes = [10_000, 1_000_000]
+    table = Table("nash_conv, H=10 S=10 A=B=3, float32", args)
     key = jax.random.key(0)
     fn = jax.jit(jax.vmap(E.nash_conv))
-    results = []
     print(
         f"{'games':>8} {'compile s':>10} {'steady s':>10} {'games/s':>12} {'numpy games/s':>14} {'speed-up':>9}"
     )
@@ -84,9 +76,16 @@ def main():
         print(
             f"{n:>8} {comp:>10.3f} {steady:>10.5f} {rate:>12.0f} {np_rate:>14.0f} {rate / np_rate:>8.1f}x"
         )
-        row = (n, comp, steady, rate, np_rate, rate / np_rate)
-        results.append(dict(zip(COLUMNS, row, strict=True)))
-    save_json(args.json, results)
+        table.add(
+            games=n,
+            shape={"H": 10, "S": 10, "A": 3, "B": 3},
+            compile_s=comp,
+            steady_s=steady,
+            games_per_s=rate,
+            numpy_games_per_s=np_rate,
+            speedup=rate / np_rate,
+        )
+    table.save(args.json)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ The reference solves the same backward induction one game at a time with one
 scipy user would; it is timed on a sample of games and scaled, and its values
 are checked against marlmeta's.
 
-Run: python benchmarks/exact.py [--small] [--json PATH]
+Run: python benchmarks/exact.py [--small | --smoke | --gpu] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import jax
@@ -26,7 +25,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import compile_and_steady, header  # noqa: E402
+from _timing import Table, add_common_flags, compile_and_steady  # noqa: E402
 from scipy.optimize import linprog  # noqa: E402
 
 import marlmeta.games as G  # noqa: E402
@@ -122,18 +121,21 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 10_000])
     ap.add_argument("--cce-games", type=int, default=1_000)
     ap.add_argument("--scipy-games", type=int, default=20)
-    ap.add_argument("--small", action="store_true", help="a quick smoke test")
-    ap.add_argument("--json", type=str, default=None, help="save results here")
+    ap.add_argument("--small", action="store_true", help="a quick run (as --smoke)")
+    add_common_flags(ap)
     args = ap.parse_args()
-    if args.small:
-        args.sizes, args.cce_games, args.scipy_games = [1, 100], 50, 3
-    header("exact equilibria (float64): marlmeta.exact vs scipy HiGHS per game")
+    if args.small or args.smoke:
+        args.sizes, args.cce_games, args.scipy_games = [2], 2, 1
+    elif args.gpu:
+        args.sizes, args.cce_games = [10_000, 100_000], 10_000
+    table = Table(
+        "exact equilibria (float64): marlmeta.exact vs scipy HiGHS per game", args
+    )
     print(
         f"{'':>14} {'games':>7} {'compile s':>10} {'steady s':>10} {'games/s':>11} "
         f"{'scipy games/s':>12} {'speed-up':>9}"
     )
     key = jax.random.key(0)
-    results = []
 
     fn = jax.jit(jax.vmap(zero_sum_equilibrium))
     for n in args.sizes:
@@ -149,8 +151,8 @@ def main():
         np.testing.assert_allclose(np.asarray(eq.value)[:m], ref, atol=1e-8)
         cert = float(jnp.max(eq.certificate))
         ok = bool(jnp.all(eq.converged))
-        results.append(
-            _row("zero_sum", n, comp, steady, ref_rate, ok, "max_nash_conv", cert)
+        table.add(
+            **_row("zero_sum", n, comp, steady, ref_rate, ok, "max_nash_conv", cert)
         )
 
     fn = jax.jit(jax.vmap(markov_cce))
@@ -165,13 +167,8 @@ def main():
     np.testing.assert_allclose(np.asarray(eq.welfare)[:m], ref, atol=1e-7)
     gap = float(jnp.max(eq.certificate))
     ok = bool(jnp.all(eq.converged))
-    results.append(
-        _row("markov_cce", n, comp, steady, ref_rate, ok, "max_cce_gap", gap)
-    )
-    if args.json:
-        meta = dict(jax=jax.__version__, backend=jax.default_backend())
-        with open(args.json, "w") as f:
-            json.dump(dict(meta=meta, results=results), f, indent=2)
+    table.add(**_row("markov_cce", n, comp, steady, ref_rate, ok, "max_cce_gap", gap))
+    table.save(args.json)
 
 
 if __name__ == "__main__":

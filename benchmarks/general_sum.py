@@ -15,15 +15,19 @@ import argparse
 import os
 import time
 
-from _timing import force_cpu_devices, header, save_json
+from _timing import Table, add_common_flags, force_cpu_devices
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--games", type=int, default=1000)
 ap.add_argument("--steps", type=int, default=500)
 ap.add_argument("--numpy-games", type=int, default=2)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
-ap.add_argument("--json", type=str, default=None, help="save results here")
+add_common_flags(ap)
 ARGS = ap.parse_args()
+if ARGS.smoke:
+    ARGS.games, ARGS.steps, ARGS.numpy_games = 4, 10, 1
+elif ARGS.gpu:
+    ARGS.games = 100_000
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
 import jax  # noqa: E402
@@ -127,17 +131,13 @@ def numpy_oftrl(r, p, eta, T, beta=70.0):
     return sigma
 
 
-#: The columns of the saved results (``--json``).
-COLUMNS = (
-    "solver", "games", "steps", "compile_s", "steady_s",
-    "game_iterations_per_s", "numpy_game_iterations_per_s", "speedup",
-)  # fmt: skip
-
-
 def main():
     args = ARGS
     n, T = args.games, args.steps
-    header(f"CCE solvers, solve_batch over {n} games, N=3 A=2 S=3 H=5, T={T}, float32")
+    table = Table(
+        f"CCE solvers, solve_batch over {n} games, N=3 A=2 S=3 H=5, T={T}, float32",
+        args,
+    )
     games = M.games.random_general_sum(jax.random.key(0), n, (2, 2, 2), 3, 5)
     m = args.numpy_games
     r = np.asarray(games.rewards[:m], np.float64)
@@ -145,7 +145,6 @@ def main():
     print(
         f"{'solver':>14} {'compile s':>10} {'steady s':>9} {'game-it/s':>10} {'numpy game-it/s':>16} {'speed-up':>9}"
     )
-    results = []
     for name, solver, ref in (
         ("GeneralSumOMD", M.solvers.GeneralSumOMD(0.1), numpy_omd),
         ("AdaptiveOFTRL", M.solvers.AdaptiveOFTRL(0.1), numpy_oftrl),
@@ -164,9 +163,18 @@ def main():
         print(
             f"{name:>14} {first - steady:>10.2f} {steady:>9.3f} {rate:>10.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
-        row = (name, n, T, first - steady, steady, rate, np_rate, rate / np_rate)
-        results.append(dict(zip(COLUMNS, row, strict=True)))
-    save_json(args.json, results)
+        table.add(
+            solver=name,
+            games=n,
+            steps=T,
+            shape={"N": 3, "A": 2, "S": 3, "H": 5},
+            compile_s=first - steady,
+            steady_s=steady,
+            game_iterations_per_s=rate,
+            numpy_game_iterations_per_s=np_rate,
+            speedup=rate / np_rate,
+        )
+    table.save(args.json)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ solves): a lower bound on any NumPy meta-gradient, which needs at least that
 forward pass.
 
 Run: python benchmarks/maml.py [--steps 1 10 30 100] [--batches 1 64 512]
+     [--smoke | --gpu] [--json PATH]
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ from __future__ import annotations
 import argparse
 import time
 
+from _timing import Table, add_common_flags, compile_and_steady
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--steps", type=int, nargs="+", default=[1, 10, 30, 100])
 ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
 ap.add_argument("--alpha", type=float, default=0.3)
-ap.add_argument("--json", type=str, default=None, help="save results here")
+add_common_flags(ap)
 ARGS = ap.parse_args()
+if ARGS.smoke:
+    ARGS.steps, ARGS.batches = [2], [2]
+elif ARGS.gpu:  # MAML meta-gradients on 10^4 games
+    ARGS.steps, ARGS.batches = [10, 30], [1_000, 10_000]
 
 import jax  # noqa: E402
 
@@ -38,7 +45,6 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import compile_and_steady, header, save_json  # noqa: E402
 
 import marlmeta as M  # noqa: E402
 
@@ -66,21 +72,15 @@ def numpy_inner_loop(r, P, rho, theta, steps, alpha):
     return t0, t1
 
 
-#: The columns of the saved results (``--json``).
-COLUMNS = (
-    "inner_steps", "games", "method", "compile_s", "steady_s", "games_per_s",
-    "scratch_mib", "max_abs_diff", "numpy_inner_loop_games_per_s",
-)  # fmt: skip
-
-
 def main():
-    header("MAML meta-gradient: HVP product formula vs unrolled autodiff (float64)")
+    table = Table(
+        "MAML meta-gradient: HVP product formula vs unrolled autodiff (float64)", ARGS
+    )
     alpha = jnp.asarray(ARGS.alpha)
     print(
         f"{'T':>4} {'games':>6} {'method':>9} {'compile s':>10} {'steady s':>10} "
         f"{'games/s':>10} {'scratch MiB':>12} {'max |diff|':>11} {'numpy games/s':>14}"
     )
-    results = []
     for steps in ARGS.steps:
         for batch in ARGS.batches:
             games = M.games.random_potential(
@@ -128,10 +128,20 @@ def main():
                     f"{batch / steady:>10.3g} {scratch:>12.2f} {diff:>11.1e} "
                     f"{numpy_rate:>14.3g}"
                 )
-                row = (steps, batch, name, compile_s, steady, batch / steady)
-                row += (scratch, diff, numpy_rate)
-                results.append(dict(zip(COLUMNS, row, strict=True)))
-    save_json(ARGS.json, results)
+                table.add(
+                    inner_steps=steps,
+                    games=batch,
+                    method=name,
+                    shape={"S": S, "A": list(A), "gamma": GAMMA},
+                    compile_s=compile_s,
+                    steady_s=steady,
+                    games_per_s=batch / steady,
+                    scratch_mib=scratch,
+                    max_abs_diff=diff,
+                    numpy_games_per_s=numpy_rate,
+                    speedup=batch / steady / numpy_rate,
+                )
+    table.save(ARGS.json)
 
 
 if __name__ == "__main__":

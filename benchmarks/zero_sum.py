@@ -10,6 +10,7 @@ host devices, which ``solve_batch`` shards the batch across; ``--cpu-devices 1``
 measures a single device using XLA's own intra-op threads.
 
 Run: python benchmarks/zero_sum.py [--sizes 1 100 1000 10000] [--steps 1000]
+     [--smoke | --gpu] [--json PATH]
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ import argparse
 import os
 import time
 
-from _timing import force_cpu_devices, header, save_json
+from _timing import Table, add_common_flags, force_cpu_devices
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 10_000])
 ap.add_argument("--steps", type=int, default=1000)
 ap.add_argument("--numpy-games", type=int, default=3)
 ap.add_argument("--cpu-devices", type=int, default=os.cpu_count())
-ap.add_argument("--json", type=str, default=None, help="save results here")
+add_common_flags(ap)
 ARGS = ap.parse_args()
+if ARGS.smoke:
+    ARGS.sizes, ARGS.steps, ARGS.numpy_games = [4], 20, 1
+elif ARGS.gpu:  # Algorithm 1 on 10^5 games
+    ARGS.sizes = [10_000, 100_000]
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
 import jax  # noqa: E402
@@ -72,17 +77,10 @@ def numpy_omd(r0, p, eta, T):
     return mu_sum / T, nu_sum / T
 
 
-#: The columns of the saved results (``--json``).
-COLUMNS = (
-    "games", "steps", "compile_s", "steady_s",
-    "game_iterations_per_s", "numpy_game_iterations_per_s", "speedup",
-)  # fmt: skip
-
-
 def main():
     args = ARGS
     T = args.steps
-    header(f"ZeroSumOMD solve_batch, H=10 S=2 A=B=2, T={T}, float32")
+    table = Table(f"ZeroSumOMD solve_batch, H=10 S=2 A=B=2, T={T}, float32", args)
     base = zoo.seed000_zero_sum()
     solver = M.solvers.ZeroSumOMD(0.02)
     fam = M.games.perturb_rewards(
@@ -100,7 +98,6 @@ def main():
     print(
         f"{'games':>8} {'compile s':>10} {'steady s':>10} {'game-it/s':>12} {'numpy game-it/s':>16} {'speed-up':>9}"
     )
-    results = []
     for n in args.sizes:
         games = jax.tree.map(lambda x, n=n: x[:n], fam)
         t0 = time.perf_counter()
@@ -121,10 +118,18 @@ def main():
         print(
             f"{n:>8} {first - best:>10.3f} {best:>10.4f} {rate:>12.3g} {np_rate:>16.3g} {rate / np_rate:>8.0f}x"
         )
-        row = (n, T, first - best, best, rate, np_rate, rate / np_rate)
-        results.append(dict(zip(COLUMNS, row, strict=True)))
-    save_json(args.json, results)
+        table.add(
+            games=n,
+            steps=T,
+            shape={"H": 10, "S": 2, "A": 2, "B": 2},
+            compile_s=first - best,
+            steady_s=best,
+            game_iterations_per_s=rate,
+            numpy_game_iterations_per_s=np_rate,
+            speedup=rate / np_rate,
+        )
     assert bool(jnp.all(out.finite))
+    table.save(args.json)
 
 
 if __name__ == "__main__":

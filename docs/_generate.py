@@ -138,7 +138,13 @@ def benchmarks_markdown() -> str:
     out = []
     for path in paths:
         data = json.loads(path.read_text())
-        meta = data.get("meta", {})
+        # Two layouts: {"meta", "results"} and the Table class's {"rows", ...}.
+        rows = data["results"] if "results" in data else data["rows"]
+        meta = data.get("meta") or {
+            k: data[k]
+            for k in ("device_kind", "num_devices", "jax_version")
+            if k in data
+        }
         out.append(f"### `{path.stem}.py`\n")
         if meta:
             out.append(
@@ -146,5 +152,5 @@ def benchmarks_markdown() -> str:
                 + ", ".join(f"{k} {_format(v)}" for k, v in meta.items())
                 + f" (`benchmarks/results/{path.name}`).\n"
             )
-        out.append(table(data["results"]) + "\n")
+        out.append(table(rows) + "\n")
     return "\n".join(out)

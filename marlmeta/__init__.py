@@ -11,6 +11,7 @@ from marlmeta import (
 )
 from marlmeta._solve import (
     Solution as Solution,
+    bytes_per_game as bytes_per_game,
     solve as solve,
     solve_batch as solve_batch,
 )

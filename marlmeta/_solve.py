@@ -16,9 +16,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Int
 
+from marlmeta._placement import LocalPlacement, ProcessPlacement
 from marlmeta.evaluation import report
 from marlmeta.games import AbstractMarkovGame
 from marlmeta.solvers import AbstractSolver
@@ -171,6 +171,41 @@ def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
     return sum(math.prod(x.shape) * x.dtype.itemsize for x in leaves)
 
 
+def _first(tree):
+    return jax.tree.map(lambda x: x[0], tree)
+
+
+def _batch_init(solver, games, init, num_steps: int):
+    if init is None:
+        init = jax.vmap(lambda g: solver.default_init(g, num_steps))(games)
+    return _as_init(init)
+
+
+def bytes_per_game(
+    solver: AbstractSolver,
+    games: AbstractMarkovGame,
+    num_steps: int,
+    *,
+    init=None,
+    checkpoints: Sequence[int] | None = None,
+    metric: Callable = report,
+    batch_solver: bool = False,
+) -> int:
+    """The working set :func:`solve_batch` budgets for one game of ``games``.
+
+    Four times the bytes of one game's solver state, output (policy, trace)
+    and the game itself, from shapes alone (nothing is computed). Arguments as
+    in :func:`solve_batch`.
+    """
+    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    _batch_size(games)
+    init = _batch_init(solver, games, init, num_steps)
+    solver_one = _first(solver) if batch_solver else solver
+    return 4 * _bytes_per_game(
+        solver_one, _first(games), _first(init), num_steps, cps, metric
+    )
+
+
 def solve_batch(
     solver: AbstractSolver,
     games: AbstractMarkovGame,
@@ -182,6 +217,7 @@ def solve_batch(
     batch_solver: bool = False,
     memory_budget: int = 2**30,
     chunk_size: int | None = None,
+    process_local: bool = False,
 ) -> Solution:
     """Run ``solver`` on a batch of games (and optionally of hyperparameters).
 
@@ -200,57 +236,68 @@ def solve_batch(
         checkpoints: as in :func:`solve`.
         metric: as in :func:`solve`.
         batch_solver: whether ``solver`` is batched alongside ``games``.
-        memory_budget: bytes a chunk may use.
+        memory_budget: bytes a chunk may use (default 1 GiB); the chunk size is
+            ``memory_budget // bytes_per_game(...)`` games. Games are
+            independent under ``vmap``, so chunking changes no number.
         chunk_size: overrides the chunk size computed from the budget.
+        process_local: under ``jax.distributed`` (one process per host),
+            ``games`` (and a batched ``init`` and ``solver``) are this process's
+            slice of the batch; each chunk runs as one global array over all
+            processes' devices and the output is gathered, so every process
+            returns the whole batch in process order (slices may differ in
+            size). Every process must make the call.
+
+    Raises:
+        ValueError: when one game's working set (:func:`bytes_per_game`)
+            exceeds ``memory_budget`` (and ``chunk_size`` is not given).
 
     Returns:
         A :class:`Solution` whose leaves have a leading batch axis ``B``.
     """
     cps = _checkpoints(num_steps, checkpoints)
     num_steps = int(num_steps)
-    size = _batch_size(games)
-    one = jax.tree.map(lambda x: x[0], games)
-    solver_one = jax.tree.map(lambda x: x[0], solver) if batch_solver else solver
-    if init is None:
-        init = jax.vmap(lambda g: solver.default_init(g, num_steps))(games)
-    init = _as_init(init)
-    devices = jax.devices()
-    ndev = len(devices)
+    local_size = _batch_size(games)
+    init = _batch_init(solver, games, init, num_steps)
+    place = (
+        ProcessPlacement.gather_sizes(local_size) if process_local else LocalPlacement()
+    )
+    size = place.batch_size(local_size)
+    ndev = place.num_devices()
     if chunk_size is None:
-        init_one = jax.tree.map(lambda x: x[0], init)
-        per_game = 4 * _bytes_per_game(
-            solver_one, one, init_one, num_steps, cps, metric
+        per_game = bytes_per_game(
+            solver,
+            games,
+            num_steps,
+            init=init,
+            checkpoints=cps,
+            metric=metric,
+            batch_solver=batch_solver,
         )
+        if per_game > memory_budget:
+            raise ValueError(
+                f"memory_budget is {memory_budget} bytes; one game needs about "
+                f"{per_game} bytes (bytes_per_game), so no chunk fits: raise "
+                "memory_budget, or pass chunk_size=1 to run one game per call"
+            )
         chunk_size = max(1, memory_budget // max(per_game, 1))
+    elif int(chunk_size) < 1:
+        raise ValueError(f"chunk_size is {chunk_size}; expected >= 1")
     # Balanced chunks, each a multiple of the device count; only the last one
     # is padded (by repetition), by fewer than ``num_chunks * ndev`` elements.
     num_chunks = math.ceil(size / max(1, min(chunk_size, size)))
     chunk_size = ndev * math.ceil(math.ceil(size / num_chunks) / ndev)
-    sharding = None
-    if ndev > 1:
-        sharding = NamedSharding(
-            Mesh(np.array(devices), ("batch",)), PartitionSpec("batch")
-        )
     solver_axis = 0 if batch_solver else None
     outs = []
     for start in range(0, size, chunk_size):
         idx = np.arange(start, start + chunk_size)
-        idx = np.minimum(idx, size - 1)  # pad the last chunk by repetition
+        idx = np.minimum(idx, local_size - 1)  # pad by repetition
         take = lambda x, idx=idx: x[idx]  # noqa: E731
         args = (
             jax.tree.map(take, solver) if batch_solver else solver,
             jax.tree.map(take, games),
             jax.tree.map(take, init),
         )
-        if sharding is not None:
-            args = (
-                jax.device_put(args[0], sharding) if batch_solver else args[0],
-                jax.device_put(args[1], sharding),
-                jax.device_put(args[2], sharding),
-            )
+        args = place.place(args, (batch_solver, True, True))
         out = _solve_chunk(*args, num_steps, cps, metric, solver_axis)
-        n = min(chunk_size, size - start)
-        outs.append(jax.tree.map(lambda x, n=n: x[:n], out))
-    if len(outs) == 1:
-        return outs[0]
-    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *outs)
+        outs.append(place.fetch(out, min(chunk_size, size - start)))
+    return place.join(outs)

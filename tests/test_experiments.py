@@ -281,6 +281,7 @@ def test_every_experiment_is_registered_by_its_class():
         "softmax_mpg",
         "maml_mpg",
         "poker_endgame",
+        "lq_tracking_meta",
     }
     for name, cls in EXPERIMENTS.items():
         assert issubclass(cls, Experiment) and cls.experiment_name == name

@@ -9,6 +9,7 @@ runner knows none of them.
 from marlmeta.experiments import (  # noqa: F401
     compare as compare,
     cooperative as cooperative,
+    lq_tracking as lq_tracking,
     maml as maml,
     poker as poker,
     ratio as ratio,

@@ -98,6 +98,10 @@ GAMES: dict[str, tuple[object | None, str]] = {
         zoo.ratio_game,
         "Zhao et al. 2023 App. E: von Neumann's ratio game, 2 agents, cooperative",
     ),
+    "lq_tracking": (
+        zoo.lq_tracking,
+        "Mao et al. 2023 F.3 linear-quadratic tracking: 4 players, 625 states",
+    ),
     "matching_pennies": (zoo.matching_pennies, "matching pennies"),
     "rock_paper_scissors": (zoo.rock_paper_scissors, "rock-paper-scissors"),
     "prisoners_dilemma": (zoo.prisoners_dilemma, "prisoner's dilemma"),
@@ -106,6 +110,8 @@ GAMES: dict[str, tuple[object | None, str]] = {
     "random_identical_interest": (None, "random identical-interest games"),
     "random_potential": (None, "random Markov potential games"),
     "random_cooperative": (None, "random fully cooperative discounted games"),
+    "random_sparse_zero_sum": (None, "random sparse zero-sum games (fan-out K)"),
+    "random_sparse_general_sum": (None, "random sparse general-sum games (fan-out K)"),
 }
 
 #: optax optimisers for MAML's outer loop (called with the learning rate).

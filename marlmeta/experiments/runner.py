@@ -31,6 +31,7 @@ from typing import Any
 import jax
 import numpy as np
 import yaml
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from marlmeta.experiments._loader import ConfigError
@@ -114,35 +115,69 @@ def run_experiment(
         jax.config.update("jax_enable_x64", True)
     out = pathlib.Path(out_root) / config.name
     fp = fingerprint(config)
+    writer = jax.process_index() == 0  # under jax.distributed only process 0 writes
     written = out / "config.yaml"
-    if written.exists() and not fresh:
+    if writer and written.exists() and not fresh:
         old = yaml.safe_load(written.read_text()) or {}
         if old.get("fingerprint") != fp:
             raise ConfigError(
                 f"{out} holds a run of a different config; "
                 "pass --fresh to overwrite it or change 'name'"
             )
-    if fresh:
+    if writer and fresh:
         for p in sorted(out.glob("chunks/*.npz")):
             p.unlink()
         (out / "results.json").unlink(missing_ok=True)
     doc = {"fingerprint": fp, **to_dict(config)}
-    atomic_write(written, yaml.safe_dump(doc, sort_keys=False).encode())
+    if writer:
+        atomic_write(written, yaml.safe_dump(doc, sort_keys=False).encode())
 
-    parts = []
+    def shape(i):
+        return jax.eval_shape(functools.partial(plan.compute, i))
+
+    parts = [
+        _load_chunk(
+            out / "chunks" / f"chunk_{i:03d}.npz",
+            _stamp(fp),
+            functools.partial(shape, i),
+        )
+        if writer
+        else None
+        for i in range(plan.units)
+    ]
+    missing = [i for i, c in enumerate(parts) if c is None]
+    if jax.process_count() > 1:  # every process learns what process 0 lacks
+        mask = np.array([c is None for c in parts])
+        mask = np.asarray(multihost_utils.broadcast_one_to_all(mask))
+        missing = [i for i in range(plan.units) if mask[i]]
     bar = tqdm(
-        range(plan.units), desc=config.name, unit="chunk", disable=not progress,
+        missing, desc=config.name, unit="chunk", disable=not progress,
         file=sys.stderr,
     )  # fmt: skip
-    for i in bar:
-        path = out / "chunks" / f"chunk_{i:03d}.npz"
-        shape = functools.partial(jax.eval_shape, functools.partial(plan.compute, i))
-        chunk = _load_chunk(path, _stamp(fp), shape)
-        if chunk is None:
-            chunk = jax.tree.map(np.asarray, jax.device_get(plan.compute(i)))
+    for k, i in enumerate(bar):
+        chunk = _compute_unit(plan, i, k, shape)
+        if writer:
+            path = out / "chunks" / f"chunk_{i:03d}.npz"
             _save_npz(path, {**_flatten(chunk), "fingerprint": np.array(_stamp(fp))})
-        parts.append(chunk)
+        parts[i] = chunk
     results = plan.aggregate(parts)
-    atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
-    atomic_write(out / "figure.png", plan.figure(results))
+    if writer:
+        atomic_write(out / "results.json", json.dumps(results, indent=1).encode())
+        atomic_write(out / "figure.png", plan.figure(results))
     return out
+
+
+def _compute_unit(plan, i: int, k: int, shape):
+    """Chunk ``i``, the ``k``-th to compute. One process computes it; under
+    ``jax.distributed`` the ``k``-th missing chunk is process ``k % P``'s, and
+    every process receives it (a collective: all of them call this)."""
+    count = jax.process_count()
+    if count == 1:
+        return jax.tree.map(np.asarray, jax.device_get(plan.compute(i)))
+    owner = k % count
+    if jax.process_index() == owner:
+        mine = jax.tree.map(np.asarray, jax.device_get(plan.compute(i)))
+    else:
+        mine = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), shape(i))
+    stacked = multihost_utils.process_allgather(mine)  # (processes, ...)
+    return jax.tree.map(lambda x: np.asarray(x)[owner], stacked)

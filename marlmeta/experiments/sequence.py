@@ -212,6 +212,14 @@ class SequenceExperiment(Experiment):
     def stage_rewards(self, games):
         return None
 
+    def family(self, key, base):
+        """The sequence of ``game.num_games`` games of one seed: ``base`` plus
+        reward noise of standard deviation ``game.noise_std``."""
+        g = self.game
+        return M.games.perturb_rewards(
+            key, base, g.num_games, g.noise_std, coupling=self.coupling
+        )
+
     def check(self, path: str) -> None:
         sizes = {
             "game.horizon": self.game.horizon,
@@ -372,7 +380,6 @@ def _chunk_fn(config: SequenceExperiment):
         solver = make_solver(
             config.solver_name, dtype, step_size=config.solver.step_size
         )
-    g = config.game
     steps, cps = config.solver.num_steps, config.run.checkpoints
 
     def learner(run, similarity):
@@ -384,9 +391,7 @@ def _chunk_fn(config: SequenceExperiment):
         )
 
     def one_seed(key):
-        fam = M.games.perturb_rewards(
-            key, base, g.num_games, g.noise_std, coupling=config.coupling
-        )
+        fam = config.family(key, base)
         ind = M.meta.individual(solver, fam, steps, checkpoints=cps)
         met = config.meta_learn(solver, fam, steps, cps)
         s_ind, s_met, s_fam = config.similarities(ind, met)
@@ -489,16 +494,17 @@ def figure(results: dict, ylabel: str) -> bytes:
         )
         _plots.band(axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], color)
     sim = results["similarity"]
-    delta = (
-        f"Delta_Phi: family {sim['family']:.3g}"
-        if "family" in sim
-        else f"Delta: meta {sim['meta']:.3g}"
-    )
+    if "family" in sim:
+        delta = f"   [Delta_Phi: family {sim['family']:.3g}]"
+    elif "meta" in sim:
+        delta = f"   [Delta: meta {sim['meta']:.3g}]"
+    else:
+        delta = ""
     axes[0].set(
         xscale="log",
         xlabel="iterations T",
         ylabel=ylabel,
-        title=f"(a) {metric}   [{delta}]",
+        title=f"(a) {metric}{delta}",
     )
     axes[1].set(
         xscale="log",

@@ -28,6 +28,10 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._lq_tracking import (
+    lq_tracking_family as lq_tracking_family,
+    lq_tracking_potential as lq_tracking_potential,
+)
 from marlmeta.games._observations import (
     check_perfect_recall as check_perfect_recall,
     observe as observe,
@@ -36,7 +40,12 @@ from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,
     IdenticalRewards as IdenticalRewards,
+    StationaryRewards as StationaryRewards,
     ZeroSumRewards as ZeroSumRewards,
+)
+from marlmeta.games._sparse import (
+    random_sparse_general_sum as random_sparse_general_sum,
+    random_sparse_zero_sum as random_sparse_zero_sum,
 )
 from marlmeta.games._transitions import (
     AbstractTransitions as AbstractTransitions,

@@ -5,7 +5,8 @@ array; a reward model decides what is stored:
 
 - :class:`DenseRewards`: one table per player (general sum);
 - :class:`ZeroSumRewards`: player 0's table only, player 1 gets its negative;
-- :class:`IdenticalRewards`: one table that every player shares.
+- :class:`IdenticalRewards`: one table that every player shares;
+- :class:`StationaryRewards`: finite-horizon rewards the same at every step.
 
 The compact models keep a batch of zero-sum or identical-interest games at
 ``1 / N`` of the memory; the dense view is formed where it is used (inside a
@@ -118,6 +119,37 @@ class IdenticalRewards(AbstractRewards):
     def perturbed(self, eps, coupling):
         if coupling == "identical":
             return IdenticalRewards(self.reward + eps[:, 0], self.num_players_)
+        return DenseRewards(self.dense(eps.ndim - 2) + eps)
+
+
+class StationaryRewards(AbstractRewards):
+    """Finite-horizon rewards that do not depend on the step, stored once.
+
+    ``tables[i, s, a_0, .., a_{N-1}]`` is player ``i``'s reward at every step
+    ``h < horizon``; the dense view repeats it along the time axis.
+    """
+
+    tables: Float[Array, "N S *A"]
+    horizon: int = eqx.field(static=True)
+
+    @property
+    def num_players(self) -> int:
+        return self.tables.shape[0]
+
+    def dense(self, entry_ndim: int) -> Array:
+        # entry_ndim counts (h, s, a_0, ..): the time axis goes in front of s.
+        axis = self.tables.ndim - entry_ndim + 1
+        r = jnp.expand_dims(self.tables, axis)
+        shape = list(r.shape)
+        shape[axis] = self.horizon
+        return jnp.broadcast_to(r, tuple(shape))
+
+    def perturbed(self, eps, coupling):
+        del coupling
+        # eps has the dense layout (B, N, T, S, *A); its time axis is of
+        # length 1 (noise shared by all steps) or ``horizon``.
+        if eps.shape[2] == 1:
+            return StationaryRewards(self.tables + eps[:, :, 0], self.horizon)
         return DenseRewards(self.dense(eps.ndim - 2) + eps)
 
 

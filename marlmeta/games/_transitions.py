@@ -34,6 +34,9 @@ from marlmeta.games._checks import (
     _index,
 )
 
+#: Fan-outs up to this are summed by unrolled adds, longer ones by a loop.
+_UNROLL = 16
+
 
 class AbstractTransitions(eqx.Module):
     """A transition kernel ``P_h(s' | s, a_0, .., a_{N-1})``."""
@@ -178,7 +181,20 @@ class SparseTransitions(AbstractTransitions):
         return tuple(self.prob.shape[2:-1])
 
     def _expectation(self, h, value):
-        return jnp.sum(self.prob[h] * value[self.next_state[h]], axis=-1)
+        # The K terms are added one after another, in order: the result is then
+        # the same bits whatever the batch it is vmapped over (a reduction over
+        # a minor axis is vectorised differently for different batch sizes).
+        prob, nxt = self.prob[h], self.next_state[h]
+        out = prob[..., 0] * value[nxt[..., 0]]
+        if prob.shape[-1] <= _UNROLL:
+            for k in range(1, prob.shape[-1]):
+                out = out + prob[..., k] * value[nxt[..., k]]
+            return out
+
+        def add(k, acc):
+            return acc + prob[..., k] * value[nxt[..., k]]
+
+        return jax.lax.fori_loop(1, prob.shape[-1], add, out)
 
     def dense(self):
         one_hot = self.next_state[..., None] == jnp.arange(self.num_states)

@@ -28,6 +28,7 @@ from marlmeta.games._constructors import (
 )
 from marlmeta.games._cooperative import cooperative_game
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._lq_tracking import lq_tracking as lq_tracking
 from marlmeta.games._poker import (  # noqa: F401  (re-exported)
     CARDS,
     HANDS,

@@ -1,0 +1,133 @@
+"""Random games with sparse transitions: a fixed fan-out ``K`` per ``(h, s, a)``.
+
+With ``K`` successors per state and joint action the kernel takes
+``O(H S prod(A) K)`` memory (:class:`~marlmeta.games.SparseTransitions`), so a
+finite-horizon game with a million states fits in a few hundred megabytes and
+every metric and solver runs on it unchanged (they see the kernel only through
+``expectation(h, V)``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import PRNGKeyArray
+
+from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games._rewards import ZeroSumRewards
+from marlmeta.games._transitions import SparseTransitions
+
+
+@functools.partial(jax.jit, static_argnums=range(1, 9))
+def _sparse(
+    key, num_games, num_actions, num_states, horizon, fan_out, steps, zero_sum, dtype
+):
+    k_r, k_n, k_p, k_0 = jr.split(key, 4)
+    n = len(num_actions)
+    lead = (num_games, horizon, num_states, *num_actions)
+    if zero_sum:
+        rewards = ZeroSumRewards(jr.uniform(k_r, lead, dtype))
+    else:
+        rewards = jr.uniform(k_r, (num_games, n, *lead[1:]), dtype)
+    kernel = (num_games, num_states, *num_actions, fan_out)
+
+    def step(keys):
+        # One step's kernel at a time: the random draws' scratch stays at one
+        # step's size (a million-state game is built in about its own memory).
+        nxt = jr.randint(keys[0], kernel, 0, num_states, jnp.int32)
+        e = jr.exponential(keys[1], kernel, dtype)  # flat Dirichlet over K
+        return nxt, e / jnp.sum(e, axis=-1, keepdims=True)
+
+    keys = jnp.stack([jr.split(k_n, steps), jr.split(k_p, steps)], axis=1)
+    nxt, prob = jax.lax.map(step, keys)  # (steps, games, ...)
+    trans = SparseTransitions(
+        jnp.moveaxis(nxt, 0, 1), jnp.moveaxis(prob, 0, 1), num_states
+    )
+    e0 = jr.exponential(k_0, (num_games, num_states), dtype)
+    return FiniteHorizonGame(
+        reward_model=rewards,
+        transitions=trans,
+        initial=e0 / jnp.sum(e0, axis=-1, keepdims=True),
+        potential_reward=None,
+        num_actions=num_actions,
+        horizon=horizon,
+    )
+
+
+def _random_sparse(zero_sum: bool):
+    def generate(
+        key: PRNGKeyArray,
+        num_games: int,
+        num_actions: tuple[int, ...] = (2, 2),
+        num_states: int = 1000,
+        horizon: int = 10,
+        fan_out: int = 4,
+        *,
+        time_homogeneous: bool = False,
+        dtype=jnp.float32,
+    ) -> FiniteHorizonGame:
+        num_actions = tuple(int(a) for a in num_actions)
+        if zero_sum and len(num_actions) != 2:
+            raise ValueError(
+                f"num_actions is {num_actions}; a zero-sum game has 2 players"
+            )
+        sizes = {
+            "num_games": num_games,
+            "num_states": num_states,
+            "horizon": horizon,
+            "fan_out": fan_out,
+        }
+        sizes |= {f"num_actions[{i}]": a for i, a in enumerate(num_actions)}
+        for name, v in sizes.items():
+            if int(v) < 1:
+                raise ValueError(f"{name} is {v}; expected >= 1")
+        return _sparse(
+            key,
+            int(num_games),
+            num_actions,
+            int(num_states),
+            int(horizon),
+            int(fan_out),
+            1 if time_homogeneous else int(horizon),
+            zero_sum,
+            jnp.dtype(dtype),
+        )
+
+    return generate
+
+
+_ARGS = """
+
+    Every ``(h, s, a)`` has ``fan_out`` successors drawn uniformly from the
+    states (repeats allowed; they add up) with flat-Dirichlet probabilities;
+    the initial distribution is flat Dirichlet too.
+
+    Args:
+        key: PRNG key.
+        num_games: size of the batch (the leading axis of every leaf).
+        num_actions: per-player action counts.
+        num_states: ``S``.
+        horizon: ``H``.
+        fan_out: ``K``, successors per state and joint action.
+        time_homogeneous: one kernel for all steps (``H`` times less memory).
+        dtype: floating dtype of the arrays.
+
+    Returns:
+        A batch of :class:`FiniteHorizonGame` with
+        :class:`~marlmeta.games.SparseTransitions`.
+    """
+
+random_sparse_zero_sum = _random_sparse(True)
+random_sparse_zero_sum.__name__ = "random_sparse_zero_sum"
+random_sparse_zero_sum.__doc__ = (
+    "Random two-player zero-sum games with sparse transitions: ``r_0 ~ U[0, 1]``,"
+    " ``r_1 = -r_0``." + _ARGS
+)
+random_sparse_general_sum = _random_sparse(False)
+random_sparse_general_sum.__name__ = "random_sparse_general_sum"
+random_sparse_general_sum.__doc__ = (
+    "Random general-sum games with sparse transitions: rewards ``U[0, 1]``." + _ARGS
+)
