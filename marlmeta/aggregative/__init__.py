@@ -7,6 +7,13 @@ Truthful Equilibrium Selection for Aggregative Games" (WINE 2015): one linear
 program per grid point of the aggregate, solved by :func:`marlmeta.lp.linprog`.
 """
 
+from marlmeta.aggregative._families import (
+    cournot as cournot,
+    distancing as distancing,
+    random_aggregative as random_aggregative,
+    rosenthal_potential as rosenthal_potential,
+    singleton_congestion as singleton_congestion,
+)
 from marlmeta.aggregative._game import (
     AggregativeGame as AggregativeGame,
     aggregative_game as aggregative_game,
