@@ -18,6 +18,11 @@ from marlmeta.aggregative._game import (
     AggregativeGame as AggregativeGame,
     aggregative_game as aggregative_game,
 )
+from marlmeta.aggregative._grid import (
+    Grid as Grid,
+    lipschitz_extension as lipschitz_extension,
+    make_grid as make_grid,
+)
 from marlmeta.aggregative._metrics import (
     gains as gains,
     ne_gap as ne_gap,
@@ -34,4 +39,11 @@ from marlmeta.aggregative._models import (
     CongestionRewards as CongestionRewards,
     SoftmaxTransitions as SoftmaxTransitions,
     ThresholdTransitions as ThresholdTransitions,
+)
+from marlmeta.aggregative._planning import (
+    PlanningResult as PlanningResult,
+    aggre_bi as aggre_bi,
+    stage_lp as stage_lp,
+    statewise as statewise,
+    zeta as zeta,
 )
