@@ -6,9 +6,13 @@ batch is one ``vmap`` over keys.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import ndtri
 
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.aggregative._models import (
@@ -41,6 +45,37 @@ def _normalised(base, slope, lo, hi) -> AffineRewards:
     return AffineRewards((base - rmin) / span, slope / span)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 8))
+def _random_one(
+    key, horizon, num_states, n, m, dim, slope_scale, coupling_scale, dtype
+):
+    shape = (horizon, num_states, n, m)
+    sizes = [
+        math.prod(shape) * dim,
+        math.prod(shape),
+        math.prod(shape) * dim,
+        horizon * num_states**2,
+        horizon * num_states**2 * dim,
+    ]
+    # One draw of uniforms (a single threefry program compiles much faster than
+    # five); normals by the inverse CDF.
+    u = jax.random.uniform(key, (sum(sizes),), dtype, minval=1e-12, maxval=1 - 1e-12)
+    parts = jnp.split(u, np.cumsum(sizes)[:-1])
+    c = parts[0].reshape(*shape, dim) / n
+    base = parts[1].reshape(shape)
+    slope = slope_scale * ndtri(parts[2]).reshape(*shape, dim)
+    logits = ndtri(parts[3]).reshape(horizon, num_states, num_states)
+    coupling = coupling_scale * ndtri(parts[4]).reshape(
+        horizon, num_states, num_states, dim
+    )
+    lo = jnp.sum(jnp.min(c, 3), 2)
+    hi = jnp.sum(jnp.max(c, 3), 2)
+    init = jnp.full((num_states,), 1.0 / num_states, dtype)
+    return _game(
+        c, _normalised(base, slope, lo, hi), SoftmaxTransitions(logits, coupling), init
+    )
+
+
 def random_aggregative(
     key,
     num_games: int | None = None,
@@ -67,27 +102,11 @@ def random_aggregative(
         key: a JAX PRNG key.
         num_games: ``None`` for one game, else a batch along a leading axis.
     """
-    dtype = dtype or jnp.result_type(float)
-    shape = (horizon, num_states, num_players, num_actions)
+    dtype = jnp.dtype(dtype or jnp.result_type(float))
+    static = (horizon, num_states, num_players, num_actions, dim)
 
     def one(k):
-        kc, kb, ks, kl, kp = jax.random.split(k, 5)
-        c = jax.random.uniform(kc, (*shape, dim), dtype) / num_players
-        base = jax.random.uniform(kb, shape, dtype)
-        slope = slope_scale * jax.random.normal(ks, (*shape, dim), dtype)
-        lo = jnp.sum(jnp.min(c, 3), 2)
-        hi = jnp.sum(jnp.max(c, 3), 2)
-        logits = jax.random.normal(kl, (horizon, num_states, num_states), dtype)
-        coupling = coupling_scale * jax.random.normal(
-            kp, (horizon, num_states, num_states, dim), dtype
-        )
-        init = jnp.full((num_states,), 1.0 / num_states, dtype)
-        return _game(
-            c,
-            _normalised(base, slope, lo, hi),
-            SoftmaxTransitions(logits, coupling),
-            init,
-        )
+        return _random_one(k, *static, slope_scale, coupling_scale, dtype)
 
     if num_games is None:
         return one(key)

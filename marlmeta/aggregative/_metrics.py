@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,6 +174,29 @@ def _weights(game: AggregativeGame, weights) -> Array:
     return w
 
 
+@eqx.filter_jit
+def _dense_tables(game: AggregativeGame, joint: Int[Array, "J n"]):
+    """Rewards ``(n, H, S, *A)`` and transitions ``(H, S, *A, S)`` of every
+    joint action."""
+    n, m = game.num_players, game.num_actions
+    players = jnp.arange(n)
+
+    def cell(h, s):
+        def one(a):
+            x = game.aggregate(h, s, a)
+            r = jax.vmap(game.rewards, (None, None, 0, 0, None))(h, s, players, a, x)
+            return r, game.transitions(h, s, x)
+
+        return jax.vmap(one)(joint)
+
+    hh = jnp.arange(game.horizon)
+    ss = jnp.arange(game.num_states)
+    r, p = jax.vmap(lambda h: jax.vmap(lambda s: cell(h, s))(ss))(hh)
+    num_steps, num_states = game.horizon, game.num_states
+    rewards = jnp.moveaxis(r, -1, 0).reshape(n, num_steps, num_states, *([m] * n))
+    return rewards, p.reshape(num_steps, num_states, *([m] * n), num_states)
+
+
 #: Largest joint-action count :func:`to_markov_game` builds.
 MAX_JOINT = 1 << 16
 
@@ -190,23 +214,7 @@ def to_markov_game(game: AggregativeGame) -> FiniteHorizonGame:
             f"at most {MAX_JOINT} are allowed"
         )
     joint = jnp.asarray(list(itertools.product(range(m), repeat=n)), jnp.int32)
-    players = jnp.arange(n)
-
-    def cell(h, s):
-        def one(a):
-            x = game.aggregate(h, s, a)
-            r = jax.vmap(game.rewards, (None, None, 0, 0, None))(h, s, players, a, x)
-            return r, game.transitions(h, s, x)
-
-        return jax.vmap(one)(joint)
-
-    hh = jnp.arange(game.horizon)
-    ss = jnp.arange(game.num_states)
-    r, p = jax.vmap(lambda h: jax.vmap(lambda s: cell(h, s))(ss))(hh)
-    # r: (H, S, J, n), p: (H, S, J, S)
-    num_steps, num_states = game.horizon, game.num_states
-    rewards = jnp.moveaxis(r, -1, 0).reshape(n, num_steps, num_states, *([m] * n))
-    trans = p.reshape(num_steps, num_states, *([m] * n), num_states)
+    rewards, trans = _dense_tables(game, joint)
     return markov_game(rewards, trans, game.initial)
 
 

@@ -200,7 +200,7 @@ def _check_eta(eta, horizon: int) -> np.ndarray:
     bad = ~np.isfinite(e) | (e < 0)
     if bad.any():
         h = int(np.argmax(bad))
-        raise ValueError(f"eta[{h}] is {e[h]!r}; expected a finite number >= 0")
+        raise ValueError(f"eta[{h}] is {float(e[h])!r}; expected a finite number >= 0")
     return e
 
 
