@@ -34,7 +34,7 @@ def test_certificate_bounds_exact_gap_on_random_games():
     games = A.random_aggregative(jax.random.key(0), 3, **SHAPE, coupling_scale=2.0)
     rows = []
     for k in range(3):
-        g = jax.tree.map(lambda a: a[k], games)
+        g = jax.tree.map(lambda a, k=k: a[k], games)
         assert float(g.reward_span) == pytest.approx(1.0)
         for eta in (None, "smallest", 0.02):
             res = A.aggre_bi(g, ALPHA, eta=eta)

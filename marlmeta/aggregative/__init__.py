@@ -47,3 +47,8 @@ from marlmeta.aggregative._planning import (
     statewise as statewise,
     zeta as zeta,
 )
+from marlmeta.aggregative._vi import (
+    AggreVI as AggreVI,
+    AggreVIState as AggreVIState,
+    width_bound as width_bound,
+)

@@ -139,6 +139,47 @@ def _utilities(game, h, points, v_next):
     return jax.vmap(lambda s: jax.vmap(lambda x: one(s, x))(points))(states)
 
 
+def solve_lps(contrib, points, q, weights, eta, alpha, max_iterations, batch_size):
+    """LP(x̂) for every state and grid point of one step (traceable).
+
+    Args:
+        contrib: ``(S, n, m, d)`` the step's contributions.
+        points: ``(G, d)`` grid points.
+        q: ``(S, G, n, m)`` utilities at the grid points.
+        weights: ``(S, n, m)`` welfare weights.
+
+    Returns:
+        ``(status, p, value, iterations)`` shaped ``(S, G, ..)``.
+    """
+    num_states, num_points = q.shape[:2]
+
+    def one(args):
+        s, qq, xhat = args
+        return stage_lp(qq, weights[s], contrib[s], xhat, eta, alpha, max_iterations)
+
+    ss = jnp.repeat(jnp.arange(num_states), num_points)
+    xs = jnp.tile(points, (num_states, 1))
+    flat = (ss, q.reshape(-1, *q.shape[2:]), xs)
+    out = jax.lax.map(one, flat, batch_size=batch_size)
+    return tuple(a.reshape(num_states, num_points, *a.shape[1:]) for a in out)
+
+
+def select_and_round(status, p, objective):
+    """The best feasible grid point per state (lowest index on ties) and its
+    vertex rounded to each player's most likely action.
+
+    Returns:
+        ``(grid_index (S,), actions (S, n), score (S,), num_feasible (S,))``;
+        ``score`` is ``-inf`` where no grid point is feasible.
+    """
+    feasible = status == Status.OPTIMAL
+    score = jnp.where(feasible, objective, -jnp.inf)
+    gidx = jnp.argmax(score, 1)
+    states = jnp.arange(status.shape[0])
+    actions = jnp.argmax(p[states, gidx], -1).astype(jnp.int32)
+    return gidx, actions, score[states, gidx], jnp.sum(feasible, 1)
+
+
 @eqx.filter_jit
 def _solve_step(
     game,
@@ -154,35 +195,28 @@ def _solve_step(
     batch_size,
 ):
     """All LPs of step ``h``: statuses, vertices and objectives ``(S, G, ..)``."""
-    num_states, num_points = game.num_states, points.shape[0]
     q = _utilities(game, h, points, jnp.where(lookahead, v_next, 0.0))
     cont = jax.vmap(
         lambda s: jax.vmap(lambda x: game.transitions(h, s, x) @ w_next)(points)
-    )(jnp.arange(num_states))
-
-    def one(args):
-        s, qq, xhat = args
-        return stage_lp(
-            qq, weights[s], game.contributions[h, s], xhat, eta, alpha, max_iterations
-        )
-
-    ss = jnp.repeat(jnp.arange(num_states), num_points)
-    xs = jnp.tile(points, (num_states, 1))
-    flat = (ss, q.reshape(-1, *q.shape[2:]), xs)
-    status, p, value, iters = jax.lax.map(one, flat, batch_size=batch_size)
-    unflat = lambda a: a.reshape(num_states, num_points, *a.shape[1:])  # noqa: E731
-    return unflat(status), unflat(p), unflat(value) + cont, unflat(iters)
+    )(jnp.arange(game.num_states))
+    status, p, value, iters = solve_lps(
+        game.contributions[h],
+        points,
+        q,
+        weights,
+        eta,
+        alpha,
+        max_iterations,
+        batch_size,
+    )
+    return status, p, value + cont, iters
 
 
 @eqx.filter_jit
 def _finish_step(game, points, h, status, p, objective, v_next, w_next, weights):
     """Select a grid point per state, round, and evaluate the rounded profile."""
-    feasible = status == Status.OPTIMAL
-    score = jnp.where(feasible, objective, -jnp.inf)
-    gidx = jnp.argmax(score, 1)
+    gidx, actions, score, num_feasible = select_and_round(status, p, objective)
     states = jnp.arange(game.num_states)
-    chosen = p[states, gidx]
-    actions = jnp.argmax(chosen, -1).astype(jnp.int32)
 
     def evaluate(s, a):
         x, x_dev = deviations(game, h, s, a)
@@ -192,7 +226,7 @@ def _finish_step(game, points, h, status, p, objective, v_next, w_next, weights)
         return v[:, 0], wel, jnp.max(jnp.abs(x - points[gidx[s]]))
 
     v, wel, err = jax.vmap(evaluate)(states, actions)
-    return actions, gidx, score[states, gidx], v, wel, err, jnp.sum(feasible, 1)
+    return actions, gidx, score, v, wel, err, num_feasible
 
 
 def _check_eta(eta, horizon: int) -> np.ndarray:
