@@ -40,6 +40,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python general_sum.py
 	cd benchmarks && ../$(BIN)/python maml.py
 	cd benchmarks && ../$(BIN)/python exact.py
+	cd benchmarks && ../$(BIN)/python aggregative.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

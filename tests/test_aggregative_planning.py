@@ -31,34 +31,28 @@ def _closed_form(game, alpha, statewise=False):
 
 
 def test_certificate_bounds_exact_gap_on_random_games():
-    games = A.random_aggregative(jax.random.key(0), 3, **SHAPE, coupling_scale=2.0)
-    rows = []
-    for k in range(3):
+    games = A.random_aggregative(jax.random.key(0), 2, **SHAPE, coupling_scale=2.0)
+    for k in range(2):
         g = jax.tree.map(lambda a, k=k: a[k], games)
         assert float(g.reward_span) == pytest.approx(1.0)
-        for eta in (None, "smallest", 0.02):
-            res = A.aggre_bi(g, ALPHA, eta=eta)
+        for eta in (None, "smallest", 0.02):  # None first: `theory`
+            res = A.aggre_bi(g, ALPHA, eta=eta, bisection_steps=8)
             gap = float(gap_j(g, res.profile))
-            rows.append((k, eta, gap, float(res.certificate)))
             assert gap <= float(res.certificate) + 1e-12
             bound = ALPHA + g.dim * float(g.delta) + 1e-12
             assert np.all(np.asarray(res.rounding_error) <= bound)
             if eta is None:
+                theory = np.asarray(res.eta)
                 assert float(res.certificate) == pytest.approx(
                     _closed_form(g, ALPHA), rel=1e-12
                 )
             if eta == "smallest":
-                theory = np.asarray(A.aggre_bi(g, ALPHA).eta)
                 assert np.all(np.asarray(res.eta) <= theory + 1e-15)
         sw = A.statewise(g, ALPHA)
         assert float(gap_j(g, sw.profile)) <= float(sw.certificate) + 1e-12
         assert float(sw.certificate) == pytest.approx(
             _closed_form(g, ALPHA, statewise=True), rel=1e-12
         )
-    # the smallest slack gives a much smaller gap than the theory slack here
-    assert np.mean([r[2] for r in rows if r[1] == "smallest"]) < np.mean(
-        [r[3] for r in rows if r[1] is None]
-    )
 
 
 def test_stage_lp_matches_highs_and_is_a_vertex():
@@ -113,7 +107,7 @@ def test_congestion_against_brute_force():
         for p in profiles
     ]
     assert brute[tuple(profiles[int(np.argmax(pots))])] <= 1e-12
-    res = A.aggre_bi(g, 0.1)
+    res = A.aggre_bi(g, 0.2)
     gap = float(gap_j(g, res.profile))
     assert gap <= float(res.certificate)
     assert gap == pytest.approx(brute[tuple(np.asarray(res.profile)[0, 0])], abs=1e-12)
@@ -129,8 +123,8 @@ def test_welfare_selection_beats_every_pure_equilibrium():
         for p, v in brute.items()
         if v <= 1e-12
     )
-    sel = A.aggre_bi(g, 0.1, welfare=w)
-    plain = A.aggre_bi(g, 0.1)
+    sel = A.aggre_bi(g, 0.2, welfare=w)
+    plain = A.aggre_bi(g, 0.2)
     slack = g.dim * np.max(np.ptp(w[0, 0], axis=1))
     got = float(A.welfare(g, sel.profile, w))
     assert got >= best_eq - slack
@@ -157,7 +151,7 @@ def test_infeasible_everywhere_names_the_state_and_bisection_is_tight():
     g = _two_action_game(0.55)
     with pytest.raises(ValueError, match=r"no grid point is feasible at \(h=0, s=0\)"):
         A.aggre_bi(g, 0.1, eta=0.01)
-    res = A.aggre_bi(g, 0.1)
+    res = A.aggre_bi(g, 0.1, eta="smallest")
     eta = float(res.eta[0])
     assert 0 < eta <= float(A.aggre_bi(g, 0.1).eta[0])
     with pytest.raises(ValueError, match="no grid point is feasible"):

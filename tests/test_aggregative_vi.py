@@ -8,6 +8,8 @@ import pytest
 
 import marlmeta.aggregative as A
 
+EPISODES = 80
+
 
 @pytest.mark.parametrize("learn_rewards", [False, True])
 def test_aggre_vi_width_shrinks_and_bounds_the_gap(learn_rewards):
@@ -19,16 +21,18 @@ def test_aggre_vi_width_shrinks_and_bounds_the_gap(learn_rewards):
         slope_scale=0.2,
         coupling_scale=0.2,
     )
-    vi = A.AggreVI(alpha=0.1, num_episodes=150, bonus=0.05, learn_rewards=learn_rewards)
+    vi = A.AggreVI(
+        alpha=0.1, num_episodes=EPISODES, bonus=0.05, learn_rewards=learn_rewards
+    )
     step = jax.jit(vi.step)
     st = vi.init(g, jax.random.key(0))
     widths = []
-    for _ in range(150):
+    for _ in range(EPISODES):
         st = step(g, st)
         widths.append(float(st.best_width))
     assert np.all(np.diff(widths) <= 0) and widths[-1] < 0.6 * widths[0]
-    assert int(st.counts.sum()) == 150 * g.horizon
-    np.testing.assert_array_equal(np.asarray(st.counts).sum((1, 2)), 150)
+    assert int(st.counts.sum()) == EPISODES * g.horizon
+    np.testing.assert_array_equal(np.asarray(st.counts).sum((1, 2)), EPISODES)
     gap = float(A.ne_gap(g, vi.output(st)))
     assert gap <= widths[-1] + float(A.width_bound(g, 0.1))
     # the empirical kernel of well-visited cells matches the true kernel at
@@ -41,7 +45,7 @@ def test_aggre_vi_width_shrinks_and_bounds_the_gap(learn_rewards):
         tol = float(g.gamma_p) * 0.05 + 4 / np.sqrt(counts[h, s, c])
         assert 0.5 * np.abs(p_hat - p_true).sum() <= tol
     if learn_rewards:
-        assert float(np.asarray(st.reward_counts).sum()) == 150 * g.horizon * 3
+        assert float(np.asarray(st.reward_counts).sum()) == EPISODES * g.horizon * 3
     # the same key gives the same run
     st2 = vi.init(g, jax.random.key(0))
     for _ in range(5):

@@ -20,10 +20,10 @@ def _run(name, tmp_path):
 def test_smoke_aggregative_experiments(tmp_path):
     res = _run("smoke_aggregative_scaling", tmp_path)
     assert res["all_bounded"] is True
-    assert [r["n"] for r in res["players"]] == [4, 8]
-    assert len(res["alpha"]) == 2 and len(res["dim"]) == 1
+    assert [r["n"] for r in res["players"]] == [4]
+    assert len(res["alpha"]) == 1 and len(res["dim"]) == 1
     res = _run("smoke_aggre_vi", tmp_path)
-    assert len(res["output_gap_mean"]) == 20
+    assert len(res["output_gap_mean"]) == 6
     assert np.all(np.diff(res["width_mean"]) <= 0)
     assert np.all(np.diff(res["nash_regret_mean"]) >= 0)
     res = _run("smoke_congestion_welfare", tmp_path)

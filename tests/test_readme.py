@@ -43,3 +43,13 @@ def test_readme_exact_equilibria_example_runs(capsys):
     exec(compile(blocks[0], "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert out.strip().endswith("True")
+
+
+def test_readme_aggregative_example_runs(capsys):
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "aggre_bi" in b
+    ]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "(3, 2, 6) True"
