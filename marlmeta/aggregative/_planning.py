@@ -403,16 +403,7 @@ def aggre_bi(
     )
 
 
-def statewise(
-    game: AggregativeGame,
-    alpha: float,
-    *,
-    eta=None,
-    welfare=None,
-    bisection_steps: int = 16,
-    max_lp_iterations: int | None = None,
-    batch_size: int | None = None,
-) -> PlanningResult:
+def statewise(game: AggregativeGame, alpha: float, **options) -> PlanningResult:
     """The state-wise planner: the subroutine on the rewards alone.
 
     Algorithm 1 of Tang, Tang, Wu: each ``(h, s)`` solves the normal-form game
@@ -420,15 +411,14 @@ def statewise(
     continuation values. Since a deviation moves ``x`` by at most ``delta``,
     it moves the next-state law by at most ``gamma_P delta`` in total
     variation, which adds ``gamma_P delta R (H - 1 - h)`` to ``eps_h``
-    (Theorem 3.1). Arguments as in :func:`aggre_bi`.
+    (Theorem 3.1). Arguments (``eta``, ``welfare``, ``bisection_steps``,
+    ``max_lp_iterations``, ``batch_size``) as in :func:`aggre_bi`.
     """
     return _plan(
         game,
         alpha,
-        eta,
-        welfare,
+        options.pop("eta", None),
+        options.pop("welfare", None),
         False,
-        bisection_steps=bisection_steps,
-        max_lp_iterations=max_lp_iterations,
-        batch_size=batch_size,
+        **options,
     )
