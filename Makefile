@@ -41,6 +41,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python maml.py --json results/maml.json
 	cd benchmarks && ../$(BIN)/python exact.py --json results/exact.json
 	cd benchmarks && ../$(BIN)/python cooperative.py --json results/cooperative.json
+	cd benchmarks && ../$(BIN)/python aggregative.py --json results/aggregative.json
 	mkdir -p runs/bench
 	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million.json
 

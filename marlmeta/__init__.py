@@ -1,6 +1,7 @@
 """marlmeta: batched solvers, exact metrics and meta-learning for Markov games."""
 
 from marlmeta import (
+    aggregative as aggregative,
     evaluation as evaluation,
     exact as exact,
     games as games,

@@ -68,3 +68,13 @@ def test_readme_poker_example_runs(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "uniform: exploitability 0.916667"
     assert len(out) == 3
+
+
+def test_readme_aggregative_example_runs(capsys):
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [
+        b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "aggre_bi" in b
+    ]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "(3, 2, 6) True"

@@ -7,6 +7,7 @@ runner knows none of them.
 
 # The experiments: importing a module registers its config classes.
 from marlmeta.experiments import (  # noqa: F401
+    aggregative as aggregative,
     compare as compare,
     cooperative as cooperative,
     lq_tracking as lq_tracking,

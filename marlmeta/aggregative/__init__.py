@@ -1,0 +1,54 @@
+"""Aggregative Markov games: many players coupled through an aggregate.
+
+The model, exact metrics of pure profiles and planners of Tang, Tang, Wu,
+"Provably Efficient Reinforcement Learning for Large Aggregative Markov Games",
+with the normal-form subroutine of Cummings, Kearns, Roth, Wu, "Privacy and
+Truthful Equilibrium Selection for Aggregative Games" (WINE 2015): one linear
+program per grid point of the aggregate, solved by :func:`marlmeta.lp.linprog`.
+"""
+
+from marlmeta.aggregative._families import (
+    cournot as cournot,
+    distancing as distancing,
+    random_aggregative as random_aggregative,
+    rosenthal_potential as rosenthal_potential,
+    singleton_congestion as singleton_congestion,
+)
+from marlmeta.aggregative._game import (
+    AggregativeGame as AggregativeGame,
+    aggregative_game as aggregative_game,
+)
+from marlmeta.aggregative._grid import (
+    Grid as Grid,
+    lipschitz_extension as lipschitz_extension,
+    make_grid as make_grid,
+)
+from marlmeta.aggregative._metrics import (
+    gains as gains,
+    ne_gap as ne_gap,
+    product_policy as product_policy,
+    profile_values as profile_values,
+    state_distribution as state_distribution,
+    to_markov_game as to_markov_game,
+    welfare as welfare,
+)
+from marlmeta.aggregative._models import (
+    AbstractAggregateRewards as AbstractAggregateRewards,
+    AbstractAggregateTransitions as AbstractAggregateTransitions,
+    AffineRewards as AffineRewards,
+    CongestionRewards as CongestionRewards,
+    SoftmaxTransitions as SoftmaxTransitions,
+    ThresholdTransitions as ThresholdTransitions,
+)
+from marlmeta.aggregative._planning import (
+    PlanningResult as PlanningResult,
+    aggre_bi as aggre_bi,
+    stage_lp as stage_lp,
+    statewise as statewise,
+    zeta as zeta,
+)
+from marlmeta.aggregative._vi import (
+    AggreVI as AggreVI,
+    AggreVIState as AggreVIState,
+    width_bound as width_bound,
+)

@@ -1,0 +1,333 @@
+"""Experiments on aggregative Markov games (none exist in the paper).
+
+Tang, Tang, Wu, "Provably Efficient Reinforcement Learning for Large
+Aggregative Markov Games" proves rates without experiments; these configs
+measure them:
+
+- ``aggregative_scaling``: the exact NE-gap of Aggre-BI's output and its
+  certificate against ``n`` (``delta <= 1/n``), against ``alpha``, and the run
+  time against ``d``, beside the theory's ``n^{-1/2}`` and ``alpha`` rates;
+- ``aggre_vi``: Aggre-VI's NE-gap (of the output policy) and Nash regret
+  (``sum_k NE-gap(pi^k)``) against episodes ``K`` beside ``K^{-1/2}``;
+- ``congestion_welfare``: on singleton congestion games, the welfare of the
+  equilibrium selected by Aggre-BI against an unselected one and the
+  brute-force optimum over pure equilibria and over all profiles.
+
+Aggre-BI is a host-level driver (its grid and errors depend on the data), so a
+chunk is computed eagerly; under ``jax.eval_shape`` (the runner's resume path)
+``compute`` returns zeros of the chunk's shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+import marlmeta.aggregative as A
+from marlmeta.experiments import _plots
+from marlmeta.experiments._loader import ConfigError, check_sizes
+from marlmeta.experiments._protocol import Experiment, Plan
+
+
+def _tracing() -> bool:
+    """Whether ``compute`` runs under a trace (``jax.eval_shape``)."""
+    return isinstance(jnp.zeros(()) + 0, jax.core.Tracer)
+
+
+def _positive(path, values: dict) -> None:
+    for key, v in values.items():
+        if not v > 0:
+            raise ConfigError(f"{path}: key '{key}' is {v}; expected > 0")
+
+
+class Point(eqx.Module):
+    """One sweep point over the seeds: ``(games,)`` gaps and certificates."""
+
+    gap: Float[Array, " G"]
+    certificate: Float[Array, " G"]
+    seconds: Float[Array, " G"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScalingConfig(Experiment, experiment="aggregative_scaling"):
+    """Aggre-BI's NE-gap and certificate against ``n``, ``alpha`` and ``d``."""
+
+    name: str
+    experiment: str
+    players: tuple[int, ...] = (10, 30, 100, 300, 1000)
+    alphas: tuple[float, ...] = (0.4, 0.2, 0.1, 0.05)
+    dims: tuple[int, ...] = (1, 2, 3)
+    alpha: float = 0.1
+    num_players: int = 20
+    horizon: int = 2
+    num_states: int = 2
+    num_actions: int = 2
+    games: int = 3
+    eta: float | None = None
+    seed: int = 0
+    description: str = ""
+
+    def check(self, path: str) -> None:
+        sizes = {"games": self.games, "horizon": self.horizon}
+        sizes.update({f"players[{i}]": n for i, n in enumerate(self.players)})
+        sizes.update({f"dims[{i}]": d for i, d in enumerate(self.dims)})
+        check_sizes(path, sizes)
+        _positive(path, {f"alphas[{i}]": a for i, a in enumerate(self.alphas)})
+        _positive(path, {"alpha": self.alpha})
+
+    def sweep(self):
+        """``(kind, n, alpha, d)`` per chunk."""
+        rows = [("players", n, self.alpha, 1) for n in self.players]
+        rows += [("alpha", self.num_players, a, 1) for a in self.alphas]
+        rows += [("dim", self.num_players, self.alphas[0], d) for d in self.dims]
+        return rows
+
+    def plan(self) -> Plan:
+        rows = self.sweep()
+        return Plan(
+            len(rows),
+            lambda i: self._point(*rows[i]),
+            self._aggregate,
+            _scaling_figure,
+            True,
+        )
+
+    def _point(self, kind, n, alpha, d) -> Point:
+        if _tracing():
+            z = jnp.zeros(self.games)
+            return Point(z, z, z)
+        games = A.random_aggregative(
+            jax.random.key(self.seed),
+            self.games,
+            horizon=self.horizon,
+            num_states=self.num_states,
+            num_players=n,
+            num_actions=self.num_actions,
+            dim=d,
+        )
+        gap, cert, secs = [], [], []
+        for k in range(self.games):
+            g = jax.tree.map(lambda a, k=k: a[k], games)
+            t0 = time.perf_counter()
+            res = A.aggre_bi(g, alpha, eta=self.eta)
+            secs.append(time.perf_counter() - t0)
+            gap.append(float(A.ne_gap(g, res.profile)))
+            cert.append(float(res.certificate))
+        return Point(*(jnp.asarray(v) for v in (gap, cert, secs)))
+
+    def _aggregate(self, parts) -> dict:
+        out = {"players": [], "alpha": [], "dim": []}
+        for (kind, n, alpha, d), p in zip(self.sweep(), parts, strict=True):
+            out[kind].append({
+                "n": n, "alpha": alpha, "d": d,
+                "gap_mean": float(np.mean(p.gap)), "gap_max": float(np.max(p.gap)),
+                "certificate_mean": float(np.mean(p.certificate)),
+                "seconds_mean": float(np.mean(p.seconds)),
+                "bounded": bool(np.all(p.gap <= p.certificate + 1e-12)),
+            })  # fmt: skip
+        out["all_bounded"] = all(r["bounded"] for v in out.values() for r in v)
+        return out
+
+
+def _scaling_figure(results: dict) -> bytes:
+    plt = _plots.pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, kind, key in zip(
+        axes[:2], ("players", "alpha"), ("n", "alpha"), strict=True
+    ):
+        rows = results[kind]
+        x = np.array([r[key] for r in rows], float)
+        cert = np.array([r["certificate_mean"] for r in rows])
+        ax.loglog(x, [r["gap_mean"] for r in rows], "o-", label="exact NE-gap")
+        ax.loglog(x, cert, "s-", label="certificate")
+        rate = x**-0.5 if kind == "players" else x
+        ax.loglog(
+            x,
+            rate * cert[0] / rate[0],
+            "k--",
+            label="n^-1/2" if kind == "players" else "alpha",
+        )
+        ax.set_xlabel(key)
+        ax.legend()
+    rows = results["dim"]
+    axes[2].semilogy([r["d"] for r in rows], [r["seconds_mean"] for r in rows], "o-")
+    axes[2].set_xlabel("d")
+    axes[2].set_ylabel("seconds per aggre_bi")
+    return _plots.png(fig, "Aggre-BI: NE-gap, certificate and run time")
+
+
+class VIRun(eqx.Module):
+    """One seed: per-episode NE-gap of the output and of ``pi^k``, and width."""
+
+    output_gap: Float[Array, " K"]
+    episode_gap: Float[Array, " K"]
+    width: Float[Array, " K"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AggreVIConfig(Experiment, experiment="aggre_vi"):
+    """Aggre-VI's NE-gap and Nash regret against episodes."""
+
+    name: str
+    experiment: str
+    episodes: int = 2000
+    seeds: int = 3
+    alpha: float = 0.1
+    bonus: float = 0.05
+    learn_rewards: bool = False
+    num_players: int = 3
+    horizon: int = 2
+    num_states: int = 2
+    slope_scale: float = 0.2
+    coupling_scale: float = 0.2
+    seed: int = 0
+    description: str = ""
+
+    def check(self, path: str) -> None:
+        check_sizes(path, {"episodes": self.episodes, "seeds": self.seeds})
+        _positive(path, {"alpha": self.alpha, "bonus": self.bonus})
+
+    def game(self):
+        return A.random_aggregative(
+            jax.random.key(self.seed),
+            horizon=self.horizon,
+            num_states=self.num_states,
+            num_players=self.num_players,
+            slope_scale=self.slope_scale,
+            coupling_scale=self.coupling_scale,
+        )
+
+    def plan(self) -> Plan:
+        return Plan(self.seeds, self._run, self._aggregate, _vi_figure, True)
+
+    def _run(self, i) -> VIRun:
+        if _tracing():
+            z = jnp.zeros(self.episodes)
+            return VIRun(z, z, z)
+        g = self.game()
+        vi = A.AggreVI(
+            alpha=self.alpha,
+            num_episodes=self.episodes,
+            bonus=self.bonus,
+            learn_rewards=self.learn_rewards,
+        )
+        step = jax.jit(vi.step)
+        gap = jax.jit(A.ne_gap)
+        st = vi.init(g, jax.random.key(1000 + i))
+        out, ep, width = [], [], []
+        for _ in range(self.episodes):
+            st = step(g, st)
+            out.append(gap(g, st.best_profile))
+            ep.append(gap(g, st.profile))
+            width.append(st.best_width)
+        return VIRun(*(jnp.stack(v) for v in (out, ep, width)))
+
+    def _aggregate(self, parts) -> dict:
+        out = np.stack([p.output_gap for p in parts])
+        ep = np.stack([p.episode_gap for p in parts])
+        width = np.stack([p.width for p in parts])
+        return {
+            "episodes": list(range(1, self.episodes + 1)),
+            "output_gap_mean": out.mean(0).tolist(),
+            "nash_regret_mean": np.cumsum(ep, 1).mean(0).tolist(),
+            "width_mean": width.mean(0).tolist(),
+            "width_bound": float(A.width_bound(self.game(), self.alpha)),
+        }
+
+
+def _vi_figure(results: dict) -> bytes:
+    plt = _plots.pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    k = np.array(results["episodes"], float)
+    w = np.array(results["width_mean"])
+    axes[0].loglog(k, results["output_gap_mean"], label="NE-gap of output")
+    axes[0].loglog(k, w, label="width max_i (Vbar - Vlow)")
+    axes[0].loglog(k, w[0] * k**-0.5, "k--", label="K^-1/2")
+    axes[0].legend()
+    axes[0].set_xlabel("episodes K")
+    axes[1].loglog(k, results["nash_regret_mean"], label="Nash regret")
+    axes[1].loglog(k, results["nash_regret_mean"][0] * k**0.5, "k--", label="K^1/2")
+    axes[1].legend()
+    axes[1].set_xlabel("episodes K")
+    return _plots.png(fig, "Aggre-VI")
+
+
+class WelfarePoint(eqx.Module):
+    """Welfare of the selected and unselected outputs and the brute-force optima."""
+
+    selected: Float[Array, ""]
+    unselected: Float[Array, ""]
+    best_equilibrium: Float[Array, ""]
+    best_profile: Float[Array, ""]
+    selected_gap: Float[Array, ""]
+
+
+@dataclasses.dataclass(frozen=True)
+class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
+    """Equilibrium selection by linear welfare on singleton congestion games."""
+
+    name: str
+    experiment: str
+    players: tuple[int, ...] = (4, 5, 6, 7, 8)
+    theta: tuple[float, ...] = (1.0, 0.8, 0.6)
+    cost: tuple[float, ...] = (1.0, 1.2, 0.8)
+    alpha: float = 0.1
+    seed: int = 0
+    description: str = ""
+
+    def check(self, path: str) -> None:
+        check_sizes(path, {f"players[{i}]": n for i, n in enumerate(self.players)})
+        if len(self.theta) != len(self.cost):
+            raise ConfigError(f"{path}: keys 'theta' and 'cost' differ in length")
+        _positive(path, {"alpha": self.alpha})
+
+    def plan(self) -> Plan:
+        return Plan(
+            len(self.players), self._point, self._aggregate, _welfare_figure, True
+        )
+
+    def _point(self, i) -> WelfarePoint:
+        if _tracing():
+            z = jnp.zeros(())
+            return WelfarePoint(z, z, z, z, z)
+        n, m = self.players[i], len(self.theta)
+        g = A.singleton_congestion(self.theta, self.cost, n)
+        w = np.random.default_rng(self.seed + i).uniform(size=(1, 1, n, m))
+        sel = A.aggre_bi(g, self.alpha, welfare=w)
+        plain = A.aggre_bi(g, self.alpha)
+        profiles = np.array(list(itertools.product(range(m), repeat=n)))
+        gaps = jax.jit(jax.vmap(lambda a: A.ne_gap(g, a[None, None])))(profiles)
+        wel = w[0, 0, np.arange(n), profiles].sum(1)
+        eq = np.asarray(gaps) <= 1e-12
+        return WelfarePoint(
+            selected=A.welfare(g, sel.profile, w),
+            unselected=A.welfare(g, plain.profile, w),
+            best_equilibrium=jnp.asarray(wel[eq].max()),
+            best_profile=jnp.asarray(wel.max()),
+            selected_gap=A.ne_gap(g, sel.profile),
+        )
+
+    def _aggregate(self, parts) -> dict:
+        keys = [f.name for f in dataclasses.fields(WelfarePoint)]
+        out = {k: [float(getattr(p, k)) for p in parts] for k in keys}
+        out["players"] = list(self.players)
+        return out
+
+
+def _welfare_figure(results: dict) -> bytes:
+    plt = _plots.pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    n = results["players"]
+    for key in ("selected", "unselected", "best_equilibrium", "best_profile"):
+        ax.plot(n, results[key], "o-", label=key)
+    ax.set_xlabel("players n")
+    ax.set_ylabel("linear welfare")
+    ax.legend()
+    return _plots.png(fig, "Congestion: welfare of the selected equilibrium")
