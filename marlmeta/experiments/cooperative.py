@@ -37,11 +37,15 @@ from marlmeta.experiments._loader import (
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import make_solver
 
+#: Solvers a ``cooperative_ppo`` config may name.
 COOPERATIVE_SOLVERS = ("MultiAgentPPO", "GradientPlay", "NaturalGradientPlay")
 
 
 @dataclasses.dataclass(frozen=True)
 class CooperativeSolverEntry:
+    """One solver of a ``cooperative_ppo`` config: its label, registry name and
+    step size."""
+
     label: str
     solver: str
     step_size: float

@@ -37,10 +37,14 @@ from marlmeta.experiments._loader import ConfigError, check_dtype, check_sizes
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.games import zoo
 
+#: Update rules compared on the ratio game: the authors' sequential update,
+#: its joint-policy form, independent policy gradient and exact MA-PPO.
 METHODS = ("seq", "joint", "indep", "ma_ppo")
+#: Initialisations: uniform play and "near the stationary point".
 INITS = ("uniform", "near_stationary")
 #: Iterations reported in results.json (with the last one of each panel).
 REPORTED = (1000, 2000, 5000, 10000)
+#: Values whose first crossing iteration results.json reports.
 THRESHOLDS = (0.9, 0.99)
 
 
@@ -68,6 +72,8 @@ class RatioCrossing:
 
 @dataclasses.dataclass(frozen=True)
 class RatioPanel:
+    """One panel of Zhao et al.'s Figure 1: an initialisation and a step size."""
+
     label: str
     init: str
     step_size: float
