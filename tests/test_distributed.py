@@ -19,6 +19,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import marlmeta as M
 from marlmeta.experiments import load_config, run_experiment
@@ -32,6 +33,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_two_processes_equal_one(tmp_path):
     port = _free_port()
     env = dict(

@@ -282,6 +282,11 @@ def test_every_experiment_is_registered_by_its_class():
         "maml_mpg",
         "poker_endgame",
         "lq_tracking_meta",
+        "aggre_vi",
+        "aggregative_scaling",
+        "congestion_welfare",
+        "ratio_game",
+        "cooperative_ppo",
     }
     for name, cls in EXPERIMENTS.items():
         assert issubclass(cls, Experiment) and cls.experiment_name == name
