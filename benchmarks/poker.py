@@ -6,36 +6,41 @@ Builds ``zoo.river_endgame()`` (board 4s8hTc9h2s, pot 500, uniform ranges:
 
 - one exact exploitability evaluation (``nash_conv`` with best responses over
   observation policies, and the full-state upper bound), beside a NumPy
-  vectorised reference of the same evaluation (checked against it);
+  vectorised reference of the same evaluation timed in the same run (checked
+  against it; ``speedup`` is its time over the steady-state time);
 - ``--steps`` iterations (default 100) of ``ZeroSumOMD`` with local
   observations and of the ``CounterfactualOMD`` reference, per iteration.
 
-Peak RSS is read from the OS. Results go to stdout and ``--json``.
+Each row records the game's size, the build time (first row), the compile and
+steady-state seconds and the process's peak memory (``VmHWM``) after its part.
 
-Run: python benchmarks/poker.py [--variant bet_call] [--steps 100] [--json out.json]
-(``--smoke``: 12 evenly spaced hands per player, 5 steps.)
+Sizes: no flag, the full game (``bet_call``) and 100 steps; ``--smoke``, 12
+evenly spaced hands per player and 5 steps (seconds on a CPU); ``--gpu``, the
+full game with the larger ``check_bet_call`` betting (H=3) and 1,000 steps.
+
+Run: python benchmarks/poker.py [--variant bet_call] [--steps 100]
+     [--max-hands N] [--dtype float32] [--smoke | --gpu] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import time
 
-from _timing import compile_and_steady, header
+from _timing import Table, add_common_flags, compile_and_steady, peak_memory_bytes
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--variant", default="bet_call")
 ap.add_argument("--steps", type=int, default=100)
 ap.add_argument("--step-size", type=float, default=0.1)
 ap.add_argument("--max-hands", type=int, default=None, help="prune the ranges")
-ap.add_argument("--smoke", action="store_true", help="12 hands, 5 steps")
 ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-ap.add_argument("--json", default=None)
+add_common_flags(ap)
 ARGS = ap.parse_args()
 if ARGS.smoke:
     ARGS.max_hands, ARGS.steps = 12, 5
+elif ARGS.gpu:  # the full game, three betting rounds, 1,000 iterations
+    ARGS.max_hands, ARGS.variant, ARGS.steps = None, "check_bet_call", 1000
 
 import jax  # noqa: E402
 
@@ -45,10 +50,6 @@ import numpy as np  # noqa: E402
 
 import marlmeta as M  # noqa: E402
 from marlmeta.games import zoo  # noqa: E402
-
-
-def rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def numpy_exploitability(game, tables) -> float:
@@ -94,8 +95,11 @@ def numpy_exploitability(game, tables) -> float:
 
 
 def main():
-    header("river endgame: exact exploitability and Algorithm 1 on observations")
-    out = {"variant": ARGS.variant, "steps": ARGS.steps, "step_size": ARGS.step_size}
+    table = Table(
+        f"river endgame ({ARGS.variant}, {ARGS.dtype}): exact exploitability "
+        "and Algorithm 1 on observations",
+        ARGS,
+    )
     t0 = time.perf_counter()
     ranges = "uniform"
     if ARGS.max_hands is not None:  # the first hands off the board, both players
@@ -105,12 +109,17 @@ def main():
         ranges = (w, w)
     dtype = jnp.float64 if ARGS.dtype == "float64" else jnp.float32
     game = zoo.river_endgame(ranges=ranges, variant=ARGS.variant, dtype=dtype)
-    out["build_s"] = time.perf_counter() - t0
-    out["num_states"], out["horizon"] = game.num_states, game.horizon
-    out["deals"] = int((np.asarray(game.initial) > 0).sum())
+    build_s = time.perf_counter() - t0
+    size = dict(
+        variant=ARGS.variant,
+        dtype=str(game.rewards.dtype),
+        horizon=game.horizon,
+        states=game.num_states,
+        deals=int((np.asarray(game.initial) > 0).sum()),
+    )
     print(
-        f"build {out['build_s']:.1f} s: H={game.horizon}, S={game.num_states:,}, "
-        f"deals {out['deals']:,}, observations {game.num_observations}"
+        f"build {build_s:.1f} s: H={game.horizon}, S={game.num_states:,}, "
+        f"deals {size['deals']:,}, observations {game.num_observations}"
     )
 
     uniform = M.policies.observation_uniform(game)
@@ -124,23 +133,30 @@ def main():
     nc, full = (float(x) for x in evaluate(game, uniform))
     t0 = time.perf_counter()
     ref = numpy_exploitability(game, uniform.tables)
-    out["numpy_eval_s"] = time.perf_counter() - t0
-    out.update(
-        eval_compile_s=c,
-        eval_s=s,
-        uniform_nash_conv=nc,
-        uniform_full_state_nash_conv=full,
-        numpy_uniform_nash_conv=ref,
-    )
+    numpy_s = time.perf_counter() - t0
     print(
-        f"exploitability: compile {c:.1f} s, run {s:.2f} s | NumPy {out['numpy_eval_s']:.2f} s | "
-        f"uniform nash_conv {nc:.6f} (NumPy {ref:.6f}), full-state {full:.6f}"
+        f"exploitability: compile {c:.1f} s, run {s:.2f} s | NumPy {numpy_s:.2f} s "
+        f"({numpy_s / s:.1f}x) | uniform nash_conv {nc:.6f} (NumPy {ref:.6f}), "
+        f"full-state {full:.6f}"
     )
     # float32: XLA's CPU reduction of ``initial @ V`` over 10^6 states is off
     # by about 1e-3 relative (the per-state values agree with NumPy to 1e-7);
     # float64 agrees to 1e-12.
     tol = 1e-9 if ARGS.dtype == "float64" else 2e-3 * abs(ref)
     assert abs(nc - ref) < tol, (nc, ref)
+    table.add(
+        benchmark="exploitability",
+        **size,
+        build_s=build_s,
+        compile_s=c,
+        steady_s=s,
+        numpy_s=numpy_s,
+        speedup=numpy_s / s,
+        uniform_nash_conv=nc,
+        uniform_full_state_nash_conv=full,
+        numpy_uniform_nash_conv=ref,
+        peak_memory_bytes=peak_memory_bytes(),
+    )
 
     for name, solver in (
         ("ZeroSumOMD", M.solvers.ZeroSumOMD(ARGS.step_size)),
@@ -158,22 +174,24 @@ def main():
         c, s, gap = run(ARGS.steps)
         _, s1, _ = run(1)  # one iteration and the same final evaluation
         per = (s - s1) / (ARGS.steps - 1)
-        out[name] = {
-            "compile_s": c,
-            "run_s": s,
-            "per_iteration_s": per,
-            "nash_conv": gap,
-        }
+        table.add(
+            benchmark=name,
+            **size,
+            steps=ARGS.steps,
+            step_size=ARGS.step_size,
+            compile_s=c,
+            steady_s=s,
+            per_iteration_s=per,
+            nash_conv=gap,
+            peak_memory_bytes=peak_memory_bytes(),
+        )
         print(
             f"{name}: {ARGS.steps} iterations, compile {c:.1f} s, run {s:.1f} s "
             f"({per * 1e3:.0f} ms/iteration), nash_conv after {ARGS.steps}: {gap:.4f}"
         )
-    out["peak_rss_gib"] = rss_gib()
-    out["dtype"] = str(game.rewards.dtype)
-    print(f"peak RSS {out['peak_rss_gib']:.2f} GiB ({out['dtype']})")
-    if ARGS.json:
-        with open(ARGS.json, "w") as f:
-            json.dump(out, f, indent=1)
+    print(f"peak memory {peak_memory_bytes() / 2**30:.2f} GiB ({size['dtype']})")
+    table.save(ARGS.json)
 
 
-main()
+if __name__ == "__main__":
+    main()
