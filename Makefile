@@ -54,10 +54,11 @@ figures: $(STAMP)
 	$(BIN)/python docs/gen_figures.py
 
 # The accelerator sizes (nash_conv on 10^6 games in one call, Algorithm 1 on
-# 10^5 games, MAML meta-gradients on 10^4 games) on whatever jax.devices() has.
+# 10^5 games, MAML meta-gradients on 10^4 games, MA-PPO on 10^6 games, the full
+# check_bet_call river endgame) on whatever jax.devices() has.
 bench-gpu: $(STAMP)
 	mkdir -p runs/bench
-	cd benchmarks && for s in evaluation zero_sum general_sum maml exact; do \
+	cd benchmarks && for s in evaluation zero_sum general_sum maml exact cooperative poker; do \
 		../$(BIN)/python $$s.py --gpu --json ../runs/bench/$$s-gpu.json || exit 1; done
 	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million-gpu.json
 
