@@ -90,16 +90,20 @@ def _as_array(name: str, x, ndim: int) -> Array:
     return a
 
 
-def _rows(name_a, a, name_b, b, n, dtype):
-    """Validated constraint block ``(a (m, n), b (m,))``; empty when both are None."""
+def _rows(name_a, a, name_b, b, shape: tuple[int, ...], dtype):
+    """Validated constraint block ``(a (m, *shape), b (m,))``, ``shape`` that of
+    the variables; empty when both are None."""
     if (a is None) != (b is None):
         given, missing = (name_a, name_b) if b is None else (name_b, name_a)
         raise ValueError(f"{given} is given but {missing} is not")
     if a is None:
-        return jnp.zeros((0, n), dtype), jnp.zeros((0,), dtype)
-    a, b = _as_array(name_a, a, 2), _as_array(name_b, b, 1)
-    if a.shape[1] != n:
-        raise ValueError(f"{name_a} has shape {a.shape}; expected {n} columns (c)")
+        return jnp.zeros((0, *shape), dtype), jnp.zeros((0,), dtype)
+    a, b = _as_array(name_a, a, 1 + len(shape)), _as_array(name_b, b, 1)
+    if a.shape[1:] != shape:
+        cols = ", ".join(map(str, shape))
+        raise ValueError(
+            f"{name_a} has shape {a.shape}; expected (rows, {cols}) to agree with c"
+        )
     if b.shape[0] != a.shape[0]:
         raise ValueError(
             f"{name_b} has shape {b.shape}; expected ({a.shape[0]},) "
@@ -164,8 +168,8 @@ def linprog(
     dtype = jnp.result_type(c, *given)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
-    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, n, dtype)
-    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, n, dtype)
+    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, (n,), dtype)
+    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, (n,), dtype)
     for name, x in [
         ("c", c),
         ("A_ub", A_ub),
