@@ -4,7 +4,8 @@ The model, exact metrics of pure profiles and planners of Tang, Tang, Wu,
 "Provably Efficient Reinforcement Learning for Large Aggregative Markov Games",
 with the normal-form subroutine of Cummings, Kearns, Roth, Wu, "Privacy and
 Truthful Equilibrium Selection for Aggregative Games" (WINE 2015): one linear
-program per grid point of the aggregate, solved by :func:`marlmeta.lp.linprog`.
+program per grid point of the aggregate, solved by
+:func:`marlmeta.lp.grouped_linprog`.
 """
 
 from marlmeta.aggregative._families import (

@@ -89,7 +89,7 @@ class AggreVI(eqx.Module):
         failure_probability: ``p`` in ``iota``.
         learn_rewards: Algorithm 4 (estimate rewards too) (static).
         max_lp_iterations: simplex pivot budget (static; default that of
-            :func:`marlmeta.lp.linprog`).
+            :func:`marlmeta.lp.grouped_linprog`).
     """
 
     alpha: float = eqx.field(static=True)
@@ -148,9 +148,6 @@ class AggreVI(eqx.Module):
         if self.learn_rewards:
             disc = disc + game.gamma_r * alpha
         eta_base = zeta(game) + 2 * alpha + game.delta
-        budget = self.max_lp_iterations
-        if budget is None:
-            budget = 4 * (n * m + 2 * (n + 2 * game.dim)) + 20
 
         def step(carry, h):
             vbar_next, vlow_next = carry
@@ -195,7 +192,7 @@ class AggreVI(eqx.Module):
                 weights,
                 lips[h] * eta_base,
                 alpha,
-                budget,
+                self.max_lp_iterations,
                 max(1, min(4096, num_states * grid.size)),
             )
             _, actions, score, _ = select_and_round(status, p, value)
