@@ -43,28 +43,6 @@ def compile_and_steady(fn, *args, repeats: int = 3) -> tuple[float, float]:
     return compile_s, best
 
 
-def save_json(path: str | None, results: list[dict]) -> None:
-    """Write ``{"meta": ..., "results": results}`` to ``path`` (if given).
-
-    ``meta`` records the JAX version, backend and device; the documentation
-    renders every file in ``benchmarks/results/`` as a table.
-    """
-    if not path:
-        return
-    import json
-
-    import jax
-
-    dev = jax.devices()[0]
-    meta = dict(
-        jax=jax.__version__,
-        backend=jax.default_backend(),
-        devices=f"{len(jax.devices())} x {dev.device_kind}",
-    )
-    with open(path, "w") as f:
-        json.dump(dict(meta=meta, results=results), f, indent=2)
-
-
 def wall(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)

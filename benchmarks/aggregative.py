@@ -1,19 +1,21 @@
-"""The LPs inside Aggre-BI: marlmeta's batched simplex vs scipy HiGHS per LP.
+"""The LPs inside Aggre-BI: marlmeta's batched GUB simplex vs scipy HiGHS per LP.
 
-For n = 10, 100, 1,000 players (m = 2 actions, d = 1, S = 2 states, a grid of
-spacing alpha = 0.2), one backward-induction step of ``aggre_bi`` solves one LP
-per (state, grid point); marlmeta solves them in one vmapped simplex call
-(``_solve_step``, jitted), the reference solves each with
-``scipy.optimize.linprog(method="highs")`` in the original variables p[i, a].
-Feasibility and optimal values are checked to agree (welfare objective).
+For n = 10, 100, 1,000 players (m = 2 actions, S = 2 states, d = 1 with a grid
+of spacing alpha = 0.2, and d = 2 at n = 100), one backward-induction step of
+``aggre_bi`` with welfare selection solves one LP per (state, grid point):
+marlmeta solves them all in one vmapped call of
+:func:`marlmeta.lp.grouped_linprog` (``_solve_step``, jitted), the reference
+solves each with ``scipy.optimize.linprog(method="highs")`` in the original
+variables ``p[i, a]``. Feasibility and optimal values are checked to agree.
 
-Run: python benchmarks/aggregative.py [--players 10 100] [--json PATH]
+Run: python benchmarks/aggregative.py [--players 10 100 1000] [--smoke | --gpu] [--json PATH]
+
+``--smoke``: n = 4, 8; ``--gpu``: n = 1,000, 10,000.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import jax
@@ -22,7 +24,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import compile_and_steady, header  # noqa: E402
+from _timing import Table, add_common_flags, compile_and_steady  # noqa: E402
 from scipy.optimize import linprog  # noqa: E402
 
 import marlmeta.aggregative as A  # noqa: E402
@@ -46,38 +48,26 @@ def highs(q, w, contrib, xhat, eta, alpha):
     return res.status == 0, (-res.fun if res.status == 0 else np.nan)
 
 
-def run(n: int, alpha: float = 0.2) -> dict:
-    game = A.random_aggregative(jax.random.key(n), horizon=1, num_players=n)
+def run(n: int, dim: int = 1, alpha: float = 0.2) -> dict:
+    game = A.random_aggregative(jax.random.key(n), horizon=1, num_players=n, dim=dim)
     grid = A.make_grid(game, alpha)
     pts = grid.points()
     lips = float(game.lipschitz_steps()[0])
     eta = 0.5 * lips * (float(zeta(game)) + 2 * alpha + float(game.delta))
     w = np.random.default_rng(0).uniform(size=(game.num_states, n, 2))
-    budget = 2 * (n + 2) + 40
     zeros_v = jnp.zeros((game.num_states, n))
-    batch = game.num_states * grid.size
+    num = game.num_states * grid.size
 
     @jax.jit
     def fn(game, pts, v, w_next, wts, eta):
         return _solve_step(
-            game, pts, 0, v, w_next, wts, eta, jnp.asarray(alpha), True, budget, batch
+            game, pts, 0, v, w_next, wts, eta, jnp.asarray(alpha), True, None, num
         )
 
     args = (game, pts, zeros_v, jnp.zeros(game.num_states), jnp.asarray(w),
             jnp.asarray(eta))  # fmt: skip
-    if n < 1000:
-        compile_s, steady = compile_and_steady(fn, *args, repeats=2)
-    else:  # one timed call: a warm-up would double minutes of CPU time
-        t0 = time.perf_counter()
-        compiled = fn.lower(*args).compile()
-        compile_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(compiled(*args))
-        steady = time.perf_counter() - t0
-    if n < 1000:
-        out = fn(*args)
-    status, p, value, iters = out
-    num = game.num_states * grid.size
+    compile_s, steady = compile_and_steady(fn, *args, repeats=2)
+    status, p, value, iters = fn(*args)
     q = np.asarray(_utilities(game, 0, pts, zeros_v))
     contrib = np.asarray(game.contributions[0])
     t0 = time.perf_counter()
@@ -91,9 +81,8 @@ def run(n: int, alpha: float = 0.2) -> dict:
             agree &= ok == mine and (not ok or abs(val - float(value[s, g])) < 1e-7)
     scipy_s = time.perf_counter() - t0
     return {
-        "players": n, "lps": num, "feasible": int(feasible),
-        "max_pivots": int(np.max(iters)), "pivot_budget": budget,
-        "compile_s": compile_s, "steady_s": steady,
+        "players": n, "dim": dim, "lps": num, "feasible": int(feasible),
+        "max_pivots": int(np.max(iters)), "compile_s": compile_s, "steady_s": steady,
         "marlmeta_lps_per_s": num / steady, "scipy_lps_per_s": num / scipy_s,
         "speedup": scipy_s / steady, "agree": bool(agree),
     }  # fmt: skip
@@ -102,23 +91,27 @@ def run(n: int, alpha: float = 0.2) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--players", type=int, nargs="+", default=[10, 100, 1000])
-    ap.add_argument("--json", default="aggregative.json")
+    add_common_flags(ap)
     args = ap.parse_args()
-    header("aggre_bi LPs: batched simplex vs scipy HiGHS per LP")
-    rows = []
-    for n in args.players:
-        r = run(n)
-        rows.append(r)
+    if args.smoke:
+        args.players = [4, 8]
+    elif args.gpu:
+        args.players = [1000, 10_000]
+    table = Table("aggre_bi LPs: batched GUB simplex vs scipy HiGHS per LP", args)
+    n2 = min(args.players[-1], max(4, args.players[-1] // 10))  # d = 2 at 100
+    sizes = [(n, 1) for n in args.players] + [(n2, 2)]
+    for n, dim in sizes:
+        r = table.add(**run(n, dim))
         print(
-            f"n={n:5d}: {r['lps']} LPs ({r['feasible']} feasible), compile "
+            f"n={n:5d} d={dim}: {r['lps']} LPs ({r['feasible']} feasible), compile "
             f"{r['compile_s']:.2f} s, steady {r['steady_s']:.4f} s = "
             f"{r['marlmeta_lps_per_s']:.3g} LPs/s; scipy HiGHS "
             f"{r['scipy_lps_per_s']:.3g} LPs/s; x{r['speedup']:.2f}; "
-            f"agree {r['agree']}; pivots <= {r['max_pivots']}/{r['pivot_budget']}",
+            f"agree {r['agree']}; pivots <= {r['max_pivots']}",
             flush=True,
         )
-    with open(args.json, "w") as f:
-        json.dump({"backend": jax.default_backend(), "rows": rows}, f, indent=1)
+        assert r["agree"], f"marlmeta and HiGHS disagree at n={n}, d={dim}"
+    table.save(args.json)
 
 
 if __name__ == "__main__":
