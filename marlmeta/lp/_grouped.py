@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from marlmeta.lp._linprog import LPResult, _as_array, _check_finite, _rows
+from marlmeta.lp._linprog import LPResult, _as_array, _constraints, _result
 from marlmeta.lp._simplex import Status, default_tolerance
 
 
@@ -231,23 +231,10 @@ def grouped_linprog(
         raise ValueError(
             f"c has shape {c.shape}; expected at least one group and one variable"
         )
-    given = [jnp.asarray(x) for x in (A_ub, b_ub, A_eq, b_eq) if x is not None]
-    dtype = jnp.result_type(c, *given)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.result_type(float)
+    dtype, A_ub, b_ub, A_eq, b_eq = _constraints(c, A_ub, b_ub, A_eq, b_eq)
     allowed = _as_array("allowed", allowed, 2).astype(bool)
     if allowed.shape != c.shape:
         raise ValueError(f"allowed has shape {allowed.shape}; expected {c.shape} (c)")
-    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, (n, m), dtype)
-    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, (n, m), dtype)
-    for name, x in [
-        ("c", c),
-        ("A_ub", A_ub),
-        ("b_ub", b_ub),
-        ("A_eq", A_eq),
-        ("b_eq", b_eq),
-    ]:
-        _check_finite(name, x)
     if not isinstance(allowed, jax.core.Tracer):
         empty = ~np.asarray(allowed).any(1)
         if empty.any():
@@ -279,18 +266,4 @@ def grouped_linprog(
         int(max_iterations),
         tol,
     )
-    ok = status == Status.OPTIMAL
-    nan = jnp.array(jnp.nan, dtype)
-    value = jnp.select(
-        [ok, status == Status.INFEASIBLE, status == Status.UNBOUNDED],
-        [jnp.sum(c * p), jnp.inf, -jnp.inf],
-        nan,
-    )
-    return LPResult(
-        x=jnp.where(ok, p, nan),
-        value=value.astype(dtype),
-        dual=jnp.where(ok, pi, nan)[:k],
-        status=status,
-        iterations=iters,
-        num_ub=A_ub.shape[0],
-    )
+    return _result(c, p, pi[:k], status, iters, A_ub.shape[0])

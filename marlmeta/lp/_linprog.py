@@ -112,6 +112,46 @@ def _rows(name_a, a, name_b, b, shape: tuple[int, ...], dtype):
     return a, b
 
 
+def _constraints(c, A_ub, b_ub, A_eq, b_eq):
+    """The LP's dtype and its validated constraint blocks, whose columns have
+    the shape of ``c`` (finite entries checked on concrete inputs)."""
+    given = [jnp.asarray(x) for x in (A_ub, b_ub, A_eq, b_eq) if x is not None]
+    dtype = jnp.result_type(c, *given)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, c.shape, dtype)
+    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, c.shape, dtype)
+    for name, x in [
+        ("c", c),
+        ("A_ub", A_ub),
+        ("b_ub", b_ub),
+        ("A_eq", A_eq),
+        ("b_eq", b_eq),
+    ]:
+        _check_finite(name, x)
+    return dtype, A_ub, b_ub, A_eq, b_eq
+
+
+def _result(c, x, dual, status, iterations, num_ub: int) -> LPResult:
+    """The :class:`LPResult` of a basic solution: NaN or infinite where not
+    optimal (see there)."""
+    ok = status == Status.OPTIMAL
+    nan = jnp.array(jnp.nan, x.dtype)
+    value = jnp.select(
+        [ok, status == Status.INFEASIBLE, status == Status.UNBOUNDED],
+        [jnp.tensordot(c, x, c.ndim), jnp.inf, -jnp.inf],
+        nan,
+    )
+    return LPResult(
+        x=jnp.where(ok, x, nan),
+        value=value.astype(x.dtype),
+        dual=jnp.where(ok, dual, nan),
+        status=status,
+        iterations=iterations,
+        num_ub=num_ub,
+    )
+
+
 def linprog(
     c: ArrayLike,
     A_ub: ArrayLike | None = None,
@@ -164,20 +204,7 @@ def linprog(
     n = c.shape[0]
     if n == 0:
         raise ValueError("c is empty; expected at least one variable")
-    given = [jnp.asarray(x) for x in (A_ub, b_ub, A_eq, b_eq) if x is not None]
-    dtype = jnp.result_type(c, *given)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.result_type(float)
-    A_ub, b_ub = _rows("A_ub", A_ub, "b_ub", b_ub, (n,), dtype)
-    A_eq, b_eq = _rows("A_eq", A_eq, "b_eq", b_eq, (n,), dtype)
-    for name, x in [
-        ("c", c),
-        ("A_ub", A_ub),
-        ("b_ub", b_ub),
-        ("A_eq", A_eq),
-        ("b_eq", b_eq),
-    ]:
-        _check_finite(name, x)
+    dtype, A_ub, b_ub, A_eq, b_eq = _constraints(c, A_ub, b_ub, A_eq, b_eq)
     m_ub, m_eq = A_ub.shape[0], A_eq.shape[0]
     if max_iterations is None:
         max_iterations = 4 * (n + 2 * m_ub + m_eq) + 20
@@ -214,22 +241,6 @@ def linprog(
         tol=tol,
         feasibility_scale=1 + jnp.max(jnp.abs(b)),
     )
-    ok = status == Status.OPTIMAL
     x = primal(t, basis)[:n]
     dual = -sign * t[m, n + mu : n + mu + m]
-    if pad:
-        dual = dual[:0]
-    nan = jnp.array(jnp.nan, dtype)
-    value = jnp.select(
-        [ok, status == Status.INFEASIBLE, status == Status.UNBOUNDED],
-        [c @ x, jnp.inf, -jnp.inf],
-        nan,
-    )
-    return LPResult(
-        x=jnp.where(ok, x, nan),
-        value=value.astype(dtype),
-        dual=jnp.where(ok, dual, nan),
-        status=status,
-        iterations=iters,
-        num_ub=0 if pad else mu,
-    )
+    return _result(c, x, dual[:0] if pad else dual, status, iters, 0 if pad else mu)
