@@ -90,7 +90,7 @@ def zeta(game: AggregativeGame) -> Array:
     return game.delta * math.sqrt(8 * n * math.log(2 * m * n))
 
 
-def stage_lp(q, w, contrib, xhat, eta, alpha, max_iterations: int):
+def stage_lp(q, w, contrib, xhat, eta, alpha, max_iterations: int | None):
     """LP(x̂) of one grid point and its vertex.
 
     Args:
@@ -261,8 +261,6 @@ def _plan(
     w = jnp.zeros((num_steps, num_states, n, m), dtype)
     if weights is not None:
         w = _weights(game, weights)
-    if max_lp_iterations is None:  # grouped_linprog's default
-        max_lp_iterations = 4 * (n * m + 4 * d) + 20
     batch = batch_size or max(1, min(points.shape[0] * num_states, 4096))
     v_next = jnp.zeros((num_states, n), dtype)
     w_next = jnp.zeros((num_states,), dtype)
@@ -281,15 +279,18 @@ def _plan(
             jnp.asarray(e, dtype),
             jnp.asarray(alpha, dtype),
             lookahead,
-            int(max_lp_iterations),
+            max_lp_iterations,
             batch,
         )
         st = np.asarray(status)
         if (st == Status.ITERATION_LIMIT).any():
             s, g = np.argwhere(st == Status.ITERATION_LIMIT)[0]
+            budget = max_lp_iterations
+            if budget is None:
+                budget = "the default of grouped_linprog"
             raise RuntimeError(
                 f"the LP at (h={h}, s={s}, grid point {g}) ran out of its pivot "
-                f"budget {max_lp_iterations}; raise max_lp_iterations"
+                f"budget ({budget}); raise max_lp_iterations"
             )
         max_iters = max(max_iters, int(np.max(iters)))
         return status, p, obj, (st == Status.OPTIMAL).any(1)
