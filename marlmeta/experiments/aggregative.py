@@ -325,8 +325,11 @@ def _welfare_figure(results: dict) -> bytes:
     plt = _plots.pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     n = results["players"]
-    for key in ("selected", "unselected", "best_equilibrium", "best_profile"):
-        ax.plot(n, results[key], "o-", label=key)
+    # Distinct markers and dashes: the selected curve often lies on an optimum.
+    styles = {"best_profile": "k^:", "best_equilibrium": "gs--"}
+    styles |= {"unselected": "C1v-", "selected": "C0o-"}
+    for key, style in styles.items():
+        ax.plot(n, results[key], style, label=key, markerfacecolor="none")
     ax.set_xlabel("players n")
     ax.set_ylabel("linear welfare")
     ax.legend()
