@@ -145,6 +145,16 @@ def test_bad_arguments():
         zoo.lq_tracking(dt=0.0)
     with pytest.raises(ValueError, match="sigma is nan"):
         zoo.lq_tracking(sigma=float("nan"))
+    # The family validates the same parameters, and its own.
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="dt is -1.0"):
+        M.games.lq_tracking_family(key, 2, dt=-1.0)
+    with pytest.raises(ValueError, match="kappa is inf"):
+        M.games.lq_tracking_family(key, 2, kappa=float("inf"))
+    with pytest.raises(ValueError, match="std is nan"):
+        M.games.lq_tracking_family(key, 2, float("nan"))
+    with pytest.raises(ValueError, match="num_games is 0"):
+        M.games.lq_tracking_family(key, 0)
 
 
 def test_float32_and_numpy_drifts():

@@ -46,7 +46,9 @@ NOISE = (-2, -1, 0, 1, 2)
 ACTIONS = (-1, 0, 1)
 
 
-def _check(num_players: int, num_positions: int, horizon: int) -> None:
+def _check(num_players, num_positions, horizon, sigma, kappa, dt, **numbers) -> None:
+    """Validate the sizes and the scalar parameters (``numbers``: further
+    finite numbers by name, e.g. the family's ``std``)."""
     for name, v in (("num_players", num_players), ("horizon", horizon)):
         if int(v) < 1:
             raise ValueError(f"{name} is {v}; expected >= 1")
@@ -55,6 +57,11 @@ def _check(num_players: int, num_positions: int, horizon: int) -> None:
             f"num_positions is {num_positions}; expected an odd positive int "
             "(positions -m..m)"
         )
+    for name, v in {"sigma": sigma, "kappa": kappa, **numbers}.items():
+        if not math.isfinite(float(v)):
+            raise ValueError(f"{name} is {v!r}; expected a finite number")
+    if not float(dt) > 0:
+        raise ValueError(f"dt is {dt!r}; expected a number > 0")
 
 
 def lq_local_kernel(
@@ -196,13 +203,8 @@ def lq_tracking(
         A :class:`FiniteHorizonGame` with factored, time-homogeneous transitions
         and stationary rewards (stored once for all steps).
     """
-    _check(num_players, num_positions, horizon)
+    _check(num_players, num_positions, horizon, sigma, kappa, dt)
     dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
-    for name, v in (("sigma", sigma), ("kappa", kappa)):
-        if not math.isfinite(float(v)):
-            raise ValueError(f"{name} is {v!r}; expected a finite number")
-    if not float(dt) > 0:
-        raise ValueError(f"dt is {dt!r}; expected a number > 0")
     drifts = _drifts(drift, num_players, dtype)
     return _game(drifts, num_players, num_positions, horizon, sigma, kappa, dt, dtype)
 
@@ -230,7 +232,9 @@ def lq_tracking_family(
     Returns:
         A batch of games with a leading axis ``num_games`` on every leaf.
     """
-    _check(num_players, num_positions, horizon)
+    _check(num_players, num_positions, horizon, sigma, kappa, dt, std=std)
+    if int(num_games) < 1:
+        raise ValueError(f"num_games is {num_games}; expected >= 1")
     dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
     base = _drifts(drift, num_players, dtype)
     drifts = base + std * jr.normal(key, (num_games, num_players), dtype)
