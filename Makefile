@@ -44,6 +44,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python aggregative.py --json results/aggregative.json
 	mkdir -p runs/bench
 	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million.json
+	$(BIN)/python docs/_generate.py readme
 
 # The documentation site, built strictly into site/ (any warning fails).
 docs: $(STAMP)

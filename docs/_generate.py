@@ -138,9 +138,8 @@ def benchmarks_markdown() -> str:
     out = []
     for path in paths:
         data = json.loads(path.read_text())
-        # Two layouts: {"meta", "results"} and the Table class's {"rows", ...}.
-        rows = data["results"] if "results" in data else data["rows"]
-        meta = data.get("meta") or {
+        rows = data["rows"]  # the layout of benchmarks/_timing.py's Table
+        meta = {
             k: data[k]
             for k in ("device_kind", "num_devices", "jax_version")
             if k in data
@@ -154,3 +153,104 @@ def benchmarks_markdown() -> str:
             )
         out.append(table(rows) + "\n")
     return "\n".join(out)
+
+
+# ------------------------------------------------ the README's benchmark table
+
+README = ROOT / "README.md"
+README_BEGIN = "<!-- benchmarks:begin (python docs/_generate.py readme) -->"
+README_END = "<!-- benchmarks:end -->"
+_REFERENCE_PREFIXES = ("numpy_", "scipy_")
+_LABEL_KEYS = ("benchmark", "solver", "method", "players", "dim", "inner_steps")
+
+
+def _rate_keys(row: dict) -> tuple[str | None, str | None]:
+    """The row's marlmeta throughput key and its reference's (``*_per_s``)."""
+    rates = [k for k in row if k.endswith("_per_s")]
+    ref = [k for k in rates if k.startswith(_REFERENCE_PREFIXES)]
+    own = [k for k in rates if k not in ref]
+    return (own[0] if own else None), (ref[0] if ref else None)
+
+
+def _headline_rows(rows: list[dict]) -> list[dict]:
+    """Per benchmark (solver, method) of a file, its rows at the largest batch
+    (``games``) and the most inner steps; rows without either all stay."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        key = tuple(row.get(k) for k in ("benchmark", "solver", "method"))
+        groups.setdefault(key, []).append(row)
+    out = []
+    for group in groups.values():
+        for size in ("games", "inner_steps"):
+            if all(size in r for r in group):
+                most = max(r[size] for r in group)
+                group = [r for r in group if r[size] == most]
+        out += group
+    return out
+
+
+def _rate(row: dict, key: str | None, seconds: str) -> str:
+    if key is None:
+        return f"{_format(row[seconds])} s" if seconds in row else ""
+    unit = key.removesuffix("_per_s")
+    for prefix in ("marlmeta_", *_REFERENCE_PREFIXES):
+        unit = unit.removeprefix(prefix)
+    return f"{_format(row[key])} {unit.replace('_', '-')}/s"
+
+
+def script_of(path: pathlib.Path) -> str:
+    """``million-cpu.json`` -> ``million.py``: the benchmark that wrote it."""
+    return path.stem.split("-")[0] + ".py"
+
+
+def readme_table() -> str:
+    """The README's summary: the largest batch of every ``benchmarks/results``
+    file, marlmeta's steady time and throughput beside its reference's."""
+    lines = [
+        "| benchmark | marlmeta (steady) | reference, same run | speed-up "
+        "| measured on |",
+        "|---|---|---|---|---|",
+    ]
+    for path in sorted(BENCHMARK_RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        where = (
+            f"{data.get('num_devices', '?')} x {data.get('device_kind', '?')}, "
+            f"JAX {data.get('jax_version', '?')}"
+        )
+        for row in _headline_rows(data["rows"]):
+            label = ", ".join(
+                f"{k} {_format(row[k])}" for k in ("games", *_LABEL_KEYS) if k in row
+            )
+            own, ref = _rate_keys(row)
+            mine = f"{_format(row['steady_s'])} s"
+            if own is not None:
+                mine += f", {_rate(row, own, 'steady_s')}"
+            speedup = row.get("speedup")
+            script = f"`{script_of(path)}`" + (
+                f" ({path.stem.split('-', 1)[1]})" if "-" in path.stem else ""
+            )
+            lines.append(
+                f"| {script}: {label} | {mine} | {_rate(row, ref, 'numpy_s')} "
+                f"| {'' if speedup is None else f'{speedup:.3g}x'} | {where} |"
+            )
+    return "\n".join(lines)
+
+
+def write_readme(check: bool = False) -> bool:
+    """Replace the README's table between its markers; with ``check``, only
+    report whether it is up to date. Returns whether it was up to date."""
+    text = README.read_text()
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    new = f"{head}{README_BEGIN}\n{readme_table()}\n{README_END}{tail}"
+    if not check and new != text:
+        README.write_text(new)
+    return new == text
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["readme"]:
+        sys.exit("usage: python docs/_generate.py readme")
+    write_readme()

@@ -37,6 +37,9 @@ from _generate import (  # noqa: E402
     BENCHMARK_RESULTS,
     config_names,
     public_modules,
+    readme_table,
+    script_of,
+    write_readme,
 )
 from griffe_roles import EXTENSIONS, markdown  # noqa: E402
 
@@ -299,7 +302,18 @@ def test_every_config_and_benchmark_result_is_on_the_site(server):
         section = text.split(f"benchmarks/results/{path.name}")[1].split("<h3")[0]
         rows = section.count("<tr>") - 1  # minus the header row
         data = json.loads(path.read_text())
-        assert rows == len(data.get("results", data.get("rows", []))), path.name
+        assert rows == len(data["rows"]), path.name
+
+
+def test_readme_benchmark_table_is_generated_from_the_results():
+    """The README's table is the one ``benchmarks/results/*.json`` gives
+    (``python docs/_generate.py readme`` rewrites it), one row per headline
+    entry, each citing its script."""
+    assert write_readme(check=True), "run: python docs/_generate.py readme"
+    table = readme_table()
+    for path in sorted(BENCHMARK_RESULTS.glob("*.json")):
+        assert f"`{script_of(path)}`" in table, path.name
+    assert table in (ROOT / "README.md").read_text()
 
 
 def _code(block: str) -> list[str]:
