@@ -189,9 +189,8 @@ def _headline_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _rate(row: dict, key: str | None, seconds: str) -> str:
-    if key is None:
-        return f"{_format(row[seconds])} s" if seconds in row else ""
+def _rate(row: dict, key: str) -> str:
+    """``row[key]`` with its unit: ``numpy_games_per_s`` -> ``1,200 games/s``."""
     unit = key.removesuffix("_per_s")
     for prefix in ("marlmeta_", *_REFERENCE_PREFIXES):
         unit = unit.removeprefix(prefix)
@@ -224,13 +223,17 @@ def readme_table() -> str:
             own, ref = _rate_keys(row)
             mine = f"{_format(row['steady_s'])} s"
             if own is not None:
-                mine += f", {_rate(row, own, 'steady_s')}"
+                mine += f", {_rate(row, own)}"
+            if ref is not None:
+                theirs = _rate(row, ref)
+            else:  # a reference timed once, not as a rate
+                theirs = f"{_format(row['numpy_s'])} s" if "numpy_s" in row else ""
             speedup = row.get("speedup")
             script = f"`{script_of(path)}`" + (
                 f" ({path.stem.split('-', 1)[1]})" if "-" in path.stem else ""
             )
             lines.append(
-                f"| {script}: {label} | {mine} | {_rate(row, ref, 'numpy_s')} "
+                f"| {script}: {label} | {mine} | {theirs} "
                 f"| {'' if speedup is None else f'{speedup:.3g}x'} | {where} |"
             )
     return "\n".join(lines)
