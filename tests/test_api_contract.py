@@ -238,9 +238,11 @@ import marlmeta.evaluation as E, marlmeta.policies as P
 from tests.test_api_contract import _sparse_game
 game = _sparse_game(jax.random.key(5), 100_000)
 pol = P.random_policy(game, key=jax.random.key(6))
-v, g, c = (jax.jit(f)(game, pol) for f in (E.values, E.gains, E.nash_conv))
+# values (no best responses) and gains (with them): the two evaluation paths;
+# nash_conv is the sum of the gains, the same pass.
+v, g = (jax.jit(f)(game, pol) for f in (E.values, E.gains))
 assert bool(jnp.all(jnp.isfinite(v))) and bool(jnp.all(g >= -1e-9)), (v, g)
-assert abs(float(c) - float(g.sum())) < 1e-9 and abs(float(v.sum())) < 1e-9
+assert abs(float(v.sum())) < 1e-9
 # VmHWM is this process's own peak; ru_maxrss would report the parent's peak
 # too, because a child started by fork/vfork and exec inherits it.
 print(next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")).split()[1])
