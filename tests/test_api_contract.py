@@ -238,11 +238,11 @@ import marlmeta.evaluation as E, marlmeta.policies as P
 from tests.test_api_contract import _sparse_game
 game = _sparse_game(jax.random.key(5), 100_000)
 pol = P.random_policy(game, key=jax.random.key(6))
-# values (no best responses) and gains (with them): the two evaluation paths;
-# nash_conv is the sum of the gains, the same pass.
-v, g = (jax.jit(f)(game, pol) for f in (E.values, E.gains))
+v = jax.jit(E.values)(game, pol)  # the path without best responses
+# gains and nash_conv (the sum of the gains) compiled as one program
+g, c = jax.jit(lambda gm, p: (E.gains(gm, p), E.nash_conv(gm, p)))(game, pol)
 assert bool(jnp.all(jnp.isfinite(v))) and bool(jnp.all(g >= -1e-9)), (v, g)
-assert abs(float(v.sum())) < 1e-9
+assert abs(float(c) - float(g.sum())) < 1e-9 and abs(float(v.sum())) < 1e-9
 # VmHWM is this process's own peak; ru_maxrss would report the parent's peak
 # too, because a child started by fork/vfork and exec inherits it.
 print(next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")).split()[1])
