@@ -1,15 +1,20 @@
+import os
 import pathlib
 
 import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
-# Both xdist workers share one on-disk compilation cache for the session, so a
-# program compiled by one test (or worker) is not compiled again by another.
-jax.config.update(
-    "jax_compilation_cache_dir",
-    str(pathlib.Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax"),
+# Every xdist worker, every checkout on this machine and every CI run on it
+# share one on-disk compilation cache in a per-user folder outside the clone
+# (override with MARLMETA_JAX_CACHE): a program compiled once is not compiled
+# again. A fresh machine starts with an empty cache and still passes.
+_CACHE = os.environ.get("MARLMETA_JAX_CACHE") or str(
+    pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
+    / "marlmeta"
+    / "jax-tests"
 )
+jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
