@@ -15,6 +15,8 @@ _CACHE = os.environ.get("MARLMETA_JAX_CACHE") or str(
     / "jax-tests"
 )
 jax.config.update("jax_compilation_cache_dir", _CACHE)
+# Subprocesses the tests start (benchmarks, distributed workers) inherit it.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
