@@ -66,16 +66,6 @@ def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int
     return cps
 
 
-def _one_game(game, caller: str) -> None:
-    """``game`` is one game, not a batch (static shapes: also under ``jit``)."""
-    if game.batch_shape:
-        raise ValueError(
-            f"{caller} takes one game; got a batch of {game.batch_shape[0]} games "
-            f"(initial has shape {tuple(game.initial.shape)}): use solve_batch, or "
-            "jax.vmap over solve"
-        )
-
-
 def _batch_size(games) -> int:
     """The batch size of ``games``, which must be a batch with one leading axis."""
     if len(games.batch_shape) != 1:
@@ -151,7 +141,7 @@ def solve(
         A :class:`Solution`.
     """
     cps = _checkpoints(num_steps, checkpoints)
-    _one_game(game, "solve")
+    game.require_one_game("solve")
     init = solver.default_init(game, num_steps) if init is None else _as_init(init)
     return _run(solver, game, init, int(num_steps), cps, metric)
 

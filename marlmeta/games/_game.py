@@ -74,6 +74,19 @@ class AbstractMarkovGame(eqx.Module):
         """Leading batch axes (``()`` for one game, ``(B,)`` for a batch)."""
         return tuple(self.initial.shape[:-1])
 
+    def require_one_game(self, caller: str) -> None:
+        """Raise ``ValueError`` if this is a batch of games, not one game.
+
+        The check reads static shapes, so it also holds under ``jit``; under
+        ``vmap`` each member is one game and passes.
+        """
+        if self.batch_shape:
+            raise ValueError(
+                f"{caller} takes one game; got a batch of {self.batch_shape[0]} games "
+                f"(initial has shape {tuple(self.initial.shape)}): use jax.vmap or "
+                "solve_batch"
+            )
+
     @property
     @abc.abstractmethod
     def lead_shape(self) -> tuple[int, ...]:
