@@ -193,7 +193,7 @@ def test_perturbation_families(key):
     fam2 = G.perturb_rewards(key, ii, 4, 0.1, coupling="identical")
     np.testing.assert_array_equal(fam2.rewards[:, 0], fam2.potential_reward)
     with pytest.raises(ValueError, match="coupling"):
-        G.perturb_rewards(key, ii, 4, 0.1)
+        G.perturb_rewards(key, ii, 4, 0.1, coupling="independent")
     fam3 = G.perturb_transitions(key, base, 7, 0.3)
     sums = np.asarray(fam3.transitions.probs.sum(-1))
     np.testing.assert_allclose(sums, 1, atol=1e-6)
@@ -229,7 +229,7 @@ def test_zero_sum_and_identical_games_store_one_table(key):
     assert isinstance(fam.reward_model, G.ZeroSumRewards)
     assert fam.rewards.shape == (4, 2, 3, 2, 2, 3)
     np.testing.assert_array_equal(fam.rewards[:, 1], -fam.rewards[:, 0])
-    mixed = G.perturb_rewards(key, zs, 4, 0.1)
+    mixed = G.perturb_rewards(key, zs, 4, 0.1, coupling="independent")
     assert isinstance(mixed.reward_model, G.DenseRewards)
     one = jax.tree.map(lambda x: x[2], fam)
     np.testing.assert_array_equal(one.rewards, fam.rewards[2])

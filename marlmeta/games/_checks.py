@@ -1,16 +1,32 @@
-"""Checks of concrete inputs shared by the constructors and the transitions.
+"""Checks of inputs shared by the constructors, the game Modules and the families.
 
-Each raises a ``ValueError`` naming the argument, the index and the value; a
-traced input (under ``jit``) cannot be inspected, so :func:`_concrete` returns
-``None`` for it and the value checks are skipped.
+Each raises a ``ValueError`` naming the argument, the index and the value.
+Shapes and dtypes are static, so their checks also run under ``jit``; the
+checks of values (finite, in range, rows on the simplex) need concrete arrays:
+:func:`_concrete` returns ``None`` for a tracer and those checks are skipped
+(validation of values is eager only; a game built under ``jit`` from valid
+arrays equals the eager one).
 """
 
 from __future__ import annotations
 
+import math
+import operator
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-PROB_TOL = 1e-6
+#: Tolerance on ``|sum(row) - 1|`` for probability vectors, by dtype: float64
+#: kernels are often float32 data cast up, so their tolerance is float32's
+#: rounding of short rows, not float64's.
+PROB_TOLS = {8: 1e-6, 4: 1e-5, 2: 1e-2}
+
+
+def prob_tol(dtype) -> float:
+    """Tolerance of the row-sum check for ``dtype``: ``1e-6`` for float64,
+    ``1e-5`` for float32, ``1e-2`` for 16-bit floats."""
+    return PROB_TOLS.get(np.dtype(dtype).itemsize, 1e-6)
 
 
 def _concrete(x) -> np.ndarray | None:
@@ -29,6 +45,106 @@ def _fmt(x) -> str:
     return repr(np.asarray(x).tolist())
 
 
+def _dtype_of(name: str, x):
+    """The dtype ``x`` has or would get as an array; a ``ValueError`` for
+    input that is not an array of numbers (a string, ragged lists)."""
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} is {x!r}; expected a number, not a string")
+    if hasattr(x, "dtype"):
+        return np.dtype(x.dtype)
+    try:
+        return np.asarray(x).dtype
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} is not an array of numbers: {err}") from None
+
+
+def real_array(name: str, x, dtype=None) -> jax.Array:
+    """``x`` as a real floating JAX array (integers become the default float).
+
+    Args:
+        name: the argument's name, for messages.
+        x: array-like (NumPy, JAX, nested lists, a number).
+        dtype: the floating dtype to cast to (default: keep a floating dtype).
+
+    Raises:
+        ValueError: ``x`` holds strings, booleans, complex numbers or objects;
+            the message names ``name``, the first such index and its value.
+    """
+    kind = _dtype_of(name, x).kind
+    if kind not in "iuf":
+        what = {"c": "complex", "b": "boolean"}.get(kind, "non-numeric")
+        a = _concrete(x)
+        if a is None or a.size == 0:
+            raise ValueError(f"{name} has {what} dtype; expected real numbers")
+        idx = _index(0, a.shape) if a.ndim else ()
+        if kind == "c":
+            bad = a.imag != 0
+            idx = _index(int(np.argmax(bad)), a.shape) if a.ndim else ()
+        where = f"{name}{list(idx)}" if idx else name
+        raise ValueError(
+            f"{where} is {_fmt(a[idx])} ({what} dtype {a.dtype}); expected real numbers"
+        )
+    if dtype is None and kind != "f":
+        dtype = jnp.result_type(float)
+    return jnp.asarray(x, dtype)
+
+
+def count(name: str, value, minimum: int = 1) -> int:
+    """``value`` as a Python ``int``, or a ``ValueError`` unless it is an integer
+    (``int``, NumPy or JAX integer; not ``bool``, a float or a string) that is at
+    least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} is {value!r}; expected an integer >= {minimum}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(
+            f"{name} is {value!r}; expected an integer >= {minimum}"
+        ) from None
+    if v < minimum:
+        raise ValueError(f"{name} is {v}; expected an integer >= {minimum}")
+    return v
+
+
+def counts(name: str, values, minimum: int = 1) -> tuple[int, ...]:
+    """A non-empty sequence of :func:`count`, each named ``name[i]``."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise ValueError(f"{name} is {values!r}; expected a sequence of integers")
+    if len(values) == 0:
+        raise ValueError(f"{name} is {values!r}; expected at least one entry")
+    return tuple(count(f"{name}[{i}]", v, minimum) for i, v in enumerate(values))
+
+
+def real_scalar(
+    name: str,
+    value,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    high_open: bool = False,
+):
+    """Check that ``value`` is a finite real number in ``[low, high]`` (or
+    ``[low, high)``); return it unchanged. A traced value is checked for its
+    dtype and shape only."""
+    kind = _dtype_of(name, value).kind
+    close = ")" if high_open or math.isinf(high) else "]"
+    interval = f"{'(' if math.isinf(low) else '['}{low:g}, {high:g}{close}"
+    if kind not in "iuf":
+        raise ValueError(f"{name} is {value!r}; expected a real number in {interval}")
+    if np.ndim(value) != 0:
+        raise ValueError(
+            f"{name} has shape {np.shape(value)}; expected one number in {interval}"
+        )
+    v = _concrete(value)
+    if v is None:
+        return value
+    x = float(v)
+    ok = math.isfinite(x) and low <= x and (x < high if high_open else x <= high)
+    if not ok:
+        raise ValueError(f"{name} is {_fmt(v)}; expected a finite number in {interval}")
+    return value
+
+
 def _check_finite(name: str, x: np.ndarray) -> None:
     bad = ~np.isfinite(x)
     if bad.any():
@@ -38,25 +154,44 @@ def _check_finite(name: str, x: np.ndarray) -> None:
         )
 
 
+def check_values(name: str, x) -> None:
+    """A real dtype always; finite entries when ``x`` is concrete."""
+    real_array(name, x, getattr(x, "dtype", None))
+    c = _concrete(x)
+    if c is not None:
+        _check_finite(name, c)
+
+
 def _check_distributions(name: str, p: np.ndarray) -> None:
-    """Every slice ``p[..., :]`` is a probability vector (within ``PROB_TOL``)."""
+    """Every slice ``p[..., :]`` is a probability vector (within
+    :func:`prob_tol` of its dtype)."""
     _check_finite(name, p)
     if p.shape[-1] == 0:
         raise ValueError(f"{name} has an empty last axis (shape {p.shape})")
-    neg = p < -PROB_TOL
+    tol = prob_tol(p.dtype)
+    neg = p < -tol
     if neg.any():
         idx = _index(int(np.argmax(neg)), p.shape)
         raise ValueError(
-            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0"
+            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0 "
+            f"(tolerance {tol:g} for {p.dtype})"
         )
     sums = p.sum(-1)
-    off = np.abs(sums - 1.0) > PROB_TOL
+    off = np.abs(sums - 1.0) > tol
     if off.any():
         idx = _index(int(np.argmax(off)), sums.shape)
         raise ValueError(
             f"{name}{list(idx)} sums to {_fmt(sums[idx])}; "
-            f"expected 1 (tolerance {PROB_TOL:g})"
+            f"expected 1 (tolerance {tol:g} for {p.dtype})"
         )
+
+
+def check_distributions(name: str, p) -> None:
+    """A real dtype always; rows on the simplex when ``p`` is concrete."""
+    real_array(name, p, getattr(p, "dtype", None))
+    c = _concrete(p)
+    if c is not None:
+        _check_distributions(name, c)
 
 
 def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
@@ -64,6 +199,18 @@ def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -
         raise ValueError(
             f"{name} has shape {tuple(shape)}; expected {tuple(expected)} "
             "to agree with the rewards"
+        )
+
+
+def check_trailing(
+    name: str, shape: tuple[int, ...], expected: tuple[int, ...], what: str
+) -> None:
+    """``shape`` ends with ``expected`` (any leading axes are a batch)."""
+    shape, expected = tuple(shape), tuple(expected)
+    if len(shape) < len(expected) or shape[len(shape) - len(expected) :] != expected:
+        raise ValueError(
+            f"{name} has shape {shape}; expected {expected} (after any batch "
+            f"axes) to agree with {what}"
         )
 
 

@@ -1,8 +1,15 @@
 """Validating constructors: bad input is a ``ValueError`` naming argument, index, value.
 
-The checks run on concrete inputs (NumPy); inside a trace they are skipped,
-since a traced value cannot be inspected. Generators build games directly and
-are valid by construction.
+Shapes and dtypes are checked always (they are static, also under ``jit``);
+values (finite rewards, distributions, the discount's range) when the inputs
+are concrete: inside a trace they cannot be inspected and are skipped, so
+validation of values is eager only. The compact reward model (zero sum,
+identical interest) and the default potential reward of an identical-interest
+game are read off concrete rewards; under ``jit`` a game from the same arrays
+has dense rewards and no potential reward, and otherwise the same numbers.
+NumPy arrays, lists and JAX arrays give the same game. Generators build games
+directly; the game Modules check themselves at construction (see
+:mod:`marlmeta.games._game`).
 """
 
 from __future__ import annotations
@@ -12,13 +19,7 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from marlmeta.games._checks import (
-    _check_distributions,
-    _check_finite,
-    _check_shape,
-    _concrete,
-    _fmt,
-)
+from marlmeta.games._checks import _concrete, check_values, real_array, real_scalar
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.games._rewards import (
     AbstractRewards,
@@ -30,40 +31,40 @@ from marlmeta.games._transitions import AbstractTransitions, DenseTransitions
 
 
 def _transitions(transitions, num_steps, num_states: int, num_actions):
-    """Wrap an array as dense transitions and validate any representation."""
+    """Wrap an array as dense transitions (adding the step axis of a
+    time-homogeneous ``(S, *A, S)`` array, by its static number of axes) and
+    check any representation's shapes."""
     if not isinstance(transitions, AbstractTransitions):
-        transitions = DenseTransitions(jnp.asarray(transitions))
+        transitions = DenseTransitions(transitions)
     return transitions.validate(num_steps, num_states, tuple(num_actions))
 
 
-def _rewards_and_actions(rewards, lead: int, name: str = "rewards"):
-    """Validate ``rewards`` and read off the action counts after ``lead`` axes."""
-    r = jnp.asarray(rewards)
-    if not jnp.issubdtype(r.dtype, jnp.floating):
-        r = r.astype(jnp.result_type(float))
-    c = _concrete(r)
-    if c is not None:
-        _check_finite(name, c)
+def _rewards(rewards, lead: int, layout: str, name: str = "rewards"):
+    """Validate ``rewards`` ``(N, *lead axes, A_0, ..)`` and read off the
+    action counts after ``lead`` axes."""
+    r = real_array(name, rewards)
     if r.ndim < lead + 1:
-        raise ValueError(f"{name} has shape {r.shape}; too few axes")
+        raise ValueError(f"{name} has shape {r.shape}; expected {layout}")
+    axes = ("horizon", "states") if lead == 3 else ("states",)
+    for ax, what in enumerate(axes, start=1):
+        if r.shape[ax] == 0:
+            raise ValueError(
+                f"{name} has {what} 0 (axis {ax} of shape {r.shape}); "
+                f"expected {layout} with every size >= 1"
+            )
     num_actions = tuple(int(a) for a in r.shape[lead:])
     for i, a in enumerate(num_actions):
         if a == 0:
             raise ValueError(
                 f"{name} has an empty action set for player {i} (shape {r.shape})"
             )
+    if r.shape[0] != len(num_actions):
+        raise ValueError(
+            f"{name} has shape {r.shape}: {r.shape[0]} players' tables for "
+            f"{len(num_actions)} action axes; expected {layout}"
+        )
+    check_values(name, r)
     return r, num_actions
-
-
-def _initial(initial, num_states: int):
-    init = jnp.asarray(initial)
-    if not jnp.issubdtype(init.dtype, jnp.floating):
-        init = init.astype(jnp.result_type(float))
-    c = _concrete(init)
-    if c is not None:
-        _check_shape("initial", c.shape, (num_states,))
-        _check_distributions("initial", c)
-    return init
 
 
 def _reward_model(rewards) -> AbstractRewards:
@@ -80,7 +81,7 @@ def _reward_model(rewards) -> AbstractRewards:
     return DenseRewards(rewards)
 
 
-def _potential(potential_reward, shape, rewards):
+def _potential(potential_reward, rewards):
     """The potential reward: as given, or the common reward of an
     identical-interest game (every player's rewards equal, concrete inputs)."""
     if potential_reward is None:
@@ -88,12 +89,19 @@ def _potential(potential_reward, shape, rewards):
         if r is not None and all(np.array_equal(r[0], x) for x in r[1:]):
             return rewards[0]
         return None
-    phi = jnp.asarray(potential_reward)
-    c = _concrete(phi)
-    if c is not None:
-        _check_shape("potential_reward", c.shape, shape)
-        _check_finite("potential_reward", c)
-    return phi
+    return real_array("potential_reward", potential_reward)
+
+
+def _finite_game(r, num_actions, transitions, initial, potential_reward, model):
+    horizon, num_states = int(r.shape[1]), int(r.shape[2])
+    return FiniteHorizonGame(
+        reward_model=model,
+        transitions=_transitions(transitions, (horizon, 1), num_states, num_actions),
+        initial=real_array("initial", initial),
+        potential_reward=_potential(potential_reward, r),
+        num_actions=num_actions,
+        horizon=horizon,
+    )
 
 
 def markov_game(
@@ -124,26 +132,9 @@ def markov_game(
         >>> markov_game(r, p, [1.0]).horizon
         3
     """
-    r = jnp.asarray(rewards)
-    if r.ndim < 4:
-        raise ValueError(
-            f"rewards has shape {r.shape}; expected (N, H, S, A_0, .., A_(N-1))"
-        )
-    if r.shape[1] == 0:
-        raise ValueError(f"rewards has horizon 0 (axis 1 of shape {r.shape})")
-    if r.shape[2] == 0:
-        raise ValueError(f"rewards has no states (axis 2 of shape {r.shape})")
-    r, num_actions = _rewards_and_actions(r, 3)
-    _check_shape("rewards", r.shape[:1], (len(num_actions),))
-    horizon, num_states = int(r.shape[1]), int(r.shape[2])
-    trans = _transitions(transitions, (horizon, 1), num_states, num_actions)
-    return FiniteHorizonGame(
-        reward_model=_reward_model(r),
-        transitions=trans,
-        initial=_initial(initial, num_states),
-        potential_reward=_potential(potential_reward, r.shape[1:], r),
-        num_actions=num_actions,
-        horizon=horizon,
+    r, num_actions = _rewards(rewards, 3, "(N, H, S, A_0, .., A_(N-1))")
+    return _finite_game(
+        r, num_actions, transitions, initial, potential_reward, _reward_model(r)
     )
 
 
@@ -155,10 +146,12 @@ def zero_sum_game(reward, transitions, initial) -> FiniteHorizonGame:
         transitions: as in :func:`markov_game`.
         initial: ``(S,)``.
     """
-    r = jnp.asarray(reward)
+    r = real_array("reward", reward)
     if r.ndim != 4:
         raise ValueError(f"reward has shape {r.shape}; expected (H, S, A, B)")
-    return markov_game(jnp.stack([r, -r]), transitions, initial)
+    both, num_actions = _rewards(jnp.stack([r, -r]), 3, "(H, S, A, B)", "reward")
+    model = ZeroSumRewards(r)
+    return _finite_game(both, num_actions, transitions, initial, None, model)
 
 
 def discounted_game(
@@ -183,24 +176,17 @@ def discounted_game(
         linear_solver: how values are computed: ``"auto"``, ``"dense"`` or
             ``"iterative"`` (see :class:`DiscountedMarkovGame`).
     """
-    r = jnp.asarray(rewards)
-    if r.ndim < 3:
-        raise ValueError(f"rewards has shape {r.shape}; expected (N, S, A_0, ..)")
-    if r.shape[1] == 0:
-        raise ValueError(f"rewards has no states (axis 1 of shape {r.shape})")
-    r, num_actions = _rewards_and_actions(r, 2)
-    _check_shape("rewards", r.shape[:1], (len(num_actions),))
+    r, num_actions = _rewards(rewards, 2, "(N, S, A_0, .., A_(N-1))")
     num_states = int(r.shape[1])
     trans = _transitions(transitions, (1,), num_states, num_actions)
-    gamma = jnp.asarray(discount, dtype=r.dtype)
-    g = _concrete(gamma)
-    if g is not None and not (g.shape == () and 0.0 <= float(g) < 1.0):
-        raise ValueError(f"discount is {_fmt(g)}; expected a scalar in [0, 1)")
+    gamma = jnp.asarray(
+        real_scalar("discount", discount, 0.0, 1.0, high_open=True), r.dtype
+    )
     return DiscountedMarkovGame(
         reward_model=_reward_model(r),
         transitions=trans,
-        initial=_initial(initial, num_states),
-        potential_reward=_potential(potential_reward, r.shape[1:], r),
+        initial=real_array("initial", initial),
+        potential_reward=_potential(potential_reward, r),
         discount=gamma,
         num_actions=num_actions,
         linear_solver=linear_solver,
@@ -219,9 +205,7 @@ def matrix_game(payoffs: Sequence | np.ndarray) -> FiniteHorizonGame:
         >>> mp.num_actions
         (2, 2)
     """
-    p = jnp.asarray(payoffs)
-    if not jnp.issubdtype(p.dtype, jnp.floating):
-        p = p.astype(jnp.result_type(float))
+    p = real_array("payoffs", payoffs)
     if p.ndim < 2:
         raise ValueError(f"payoffs has shape {p.shape}; expected (N, A_0, ..)")
     rewards = p[:, None, None]

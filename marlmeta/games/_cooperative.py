@@ -22,8 +22,15 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.games._checks import check_identical
+from marlmeta.games._checks import (
+    check_identical,
+    count,
+    counts,
+    real_array,
+    real_scalar,
+)
 from marlmeta.games._constructors import discounted_game
+from marlmeta.games._families import float_dtype
 from marlmeta.games._game import AbstractMarkovGame, DiscountedMarkovGame
 from marlmeta.games._rewards import IdenticalRewards
 from marlmeta.games._transitions import DenseTransitions
@@ -78,9 +85,7 @@ def cooperative_game(
         >>> g.num_actions, type(g.reward_model).__name__
         ((2, 2), 'IdenticalRewards')
     """
-    r = jnp.asarray(reward)
-    if not jnp.issubdtype(r.dtype, jnp.floating):
-        r = r.astype(jnp.result_type(float))
+    r = real_array("reward", reward)
     if stacked:
         if r.ndim < 3 or r.ndim != r.shape[0] + 2:
             raise ValueError(
@@ -154,19 +159,11 @@ def random_cooperative(
         discount: ``gamma`` in ``[0, 1)``.
         dtype: floating dtype of the arrays.
     """
-    num_actions = tuple(int(a) for a in num_actions)
-    if not num_actions or any(a < 1 for a in num_actions):
-        raise ValueError(f"num_actions is {num_actions}; expected counts >= 1")
-    for name, v in (("num_games", num_games), ("num_states", num_states)):
-        if int(v) < 1:
-            raise ValueError(f"{name} is {v!r}; expected >= 1")
-    if not 0.0 <= float(discount) < 1.0:
-        raise ValueError(f"discount is {discount!r}; expected a value in [0, 1)")
     return _random_cooperative(
         key,
-        int(num_games),
-        num_actions,
-        int(num_states),
-        float(discount),
-        jnp.dtype(dtype),
+        count("num_games", num_games),
+        counts("num_actions", num_actions),
+        count("num_states", num_states),
+        float(real_scalar("discount", discount, 0.0, 1.0, high_open=True)),
+        float_dtype(dtype),
     )

@@ -7,7 +7,15 @@ with a discount it makes discounted games.
 
 Perturbation families add Gaussian reward noise of standard deviation ``std``,
 drawn once per game and entry ``(s, a_0, .., a_{N-1})`` and shared by all
-steps.
+steps. By default a family keeps the structure of the game it perturbs: a
+zero-sum game gives a zero-sum family, an identical-interest or potential game
+an identical-interest (potential) family, a general-sum game a general-sum one;
+independent noise on every player's reward only when asked
+(``coupling="independent"``).
+
+Sizes are checked (positive integers, not ``bool``, floats or strings), and so
+are ``discount`` (a real number in ``[0, 1)``) and ``std`` (a finite real
+``>= 0``); a ``ValueError`` names the argument and the value.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
+from marlmeta.games._checks import _concrete, count, counts, real_scalar
 from marlmeta.games._game import (
     AbstractMarkovGame,
     DiscountedMarkovGame,
@@ -42,9 +51,29 @@ def stack(games: list[AbstractMarkovGame]) -> AbstractMarkovGame:
 
 
 def unstack(games: AbstractMarkovGame) -> list[AbstractMarkovGame]:
-    """Inverse of :func:`stack`."""
-    n = jax.tree.leaves(games)[0].shape[0]
+    """Inverse of :func:`stack`: the games of a batch, in order.
+
+    Raises:
+        ValueError: ``games`` is one game, not a batch.
+    """
+    if not games.batch_shape:
+        raise ValueError(
+            "unstack takes a batch of games; got one game (initial has shape "
+            f"{tuple(games.initial.shape)}): use [game] or stack([game])"
+        )
+    n = games.batch_shape[0]
     return [jax.tree.map(lambda x, k=k: x[k], games) for k in range(n)]
+
+
+def float_dtype(dtype) -> jnp.dtype:
+    """``dtype`` as a floating NumPy dtype, or a ``ValueError`` naming it."""
+    try:
+        d = jnp.dtype(dtype)
+    except TypeError:
+        d = None
+    if d is None or not jnp.issubdtype(d, jnp.floating):
+        raise ValueError(f"dtype is {dtype!r}; expected a floating dtype")
+    return d
 
 
 def _kernel(key, lead: tuple[int, ...], num_states: int, dtype):
@@ -137,21 +166,21 @@ def _generator(rewards_fn, doc):
         discount: float | None = None,
         dtype=jnp.float32,
     ) -> AbstractMarkovGame:
-        num_actions = tuple(int(a) for a in num_actions)
+        num_actions = counts("num_actions", num_actions)
         if rewards_fn is _zero_sum_rewards and len(num_actions) != 2:
             raise ValueError(
                 f"num_actions is {num_actions}; a zero-sum game has 2 players"
             )
-        if discount is not None and not 0.0 <= discount < 1.0:
-            raise ValueError(f"discount is {discount!r}; expected a value in [0, 1)")
+        if discount is not None:
+            discount = float(real_scalar("discount", discount, 0, 1, high_open=True))
         return _random(
             key,
-            int(num_games),
+            count("num_games", num_games),
             num_actions,
-            int(num_states),
-            int(horizon),
-            None if discount is None else float(discount),
-            jnp.dtype(dtype),
+            count("num_states", num_states),
+            count("horizon", horizon),
+            discount,
+            float_dtype(dtype),
             rewards_fn,
         )
 
@@ -198,31 +227,58 @@ random_potential = _generator(_potential_rewards, _POTENTIAL_DOC)
 random_potential.__name__ = "random_potential"
 
 
+def _family_size(game: AbstractMarkovGame, caller: str, num_games, std) -> int:
+    """Check the arguments every perturbation family shares."""
+    game.require_one_game(caller)
+    real_scalar("std", std, 0.0)
+    return count("num_games", num_games)
+
+
 def perturb_rewards(
     key: PRNGKeyArray,
     game: AbstractMarkovGame,
     num_games: int,
     std: float,
     *,
-    coupling: Literal["independent", "zero_sum", "identical"] = "independent",
+    coupling: Literal["independent", "zero_sum", "identical"] | None = None,
 ) -> AbstractMarkovGame:
     """A family of ``num_games`` games: ``game`` plus Gaussian reward noise.
 
     Noise ``N(0, std^2)`` is drawn once per game and entry ``(s, a)`` and shared
-    by all steps ``h``.
+    by all steps ``h``. By default the family keeps the game's structure.
 
     Args:
         key: PRNG key.
-        game: the base game (unbatched).
-        num_games: size of the family.
-        std: standard deviation of the noise.
-        coupling: ``"independent"`` draws separate noise for every player;
-            ``"zero_sum"`` adds ``eps`` to player 0 and ``-eps`` to player 1 (the
-            family stays zero-sum); ``"identical"`` adds the same ``eps`` to
-            every player and to the potential reward.
+        game: the base game (one game, not a batch).
+        num_games: size of the family (an integer ``>= 1``).
+        std: standard deviation of the noise (finite, ``>= 0``).
+        coupling: how the players' noises are tied. ``None`` (default): the
+            one that keeps the game's structure, ``"identical"`` for a game
+            with a potential reward (identical-interest and potential games),
+            else the reward model's (:meth:`AbstractRewards.coupling`):
+            ``"zero_sum"`` for a two-player zero-sum game, ``"independent"``
+            otherwise. ``"independent"`` draws separate noise for every player
+            (a general-sum family, whatever the game); ``"zero_sum"`` adds
+            ``eps`` to player 0 and ``-eps`` to player 1 (the family stays
+            zero-sum); ``"identical"`` adds the same ``eps`` to every player and
+            to the potential reward (``r_i - phi`` is unchanged, so a potential
+            game stays one).
+
+    Raises:
+        ValueError: a batch of games, a bad size or ``std``, an unknown
+            coupling, ``"zero_sum"`` on a game without two players, or a game
+            with a potential reward and a coupling other than ``"identical"``.
     """
+    num_games = _family_size(game, "perturb_rewards", num_games, std)
     n = game.num_players
     entry = (game.num_states, *game.num_actions)
+    if coupling is None:
+        entry_ndim = game.rewards.ndim - 1
+        coupling = (
+            "identical"
+            if game.potential_reward is not None
+            else game.reward_model.coupling(entry_ndim)
+        )
     if coupling == "independent":
         eps = jr.normal(key, (num_games, n, *entry), game.rewards.dtype)
     elif coupling in ("zero_sum", "identical"):
@@ -260,10 +316,27 @@ def perturb_transitions(
     """A family with multiplicative log-normal noise on dense transition rows.
 
     ``P'(s'|s, a) ∝ P(s'|s, a) exp(std * z)``, ``z ~ N(0, 1)``: rows stay on the
-    simplex and keep their support.
+    simplex and keep their support. A kernel that does not depend on the
+    actions (concrete kernels are compared) gets one noise for all joint
+    actions, so it stays action-independent: a potential game whose potential
+    relies on that (:func:`random_potential`) stays a potential game. The
+    rewards are unchanged, so zero-sum and identical-interest games keep their
+    structure.
+
+    Args:
+        key: PRNG key.
+        game: the base game (one game, not a batch).
+        num_games: size of the family (an integer ``>= 1``).
+        std: scale of the log-normal noise (finite, ``>= 0``).
     """
+    num_games = _family_size(game, "perturb_transitions", num_games, std)
     probs = game.transitions.dense()
-    z = jr.normal(key, (num_games, *probs.shape), probs.dtype)
+    shape = (num_games, *probs.shape)
+    p = _concrete(probs)
+    n = game.num_players
+    if p is not None and (p == p[(slice(None),) * 2 + (slice(0, 1),) * n]).all():
+        shape = (num_games, *probs.shape[:2], *(1,) * n, probs.shape[-1])
+    z = jr.normal(key, shape, probs.dtype)
     noisy = probs * jnp.exp(std * z)
     noisy = noisy / jnp.sum(noisy, axis=-1, keepdims=True)
     batch = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_games, *x.shape)), game)

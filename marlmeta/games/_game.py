@@ -11,6 +11,14 @@ when discounted), transitions through ``expectation(h, V)``
 table per player, Markov correlated policies as one ``(H, S, A_0, .., A_{N-1})``
 table.
 
+Every game checks itself at construction (``__check_init__``): shapes agree
+between rewards, transitions, initial distribution and potential reward
+(static, so also under ``jit`` and for batches), counts are positive integers,
+and on concrete arrays the values are checked too (finite rewards, ``initial``
+and kernel rows on the simplex, ``0 <= gamma < 1``); a ``ValueError`` names the
+argument, the index and the value. Under ``jit`` the values are tracers and
+only the static checks run (validation of values is eager only).
+
 Every metric of :mod:`marlmeta.evaluation` is written against the methods of
 :class:`AbstractMarkovGame`; a new game kind implements :attr:`lead_shape`,
 :meth:`evaluate`, :meth:`averaged_q` and :meth:`optimal_values` and inherits all
@@ -23,12 +31,28 @@ import abc
 from typing import ClassVar, Literal
 
 import equinox as eqx
+import numpy as np
 from jaxtyping import Array, Float, Int
 
 from marlmeta.evaluation import _discounted, _finite
+from marlmeta.games._checks import (
+    _concrete,
+    _fmt,
+    _index,
+    check_distributions,
+    check_trailing,
+    check_values,
+    count,
+    counts,
+    real_array,
+)
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy
+
+
+def _optional_array(name: str, x) -> Array | None:
+    return None if x is None else real_array(name, x)
 
 
 class AbstractMarkovGame(eqx.Module):
@@ -61,13 +85,55 @@ class AbstractMarkovGame(eqx.Module):
         any batch axes), the dense view of :attr:`reward_model`."""
         return self.reward_model.dense(self._state_axes + len(self.num_actions))
 
+    def __check_init__(self):
+        acts = counts("num_actions", self.num_actions)
+        steps = self._step_sizes()
+        n = len(acts)
+        k = len(steps) + 1 + n  # axes of one player's table
+        shape = self.reward_model.shape(k)
+        if len(shape) < k + 1:
+            raise ValueError(
+                f"rewards has shape {shape}; expected {k + 1} axes "
+                "(N, (H,) S, A_0, .., A_(N-1)) after any batch axes"
+            )
+        num_states = shape[-(n + 1)]
+        entry = (*steps, num_states, *acts)
+        check_trailing(
+            "rewards", shape, (n, *entry), f"num_actions {acts} and the horizon"
+        )
+        if num_states < 1:
+            raise ValueError(f"rewards has shape {shape}; expected at least one state")
+        batch = tuple(shape[: -(k + 1)])
+        if tuple(self.initial.shape) != (*batch, num_states):
+            raise ValueError(
+                f"initial has shape {tuple(self.initial.shape)}; expected "
+                f"{(*batch, num_states)} to agree with the rewards"
+            )
+        check_distributions("initial", self.initial)
+        self.transitions.check_shapes(self._num_steps(), num_states, acts)
+        if self.potential_reward is not None:
+            check_values("potential_reward", self.potential_reward)
+            check_trailing(
+                "potential_reward", self.potential_reward.shape, entry, "the rewards"
+            )
+
+    @abc.abstractmethod
+    def _step_sizes(self) -> tuple[int, ...]:
+        """The step axis of one player's table: ``(H,)``, or ``()``."""
+
+    @abc.abstractmethod
+    def _num_steps(self) -> tuple[int, ...]:
+        """The admissible lengths of the kernel's time axis."""
+
     @property
     def num_players(self) -> int:
+        """``N``."""
         return len(self.num_actions)
 
     @property
     def num_states(self) -> int:
-        return self.transitions.num_states
+        """``S`` (also of a batch: the last axis of ``initial``)."""
+        return self.initial.shape[-1]
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -177,15 +243,26 @@ class FiniteHorizonGame(AbstractMarkovGame):
         observations=None,
         num_observations=None,
     ):
-        """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array."""
+        """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array.
+
+        Checked at construction (see the module text); prefer
+        :func:`marlmeta.games.markov_game`, which also accepts a kernel array
+        without the step axis and picks a compact reward model.
+        """
         self.reward_model = as_rewards(reward_model)
         self.transitions = transitions
-        self.initial = initial
-        self.potential_reward = potential_reward
+        self.initial = real_array("initial", initial)
+        self.potential_reward = _optional_array("potential_reward", potential_reward)
         self.num_actions = num_actions
-        self.horizon = horizon
+        self.horizon = count("horizon", horizon)
         self.observations = observations
         self.num_observations = num_observations
+
+    def _step_sizes(self):
+        return (self.horizon,)
+
+    def _num_steps(self):
+        return (self.horizon, 1)
 
     @property
     def lead_shape(self) -> tuple[int, ...]:
@@ -251,12 +328,16 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         num_actions,
         linear_solver="auto",
     ):
-        """``reward_model``: a reward model or a dense ``(N, S, *A)`` array."""
+        """``reward_model``: a reward model or a dense ``(N, S, *A)`` array.
+
+        Checked at construction (see the module text); prefer
+        :func:`marlmeta.games.discounted_game`.
+        """
         self.reward_model = as_rewards(reward_model)
         self.transitions = transitions
-        self.initial = initial
-        self.potential_reward = potential_reward
-        self.discount = discount
+        self.initial = real_array("initial", initial)
+        self.potential_reward = _optional_array("potential_reward", potential_reward)
+        self.discount = real_array("discount", discount)
         self.num_actions = num_actions
         self.linear_solver = linear_solver
 
@@ -266,6 +347,25 @@ class DiscountedMarkovGame(AbstractMarkovGame):
                 f"linear_solver is {self.linear_solver!r}; "
                 "expected 'auto', 'dense' or 'iterative'"
             )
+        batch = tuple(self.initial.shape[:-1])
+        if tuple(self.discount.shape) != batch:
+            raise ValueError(
+                f"discount has shape {tuple(self.discount.shape)}; expected "
+                f"{batch} (one per game)"
+            )
+        g = _concrete(self.discount)
+        if g is not None:
+            bad = ~(np.isfinite(g) & (g >= 0) & (g < 1))
+            if bad.any():
+                idx = _index(int(np.argmax(bad)), g.shape)
+                where = f"discount{list(idx)}" if idx else "discount"
+                raise ValueError(f"{where} is {_fmt(g[idx])}; expected [0, 1)")
+
+    def _step_sizes(self):
+        return ()
+
+    def _num_steps(self):
+        return (1,)
 
     @property
     def lead_shape(self) -> tuple[int, ...]:

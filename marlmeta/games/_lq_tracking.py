@@ -29,13 +29,12 @@ approximate (the others' actions then depend on ``s_i``).
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from marlmeta.games._checks import count, real_scalar
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import StationaryRewards
 from marlmeta.games._transitions import FactoredTransitions
@@ -49,17 +48,16 @@ ACTIONS = (-1, 0, 1)
 def _check(num_players, num_positions, horizon, sigma, kappa, dt, **numbers) -> None:
     """Validate the sizes and the scalar parameters (``numbers``: further
     finite numbers by name, e.g. the family's ``std``)."""
-    for name, v in (("num_players", num_players), ("horizon", horizon)):
-        if int(v) < 1:
-            raise ValueError(f"{name} is {v}; expected >= 1")
-    if num_positions < 1 or num_positions % 2 == 0:
+    count("num_players", num_players)
+    count("horizon", horizon)
+    if count("num_positions", num_positions) % 2 == 0:
         raise ValueError(
             f"num_positions is {num_positions}; expected an odd positive int "
             "(positions -m..m)"
         )
     for name, v in {"sigma": sigma, "kappa": kappa, **numbers}.items():
-        if not math.isfinite(float(v)):
-            raise ValueError(f"{name} is {v!r}; expected a finite number")
+        real_scalar(name, v)
+    real_scalar("dt", dt)
     if not float(dt) > 0:
         raise ValueError(f"dt is {dt!r}; expected a number > 0")
 
@@ -233,8 +231,8 @@ def lq_tracking_family(
         A batch of games with a leading axis ``num_games`` on every leaf.
     """
     _check(num_players, num_positions, horizon, sigma, kappa, dt, std=std)
-    if int(num_games) < 1:
-        raise ValueError(f"num_games is {num_games}; expected >= 1")
+    real_scalar("std", std, 0.0)
+    num_games = count("num_games", num_games)
     dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
     base = _drifts(drift, num_players, dtype)
     drifts = base + std * jr.normal(key, (num_games, num_players), dtype)

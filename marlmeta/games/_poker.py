@@ -36,6 +36,7 @@ import numpy as np
 from phevaluator import evaluate_cards
 
 from marlmeta.games._betting import _check_variant, betting_game, betting_rewards
+from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._families import stack as stack_games
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import ZeroSumRewards
@@ -116,7 +117,14 @@ def _ranges(ranges, board_cards) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def _check_pot(pot) -> None:
+    real_scalar("pot", pot)
+    if not pot > 0:
+        raise ValueError(f"pot is {pot!r}; expected a number > 0")
+
+
 def _check_stacks(stacks) -> tuple[float, float]:
+    real_array("stacks", stacks)
     s = np.asarray(stacks, np.float64)
     if s.shape != (2,):
         raise ValueError(f"stacks is {stacks!r}; expected two numbers")
@@ -192,8 +200,7 @@ def river_endgame(
             length or negative, a non-positive pot or stack, an unknown variant.
     """
     _check_variant(variant)
-    if not (np.isfinite(pot) and pot > 0):
-        raise ValueError(f"pot is {pot!r}; expected a number > 0")
+    _check_pot(pot)
     stacks = _check_stacks(stacks)
     deals = river_deals(board, ranges)
     bet, scale = _bet_and_scale(pot, stacks)
@@ -213,10 +220,11 @@ def river_endgame(
 
 def perturbed_stacks(seed: int, num_games: int, pot: float, stacks, std: float = 0.5):
     """``(num_games, 2)`` stacks ``pot * max(stack_i / pot + N(0, std), 0.05)``."""
-    if not (np.isfinite(std) and std >= 0):
-        raise ValueError(f"std is {std!r}; expected a number >= 0")
+    real_scalar("std", std, 0.0)
+    _check_pot(pot)
     sigma = np.asarray(_check_stacks(stacks)) / pot
-    noise = np.random.default_rng(seed).normal(0.0, std, (num_games, 2))
+    size = (count("num_games", num_games), 2)
+    noise = np.random.default_rng(seed).normal(0.0, std, size)
     return pot * np.maximum(sigma + noise, 0.05)
 
 
@@ -235,10 +243,11 @@ def river_endgame_family(
     """A batch of river endgames whose stacks are perturbed
     (:func:`perturbed_stacks`); deals, transitions and observations are shared
     (bit-identical), only the rewards differ."""
+    stacks_ = perturbed_stacks(seed, num_games, pot, stacks, std)
     base = river_endgame(board, pot, stacks, ranges, variant, dtype)
     deals = river_deals(board, ranges)
     games = []
-    for s in perturbed_stacks(seed, num_games, pot, stacks, std):
+    for s in stacks_:
         bet, scale = _bet_and_scale(pot, tuple(s))
         r = betting_rewards(deals.showdown, pot, bet, scale, variant, dtype)
         reward = ZeroSumRewards(jnp.asarray(r))

@@ -13,6 +13,12 @@ The compact models keep a batch of zero-sum or identical-interest games at
 compiled function XLA fuses it into the consumer). The constructors choose the
 model: identical rewards and, for two players, ``r_1 = -r_0`` are detected on
 concrete inputs.
+
+A model also says which noise keeps its structure (:meth:`AbstractRewards.coupling`):
+:func:`marlmeta.games.perturb_rewards` uses it by default, so a zero-sum game
+gives a zero-sum family and an identical-interest game an identical-interest one.
+Every model checks at construction that its tables are real (always) and finite
+(concrete tables), naming the first bad index.
 """
 
 from __future__ import annotations
@@ -22,9 +28,16 @@ from typing import Literal
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from marlmeta.games._checks import check_identical
+from marlmeta.games._checks import (
+    _concrete,
+    check_identical,
+    check_values,
+    count,
+    real_array,
+)
 
 Coupling = Literal["independent", "zero_sum", "identical"]
 
@@ -41,6 +54,25 @@ class AbstractRewards(eqx.Module):
     def dense(self, entry_ndim: int) -> Array:
         """Every player's table stacked on the axis after any batch axes, for
         tables of ``entry_ndim`` axes (state and action axes)."""
+
+    @abc.abstractmethod
+    def shape(self, entry_ndim: int) -> tuple[int, ...]:
+        """The shape of :meth:`dense` (without forming it)."""
+
+    def coupling(self, entry_ndim: int) -> Coupling:
+        """The noise coupling that keeps this model's structure: ``"zero_sum"``
+        (two players, ``r_1 = -r_0``), ``"identical"`` (one shared reward) or
+        ``"independent"`` (general sum). Stored tables are compared when
+        concrete (traced ones count as general sum)."""
+        r = _concrete(self.dense(entry_ndim))
+        if r is None:
+            return "independent"
+        r = np.moveaxis(r, r.ndim - entry_ndim - 1, 0)
+        if r.shape[0] > 1 and (r == r[:1]).all():
+            return "identical"
+        if r.shape[0] == 2 and np.array_equal(r[1], -r[0]):
+            return "zero_sum"
+        return "independent"
 
     @abc.abstractmethod
     def perturbed(self, eps: Array, coupling: Coupling) -> AbstractRewards:
@@ -63,13 +95,21 @@ class DenseRewards(AbstractRewards):
 
     tables: Float[Array, "N ..."]
 
+    def __check_init__(self):
+        check_values("rewards", self.tables)
+
     @property
     def num_players(self) -> int:
+        """``N`` (of one game: the leading axis of ``tables``)."""
         return self.tables.shape[0]
 
     def dense(self, entry_ndim: int) -> Array:
         del entry_ndim
         return self.tables
+
+    def shape(self, entry_ndim: int) -> tuple[int, ...]:
+        del entry_ndim
+        return tuple(self.tables.shape)
 
     def perturbed(self, eps, coupling):
         del coupling
@@ -81,6 +121,9 @@ class ZeroSumRewards(AbstractRewards):
 
     reward: Float[Array, " ..."]
 
+    def __check_init__(self):
+        check_values("rewards", self.reward)
+
     @property
     def num_players(self) -> int:
         return 2
@@ -88,6 +131,13 @@ class ZeroSumRewards(AbstractRewards):
     def dense(self, entry_ndim: int) -> Array:
         axis = self.reward.ndim - entry_ndim
         return jnp.stack([self.reward, -self.reward], axis=axis)
+
+    def shape(self, entry_ndim: int) -> tuple[int, ...]:
+        return _insert(self.reward.shape, entry_ndim, 2)
+
+    def coupling(self, entry_ndim: int) -> Coupling:
+        del entry_ndim
+        return "zero_sum"
 
     def perturbed(self, eps, coupling):
         if coupling == "zero_sum":
@@ -101,9 +151,20 @@ class IdenticalRewards(AbstractRewards):
     reward: Float[Array, " ..."]
     num_players_: int = eqx.field(static=True)
 
+    def __check_init__(self):
+        check_values("rewards", self.reward)
+        count("num_players", self.num_players_)
+
     @property
     def num_players(self) -> int:
         return self.num_players_
+
+    def shape(self, entry_ndim: int) -> tuple[int, ...]:
+        return _insert(self.reward.shape, entry_ndim, self.num_players_)
+
+    def coupling(self, entry_ndim: int) -> Coupling:
+        del entry_ndim
+        return "identical"
 
     def dense(self, entry_ndim: int) -> Array:
         axis = self.reward.ndim - entry_ndim
@@ -132,9 +193,17 @@ class StationaryRewards(AbstractRewards):
     tables: Float[Array, "N S *A"]
     horizon: int = eqx.field(static=True)
 
+    def __check_init__(self):
+        check_values("rewards", self.tables)
+        count("horizon", self.horizon)
+
     @property
     def num_players(self) -> int:
+        """``N`` (of one game: the leading axis of ``tables``)."""
         return self.tables.shape[0]
+
+    def shape(self, entry_ndim: int) -> tuple[int, ...]:
+        return _insert(self.tables.shape, entry_ndim - 1, self.horizon)
 
     def dense(self, entry_ndim: int) -> Array:
         # entry_ndim counts (h, s, a_0, ..): the time axis goes in front of s.
@@ -153,8 +222,14 @@ class StationaryRewards(AbstractRewards):
         return DenseRewards(self.dense(eps.ndim - 2) + eps)
 
 
+def _insert(shape, entry_ndim: int, size: int) -> tuple[int, ...]:
+    """``shape`` with an axis of ``size`` before its last ``entry_ndim`` axes."""
+    cut = len(shape) - entry_ndim
+    return (*shape[:cut], size, *shape[cut:])
+
+
 def as_rewards(rewards) -> AbstractRewards:
     """A reward model as it is, an array as :class:`DenseRewards`."""
     if isinstance(rewards, AbstractRewards):
         return rewards
-    return DenseRewards(rewards)
+    return DenseRewards(real_array("rewards", rewards))

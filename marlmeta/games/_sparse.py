@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
+from marlmeta.games._checks import count, counts
+from marlmeta.games._families import float_dtype
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
@@ -69,31 +71,22 @@ def _random_sparse(zero_sum: bool):
         time_homogeneous: bool = False,
         dtype=jnp.float32,
     ) -> FiniteHorizonGame:
-        num_actions = tuple(int(a) for a in num_actions)
+        num_actions = counts("num_actions", num_actions)
         if zero_sum and len(num_actions) != 2:
             raise ValueError(
                 f"num_actions is {num_actions}; a zero-sum game has 2 players"
             )
-        sizes = {
-            "num_games": num_games,
-            "num_states": num_states,
-            "horizon": horizon,
-            "fan_out": fan_out,
-        }
-        sizes |= {f"num_actions[{i}]": a for i, a in enumerate(num_actions)}
-        for name, v in sizes.items():
-            if int(v) < 1:
-                raise ValueError(f"{name} is {v}; expected >= 1")
+        horizon = count("horizon", horizon)
         return _sparse(
             key,
-            int(num_games),
+            count("num_games", num_games),
             num_actions,
-            int(num_states),
-            int(horizon),
-            int(fan_out),
-            1 if time_homogeneous else int(horizon),
+            count("num_states", num_states),
+            horizon,
+            count("fan_out", fan_out),
+            1 if time_homogeneous else horizon,
             zero_sum,
-            jnp.dtype(dtype),
+            float_dtype(dtype),
         )
 
     return generate

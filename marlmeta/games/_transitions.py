@@ -13,6 +13,13 @@ every state ``s`` and joint action ``a``. Three representations implement it:
 
 A kernel has a time axis of length ``H`` (time-inhomogeneous) or ``1``
 (time-homogeneous, shared by all steps; discounted games always use ``1``).
+
+Every kernel checks itself at construction: real probabilities always,
+integer successor indices always, and, on concrete arrays, rows on the simplex
+(within :func:`~marlmeta.games._checks.prob_tol` of the dtype) and successors in
+range; a ``ValueError`` names the array, the index and the value. Sizes
+(``num_steps``, ``num_states``, ``num_actions``) are those of one kernel; a batch
+of kernels is read under ``jax.vmap``.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from marlmeta.games._checks import (
-    _check_distributions,
-    _check_shape,
     _concrete,
+    _dtype_of,
     _fmt,
     _index,
+    check_distributions,
+    check_trailing,
+    count,
+    real_array,
 )
 
 #: Fan-outs up to this are summed by unrolled adds, longer ones by a loop.
@@ -65,10 +75,33 @@ class AbstractTransitions(eqx.Module):
         """The kernel as one dense array ``(num_steps, S, A_0, .., A_{N-1}, S)``."""
 
     @abc.abstractmethod
+    def check_shapes(
+        self, num_steps: tuple[int, ...], num_states: int, num_actions: tuple[int, ...]
+    ) -> None:
+        """Raise ``ValueError`` unless the kernel's shapes fit a game's sizes.
+
+        Reads the trailing axes (static shapes), so it holds under ``jit`` and
+        for a batch of kernels.
+
+        Args:
+            num_steps: the admissible lengths of the time axis.
+            num_states: ``S``.
+            num_actions: ``(A_0, .., A_{N-1})``.
+        """
+
+    def with_time_axis(self, num_players: int) -> AbstractTransitions:
+        """This kernel with its time axis (only a dense array may omit it)."""
+        del num_players
+        return self
+
     def validate(
         self, num_steps: tuple[int, ...], num_states: int, num_actions: tuple[int, ...]
     ) -> AbstractTransitions:
-        """This kernel, checked against a game's sizes (concrete arrays only).
+        """This kernel (with its time axis), checked against a game's sizes.
+
+        The values were checked when the kernel was built; this checks the
+        shapes, which are static, so a kernel validated under ``jit`` is the
+        one validated eagerly.
 
         Args:
             num_steps: the admissible lengths of the time axis.
@@ -76,8 +109,11 @@ class AbstractTransitions(eqx.Module):
             num_actions: ``(A_0, .., A_{N-1})``.
 
         Raises:
-            ValueError: naming the array, the index and the value.
+            ValueError: naming the array and the shapes.
         """
+        out = self.with_time_axis(len(num_actions))
+        out.check_shapes(num_steps, num_states, tuple(num_actions))
+        return out
 
     def expectation(self, h, value: Float[Array, " S"]) -> Float[Array, " S *A"]:
         """Expected next value for every state and joint action.
@@ -113,7 +149,18 @@ class AbstractTransitions(eqx.Module):
 class DenseTransitions(AbstractTransitions):
     """Dense kernel ``probs[t, s, a_0, .., a_{N-1}, s']``."""
 
-    probs: Float[Array, "T S *A S"] = eqx.field(converter=jnp.asarray)
+    probs: Float[Array, "T S *A S"]
+
+    def __init__(self, probs):
+        self.probs = real_array("transitions", probs)
+
+    def __check_init__(self):
+        if self.probs.ndim < 3:
+            raise ValueError(
+                f"transitions has shape {self.probs.shape}; expected "
+                "(T, S, A_0, .., A_(N-1), S)"
+            )
+        check_distributions("transitions", self.probs)
 
     @property
     def num_steps(self) -> int:
@@ -121,7 +168,7 @@ class DenseTransitions(AbstractTransitions):
 
     @property
     def num_states(self) -> int:
-        return self.probs.shape[1]
+        return self.probs.shape[-1]
 
     @property
     def num_actions(self) -> tuple[int, ...]:
@@ -133,20 +180,21 @@ class DenseTransitions(AbstractTransitions):
     def dense(self):
         return self.probs
 
-    def validate(self, num_steps, num_states, num_actions):
-        p = _concrete(self.probs)
-        if p is None:
-            return self
-        out = self
-        if p.ndim == len(num_actions) + 2:  # no time axis given
-            out, p = DenseTransitions(self.probs[None]), p[None]
-        ok = p.shape[0] in num_steps
-        expected = (p.shape[0] if ok else num_steps[0], num_states)
-        _check_shape(
-            "transitions", p.shape, expected + tuple(num_actions) + (num_states,)
+    def with_time_axis(self, num_players):
+        if self.probs.ndim == num_players + 2:  # (S, *A, S): time-homogeneous
+            return DenseTransitions(self.probs[None])
+        return self
+
+    def check_shapes(self, num_steps, num_states, num_actions):
+        n = len(num_actions)
+        steps = self.probs.shape[-(n + 3)] if self.probs.ndim >= n + 3 else None
+        t = steps if steps in num_steps else num_steps[0]
+        check_trailing(
+            "transitions",
+            self.probs.shape,
+            (t, num_states, *num_actions, num_states),
+            "the rewards",
         )
-        _check_distributions("transitions", p)
-        return out
 
 
 class SparseTransitions(AbstractTransitions):
@@ -162,11 +210,41 @@ class SparseTransitions(AbstractTransitions):
     num_states_: int = eqx.field(static=True)
 
     def __init__(self, next_state, prob, num_states: int | None = None):
+        """``num_states`` defaults to the state axis of one kernel,
+        ``next_state.shape[1]`` (give it for a batch)."""
+        if _dtype_of("transitions.next_state", next_state).kind not in "iu":
+            real_array("transitions.next_state", next_state)  # names a bad value
+            nxt = np.asarray(next_state)
+            frac = nxt != np.round(nxt)
+            idx = _index(int(np.argmax(frac)), nxt.shape) if nxt.ndim else ()
+            raise ValueError(
+                f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])} "
+                f"(dtype {nxt.dtype}); expected integer state indices"
+            )
         self.next_state = jnp.asarray(next_state, dtype=jnp.int32)
-        self.prob = jnp.asarray(prob)
-        self.num_states_ = (
-            int(self.next_state.shape[1]) if num_states is None else num_states
+        self.prob = real_array("transitions.prob", prob)
+        self.num_states_ = count(
+            "num_states",
+            self.next_state.shape[1] if num_states is None else num_states,
         )
+
+    def __check_init__(self):
+        if self.next_state.shape != self.prob.shape or self.prob.ndim < 4:
+            raise ValueError(
+                f"transitions.next_state has shape {self.next_state.shape} and "
+                f"transitions.prob {self.prob.shape}; expected one shape "
+                "(T, S, A_0, .., A_(N-1), K)"
+            )
+        nxt = _concrete(self.next_state)
+        if nxt is not None:
+            out = (nxt < 0) | (nxt >= self.num_states_)
+            if out.any():
+                idx = _index(int(np.argmax(out)), nxt.shape)
+                raise ValueError(
+                    f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])}; "
+                    f"expected a state in [0, {self.num_states_})"
+                )
+        check_distributions("transitions.prob", self.prob)
 
     @property
     def num_steps(self) -> int:
@@ -203,27 +281,21 @@ class SparseTransitions(AbstractTransitions):
     def support(self):
         return np.asarray(self.next_state), np.asarray(self.prob)
 
-    def validate(self, num_steps, num_states, num_actions):
-        prob, nxt = _concrete(self.prob), _concrete(self.next_state)
-        if prob is None or nxt is None:
-            return self
-        ok = prob.shape[0] in num_steps
-        expected = (
-            (prob.shape[0] if ok else num_steps[0], num_states)
-            + tuple(num_actions)
-            + prob.shape[-1:]
-        )
-        _check_shape("transitions.prob", prob.shape, expected)
-        _check_shape("transitions.next_state", nxt.shape, expected)
-        out = (nxt < 0) | (nxt >= num_states)
-        if out.any():
-            idx = _index(int(np.argmax(out)), nxt.shape)
+    def check_shapes(self, num_steps, num_states, num_actions):
+        if self.num_states_ != num_states:
             raise ValueError(
-                f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])}; "
-                f"expected a state in [0, {num_states})"
+                f"transitions has {self.num_states_} states; expected "
+                f"{num_states} to agree with the rewards"
             )
-        _check_distributions("transitions.prob", prob)
-        return self
+        n = len(num_actions)
+        steps = self.prob.shape[-(n + 3)] if self.prob.ndim >= n + 3 else None
+        t = steps if steps in num_steps else num_steps[0]
+        check_trailing(
+            "transitions.prob",
+            self.prob.shape,
+            (t, num_states, *num_actions, self.prob.shape[-1]),
+            "the rewards",
+        )
 
 
 class FactoredTransitions(AbstractTransitions):
@@ -236,17 +308,31 @@ class FactoredTransitions(AbstractTransitions):
     kernel.
     """
 
-    local: tuple[Float[Array, "T Si Ai Si"], ...] = eqx.field(
-        converter=lambda xs: tuple(jnp.asarray(x) for x in xs)
-    )
+    local: tuple[Float[Array, "T Si Ai Si"], ...]
+
+    def __init__(self, local):
+        self.local = tuple(
+            real_array(f"transitions.local[{i}]", x) for i, x in enumerate(local)
+        )
+
+    def __check_init__(self):
+        if not self.local:
+            raise ValueError("transitions.local is empty; expected one kernel a player")
+        for i, p in enumerate(self.local):
+            if p.ndim < 4 or p.shape[-3] != p.shape[-1]:
+                raise ValueError(
+                    f"transitions.local[{i}] has shape {p.shape}; expected "
+                    "(T, S_i, A_i, S_i)"
+                )
+            check_distributions(f"transitions.local[{i}]", p)
 
     @property
     def num_steps(self) -> int:
-        return self.local[0].shape[0]
+        return self.local[0].shape[-4]
 
     @property
     def local_states(self) -> tuple[int, ...]:
-        return tuple(p.shape[1] for p in self.local)
+        return tuple(p.shape[-3] for p in self.local)
 
     @property
     def num_states(self) -> int:
@@ -254,7 +340,7 @@ class FactoredTransitions(AbstractTransitions):
 
     @property
     def num_actions(self) -> tuple[int, ...]:
-        return tuple(p.shape[2] for p in self.local)
+        return tuple(p.shape[-2] for p in self.local)
 
     def _expectation(self, h, value):
         n = len(self.local)
@@ -286,22 +372,23 @@ class FactoredTransitions(AbstractTransitions):
         t = out.shape[0]
         return out.reshape((t, self.num_states, *self.num_actions, self.num_states))
 
-    def validate(self, num_steps, num_states, num_actions):
+    def check_shapes(self, num_steps, num_states, num_actions):
+        if len(self.local) != len(num_actions):
+            raise ValueError(
+                f"transitions has {len(self.local)} local kernels; expected one "
+                f"for each of the {len(num_actions)} players"
+            )
         if self.num_states != num_states:
             raise ValueError(
                 f"transitions has {self.num_states} states in all; "
                 f"expected {num_states} to agree with the rewards"
             )
-        for i, local in enumerate(self.local):
-            p = _concrete(local)
-            if p is None:
-                continue
-            s_i = p.shape[1]
-            ok = p.shape[0] in num_steps
-            _check_shape(
+        for i, p in enumerate(self.local):
+            t = p.shape[-4] if p.shape[-4] in num_steps else num_steps[0]
+            s_i = p.shape[-3]
+            check_trailing(
                 f"transitions.local[{i}]",
                 p.shape,
-                (p.shape[0] if ok else num_steps[0], s_i, num_actions[i], s_i),
+                (t, s_i, num_actions[i], s_i),
+                "the rewards",
             )
-            _check_distributions(f"transitions.local[{i}]", p)
-        return self
