@@ -1,7 +1,9 @@
 """Generators of aggregative Markov games: random, congestion, Cournot, distancing.
 
-All are valid by construction (no validation pass) and built in JAX, so a
-batch is one ``vmap`` over keys.
+All are valid by construction (no validation pass over the arrays) and built
+in JAX, so a batch is one ``vmap`` over keys. Their arguments are checked: sizes
+are positive integers (not ``bool``, floats or strings) and scalars finite real
+numbers; a ``ValueError`` names the argument and the value.
 """
 
 from __future__ import annotations
@@ -21,6 +23,26 @@ from marlmeta.aggregative._models import (
     SoftmaxTransitions,
     ThresholdTransitions,
 )
+from marlmeta.games._checks import _check_finite, count, real_array, real_scalar
+
+
+def _sizes(**sizes) -> None:
+    for name, v in sizes.items():
+        count(name, v)
+
+
+def _reals(**scalars) -> None:
+    for name, v in scalars.items():
+        real_scalar(name, v)
+
+
+def _vector(name: str, x):
+    """A finite real 1-D array (a ``ValueError`` naming the bad index)."""
+    a = real_array(name, x)
+    if a.ndim != 1 or a.shape[0] == 0:
+        raise ValueError(f"{name} has shape {a.shape}; expected a non-empty vector")
+    _check_finite(name, np.asarray(a))
+    return a
 
 
 def _spread(contributions):
@@ -102,6 +124,16 @@ def random_aggregative(
         key: a JAX PRNG key.
         num_games: ``None`` for one game, else a batch along a leading axis.
     """
+    _sizes(
+        horizon=horizon,
+        num_states=num_states,
+        num_players=num_players,
+        num_actions=num_actions,
+        dim=dim,
+    )
+    _reals(slope_scale=slope_scale, coupling_scale=coupling_scale)
+    if num_games is not None:
+        num_games = count("num_games", num_games)
     dtype = jnp.dtype(dtype or jnp.result_type(float))
     static = (horizon, num_states, num_players, num_actions, dim)
 
@@ -146,8 +178,13 @@ def singleton_congestion(
         cost: ``(m,)`` congestion costs (``>= 0`` for congestion).
         num_players: ``n``.
     """
-    theta = jnp.asarray(theta, jnp.result_type(float))
-    cost = jnp.asarray(cost, theta.dtype)
+    _sizes(num_players=num_players, horizon=horizon)
+    theta = _vector("theta", theta).astype(jnp.result_type(float))
+    cost = _vector("cost", cost).astype(theta.dtype)
+    if cost.shape != theta.shape:
+        raise ValueError(
+            f"cost has shape {cost.shape}; expected {theta.shape} (one per facility)"
+        )
     m = theta.shape[0]
     shape = (horizon, 1, num_players, m)
     rewards = CongestionRewards(
@@ -189,8 +226,10 @@ def cournot(
     The one-shot game with fixed demand ``A`` has the symmetric continuous
     equilibrium ``q* = (A - c) / (1 + 1/n)``.
     """
+    _sizes(num_players=num_players, num_levels=num_levels, horizon=horizon)
+    _reals(marginal_cost=marginal_cost, demand_coupling=demand_coupling)
     dtype = jnp.result_type(float)
-    a = jnp.asarray(intercepts, dtype)
+    a = _vector("intercepts", intercepts).astype(dtype)
     num_states = a.shape[0]
     q = jnp.linspace(0.0, 1.0, num_levels, dtype=dtype)
     shape = (horizon, num_states, num_players, num_levels)
@@ -237,8 +276,10 @@ def distancing(
     ``[0, 1]`` (which keeps every equilibrium): ``(r + penalty) /
     (penalty + N max w)``. Starts in the safe state.
     """
+    _sizes(num_players=num_players, horizon=horizon)
+    _reals(penalty=penalty, sharpness=sharpness)
     dtype = jnp.result_type(float)
-    w = jnp.asarray(weights, dtype)
+    w = _vector("weights", weights).astype(dtype)
     m, n = w.shape[0], num_players
     scale = penalty + n * float(np.max(np.asarray(weights)))
     shape = (horizon, 2, n, m)

@@ -40,6 +40,11 @@ def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, shape))
 
 
+def _at(name: str, idx: tuple[int, ...]) -> str:
+    """``name[i, j]``, or ``name`` for the one entry of a scalar."""
+    return f"{name}{list(idx)}" if idx else name
+
+
 def _fmt(x) -> str:
     """A value as the user wrote it: ``nan``, ``-0.5``, ``1.0``."""
     return repr(np.asarray(x).tolist())
@@ -80,9 +85,9 @@ def real_array(name: str, x, dtype=None) -> jax.Array:
         if kind == "c":
             bad = a.imag != 0
             idx = _index(int(np.argmax(bad)), a.shape) if a.ndim else ()
-        where = f"{name}{list(idx)}" if idx else name
         raise ValueError(
-            f"{where} is {_fmt(a[idx])} ({what} dtype {a.dtype}); expected real numbers"
+            f"{_at(name, idx)} is {_fmt(a[idx])} ({what} dtype {a.dtype}); "
+            "expected real numbers"
         )
     if dtype is None and kind != "f":
         dtype = jnp.result_type(float)
@@ -150,7 +155,7 @@ def _check_finite(name: str, x: np.ndarray) -> None:
     if bad.any():
         idx = _index(int(np.argmax(bad)), x.shape)
         raise ValueError(
-            f"{name}{list(idx)} is {_fmt(x[idx])}; expected a finite number"
+            f"{_at(name, idx)} is {_fmt(x[idx])}; expected a finite number"
         )
 
 
@@ -173,7 +178,7 @@ def _check_distributions(name: str, p: np.ndarray) -> None:
     if neg.any():
         idx = _index(int(np.argmax(neg)), p.shape)
         raise ValueError(
-            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0 "
+            f"{_at(name, idx)} is {_fmt(p[idx])}; probabilities must be >= 0 "
             f"(tolerance {tol:g} for {p.dtype})"
         )
     sums = p.sum(-1)
@@ -181,7 +186,7 @@ def _check_distributions(name: str, p: np.ndarray) -> None:
     if off.any():
         idx = _index(int(np.argmax(off)), sums.shape)
         raise ValueError(
-            f"{name}{list(idx)} sums to {_fmt(sums[idx])}; "
+            f"{_at(name, idx)} sums to {_fmt(sums[idx])}; "
             f"expected 1 (tolerance {tol:g} for {p.dtype})"
         )
 

@@ -36,6 +36,7 @@ from jaxtyping import Array, Float, Int
 
 from marlmeta.evaluation import _discounted, _finite
 from marlmeta.games._checks import (
+    _at,
     _concrete,
     _fmt,
     _index,
@@ -358,8 +359,9 @@ class DiscountedMarkovGame(AbstractMarkovGame):
             bad = ~(np.isfinite(g) & (g >= 0) & (g < 1))
             if bad.any():
                 idx = _index(int(np.argmax(bad)), g.shape)
-                where = f"discount{list(idx)}" if idx else "discount"
-                raise ValueError(f"{where} is {_fmt(g[idx])}; expected [0, 1)")
+                raise ValueError(
+                    f"{_at('discount', idx)} is {_fmt(g[idx])}; expected [0, 1)"
+                )
 
     def _step_sizes(self):
         return ()
