@@ -8,6 +8,7 @@ checked against NumPy: its empirical law and the reconstruction of each member
 from the base game.
 """
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -122,3 +123,18 @@ def test_zero_sum_noise_law():
     # zero std: every member is the base game
     same = G.perturb_rewards(KEY, zs, 2, 0.0)
     np.testing.assert_array_equal(same.rewards[1], zs.rewards)
+
+
+def test_traced_dense_rewards_need_an_explicit_coupling():
+    base = _dense_zero_sum()  # zero-sum values, stored densely
+
+    def family(r, coupling=None):
+        game = eqx.tree_at(lambda g: g.reward_model.tables, base, r)
+        return G.perturb_rewards(KEY, game, 2, 0.1, coupling=coupling).rewards
+
+    tables = base.reward_model.tables
+    with pytest.raises(ValueError, match="coupling is None and the game's rewards"):
+        jax.jit(family)(tables)
+    traced = jax.jit(lambda r: family(r, "zero_sum"))(tables)
+    # the eager default is zero_sum (up to XLA's fusion of std * eps under jit)
+    np.testing.assert_allclose(traced, family(tables), rtol=1e-14, atol=1e-15)

@@ -257,7 +257,9 @@ def perturb_rewards(
             with a potential reward (identical-interest and potential games),
             else the reward model's (:meth:`AbstractRewards.coupling`):
             ``"zero_sum"`` for a two-player zero-sum game, ``"independent"``
-            otherwise. ``"independent"`` draws separate noise for every player
+            otherwise (a game with traced dense rewards, under ``jit``, needs
+            an explicit coupling). ``"independent"`` draws separate noise for
+            every player
             (a general-sum family, whatever the game); ``"zero_sum"`` adds
             ``eps`` to player 0 and ``-eps`` to player 1 (the family stays
             zero-sum); ``"identical"`` adds the same ``eps`` to every player and
@@ -279,6 +281,12 @@ def perturb_rewards(
             if game.potential_reward is not None
             else game.reward_model.coupling(entry_ndim)
         )
+        if coupling is None:
+            raise ValueError(
+                "coupling is None and the game's rewards are traced (under jit) "
+                "and stored densely, so their structure cannot be read; pass "
+                "coupling='independent', 'zero_sum' or 'identical'"
+            )
     if coupling == "independent":
         eps = jr.normal(key, (num_games, n, *entry), game.rewards.dtype)
     elif coupling in ("zero_sum", "identical"):

@@ -59,14 +59,15 @@ class AbstractRewards(eqx.Module):
     def shape(self, entry_ndim: int) -> tuple[int, ...]:
         """The shape of :meth:`dense` (without forming it)."""
 
-    def coupling(self, entry_ndim: int) -> Coupling:
+    def coupling(self, entry_ndim: int) -> Coupling | None:
         """The noise coupling that keeps this model's structure: ``"zero_sum"``
         (two players, ``r_1 = -r_0``), ``"identical"`` (one shared reward) or
-        ``"independent"`` (general sum). Stored tables are compared when
-        concrete (traced ones count as general sum)."""
+        ``"independent"`` (general sum). Dense tables are compared when
+        concrete; for traced dense tables the structure is unknown (``None``).
+        """
         r = _concrete(self.dense(entry_ndim))
         if r is None:
-            return "independent"
+            return None
         r = np.moveaxis(r, r.ndim - entry_ndim - 1, 0)
         if r.shape[0] > 1 and (r == r[:1]).all():
             return "identical"
@@ -135,7 +136,7 @@ class ZeroSumRewards(AbstractRewards):
     def shape(self, entry_ndim: int) -> tuple[int, ...]:
         return _insert(self.reward.shape, entry_ndim, 2)
 
-    def coupling(self, entry_ndim: int) -> Coupling:
+    def coupling(self, entry_ndim: int) -> Coupling | None:
         del entry_ndim
         return "zero_sum"
 
@@ -162,7 +163,7 @@ class IdenticalRewards(AbstractRewards):
     def shape(self, entry_ndim: int) -> tuple[int, ...]:
         return _insert(self.reward.shape, entry_ndim, self.num_players_)
 
-    def coupling(self, entry_ndim: int) -> Coupling:
+    def coupling(self, entry_ndim: int) -> Coupling | None:
         del entry_ndim
         return "identical"
 
