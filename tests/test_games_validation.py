@@ -118,7 +118,7 @@ CASES = {
     ),
     "initial off the simplex": (
         lambda: G.markov_game(R, P, [0.5, 0.6]),
-        r"initial sums to 1\.1",  # one row: no index
+        r"initial\[\] sums to 1\.1",
     ),
     "initial nan": (lambda: G.markov_game(R, P, [np.nan, 1.0]), r"initial\[0\] is nan"),
     "complex initial": (

@@ -120,6 +120,17 @@ def counts(name: str, values, minimum: int = 1) -> tuple[int, ...]:
     return tuple(count(f"{name}[{i}]", v, minimum) for i, v in enumerate(values))
 
 
+def float_dtype(dtype) -> jnp.dtype:
+    """``dtype`` as a floating NumPy dtype, or a ``ValueError`` naming it."""
+    try:
+        d = jnp.dtype(dtype)
+    except TypeError:
+        d = None
+    if d is None or not jnp.issubdtype(d, jnp.floating):
+        raise ValueError(f"dtype is {dtype!r}; expected a floating dtype")
+    return d
+
+
 def real_scalar(
     name: str,
     value,
@@ -155,7 +166,7 @@ def _check_finite(name: str, x: np.ndarray) -> None:
     if bad.any():
         idx = _index(int(np.argmax(bad)), x.shape)
         raise ValueError(
-            f"{_at(name, idx)} is {_fmt(x[idx])}; expected a finite number"
+            f"{name}{list(idx)} is {_fmt(x[idx])}; expected a finite number"
         )
 
 
@@ -178,7 +189,7 @@ def _check_distributions(name: str, p: np.ndarray) -> None:
     if neg.any():
         idx = _index(int(np.argmax(neg)), p.shape)
         raise ValueError(
-            f"{_at(name, idx)} is {_fmt(p[idx])}; probabilities must be >= 0 "
+            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0 "
             f"(tolerance {tol:g} for {p.dtype})"
         )
     sums = p.sum(-1)
@@ -186,7 +197,7 @@ def _check_distributions(name: str, p: np.ndarray) -> None:
     if off.any():
         idx = _index(int(np.argmax(off)), sums.shape)
         raise ValueError(
-            f"{_at(name, idx)} sums to {_fmt(sums[idx])}; "
+            f"{name}{list(idx)} sums to {_fmt(sums[idx])}; "
             f"expected 1 (tolerance {tol:g} for {p.dtype})"
         )
 

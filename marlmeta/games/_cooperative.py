@@ -26,11 +26,11 @@ from marlmeta.games._checks import (
     check_identical,
     count,
     counts,
+    float_dtype,
     real_array,
     real_scalar,
 )
 from marlmeta.games._constructors import discounted_game
-from marlmeta.games._families import float_dtype
 from marlmeta.games._game import AbstractMarkovGame, DiscountedMarkovGame
 from marlmeta.games._rewards import IdenticalRewards
 from marlmeta.games._transitions import DenseTransitions

@@ -29,7 +29,13 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
-from marlmeta.games._checks import _concrete, count, counts, real_scalar
+from marlmeta.games._checks import (
+    _concrete,
+    count,
+    counts,
+    float_dtype,
+    real_scalar,
+)
 from marlmeta.games._game import (
     AbstractMarkovGame,
     DiscountedMarkovGame,
@@ -63,17 +69,6 @@ def unstack(games: AbstractMarkovGame) -> list[AbstractMarkovGame]:
         )
     n = games.batch_shape[0]
     return [jax.tree.map(lambda x, k=k: x[k], games) for k in range(n)]
-
-
-def float_dtype(dtype) -> jnp.dtype:
-    """``dtype`` as a floating NumPy dtype, or a ``ValueError`` naming it."""
-    try:
-        d = jnp.dtype(dtype)
-    except TypeError:
-        d = None
-    if d is None or not jnp.issubdtype(d, jnp.floating):
-        raise ValueError(f"dtype is {dtype!r}; expected a floating dtype")
-    return d
 
 
 def _kernel(key, lead: tuple[int, ...], num_states: int, dtype):

@@ -16,8 +16,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
-from marlmeta.games._checks import count, counts
-from marlmeta.games._families import float_dtype
+from marlmeta.games._checks import count, counts, float_dtype
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
