@@ -253,13 +253,12 @@ def perturb_rewards(
             else the reward model's (:meth:`AbstractRewards.coupling`):
             ``"zero_sum"`` for a two-player zero-sum game, ``"independent"``
             otherwise (a game with traced dense rewards, under ``jit``, needs
-            an explicit coupling). ``"independent"`` draws separate noise for
-            every player
-            (a general-sum family, whatever the game); ``"zero_sum"`` adds
-            ``eps`` to player 0 and ``-eps`` to player 1 (the family stays
-            zero-sum); ``"identical"`` adds the same ``eps`` to every player and
-            to the potential reward (``r_i - phi`` is unchanged, so a potential
-            game stays one).
+            an explicit coupling). ``"independent"`` draws separate noise
+            for every player (a general-sum family, whatever the game);
+            ``"zero_sum"`` adds ``eps`` to player 0 and ``-eps`` to player 1
+            (the family stays zero-sum); ``"identical"`` adds the same ``eps``
+            to every player and to the potential reward (``r_i - phi`` is
+            unchanged, so a potential game stays one).
 
     Raises:
         ValueError: a batch of games, a bad size or ``std``, an unknown

@@ -214,7 +214,12 @@ class SparseTransitions(AbstractTransitions):
         ``next_state.shape[1]`` (give it for a batch)."""
         if _dtype_of("transitions.next_state", next_state).kind not in "iu":
             real_array("transitions.next_state", next_state)  # names a bad value
-            nxt = np.asarray(next_state)
+            nxt = _concrete(next_state)
+            if nxt is None:
+                raise ValueError(
+                    f"transitions.next_state has dtype {next_state.dtype}; "
+                    "expected integer state indices"
+                )
             frac = nxt != np.round(nxt)
             idx = _index(int(np.argmax(frac)), nxt.shape) if nxt.ndim else ()
             raise ValueError(
