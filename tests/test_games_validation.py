@@ -318,6 +318,19 @@ CASES = {
         lambda: G.random_sparse_general_sum(KEY, 2, fan_out=0),
         "fan_out is 0",
     ),
+    "zoo string table": (
+        lambda: G.zoo.seed000_zero_sum(table=np.full((2, 2, 2), "0.5")),
+        r"table\[0, 0, 0\] is '0\.5'",
+    ),
+    "zoo stay": (lambda: G.zoo.seed000_zero_sum(stay=1.5), r"stay is 1\.5"),
+    "zoo horizon": (
+        lambda: G.zoo.seed000_identical_interest(horizon=0),
+        "horizon is 0",
+    ),
+    "zoo complex matrix": (
+        lambda: G.zoo.identical_interest_matrix([[1j, 0.0]]),
+        r"reward\[0, 0\] is 1j",
+    ),
     "lq num_players": (lambda: G.zoo.lq_tracking(num_players="2"), "num_players"),
     "lq family std": (
         lambda: G.lq_tracking_family(KEY, 2, -0.1),
@@ -406,3 +419,6 @@ def test_a_batch_where_one_game_is_expected():
             family(KEY, batch, 2, 0.1)
     with pytest.raises(ValueError, match="unstack takes a batch of games; got one"):
         G.unstack(ZS)
+    obs = [np.zeros((3, 2), int)] * 2
+    with pytest.raises(ValueError, match="observe takes one game; got a batch of 4"):
+        G.observe(batch, obs)

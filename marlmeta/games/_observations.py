@@ -26,7 +26,7 @@ def observe(
     """``game`` where player ``i`` observes ``observations[i]`` instead of the state.
 
     Args:
-        game: a finite-horizon game (one game, concrete arrays).
+        game: a finite-horizon game (one game, not a batch; concrete arrays).
         observations: per player an integer array-like ``(H, S)``.
         num_observations: per player ``O_i`` (default: ``1 + max`` of its map).
         check: check perfect recall (:func:`check_perfect_recall`).
@@ -37,6 +37,7 @@ def observe(
             without perfect recall.
     """
     game.require_finite_horizon("observe")
+    game.require_one_game("observe")
     n, shape = game.num_players, (game.horizon, game.num_states)
     if len(observations) != n:
         raise ValueError(
@@ -107,6 +108,7 @@ def check_perfect_recall(game: FiniteHorizonGame) -> None:
     actions; ``-`` marks a dummy action).
     """
     game.require_observations("check_perfect_recall")
+    game.require_one_game("check_perfect_recall")
     initial = _concrete(game.initial)
     nxt, prob = game.transitions.support()
     H, S = game.horizon, game.num_states

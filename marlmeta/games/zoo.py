@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marlmeta.games._betting import betting_game
+from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._constructors import (
     discounted_game,
     markov_game,
@@ -58,6 +59,8 @@ def matching_transitions(stay: float = 0.9, switch: float = 0.9, dtype=jnp.float
     Returns:
         ``(1, 2, 2, 2, 2)`` array ``P[0, s, a, b, s']``.
     """
+    real_scalar("stay", stay, 0.0, 1.0)
+    real_scalar("switch", switch, 0.0, 1.0)
     p = jnp.zeros((2, 2, 2, 2), dtype)
     for s in range(2):
         for a in range(2):
@@ -83,8 +86,8 @@ def seed000_zero_sum(
         switch: as in :func:`matching_transitions`.
         dtype: floating dtype of the arrays.
     """
-    r = jnp.asarray(table, dtype)
-    reward = jnp.broadcast_to(r, (horizon, *r.shape))
+    r = real_array("table", table, dtype)
+    reward = jnp.broadcast_to(r, (count("horizon", horizon), *r.shape))
     return zero_sum_game(
         reward, matching_transitions(stay, switch, dtype), jnp.array([1.0, 0.0], dtype)
     )
@@ -101,7 +104,8 @@ def seed000_identical_interest(
 
     Arguments as in :func:`seed000_zero_sum`; ``table`` is the common reward.
     """
-    r = jnp.broadcast_to(jnp.asarray(table, dtype), (horizon, 2, 2, 2))
+    r = real_array("table", table, dtype)
+    r = jnp.broadcast_to(r, (count("horizon", horizon), *r.shape))
     return markov_game(
         jnp.stack([r, r]),
         matching_transitions(stay, switch, dtype),
@@ -126,7 +130,7 @@ def identical_interest_matrix(reward, dtype=None) -> DiscountedMarkovGame:
         reward: ``(A_0, .., A_{N-1})``, every player's reward.
         dtype: floating dtype of the arrays.
     """
-    r = jnp.asarray(reward, dtype)[None]
+    r = real_array("reward", reward, dtype)[None]
     n = r.ndim - 1
     return discounted_game(
         jnp.stack([r] * n),
