@@ -50,9 +50,13 @@ from marlmeta.solvers import AbstractSolver
 class AggreVIInit(eqx.Module):
     """The argument of :meth:`AggreVI.init`: the grid and the episodes' key.
 
+    Under ``jax.vmap`` one grid serves a whole batch of games (``in_axes=None``
+    for it); :func:`marlmeta.solve_batch` indexes every leaf of a batched
+    ``init``, so there the grid's leaves must carry the batch axis too
+    (``jax.tree.map(lambda x: jnp.broadcast_to(x, (B, *x.shape)), grid)``).
+
     Attributes:
-        grid: the aggregate grid (:func:`~marlmeta.aggregative.make_grid`; one
-            grid serves a whole batch of games under ``vmap``).
+        grid: the aggregate grid (:func:`~marlmeta.aggregative.make_grid`).
         key: the PRNG key of the roll-outs.
     """
 
