@@ -4,7 +4,7 @@ For n = 10, 100, 1,000 players (m = 2 actions, S = 2 states, d = 1 with a grid
 of spacing alpha = 0.2, and d = 2 at n = 100), one backward-induction step of
 ``aggre_bi`` with welfare selection solves one LP per (state, grid point):
 marlmeta solves them all in one vmapped call of
-:func:`marlmeta.lp.grouped_linprog` (``_solve_step``, jitted), the reference
+:func:`marlmeta.lp.grouped_linprog` (``stage_lps``, jitted), the reference
 solves each with ``scipy.optimize.linprog(method="highs")`` in the original
 variables ``p[i, a]``. Feasibility and optimal values are checked to agree.
 
@@ -28,7 +28,7 @@ from _timing import Table, add_common_flags, compile_and_steady  # noqa: E402
 from scipy.optimize import linprog  # noqa: E402
 
 import marlmeta.aggregative as A  # noqa: E402
-from marlmeta.aggregative._planning import _solve_step, _utilities, zeta  # noqa: E402
+from marlmeta.aggregative._planning import _utilities, zeta  # noqa: E402
 
 
 def highs(q, w, contrib, xhat, eta, alpha):
@@ -60,9 +60,10 @@ def run(n: int, dim: int = 1, alpha: float = 0.2) -> dict:
 
     @jax.jit
     def fn(game, pts, v, w_next, wts, eta):
-        return _solve_step(
-            game, pts, 0, v, w_next, wts, eta, jnp.asarray(alpha), True, None, num
+        lps = A.stage_lps(
+            game, pts, 0, v, w_next, wts, eta, jnp.asarray(alpha), None, num
         )
+        return lps.status, lps.p, lps.objective, lps.iterations
 
     args = (game, pts, zeros_v, jnp.zeros(game.num_states), jnp.asarray(w),
             jnp.asarray(eta))  # fmt: skip

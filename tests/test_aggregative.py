@@ -121,9 +121,9 @@ def test_profile_validation():
     with pytest.raises(ValueError, match=r"profile\[0, 0, 0\] is 0.5"):
         A.gains(g, good + 0.5)
     with pytest.raises(ValueError, match="alpha is -0.1"):
-        A.aggre_bi(g, -0.1)
+        A.make_grid(g, -0.1)
     with pytest.raises(ValueError, match=r"eta\[1\] is -1.0"):
-        A.aggre_bi(g, 0.1, eta=[0.1, -1.0])
+        A.FixedEta([0.1, -1.0])
 
 
 # ---------------------------------------------------- exact metrics vs dense

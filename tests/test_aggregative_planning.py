@@ -3,6 +3,7 @@ LP subroutine against scipy HiGHS, congestion games against brute force."""
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +14,19 @@ from marlmeta.aggregative._planning import _utilities
 from tests import reference_aggregative as ref
 
 gap_j = jax.jit(A.ne_gap)
+# The caller owns jit: one compiled planner per shape, checked on the host.
+_bi = eqx.filter_jit(A.aggre_bi)
+_sw = eqx.filter_jit(A.statewise)
+
+
+def plan(game, alpha, **options):
+    return A.check_plan(_bi(game, A.make_grid(game, alpha), **options))
+
+
+def plan_statewise(game, alpha, **options):
+    return A.check_plan(_sw(game, A.make_grid(game, alpha), **options))
+
+
 # One random shape shared by the tests, so that each program compiles once.
 SHAPE = dict(horizon=3, num_states=2, num_players=6, num_actions=3, dim=1)
 ALPHA = 0.1
@@ -35,20 +49,21 @@ def test_certificate_bounds_exact_gap_on_random_games():
     for k in range(2):
         g = jax.tree.map(lambda a, k=k: a[k], games)
         assert float(g.reward_span) == pytest.approx(1.0)
-        for eta in (None, "smallest", 0.02):  # None first: `theory`
-            res = A.aggre_bi(g, ALPHA, eta=eta, bisection_steps=8)
+        rules = (A.TheoryEta(), A.SmallestEta(bisection_steps=8), A.FixedEta(0.02))
+        for eta in rules:  # TheoryEta first: `theory`
+            res = plan(g, ALPHA, eta=eta)
             gap = float(gap_j(g, res.profile))
             assert gap <= float(res.certificate) + 1e-12
             bound = ALPHA + g.dim * float(g.delta) + 1e-12
             assert np.all(np.asarray(res.rounding_error) <= bound)
-            if eta is None:
+            if isinstance(eta, A.TheoryEta):
                 theory = np.asarray(res.eta)
                 assert float(res.certificate) == pytest.approx(
                     _closed_form(g, ALPHA), rel=1e-12
                 )
-            if eta == "smallest":
+            if isinstance(eta, A.SmallestEta):
                 assert np.all(np.asarray(res.eta) <= theory + 1e-15)
-        sw = A.statewise(g, ALPHA)
+        sw = plan_statewise(g, ALPHA)
         assert float(gap_j(g, sw.profile)) <= float(sw.certificate) + 1e-12
         assert float(sw.certificate) == pytest.approx(
             _closed_form(g, ALPHA, statewise=True), rel=1e-12
@@ -107,7 +122,7 @@ def test_congestion_against_brute_force():
         for p in profiles
     ]
     assert brute[tuple(profiles[int(np.argmax(pots))])] <= 1e-12
-    res = A.aggre_bi(g, 0.2)
+    res = plan(g, 0.2)
     gap = float(gap_j(g, res.profile))
     assert gap <= float(res.certificate)
     assert gap == pytest.approx(brute[tuple(np.asarray(res.profile)[0, 0])], abs=1e-12)
@@ -123,8 +138,8 @@ def test_welfare_selection_beats_every_pure_equilibrium():
         for p, v in brute.items()
         if v <= 1e-12
     )
-    sel = A.aggre_bi(g, 0.2, welfare=w)
-    plain = A.aggre_bi(g, 0.2)
+    sel = plan(g, 0.2, welfare=w)
+    plain = plan(g, 0.2)
     slack = g.dim * np.max(np.ptp(w[0, 0], axis=1))
     got = float(A.welfare(g, sel.profile, w))
     assert got >= best_eq - slack
@@ -150,10 +165,10 @@ def _two_action_game(threshold):
 def test_infeasible_everywhere_names_the_state_and_bisection_is_tight():
     g = _two_action_game(0.55)
     with pytest.raises(ValueError, match=r"no grid point is feasible at \(h=0, s=0\)"):
-        A.aggre_bi(g, 0.1, eta=0.01)
-    res = A.aggre_bi(g, 0.1, eta="smallest")
+        plan(g, 0.1, eta=A.FixedEta(0.01))
+    res = plan(g, 0.1, eta=A.SmallestEta())
     eta = float(res.eta[0])
-    assert 0 < eta <= float(A.aggre_bi(g, 0.1).eta[0])
+    assert 0 < eta <= float(plan(g, 0.1).eta[0])
     with pytest.raises(ValueError, match="no grid point is feasible"):
-        A.aggre_bi(g, 0.1, eta=0.9 * eta)
+        plan(g, 0.1, eta=A.FixedEta(0.9 * eta))
     assert float(A.ne_gap(g, res.profile)) <= float(res.certificate)

@@ -6,8 +6,21 @@ with the normal-form subroutine of Cummings, Kearns, Roth, Wu, "Privacy and
 Truthful Equilibrium Selection for Aggregative Games" (WINE 2015): one linear
 program per grid point of the aggregate, solved by
 :func:`marlmeta.lp.grouped_linprog`.
+
+The planners (:class:`AggreBI`, :class:`Statewise`) and the learner
+(:class:`AggreVI`, a solver of :func:`marlmeta.solve`) are pure: the caller
+jits them and vmaps them over a family of games that share one grid
+(:func:`make_grid` of the batch). The best-response slack is a strategy object
+(:class:`TheoryEta`, :class:`FixedEta`, :class:`SmallestEta`).
 """
 
+from marlmeta.aggregative._eta import (
+    AbstractEtaRule as AbstractEtaRule,
+    FixedEta as FixedEta,
+    SmallestEta as SmallestEta,
+    StageLPs as StageLPs,
+    TheoryEta as TheoryEta,
+)
 from marlmeta.aggregative._families import (
     cournot as cournot,
     distancing as distancing,
@@ -42,14 +55,23 @@ from marlmeta.aggregative._models import (
     ThresholdTransitions as ThresholdTransitions,
 )
 from marlmeta.aggregative._planning import (
+    AbstractPlanner as AbstractPlanner,
+    AggreBI as AggreBI,
     PlanningResult as PlanningResult,
+    Statewise as Statewise,
     aggre_bi as aggre_bi,
-    stage_lp as stage_lp,
+    check_plan as check_plan,
     statewise as statewise,
+)
+from marlmeta.aggregative._subroutine import (
+    stage_lp as stage_lp,
+    stage_lps as stage_lps,
     zeta as zeta,
 )
 from marlmeta.aggregative._vi import (
     AggreVI as AggreVI,
+    AggreVIDiagnostics as AggreVIDiagnostics,
+    AggreVIInit as AggreVIInit,
     AggreVIState as AggreVIState,
     width_bound as width_bound,
 )

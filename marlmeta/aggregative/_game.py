@@ -67,6 +67,21 @@ class AggregativeGame(eqx.Module):
     delta: Float[Array, ""]
 
     @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The leading batch axes (``()`` for one game)."""
+        return tuple(self.initial.shape[:-1])
+
+    def require_one_game(self, caller: str) -> None:
+        """Raise ``ValueError`` if this is a batch of games (static shapes, so
+        it holds under ``jit``; under ``vmap`` each member passes)."""
+        if self.batch_shape:
+            raise ValueError(
+                f"{caller} takes one game; got a batch of {self.batch_shape[0]} "
+                f"games (initial has shape {tuple(self.initial.shape)}): use "
+                "jax.vmap or solve_batch"
+            )
+
+    @property
     def horizon(self) -> int:
         return self.contributions.shape[0]
 

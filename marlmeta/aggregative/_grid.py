@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
@@ -55,19 +56,40 @@ class Grid(eqx.Module):
 
 
 def make_grid(game: AggregativeGame, alpha: float) -> Grid:
-    """The grid of spacing ``alpha`` covering ``game``'s aggregates (concrete)."""
+    """The grid of spacing ``alpha`` covering ``game``'s aggregates (concrete).
+
+    ``game`` may be one game or a batch with one leading axis: the grid of a
+    batch is one unbatched grid covering every game's box (grid points are the
+    multiples of ``alpha``, so it contains each game's own grid, and its extra
+    points are farther than ``alpha`` from that game's aggregates, where the
+    planners' linear programs are infeasible). Build it on the host and pass it
+    to a planner under ``vmap`` with ``in_axes=None``.
+
+    Raises:
+        ValueError: for a bad ``alpha``, more than :data:`MAX_POINTS` points, or
+            a traced game (the grid's shape depends on the data).
+    """
     alpha = float(alpha)
     if not (alpha > 0 and math.isfinite(alpha)):
         raise ValueError(f"alpha is {alpha!r}; expected a finite number > 0")
-    lo = np.asarray(game.lo).reshape(-1, game.dim).min(0) - alpha
-    hi = np.asarray(game.hi).reshape(-1, game.dim).max(0) + alpha
+    contrib = game.contributions
+    if isinstance(contrib, jax.core.Tracer):
+        raise ValueError(
+            "make_grid needs a concrete game (the grid's shape depends on the "
+            "data); build the grid outside jit/vmap, for a batch with make_grid(games, "
+            "alpha)"
+        )
+    d = contrib.shape[-1]
+    # the box of aggregates over all (h, s) and games of a batch
+    lo = np.asarray(jnp.sum(jnp.min(contrib, -2), -2)).reshape(-1, d).min(0) - alpha
+    hi = np.asarray(jnp.sum(jnp.max(contrib, -2), -2)).reshape(-1, d).max(0) + alpha
     first = np.ceil(lo / alpha - 1e-9)
     last = np.floor(hi / alpha + 1e-9)
     counts = tuple(int(c) for c in last - first + 1)
     size = math.prod(counts)
     if size > MAX_POINTS:
         raise ValueError(
-            f"alpha = {alpha!r} gives {size} grid points in d = {game.dim} "
+            f"alpha = {alpha!r} gives {size} grid points in d = {d} "
             f"dimensions; at most {MAX_POINTS} are allowed (increase alpha)"
         )
     dtype = game.contributions.dtype

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -174,7 +173,6 @@ def _weights(game: AggregativeGame, weights) -> Array:
     return w
 
 
-@eqx.filter_jit
 def _dense_tables(game: AggregativeGame, joint: Int[Array, "J n"]):
     """Rewards ``(n, H, S, *A)`` and transitions ``(H, S, *A, S)`` of every
     joint action."""

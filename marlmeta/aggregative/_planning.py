@@ -32,11 +32,16 @@ profile's exact NE-gap is at most ``sum_h eps_h``; with the default
 ``eta_h = gamma_h (zeta + 2 alpha + delta)``, ``zeta = delta sqrt(8 n ln(2 m n))``,
 Aggre-BI's certificate is the paper's
 ``(zeta + 4 alpha + 2 delta + 2 E)(gamma_r H + gamma_P R H (H - 1) / 2)``.
+
+A planner (:class:`AggreBI`, :class:`Statewise`) is a module holding its slack
+rule (:mod:`marlmeta.aggregative._eta`); ``planner.plan(game, grid)`` is one
+``lax.scan`` over the steps, pure and traceable, so the caller jits it and
+vmaps it over a family of games that share a grid.
 """
 
 from __future__ import annotations
 
-import math
+import abc
 
 import equinox as eqx
 import jax
@@ -44,10 +49,17 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta.aggregative._eta import AbstractEtaRule, TheoryEta
 from marlmeta.aggregative._game import AggregativeGame
-from marlmeta.aggregative._grid import Grid, make_grid
+from marlmeta.aggregative._grid import Grid
 from marlmeta.aggregative._metrics import _weights, deviations, stage_values
-from marlmeta.lp import Status, grouped_linprog
+from marlmeta.aggregative._subroutine import (
+    _utilities as _utilities,
+    select_and_round,
+    stage_lps,
+    zeta,
+)
+from marlmeta.games._checks import _concrete
 
 
 class PlanningResult(eqx.Module):
@@ -67,6 +79,8 @@ class PlanningResult(eqx.Module):
         rounding_error: ``(H, S)`` ``||x(a) - x̂||_inf`` of the output
             (``<= alpha + d delta``).
         lp_iterations: the largest pivot count of any LP solved.
+        exhausted: ``(H, S)`` LPs that ran out of their pivot budget (in
+            every trial of the slack rule); nonzero invalidates the plan.
         grid: the :class:`Grid`.
     """
 
@@ -81,278 +95,129 @@ class PlanningResult(eqx.Module):
     num_feasible: Int[Array, "H S"]
     rounding_error: Float[Array, "H S"]
     lp_iterations: Int[Array, ""]
+    exhausted: Int[Array, "H S"]
     grid: Grid
 
 
-def zeta(game: AggregativeGame) -> Array:
-    """Azrieli and Shmaya's existence term ``delta sqrt(8 n ln(2 m n))``."""
-    n, m = game.num_players, game.num_actions
-    return game.delta * math.sqrt(8 * n * math.log(2 * m * n))
+class AbstractPlanner(eqx.Module):
+    """A planner with a known model: the subroutine at every ``(h, s)``, backward.
 
+    Pure and traceable: ``planner.plan(game, grid)`` is one ``lax.scan`` over
+    the steps, so it runs under ``jit`` and ``vmap`` over a family of games
+    (with one grid from :func:`~marlmeta.aggregative.make_grid` of the batch).
+    Infeasible states and LPs out of pivots are flagged in the result
+    (``num_feasible == 0``, ``exhausted > 0``); :func:`check_plan` raises.
 
-def stage_lp(q, w, contrib, xhat, eta, alpha, max_iterations: int | None):
-    """LP(x̂) of one grid point and its vertex.
-
-    Args:
-        q: ``(n, m)`` utilities at ``x̂``.
-        w: ``(n, m)`` welfare weights (zeros for the equilibrium LP).
-        contrib: ``(n, m, d)`` contributions.
-        xhat: ``(d,)`` the grid point.
-        eta: the best-response slack.
-        alpha: the aggregate tolerance.
-        max_iterations: the simplex pivot budget (static; ``None`` for
+    Attributes:
+        eta: the slack rule (:class:`TheoryEta`, :class:`FixedEta`,
+            :class:`SmallestEta`).
+        max_lp_iterations: simplex pivot budget (static; ``None`` for
             :func:`~marlmeta.lp.grouped_linprog`'s default).
-
-    Returns:
-        ``(status, p, value, iterations)``: the :class:`~marlmeta.lp.Status`,
-        the mixed profile ``p`` ``(n, m)`` (the base actions where infeasible),
-        its welfare ``sum w p`` and the pivot count.
+        batch_size: LPs solved per ``vmap`` batch (static; ``None`` for
+            ``min(S G, 4096)``).
     """
-    mask = q >= jnp.max(q, 1, keepdims=True) - eta
-    base = jnp.argmax(q, 1)
-    a_ub = jnp.moveaxis(jnp.concatenate([contrib, -contrib], -1), -1, 0)
-    b_ub = jnp.concatenate([xhat + alpha, alpha - xhat])
-    res = grouped_linprog(
-        -w, mask, a_ub, b_ub, initial=base, max_iterations=max_iterations
-    )
-    pure = jax.nn.one_hot(base, q.shape[1], dtype=q.dtype)
-    p = jnp.where(res.success, res.x, pure)
-    return res.status, p, jnp.sum(w * p), res.iterations
 
+    eta: AbstractEtaRule = eqx.field(default_factory=TheoryEta)
+    max_lp_iterations: int | None = eqx.field(static=True, default=None)
+    batch_size: int | None = eqx.field(static=True, default=None)
 
-def _utilities(game, h, points, v_next):
-    """``Q[s, g, i, a] = r_i(a, x̂_g) + P(s, x̂_g) . v_next[:, i]``."""
-    n, m = game.num_players, game.num_actions
+    @abc.abstractmethod
+    def lipschitz(self, game: AggregativeGame) -> Float[Array, " H"]:
+        """``gamma_h``, the Lipschitz constant of the utilities at step ``h``."""
 
-    def one(s, x):
-        xs = jnp.broadcast_to(x, (n, m, x.shape[-1]))
-        return stage_values(game, h, s, xs, v_next)
+    @abc.abstractmethod
+    def drift(self, game: AggregativeGame) -> Float[Array, " H"]:
+        """What ignoring continuation values adds to ``eps_h``."""
 
-    states = jnp.arange(game.num_states)
-    return jax.vmap(lambda s: jax.vmap(lambda x: one(s, x))(points))(states)
+    @abc.abstractmethod
+    def lookahead(self, v_next: Float[Array, "S n"]) -> Float[Array, "S n"]:
+        """The continuation values that enter the utilities ``Q``."""
 
+    def plan(self, game: AggregativeGame, grid: Grid, welfare=None) -> PlanningResult:
+        """Plan a pure Markov profile with its certificate.
 
-def solve_lps(contrib, points, q, weights, eta, alpha, max_iterations, batch_size):
-    """LP(x̂) for every state and grid point of one step (traceable).
+        Args:
+            game: one :class:`AggregativeGame`.
+            grid: the aggregate grid (:func:`~marlmeta.aggregative.make_grid`);
+                its spacing is also the aggregate tolerance ``alpha``.
+            welfare: optional ``(H, S, n, m)`` linear welfare weights; the LPs
+                then maximise welfare plus continuation welfare (equilibrium
+                selection, section 6 of Tang, Tang, Wu).
 
-    Args:
-        contrib: ``(S, n, m, d)`` the step's contributions.
-        points: ``(G, d)`` grid points.
-        q: ``(S, G, n, m)`` utilities at the grid points.
-        weights: ``(S, n, m)`` welfare weights.
+        Returns:
+            A :class:`PlanningResult`.
+        """
+        points = grid.points()
+        num_steps, num_states, n = game.horizon, game.num_states, game.num_players
+        m, d = game.num_actions, game.dim
+        dtype = game.contributions.dtype
+        alpha, delta = grid.alpha, game.delta
+        w = jnp.zeros((num_steps, num_states, n, m), dtype)
+        if welfare is not None:
+            w = _weights(game, welfare)
+        gam = self.lipschitz(game)
+        theory = gam * (zeta(game) + 2 * alpha + delta)
+        batch = self.batch_size or max(1, min(points.shape[0] * num_states, 4096))
 
-    Returns:
-        ``(status, p, value, iterations)`` shaped ``(S, G, ..)``.
-    """
-    num_states, num_points = q.shape[:2]
+        def step(carry, h):
+            v_next, w_next = carry
 
-    def one(args):
-        s, qq, xhat = args
-        return stage_lp(qq, weights[s], contrib[s], xhat, eta, alpha, max_iterations)
+            def solve(eta):
+                return stage_lps(
+                    game,
+                    points,
+                    h,
+                    self.lookahead(v_next),
+                    w_next,
+                    w[h],
+                    eta,
+                    alpha,
+                    self.max_lp_iterations,
+                    batch,
+                )
 
-    ss = jnp.repeat(jnp.arange(num_states), num_points)
-    xs = jnp.tile(points, (num_states, 1))
-    flat = (ss, q.reshape(-1, *q.shape[2:]), xs)
-    out = jax.lax.map(one, flat, batch_size=batch_size)
-    return tuple(a.reshape(num_states, num_points, *a.shape[1:]) for a in out)
-
-
-def select_and_round(status, p, objective):
-    """The best feasible grid point per state (lowest index on ties) and its
-    vertex rounded to each player's most likely action.
-
-    Returns:
-        ``(grid_index (S,), actions (S, n), score (S,), num_feasible (S,))``;
-        ``score`` is ``-inf`` where no grid point is feasible.
-    """
-    feasible = status == Status.OPTIMAL
-    score = jnp.where(feasible, objective, -jnp.inf)
-    gidx = jnp.argmax(score, 1)
-    states = jnp.arange(status.shape[0])
-    actions = jnp.argmax(p[states, gidx], -1).astype(jnp.int32)
-    return gidx, actions, score[states, gidx], jnp.sum(feasible, 1)
-
-
-@eqx.filter_jit
-def _solve_step(
-    game,
-    points,
-    h,
-    v_next,
-    w_next,
-    weights,
-    eta,
-    alpha,
-    lookahead,
-    max_iterations,
-    batch_size,
-):
-    """All LPs of step ``h``: statuses, vertices and objectives ``(S, G, ..)``."""
-    q = _utilities(game, h, points, jnp.where(lookahead, v_next, 0.0))
-    cont = jax.vmap(
-        lambda s: jax.vmap(lambda x: game.transitions(h, s, x) @ w_next)(points)
-    )(jnp.arange(game.num_states))
-    status, p, value, iters = solve_lps(
-        game.contributions[h],
-        points,
-        q,
-        weights,
-        eta,
-        alpha,
-        max_iterations,
-        batch_size,
-    )
-    return status, p, value + cont, iters
-
-
-@eqx.filter_jit
-def _finish_step(game, points, h, status, p, objective, v_next, w_next, weights):
-    """Select a grid point per state, round, and evaluate the rounded profile."""
-    gidx, actions, score, num_feasible = select_and_round(status, p, objective)
-    states = jnp.arange(game.num_states)
-
-    def evaluate(s, a):
-        x, x_dev = deviations(game, h, s, a)
-        v = jnp.take_along_axis(stage_values(game, h, s, x_dev, v_next), a[:, None], 1)
-        own = jnp.take_along_axis(weights[s], a[:, None], 1)
-        wel = jnp.sum(own) + game.transitions(h, s, x) @ w_next
-        return v[:, 0], wel, jnp.max(jnp.abs(x - points[gidx[s]]))
-
-    v, wel, err = jax.vmap(evaluate)(states, actions)
-    return actions, gidx, score, v, wel, err, num_feasible
-
-
-def _check_eta(eta, horizon: int) -> np.ndarray:
-    e = np.broadcast_to(np.asarray(eta, float), (horizon,)).copy()
-    bad = ~np.isfinite(e) | (e < 0)
-    if bad.any():
-        h = int(np.argmax(bad))
-        raise ValueError(f"eta[{h}] is {float(e[h])!r}; expected a finite number >= 0")
-    return e
-
-
-def _plan(
-    game,
-    alpha,
-    eta,
-    weights,
-    lookahead,
-    *,
-    bisection_steps=16,
-    max_lp_iterations=None,
-    batch_size=None,
-):
-    grid = make_grid(game, alpha)
-    points = grid.points()
-    num_steps, num_states, n = game.horizon, game.num_states, game.num_players
-    m, d = game.num_actions, game.dim
-    dtype = game.contributions.dtype
-    togo = np.arange(num_steps - 1, -1, -1)
-    gamma_r, gamma_p = float(game.gamma_r), float(game.gamma_p)
-    span, delta = float(game.reward_span), float(game.delta)
-    gam = gamma_r + (gamma_p * span * togo if lookahead else 0.0)
-    gam = np.broadcast_to(gam, (num_steps,))
-    extra = 0.0 if lookahead else gamma_p * delta * span * togo
-    theory = gam * (float(zeta(game)) + 2 * alpha + delta)
-    smallest = isinstance(eta, str)
-    if smallest and eta != "smallest":
-        raise ValueError(f"eta is {eta!r}; expected None, a number, (H,) or 'smallest'")
-    etas = theory.copy() if eta is None or smallest else _check_eta(eta, num_steps)
-    w = jnp.zeros((num_steps, num_states, n, m), dtype)
-    if weights is not None:
-        w = _weights(game, weights)
-    batch = batch_size or max(1, min(points.shape[0] * num_states, 4096))
-    v_next = jnp.zeros((num_states, n), dtype)
-    w_next = jnp.zeros((num_states,), dtype)
-    out = {k: [None] * num_steps for k in ("a", "g", "obj", "v", "wel", "err", "nf")}
-    max_iters = 0
-
-    def solve(h, e):
-        nonlocal max_iters
-        status, p, obj, iters = _solve_step(
-            game,
-            points,
-            h,
-            v_next,
-            w_next,
-            w[h],
-            jnp.asarray(e, dtype),
-            jnp.asarray(alpha, dtype),
-            lookahead,
-            max_lp_iterations,
-            batch,
-        )
-        st = np.asarray(status)
-        if (st == Status.ITERATION_LIMIT).any():
-            s, g = np.argwhere(st == Status.ITERATION_LIMIT)[0]
-            budget = max_lp_iterations
-            if budget is None:
-                budget = "the default of grouped_linprog"
-            raise RuntimeError(
-                f"the LP at (h={h}, s={s}, grid point {g}) ran out of its pivot "
-                f"budget ({budget}); raise max_lp_iterations"
+            eta, lps = self.eta.select(solve, theory, h)
+            gidx, actions, score, nf = select_and_round(
+                lps.status, lps.p, lps.objective
             )
-        max_iters = max(max_iters, int(np.max(iters)))
-        return status, p, obj, (st == Status.OPTIMAL).any(1)
 
-    for h in range(num_steps - 1, -1, -1):
-        status, p, obj, ok = solve(h, etas[h])
-        if smallest and ok.all():
-            lo, hi = 0.0, etas[h]
-            best = (status, p, obj)
-            for _ in range(bisection_steps):
-                mid = 0.5 * (lo + hi)
-                st, pp, oo, okm = solve(h, mid)
-                if okm.all():
-                    hi, best = mid, (st, pp, oo)
-                else:
-                    lo = mid
-            etas[h] = hi
-            status, p, obj = best
-            ok = np.ones(num_states, bool)
-        if not ok.all():
-            s = int(np.argmin(ok))
-            raise ValueError(
-                f"no grid point is feasible at (h={h}, s={s}) with eta = "
-                f"{etas[h]!r} and alpha = {alpha!r}; increase eta or alpha"
-            )
-        a, g, o, v, wel, err, nf = _finish_step(
-            game, points, h, status, p, obj, v_next, w_next, w[h]
+            def evaluate(s, a):
+                x, x_dev = deviations(game, h, s, a)
+                v = stage_values(game, h, s, x_dev, v_next)
+                v = jnp.take_along_axis(v, a[:, None], 1)[:, 0]
+                own = jnp.take_along_axis(w[h, s], a[:, None], 1)
+                wel = jnp.sum(own) + game.transitions(h, s, x) @ w_next
+                return v, wel, jnp.max(jnp.abs(x - points[gidx[s]]))
+
+            v, wel, err = jax.vmap(evaluate)(jnp.arange(num_states), actions)
+            out = (actions, gidx, score, v, wel, err, nf, eta)
+            return (v, wel), (*out, lps.iterations, lps.exhausted)
+
+        zero_v = jnp.zeros((num_states, n), dtype)
+        zero_w = jnp.zeros((num_states,), dtype)
+        _, outs = jax.lax.scan(
+            step, (zero_v, zero_w), jnp.arange(num_steps), reverse=True
         )
-        for k, val in zip(out, (a, g, o, v, wel, err, nf), strict=True):
-            out[k][h] = val
-        v_next, w_next = v, wel
-    big_e = d * delta
-    eps = etas + gam * (2 * alpha + 2 * big_e + delta) + extra
-    zero_v = jnp.zeros((1, num_states, n), dtype)
-    return PlanningResult(
-        profile=jnp.stack(out["a"]),
-        eta=jnp.asarray(etas, dtype),
-        eps=jnp.asarray(eps, dtype),
-        certificate=jnp.asarray(np.sum(eps), dtype),
-        grid_index=jnp.stack(out["g"]),
-        objective=jnp.stack(out["obj"]),
-        values=jnp.concatenate([jnp.stack(out["v"]), zero_v]),
-        welfare_to_go=jnp.concatenate(
-            [jnp.stack(out["wel"]), jnp.zeros((1, num_states), dtype)]
-        ),
-        num_feasible=jnp.stack(out["nf"]),
-        rounding_error=jnp.stack(out["err"]),
-        lp_iterations=jnp.asarray(max_iters),
-        grid=grid,
-    )
+        actions, gidx, score, v, wel, err, nf, etas, iters, exhausted = outs
+        eps = etas + gam * (2 * alpha + 2 * (d * delta) + delta) + self.drift(game)
+        return PlanningResult(
+            profile=actions,
+            eta=etas,
+            eps=eps,
+            certificate=jnp.sum(eps),
+            grid_index=gidx,
+            objective=score,
+            values=jnp.concatenate([v, zero_v[None]]),
+            welfare_to_go=jnp.concatenate([wel, zero_w[None]]),
+            num_feasible=nf,
+            rounding_error=err,
+            lp_iterations=jnp.max(iters),
+            exhausted=exhausted,
+            grid=grid,
+        )
 
 
-def aggre_bi(
-    game: AggregativeGame,
-    alpha: float,
-    *,
-    eta=None,
-    welfare=None,
-    bisection_steps: int = 16,
-    max_lp_iterations: int | None = None,
-    batch_size: int | None = None,
-) -> PlanningResult:
+class AggreBI(AbstractPlanner):
     """Aggre-BI: backward induction with one LP per grid point and state.
 
     Algorithm 2 of Tang, Tang, Wu, "Provably Efficient Reinforcement Learning
@@ -360,44 +225,24 @@ def aggre_bi(
     (module docstring) runs on ``Q_{h,i}(s, a, x) = r_{h,i}(s, a, x) +
     P_h(s, x) . V_{h+1,i}`` with ``L_h = gamma_r + gamma_P R (H - 1 - h)``,
     where ``V_{h+1}`` is the exact value of the profile already chosen for the
-    later steps (evaluated at the realised, off-grid aggregates).
-
-    Args:
-        game: one concrete :class:`AggregativeGame` (the driver is host-level:
-            grid size and errors depend on the data).
-        alpha: grid spacing and aggregate tolerance.
-        eta: ``None`` for the theory value ``L_h (zeta + 2 alpha + delta)``, a
-            number or ``(H,)`` array, or ``"smallest"`` for the smallest slack
-            per step that keeps every state feasible (bisection from the theory
-            value; feasibility is monotone in ``eta``).
-        welfare: optional ``(H, S, n, m)`` linear welfare weights; the LPs then
-            maximise welfare plus continuation welfare (equilibrium selection,
-            section 6 of the paper).
-        bisection_steps: halvings for ``eta="smallest"``.
-        max_lp_iterations: simplex pivot budget (default that of
-            :func:`marlmeta.lp.grouped_linprog`).
-        batch_size: LPs solved per ``vmap`` batch (memory control).
-
-    Returns:
-        A :class:`PlanningResult`.
-
-    Raises:
-        ValueError: for bad ``alpha``/``eta``/``welfare``, or when no grid point
-            is feasible in some ``(h, s)`` (naming it).
+    later steps (evaluated at the realised, off-grid aggregates). Attributes as
+    in :class:`AbstractPlanner`.
     """
-    return _plan(
-        game,
-        alpha,
-        eta,
-        welfare,
-        True,
-        bisection_steps=bisection_steps,
-        max_lp_iterations=max_lp_iterations,
-        batch_size=batch_size,
-    )
+
+    def lipschitz(self, game):
+        """``L_h = gamma_r + gamma_P R (H - 1 - h)``."""
+        return game.lipschitz_steps()
+
+    def drift(self, game):
+        """Zero: the continuation values are planned for."""
+        return jnp.zeros((game.horizon,), game.contributions.dtype)
+
+    def lookahead(self, v_next):
+        """``V_{h+1}``, the values of the profile chosen for the later steps."""
+        return v_next
 
 
-def statewise(game: AggregativeGame, alpha: float, **options) -> PlanningResult:
+class Statewise(AbstractPlanner):
     """The state-wise planner: the subroutine on the rewards alone.
 
     Algorithm 1 of Tang, Tang, Wu: each ``(h, s)`` solves the normal-form game
@@ -405,14 +250,112 @@ def statewise(game: AggregativeGame, alpha: float, **options) -> PlanningResult:
     continuation values. Since a deviation moves ``x`` by at most ``delta``,
     it moves the next-state law by at most ``gamma_P delta`` in total
     variation, which adds ``gamma_P delta R (H - 1 - h)`` to ``eps_h``
-    (Theorem 3.1). Arguments (``eta``, ``welfare``, ``bisection_steps``,
-    ``max_lp_iterations``, ``batch_size``) as in :func:`aggre_bi`.
+    (Theorem 3.1). Attributes as in :class:`AbstractPlanner`.
     """
-    return _plan(
-        game,
-        alpha,
-        options.pop("eta", None),
-        options.pop("welfare", None),
-        False,
-        **options,
-    )
+
+    def lipschitz(self, game):
+        """``gamma_r`` at every step."""
+        return jnp.broadcast_to(game.gamma_r, (game.horizon,))
+
+    def drift(self, game):
+        """``gamma_P delta R (H - 1 - h)``."""
+        togo = jnp.arange(game.horizon - 1, -1, -1)
+        return game.gamma_p * game.delta * game.reward_span * togo
+
+    def lookahead(self, v_next):
+        """Zeros: the continuation values are ignored."""
+        return jnp.zeros_like(v_next)
+
+
+def check_plan(result: PlanningResult) -> PlanningResult:
+    """``result`` unchanged, or an error naming the first failing ``(h, s)``
+    in planning order (``h = H-1 .. 0``).
+
+    Call it on concrete results (outside ``jit``; :func:`aggre_bi` and
+    :func:`statewise` call it themselves when they run eagerly).
+
+    Raises:
+        RuntimeError: when an LP of ``(h, s)`` ran out of its pivot budget
+            (raise ``max_lp_iterations``).
+        ValueError: when no grid point is feasible at ``(h, s)`` with the slack
+            used (increase ``eta`` or ``alpha``).
+    """
+    exhausted = np.asarray(result.exhausted)
+    feasible = np.asarray(result.num_feasible) > 0
+    if exhausted.ndim != 2:
+        raise ValueError(
+            f"check_plan takes one result; got exhausted of shape {exhausted.shape}"
+        )
+    for h in range(exhausted.shape[0] - 1, -1, -1):
+        if exhausted[h].any():
+            s = int(np.argmax(exhausted[h] > 0))
+            raise RuntimeError(
+                f"an LP at (h={h}, s={s}) ran out of its pivot budget; raise "
+                "max_lp_iterations"
+            )
+        if not feasible[h].all():
+            s = int(np.argmin(feasible[h]))
+            raise ValueError(
+                f"no grid point is feasible at (h={h}, s={s}) with eta = "
+                f"{float(result.eta[h])!r} and alpha = {float(result.grid.alpha)!r}; "
+                "increase eta or alpha"
+            )
+    return result
+
+
+#: The default slack rule of :func:`aggre_bi` and :func:`statewise`.
+_THEORY = TheoryEta()
+
+
+def _checked(result: PlanningResult) -> PlanningResult:
+    if _concrete(result.num_feasible) is None:
+        return result
+    return check_plan(result)
+
+
+def aggre_bi(
+    game: AggregativeGame,
+    grid: Grid,
+    *,
+    eta: AbstractEtaRule = _THEORY,
+    welfare=None,
+    max_lp_iterations: int | None = None,
+    batch_size: int | None = None,
+) -> PlanningResult:
+    """Aggre-BI (:class:`AggreBI`) on one game: ``AggreBI(...).plan(game, grid)``.
+
+    Pure and traceable; the caller owns ``jit`` and ``vmap`` (over a batch of
+    games with one grid: ``jax.vmap(lambda g: aggre_bi(g, grid))(games)``).
+    Run eagerly, it raises as :func:`check_plan`.
+
+    Args:
+        game: one :class:`AggregativeGame`.
+        grid: :func:`~marlmeta.aggregative.make_grid` ``(game, alpha)``; ``alpha``
+            is both the grid spacing and the aggregate tolerance.
+        eta: the slack rule (default :class:`TheoryEta`).
+        welfare: optional ``(H, S, n, m)`` linear welfare weights (equilibrium
+            selection, section 6 of Tang, Tang, Wu).
+        max_lp_iterations: simplex pivot budget (default that of
+            :func:`marlmeta.lp.grouped_linprog`).
+        batch_size: LPs solved per ``vmap`` batch (memory control).
+
+    Returns:
+        A :class:`PlanningResult`.
+    """
+    planner = AggreBI(eta, max_lp_iterations, batch_size)
+    return _checked(planner.plan(game, grid, welfare))
+
+
+def statewise(
+    game: AggregativeGame,
+    grid: Grid,
+    *,
+    eta: AbstractEtaRule = _THEORY,
+    welfare=None,
+    max_lp_iterations: int | None = None,
+    batch_size: int | None = None,
+) -> PlanningResult:
+    """The state-wise planner (:class:`Statewise`) on one game; arguments,
+    tracing and errors as in :func:`aggre_bi`."""
+    planner = Statewise(eta, max_lp_iterations, batch_size)
+    return _checked(planner.plan(game, grid, welfare))

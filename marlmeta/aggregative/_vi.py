@@ -34,16 +34,51 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.aggregative._grid import Grid, lipschitz_extension, make_grid
-from marlmeta.aggregative._planning import (
+from marlmeta.aggregative._subroutine import (
     _utilities,
     select_and_round,
     solve_lps,
     zeta,
 )
+from marlmeta.solvers import AbstractSolver
+
+
+class AggreVIInit(eqx.Module):
+    """The argument of :meth:`AggreVI.init`: the grid and the episodes' key.
+
+    Under ``jax.vmap`` one grid serves a whole batch of games (``in_axes=None``
+    for it); :func:`marlmeta.solve_batch` indexes every leaf of a batched
+    ``init``, so there the grid's leaves must carry the batch axis too
+    (``jax.tree.map(lambda x: jnp.broadcast_to(x, (B, *x.shape)), grid)``).
+
+    Attributes:
+        grid: the aggregate grid (:func:`~marlmeta.aggregative.make_grid`).
+        key: the PRNG key of the roll-outs.
+    """
+
+    grid: Grid
+    key: PRNGKeyArray
+
+
+class AggreVIDiagnostics(eqx.Module):
+    """What :meth:`AggreVI.diagnostics` reports at a checkpoint.
+
+    Attributes:
+        profile: ``(H, S, n)`` the last episode's policy ``pi^k``.
+        width: its width ``max_i initial . (Vbar_0 - Vlow_0)``.
+        best_width: the width of the output policy.
+        infeasible: ``(h, s)`` pairs without a feasible grid point in the last
+            plan.
+    """
+
+    profile: Int[Array, "H S n"]
+    width: Float[Array, ""]
+    best_width: Float[Array, ""]
+    infeasible: Int[Array, ""]
 
 
 class AggreVIState(eqx.Module):
@@ -79,11 +114,17 @@ class AggreVIState(eqx.Module):
     grid: Grid
 
 
-class AggreVI(eqx.Module):
+class AggreVI(AbstractSolver):
     """Aggre-VI as an ``init`` / ``step`` / ``output`` solver.
 
+    It implements the solver protocol of :func:`marlmeta.solve` (pure steps,
+    the game an argument): ``solve(AggreVI(...), game, K, init=AggreVIInit(grid,
+    key), metric=ne_gap)`` runs ``K`` episodes in one compiled call, and
+    ``vmap`` runs a family of games (one grid, one key per game).
+
     Attributes:
-        alpha: grid spacing (static).
+        alpha: grid spacing of :meth:`default_init` (static); a given grid's
+            spacing is the one used.
         num_episodes: ``K``, for ``iota = ln(S |X_alpha| H K / p)`` (static).
         bonus: the absolute constant ``c`` of the bonus.
         failure_probability: ``p`` in ``iota``.
@@ -99,9 +140,15 @@ class AggreVI(eqx.Module):
     learn_rewards: bool = eqx.field(static=True, default=False)
     max_lp_iterations: int | None = eqx.field(static=True, default=None)
 
-    def init(self, game: AggregativeGame, key) -> AggreVIState:
-        """Empty counts and the first optimistic plan (host-level: builds the grid)."""
-        grid = make_grid(game, self.alpha)
+    def default_init(self, game: AggregativeGame, num_steps: int) -> AggreVIInit:
+        """The grid of :func:`~marlmeta.aggregative.make_grid` ``(game, alpha)``
+        (host-level: needs a concrete game) and ``jax.random.key(0)``."""
+        del num_steps
+        return AggreVIInit(make_grid(game, self.alpha), jax.random.key(0))
+
+    def init(self, game: AggregativeGame, init_policy: AggreVIInit) -> AggreVIState:
+        """Empty counts on ``init_policy.grid``, the key ``init_policy.key``."""
+        grid, key = init_policy.grid, init_policy.key
         num_steps, num_states = game.horizon, game.num_states
         n, m, size = game.num_players, game.num_actions, grid.size
         dtype = game.contributions.dtype
@@ -143,7 +190,7 @@ class AggreVI(eqx.Module):
         iota = self._iota(game, grid)
         lips = game.lipschitz_steps()
         rmin, rmax = game.rewards.bounds(game.lo, game.hi)
-        alpha = jnp.asarray(self.alpha, dtype)
+        alpha = grid.alpha
         disc = game.gamma_p * num_steps * alpha
         if self.learn_rewards:
             disc = disc + game.gamma_r * alpha
@@ -263,9 +310,22 @@ class AggreVI(eqx.Module):
             ),
         )
 
-    def output(self, state: AggreVIState) -> Int[Array, "H S n"]:
+    def output(self, game: AggregativeGame, state: AggreVIState) -> Int[Array, "H S n"]:
         """``pi_out``: the policy with the smallest width so far."""
+        del game
         return state.best_profile
+
+    def diagnostics(
+        self, game: AggregativeGame, state: AggreVIState
+    ) -> AggreVIDiagnostics:
+        """The last episode's policy, its width and the output's width."""
+        del game
+        return AggreVIDiagnostics(
+            profile=state.profile,
+            width=state.width,
+            best_width=state.best_width,
+            infeasible=state.infeasible,
+        )
 
 
 def _rollout(game: AggregativeGame, grid: Grid, profile, key):

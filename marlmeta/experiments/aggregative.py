@@ -13,9 +13,11 @@ measure them:
   equilibrium selected by Aggre-BI against an unselected one and the
   brute-force optimum over pure equilibria and over all profiles.
 
-Aggre-BI is a host-level driver (its grid and errors depend on the data), so a
-chunk is computed eagerly; under ``jax.eval_shape`` (the runner's resume path)
-``compute`` returns zeros of the chunk's shapes.
+The planners and Aggre-VI are pure; this shell builds each game's grid on the
+host (its shape depends on the data), jits them, and checks the plans. A seed of
+``aggre_vi`` runs its episodes in one compiled call of :func:`marlmeta.solve`.
+Under ``jax.eval_shape`` (the runner's resume path) ``compute`` returns zeros of
+the chunk's shapes, since the grid needs a concrete game.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+import marlmeta as M
 import marlmeta.aggregative as A
 from marlmeta.experiments import _plots
 from marlmeta.experiments._loader import ConfigError, check_sizes
@@ -39,6 +42,16 @@ from marlmeta.experiments._protocol import Experiment, Plan
 def _tracing() -> bool:
     """Whether ``compute`` runs under a trace (``jax.eval_shape``)."""
     return isinstance(jnp.zeros(()) + 0, jax.core.Tracer)
+
+
+#: The planner, compiled by the shell (the library never jits itself).
+_aggre_bi = eqx.filter_jit(A.aggre_bi)
+
+
+def _plan(game, alpha, **options) -> A.PlanningResult:
+    """Aggre-BI on ``game`` with its own grid, checked (raises on infeasibility)."""
+    res = _aggre_bi(game, A.make_grid(game, alpha), **options)
+    return A.check_plan(jax.block_until_ready(res))
 
 
 def _positive(path, values: dict) -> None:
@@ -112,11 +125,12 @@ class ScalingConfig(Experiment, experiment="aggregative_scaling"):
             num_actions=self.num_actions,
             dim=d,
         )
+        eta = A.TheoryEta() if self.eta is None else A.FixedEta(self.eta)
         gap, cert, secs = [], [], []
         for k in range(self.games):
             g = jax.tree.map(lambda a, k=k: a[k], games)
             t0 = time.perf_counter()
-            res = A.aggre_bi(g, alpha, eta=self.eta)
+            res = _plan(g, alpha, eta=eta)
             secs.append(time.perf_counter() - t0)
             gap.append(float(A.ne_gap(g, res.profile)))
             cert.append(float(res.certificate))
@@ -218,16 +232,8 @@ class AggreVIConfig(Experiment, experiment="aggre_vi"):
             bonus=self.bonus,
             learn_rewards=self.learn_rewards,
         )
-        step = jax.jit(vi.step)
-        gap = jax.jit(A.ne_gap)
-        st = vi.init(g, jax.random.key(1000 + i))
-        out, ep, width = [], [], []
-        for _ in range(self.episodes):
-            st = step(g, st)
-            out.append(gap(g, st.best_profile))
-            ep.append(gap(g, st.profile))
-            width.append(st.best_width)
-        return VIRun(*(jnp.stack(v) for v in (out, ep, width)))
+        start = A.AggreVIInit(A.make_grid(g, self.alpha), jax.random.key(1000 + i))
+        return _vi_run(vi, g, start, self.episodes)
 
     def _aggregate(self, parts) -> dict:
         out = np.stack([p.output_gap for p in parts])
@@ -240,6 +246,23 @@ class AggreVIConfig(Experiment, experiment="aggre_vi"):
             "width_mean": width.mean(0).tolist(),
             "width_bound": float(A.width_bound(self.game(), self.alpha)),
         }
+
+
+@eqx.filter_jit
+def _vi_run(vi: A.AggreVI, game, start: A.AggreVIInit, episodes: int) -> VIRun:
+    """All episodes of one seed in one compiled call: the NE-gap of the output
+    after every episode (the trace of :func:`marlmeta.solve`), of ``pi^k`` and
+    the output's width (from the diagnostics)."""
+    sol = M.solve(
+        vi,
+        game,
+        episodes,
+        init=start,
+        checkpoints=range(1, episodes + 1),
+        metric=A.ne_gap,
+    )
+    episode_gap = jax.vmap(lambda p: A.ne_gap(game, p))(sol.diagnostics.profile)
+    return VIRun(sol.trace, episode_gap, sol.diagnostics.best_width)
 
 
 def _vi_figure(results: dict) -> bytes:
@@ -300,8 +323,8 @@ class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
         n, m = self.players[i], len(self.theta)
         g = A.singleton_congestion(self.theta, self.cost, n)
         w = np.random.default_rng(self.seed + i).uniform(size=(1, 1, n, m))
-        sel = A.aggre_bi(g, self.alpha, welfare=w)
-        plain = A.aggre_bi(g, self.alpha)
+        sel = _plan(g, self.alpha, welfare=w)
+        plain = _plan(g, self.alpha)
         profiles = np.array(list(itertools.product(range(m), repeat=n)))
         gaps = jax.jit(jax.vmap(lambda a: A.ne_gap(g, a[None, None])))(profiles)
         wel = w[0, 0, np.arange(n), profiles].sum(1)
