@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta._sampling import draw
 from marlmeta.games._checks import (
     _check_distributions,
     _check_shape,
@@ -92,6 +93,21 @@ class AbstractTransitions(eqx.Module):
         """
         return self._expectation(0 if self.num_steps == 1 else h, value)
 
+    def sample(self, key, h, state, actions: Int[Array, " N"]) -> Int[Array, ""]:
+        """One successor ``s' ~ P_h(. | state, actions)`` (simulation).
+
+        Args:
+            key: PRNG key.
+            h: the step (ignored by a time-homogeneous kernel).
+            state: the current state (an integer scalar).
+            actions: the joint action, ``(N,)`` integers.
+        """
+        return self._sample(key, 0 if self.num_steps == 1 else h, state, actions)
+
+    @abc.abstractmethod
+    def _sample(self, key, h, state, actions) -> Int[Array, ""]:
+        """``sample`` with ``h`` already mapped onto the time axis."""
+
     def propagate(self, h, mass: Float[Array, " S *A"]) -> Float[Array, " S"]:
         """Forward (adjoint) step: ``sum_{s, a} mass(s, a) P_h(s'|s, a)``.
 
@@ -132,6 +148,9 @@ class DenseTransitions(AbstractTransitions):
 
     def dense(self):
         return self.probs
+
+    def _sample(self, key, h, state, actions):
+        return draw(key, self.probs[(h, state, *actions)])
 
     def validate(self, num_steps, num_states, num_actions):
         p = _concrete(self.probs)
@@ -203,6 +222,10 @@ class SparseTransitions(AbstractTransitions):
     def support(self):
         return np.asarray(self.next_state), np.asarray(self.prob)
 
+    def _sample(self, key, h, state, actions):
+        row = (h, state, *actions)
+        return self.next_state[row][draw(key, self.prob[row])]
+
     def validate(self, num_steps, num_states, num_actions):
         prob, nxt = _concrete(self.prob), _concrete(self.next_state)
         if prob is None or nxt is None:
@@ -268,6 +291,15 @@ class FactoredTransitions(AbstractTransitions):
         order = [2 * i for i in range(n)] + [2 * i + 1 for i in range(n)]
         v = jnp.transpose(v, order)
         return v.reshape((self.num_states, *self.num_actions))
+
+    def _sample(self, key, h, state, actions):
+        local = jnp.unravel_index(state, self.local_states)
+        keys = jax.random.split(key, len(self.local))
+        nxt = [
+            draw(k, p[h, s, actions[i]])
+            for i, (k, p, s) in enumerate(zip(keys, self.local, local, strict=True))
+        ]
+        return jnp.ravel_multi_index(tuple(nxt), self.local_states, mode="clip")
 
     def dense(self):
         n = len(self.local)

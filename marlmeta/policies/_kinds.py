@@ -31,7 +31,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from marlmeta._sampling import draw
 
 #: Rows of a policy may be off the simplex by this much (absolute).
 PROB_TOL = 1e-6
@@ -104,6 +106,17 @@ class AbstractPolicy(eqx.Module):
     ) -> None:
         """Raise ``ValueError`` unless this is a policy with state axes ``lead``
         and ``num_actions``; the message names ``name``, the player and index."""
+
+    def sample(self, key: PRNGKeyArray, state) -> Int[Array, " N"]:
+        """A joint action ``a ~ pi(. | state)`` of one step's policy (after
+        :meth:`at` in a finite-horizon game), ``(N,)`` integers.
+
+        Draws one index of the flattened joint distribution; kinds with a
+        cheaper factorisation override it.
+        """
+        joint = self.joint()[state]
+        flat = draw(key, joint.reshape(-1))
+        return jnp.stack(jnp.unravel_index(flat, joint.shape)).astype(jnp.int32)
 
     @property
     def dtype(self):
@@ -184,6 +197,13 @@ class ProductPolicy(_PerPlayerTables):
                 q = _contract(q, self.tables[j], 1 + j)
         return q
 
+    def sample(self, key, state):
+        """Every player draws from its own row ``tables[i][state]``."""
+        keys = jax.random.split(key, len(self.tables))
+        return jnp.stack(
+            [draw(k, p[state]) for k, p in zip(keys, self.tables, strict=True)]
+        )
+
     def joint(self) -> Array:
         out = self.tables[0]
         for p in self.tables[1:]:
@@ -249,6 +269,15 @@ class AutoregressivePolicy(_PerPlayerTables):
 
     def expect(self, q):
         return jnp.sum(self.localized(q)[0] * self.tables[0], axis=-1)
+
+    def sample(self, key, state):
+        """Agent ``m`` draws from ``tables[m][state, a_0, .., a_{m-1}]`` in turn."""
+        acts = []
+        for k, p in zip(
+            jax.random.split(key, len(self.tables)), self.tables, strict=True
+        ):
+            acts.append(draw(k, p[(state, *acts)]))
+        return jnp.stack(acts)
 
     def expect_others(self, q, i: int):
         return CorrelatedPolicy(self.joint()).expect_others(q, i)

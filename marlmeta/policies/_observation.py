@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from marlmeta._sampling import draw
 from marlmeta.policies._kinds import (
     PROB_TOL,
     AbstractPolicy,
@@ -93,6 +94,17 @@ class ObservationPolicy(AbstractPolicy):
     def at(self, h) -> ObservationPolicy:
         return ObservationPolicy(
             tuple(t[h] for t in self.tables), tuple(o[h] for o in self.observations)
+        )
+
+    def sample(self, key, state):
+        """Player ``i`` draws from ``tables[i][observations[i][state]]``: its
+        own observation, never the state."""
+        keys = jax.random.split(key, len(self.tables))
+        return jnp.stack(
+            [
+                draw(k, t[o[state]])
+                for k, t, o in zip(keys, self.tables, self.observations, strict=True)
+            ]
         )
 
     def expect(self, q):
