@@ -162,7 +162,7 @@ def test_env_vmaps_over_a_family_of_perturbed_games():
     base = one(G.random_cooperative(jax.random.key(4), 1, (2, 2), 3, 0.6))
     family = G.perturb_rewards(jax.random.key(5), base, 3, 0.2, coupling="identical")
     envs = S.MarkovGameEnv(family)
-    policy = P.uniform(base)
+    policy = P.ProductPolicy(P.uniform(base))
     fns = [table_fn(envs, i, t) for i, t in enumerate(observation_tables(policy))]
     run = jax.jit(jax.vmap(lambda e, k: env_returns(e, fns, k, 20_000, 0.6)[0].mean(0)))
     means = run(envs, jax.random.split(jax.random.key(6), 3))

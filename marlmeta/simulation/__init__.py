@@ -9,6 +9,7 @@ from marlmeta.simulation._env import (
     MarkovGameEnv as MarkovGameEnv,
     observation_table as observation_table,
 )
+from marlmeta.simulation._ippo import IPPO as IPPO, IPPORun as IPPORun
 from marlmeta.simulation._simulate import (
     Episodes as Episodes,
     Estimate as Estimate,
