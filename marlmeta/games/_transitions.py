@@ -93,19 +93,22 @@ class AbstractTransitions(eqx.Module):
         """
         return self._expectation(0 if self.num_steps == 1 else h, value)
 
-    def sample(self, key, h, state, actions: Int[Array, " N"]) -> Int[Array, ""]:
+    def sample(
+        self, u: Float[Array, " N"], h, state, actions: Int[Array, " N"]
+    ) -> Int[Array, ""]:
         """One successor ``s' ~ P_h(. | state, actions)`` (simulation).
 
         Args:
-            key: PRNG key.
+            u: ``N`` independent uniforms in ``[0, 1)`` (a kernel uses as many
+                as it needs).
             h: the step (ignored by a time-homogeneous kernel).
             state: the current state (an integer scalar).
             actions: the joint action, ``(N,)`` integers.
         """
-        return self._sample(key, 0 if self.num_steps == 1 else h, state, actions)
+        return self._sample(u, 0 if self.num_steps == 1 else h, state, actions)
 
     @abc.abstractmethod
-    def _sample(self, key, h, state, actions) -> Int[Array, ""]:
+    def _sample(self, u, h, state, actions) -> Int[Array, ""]:
         """``sample`` with ``h`` already mapped onto the time axis."""
 
     def propagate(self, h, mass: Float[Array, " S *A"]) -> Float[Array, " S"]:
@@ -149,8 +152,8 @@ class DenseTransitions(AbstractTransitions):
     def dense(self):
         return self.probs
 
-    def _sample(self, key, h, state, actions):
-        return draw(key, self.probs[(h, state, *actions)])
+    def _sample(self, u, h, state, actions):
+        return draw(u[0], self.probs[(h, state, *actions)])
 
     def validate(self, num_steps, num_states, num_actions):
         p = _concrete(self.probs)
@@ -222,9 +225,9 @@ class SparseTransitions(AbstractTransitions):
     def support(self):
         return np.asarray(self.next_state), np.asarray(self.prob)
 
-    def _sample(self, key, h, state, actions):
+    def _sample(self, u, h, state, actions):
         row = (h, state, *actions)
-        return self.next_state[row][draw(key, self.prob[row])]
+        return self.next_state[row][draw(u[0], self.prob[row])]
 
     def validate(self, num_steps, num_states, num_actions):
         prob, nxt = _concrete(self.prob), _concrete(self.next_state)
@@ -292,12 +295,12 @@ class FactoredTransitions(AbstractTransitions):
         v = jnp.transpose(v, order)
         return v.reshape((self.num_states, *self.num_actions))
 
-    def _sample(self, key, h, state, actions):
+    def _sample(self, u, h, state, actions):
+        """Player ``i``'s local state moves with ``u[i]``."""
         local = jnp.unravel_index(state, self.local_states)
-        keys = jax.random.split(key, len(self.local))
         nxt = [
-            draw(k, p[h, s, actions[i]])
-            for i, (k, p, s) in enumerate(zip(keys, self.local, local, strict=True))
+            draw(u[i], p[h, s, actions[i]])
+            for i, (p, s) in enumerate(zip(self.local, local, strict=True))
         ]
         return jnp.ravel_multi_index(tuple(nxt), self.local_states, mode="clip")
 

@@ -96,16 +96,11 @@ class ObservationPolicy(AbstractPolicy):
             tuple(t[h] for t in self.tables), tuple(o[h] for o in self.observations)
         )
 
-    def sample(self, key, state):
-        """Player ``i`` draws from ``tables[i][observations[i][state]]``: its
-        own observation, never the state."""
-        keys = jax.random.split(key, len(self.tables))
-        return jnp.stack(
-            [
-                draw(k, t[o[state]])
-                for k, t, o in zip(keys, self.tables, self.observations, strict=True)
-            ]
-        )
+    def sample(self, u, state):
+        """Player ``i`` draws from ``tables[i][observations[i][state]]`` (with
+        ``u[i]``): its own observation, never the state."""
+        pairs = zip(self.tables, self.observations, strict=True)
+        return jnp.stack([draw(u[i], t[o[state]]) for i, (t, o) in enumerate(pairs)])
 
     def expect(self, q):
         return self.lift().expect(q)

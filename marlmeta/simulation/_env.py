@@ -200,8 +200,9 @@ class MarkovGameEnv(eqx.Module):
 
     def reset(self, key: PRNGKeyArray) -> tuple[dict[str, Array], EnvState]:
         """``s_0 ~ initial``; returns the observations and the state."""
+        u = jr.uniform(key, (), self.game.initial.dtype)
         state = EnvState(
-            draw(key, self.game.initial), jnp.zeros((), jnp.int32), jnp.zeros((), bool)
+            draw(u, self.game.initial), jnp.zeros((), jnp.int32), jnp.zeros((), bool)
         )
         return self.get_obs(state), state
 
@@ -209,13 +210,14 @@ class MarkovGameEnv(eqx.Module):
         """One step without automatic reset: ``r(h, s, a)``, ``s' ~ P_h(.|s, a)``;
         the episode is done after ``num_steps`` steps or when the termination
         rule stops it."""
-        k_s, k_c = jr.split(key)
+        n = self.num_agents
+        u = jr.uniform(key, (n + 1,), self.game.initial.dtype)
         a = jnp.stack([jnp.asarray(actions[name]) for name in self.agents])
         a = a.astype(jnp.int32)
         h = state.step
         r = self.game.step_rewards(h, state.state, a)
-        nxt = self.game.transitions.sample(k_s, h, state.state, a)
-        stop = self.termination.continuation(k_c, self.game.step_discount) == 0
+        nxt = self.game.transitions.sample(u[:n], h, state.state, a)
+        stop = self.termination.continuation(u[n], self.game.step_discount) == 0
         done = stop | (h + 1 >= self.num_steps)
         new = EnvState(nxt, h + 1, done)
         rewards = {name: r[i] for i, name in enumerate(self.agents)}

@@ -122,21 +122,23 @@ def episode(
 ) -> Episodes:
     """One episode of ``num_steps`` steps (the pure core, no checks; the
     result has no leading episode axis)."""
-    k0, key = jr.split(key)
     gamma = game.step_discount
+    n = game.num_players
+    # Every uniform of the episode in one call: per step N for the actions, N
+    # for the transition and one for the termination rule; one for s_0.
+    u = jr.uniform(key, (num_steps * (2 * n + 1) + 1,), gamma.dtype)
+    steps = u[1:].reshape(num_steps, 2 * n + 1)
 
     def body(s, xs):
-        h, k = xs
-        k_a, k_s, k_c = jr.split(k, 3)
-        a = game.step_policy(policy, h).sample(k_a, s)
+        h, v = xs
+        a = game.step_policy(policy, h).sample(v[:n], s)
         r = game.step_rewards(h, s, a)
-        nxt = game.transitions.sample(k_s, h, s, a)
-        c = termination.continuation(k_c, gamma)
+        nxt = game.transitions.sample(v[n : 2 * n], h, s, a)
+        c = termination.continuation(v[2 * n], gamma)
         return nxt, (s, game.player_observations(h, s), a, r, nxt, c)
 
-    s0 = draw(k0, game.initial)
-    xs = (jnp.arange(num_steps), jr.split(key, num_steps))
-    _, out = jax.lax.scan(body, s0, xs)
+    s0 = draw(u[0], game.initial)
+    _, out = jax.lax.scan(body, s0, (jnp.arange(num_steps), steps))
     return Episodes(*out)
 
 

@@ -23,8 +23,7 @@ from __future__ import annotations
 import abc
 
 import equinox as eqx
-import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float
 
 
 class AbstractTermination(eqx.Module):
@@ -32,17 +31,18 @@ class AbstractTermination(eqx.Module):
 
     @abc.abstractmethod
     def continuation(
-        self, key: PRNGKeyArray, discount: Float[Array, ""]
+        self, u: Float[Array, ""], discount: Float[Array, ""]
     ) -> Float[Array, ""]:
         """``c_t``, the factor from this step's weight to the next one's
-        (mean ``discount``; ``0`` ends the episode)."""
+        (mean ``discount``; ``0`` ends the episode), given a uniform ``u`` in
+        ``[0, 1)``."""
 
 
 class Truncation(AbstractTermination):
     """Every episode runs its ``T`` steps; rewards are discounted by ``gamma^t``."""
 
-    def continuation(self, key, discount):
-        del key
+    def continuation(self, u, discount):
+        del u
         return discount
 
 
@@ -50,8 +50,8 @@ class GeometricTermination(AbstractTermination):
     """The episode ends after each step with probability ``1 - gamma``; rewards
     are summed undiscounted up to the end."""
 
-    def continuation(self, key, discount):
-        return jr.bernoulli(key, discount).astype(discount.dtype)
+    def continuation(self, u, discount):
+        return (u < discount).astype(discount.dtype)
 
 
 #: The default termination rule (a module-level instance).
