@@ -42,6 +42,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python exact.py --json results/exact.json
 	cd benchmarks && ../$(BIN)/python cooperative.py --json results/cooperative.json
 	cd benchmarks && ../$(BIN)/python aggregative.py --json results/aggregative.json
+	cd benchmarks && ../$(BIN)/python simulation.py --json results/simulation.json
 	mkdir -p runs/bench
 	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million.json
 	$(BIN)/python docs/_generate.py readme
@@ -59,7 +60,7 @@ figures: $(STAMP)
 # check_bet_call river endgame) on whatever jax.devices() has.
 bench-gpu: $(STAMP)
 	mkdir -p runs/bench
-	cd benchmarks && for s in evaluation zero_sum general_sum maml exact cooperative poker; do \
+	cd benchmarks && for s in evaluation zero_sum general_sum maml exact cooperative poker simulation; do \
 		../$(BIN)/python $$s.py --gpu --json ../runs/bench/$$s-gpu.json || exit 1; done
 	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million-gpu.json
 

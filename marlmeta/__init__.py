@@ -8,6 +8,7 @@ from marlmeta import (
     lp as lp,
     meta as meta,
     policies as policies,
+    simulation as simulation,
     solvers as solvers,
 )
 from marlmeta._solve import (
@@ -16,5 +17,6 @@ from marlmeta._solve import (
     solve as solve,
     solve_batch as solve_batch,
 )
+from marlmeta.simulation import simulate as simulate
 
 __version__ = "0.1.0"

@@ -14,6 +14,7 @@ from marlmeta.experiments import (  # noqa: F401
     maml as maml,
     poker as poker,
     ratio as ratio,
+    sampled_ppo as sampled_ppo,
     sequence as sequence,
     softmax as softmax,
 )

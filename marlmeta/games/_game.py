@@ -31,6 +31,7 @@ import abc
 from typing import ClassVar, Literal
 
 import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
@@ -49,7 +50,7 @@ from marlmeta.games._checks import (
 )
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy
+from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy
 
 
 def _optional_array(name: str, x) -> Array | None:
@@ -183,6 +184,47 @@ class AbstractMarkovGame(eqx.Module):
         """Optimal values (step 0) of the MDP over joint actions with ``reward``
         (shaped like one player's rewards)."""
 
+    # What one step of a simulated episode reads (marlmeta.simulation).
+
+    @abc.abstractmethod
+    def step_policy(self, policy: AbstractPolicy, h) -> AbstractPolicy:
+        """The policy played at step ``h``: ``policy.at(h)``, or ``policy`` itself
+        when the game is stationary."""
+
+    @abc.abstractmethod
+    def step_rewards(self, h, state, actions: Int[Array, " N"]) -> Float[Array, " N"]:
+        """Every player's reward ``r_i(h, state, actions)``, shape ``(N,)``."""
+
+    @property
+    @abc.abstractmethod
+    def step_discount(self) -> Float[Array, ""]:
+        """The factor on the next step's reward: ``gamma``, or ``1`` for a finite
+        horizon."""
+
+    @abc.abstractmethod
+    def episode_steps(self, num_steps: int | None) -> int:
+        """The number of steps a simulated episode runs (static): ``H``, or for a
+        discounted game ``num_steps`` (default: the least ``T`` with
+        ``gamma^T <= 1e-6``, read from a concrete discount)."""
+
+    @property
+    def observation_counts(self) -> tuple[int, ...]:
+        """``(O_0, .., O_{N-1})``: how many observations each player can see
+        (``S`` each when every player sees the state)."""
+        return (self.num_states,) * self.num_players
+
+    def player_observations(self, h, state) -> Int[Array, " N"]:
+        """What each player sees at ``(h, state)``, ``(N,)`` integers (here the
+        state itself)."""
+        del h
+        return jnp.full(self.num_players, state, jnp.int32)
+
+    def observation_policy(self, tables) -> AbstractPolicy:
+        """The policy whose player ``i`` plays ``tables[i][(h,) o, :]`` on its
+        observation ``o`` (tables ``(*lead[:-1], O_i, A_i)``): here a product
+        policy on states."""
+        return ProductPolicy(tuple(tables))
+
     def require_discounted(self, caller: str) -> None:
         """Raise ``ValueError`` unless the game is discounted."""
         raise ValueError(
@@ -285,6 +327,40 @@ class FiniteHorizonGame(AbstractMarkovGame):
         if self.observations is None:
             AbstractMarkovGame.require_observations(self, caller)
 
+    def step_policy(self, policy, h):
+        return policy.at(h)
+
+    def step_rewards(self, h, state, actions):
+        return self.rewards[(slice(None), h, state, *actions)]
+
+    @property
+    def step_discount(self):
+        return jnp.ones((), self.initial.dtype)
+
+    def episode_steps(self, num_steps):
+        if num_steps is not None and num_steps != self.horizon:
+            raise ValueError(
+                f"num_steps is {num_steps!r}; an episode of a finite-horizon game "
+                f"runs its horizon {self.horizon} steps (leave num_steps None)"
+            )
+        return self.horizon
+
+    @property
+    def observation_counts(self):
+        if self.observations is None:
+            return AbstractMarkovGame.observation_counts.fget(self)
+        return self.num_observations
+
+    def player_observations(self, h, state):
+        if self.observations is None:
+            return AbstractMarkovGame.player_observations(self, h, state)
+        return jnp.stack([o[h, state] for o in self.observations])
+
+    def observation_policy(self, tables):
+        if self.observations is None:
+            return AbstractMarkovGame.observation_policy(self, tables)
+        return ObservationPolicy(tuple(tables), tuple(self.observations))
+
 
 #: The name of :class:`FiniteHorizonGame` in earlier releases.
 #: Another name of :class:`FiniteHorizonGame` (the papers' finite-horizon Markov game).
@@ -386,3 +462,35 @@ class DiscountedMarkovGame(AbstractMarkovGame):
 
     def require_discounted(self, caller: str) -> None:
         del caller
+
+    def step_policy(self, policy, h):
+        del h
+        return policy
+
+    def step_rewards(self, h, state, actions):
+        del h
+        return self.rewards[(slice(None), state, *actions)]
+
+    @property
+    def step_discount(self):
+        return self.discount
+
+    def episode_steps(self, num_steps):
+        if num_steps is not None:
+            if (
+                isinstance(num_steps, bool)
+                or int(num_steps) != num_steps
+                or num_steps < 1
+            ):
+                raise ValueError(f"num_steps is {num_steps!r}; expected an int >= 1")
+            return int(num_steps)
+        gamma = _concrete(self.discount)
+        if gamma is None or gamma.ndim:
+            raise ValueError(
+                "num_steps is None and the discount is traced or batched; pass "
+                "num_steps (episodes of a discounted game are truncated there)"
+            )
+        gamma = float(gamma)
+        if gamma <= 0:
+            return 1
+        return max(1, int(np.ceil(np.log(1e-6) / np.log(gamma))))

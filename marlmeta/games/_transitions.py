@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta._sampling import draw
 from marlmeta.games._checks import (
     _concrete,
     _dtype_of,
@@ -128,6 +129,24 @@ class AbstractTransitions(eqx.Module):
         """
         return self._expectation(0 if self.num_steps == 1 else h, value)
 
+    def sample(
+        self, u: Float[Array, " N"], h, state, actions: Int[Array, " N"]
+    ) -> Int[Array, ""]:
+        """One successor ``s' ~ P_h(. | state, actions)`` (simulation).
+
+        Args:
+            u: ``N`` independent uniforms in ``[0, 1)`` (a kernel uses as many
+                as it needs).
+            h: the step (ignored by a time-homogeneous kernel).
+            state: the current state (an integer scalar).
+            actions: the joint action, ``(N,)`` integers.
+        """
+        return self._sample(u, 0 if self.num_steps == 1 else h, state, actions)
+
+    @abc.abstractmethod
+    def _sample(self, u, h, state, actions) -> Int[Array, ""]:
+        """``sample`` with ``h`` already mapped onto the time axis."""
+
     def propagate(self, h, mass: Float[Array, " S *A"]) -> Float[Array, " S"]:
         """Forward (adjoint) step: ``sum_{s, a} mass(s, a) P_h(s'|s, a)``.
 
@@ -179,6 +198,9 @@ class DenseTransitions(AbstractTransitions):
 
     def dense(self):
         return self.probs
+
+    def _sample(self, u, h, state, actions):
+        return draw(u[0], self.probs[(h, state, *actions)])
 
     def with_time_axis(self, num_players):
         if self.probs.ndim == num_players + 2:  # (S, *A, S): time-homogeneous
@@ -286,6 +308,10 @@ class SparseTransitions(AbstractTransitions):
     def support(self):
         return np.asarray(self.next_state), np.asarray(self.prob)
 
+    def _sample(self, u, h, state, actions):
+        row = (h, state, *actions)
+        return self.next_state[row][draw(u[0], self.prob[row])]
+
     def check_shapes(self, num_steps, num_states, num_actions):
         if self.num_states_ != num_states:
             raise ValueError(
@@ -359,6 +385,15 @@ class FactoredTransitions(AbstractTransitions):
         order = [2 * i for i in range(n)] + [2 * i + 1 for i in range(n)]
         v = jnp.transpose(v, order)
         return v.reshape((self.num_states, *self.num_actions))
+
+    def _sample(self, u, h, state, actions):
+        """Player ``i``'s local state moves with ``u[i]``."""
+        local = jnp.unravel_index(state, self.local_states)
+        nxt = [
+            draw(u[i], p[h, s, actions[i]])
+            for i, (p, s) in enumerate(zip(self.local, local, strict=True))
+        ]
+        return jnp.ravel_multi_index(tuple(nxt), self.local_states, mode="clip")
 
     def dense(self):
         n = len(self.local)

@@ -31,7 +31,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
+
+from marlmeta._sampling import draw
 
 #: Rows of a policy may be off the simplex by this much (absolute).
 PROB_TOL = 1e-6
@@ -104,6 +106,18 @@ class AbstractPolicy(eqx.Module):
     ) -> None:
         """Raise ``ValueError`` unless this is a policy with state axes ``lead``
         and ``num_actions``; the message names ``name``, the player and index."""
+
+    def sample(self, u: Float[Array, " N"], state) -> Int[Array, " N"]:
+        """A joint action ``a ~ pi(. | state)`` of one step's policy (after
+        :meth:`at` in a finite-horizon game), ``(N,)`` integers, from ``N``
+        independent uniforms ``u`` in ``[0, 1)``.
+
+        Draws one index of the flattened joint distribution (with ``u[0]``);
+        kinds with a cheaper factorisation override it.
+        """
+        joint = self.joint()[state]
+        flat = draw(u[0], joint.reshape(-1))
+        return jnp.stack(jnp.unravel_index(flat, joint.shape)).astype(jnp.int32)
 
     @property
     def dtype(self):
@@ -184,6 +198,10 @@ class ProductPolicy(_PerPlayerTables):
                 q = _contract(q, self.tables[j], 1 + j)
         return q
 
+    def sample(self, u, state):
+        """Every player draws from its own row ``tables[i][state]`` (``u[i]``)."""
+        return jnp.stack([draw(u[i], p[state]) for i, p in enumerate(self.tables)])
+
     def joint(self) -> Array:
         out = self.tables[0]
         for p in self.tables[1:]:
@@ -249,6 +267,14 @@ class AutoregressivePolicy(_PerPlayerTables):
 
     def expect(self, q):
         return jnp.sum(self.localized(q)[0] * self.tables[0], axis=-1)
+
+    def sample(self, u, state):
+        """Agent ``m`` draws from ``tables[m][state, a_0, .., a_{m-1}]`` in turn
+        (``u[m]``)."""
+        acts = []
+        for m, p in enumerate(self.tables):
+            acts.append(draw(u[m], p[(state, *acts)]))
+        return jnp.stack(acts)
 
     def expect_others(self, q, i: int):
         return CorrelatedPolicy(self.joint()).expect_others(q, i)

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from marlmeta._sampling import draw
 from marlmeta.policies._kinds import (
     PROB_TOL,
     AbstractPolicy,
@@ -94,6 +95,12 @@ class ObservationPolicy(AbstractPolicy):
         return ObservationPolicy(
             tuple(t[h] for t in self.tables), tuple(o[h] for o in self.observations)
         )
+
+    def sample(self, u, state):
+        """Player ``i`` draws from ``tables[i][observations[i][state]]`` (with
+        ``u[i]``): its own observation, never the state."""
+        pairs = zip(self.tables, self.observations, strict=True)
+        return jnp.stack([draw(u[i], t[o[state]]) for i, (t, o) in enumerate(pairs)])
 
     def expect(self, q):
         return self.lift().expect(q)

@@ -34,6 +34,15 @@ from marlmeta.solvers._ma_ppo_pessimistic import (
     pessimistic_critic as pessimistic_critic,
     reset_data as reset_data,
 )
+from marlmeta.solvers._ma_ppo_sampling import (
+    AbstractCritic as AbstractCritic,
+    AbstractSampling as AbstractSampling,
+    ExactCritic as ExactCritic,
+    FittedCritic as FittedCritic,
+    MonteCarloCritic as MonteCarloCritic,
+    OccupancySampling as OccupancySampling,
+    StationarySampling as StationarySampling,
+)
 from marlmeta.solvers._observed_omd import ObservedOMDState as ObservedOMDState
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,

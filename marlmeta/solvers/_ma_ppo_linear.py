@@ -21,9 +21,11 @@ the same iterate.
   solution if it lies in the ball, else the boundary solution
   ``(G + lambda I)^{-1} b`` with ``lambda`` found by bisection.
 - :class:`SampledMAPPO` (Algorithm 1 + Algorithm 3): ``T`` samples of
-  ``(s, a_{<=m})`` from ``sigma_k`` (drawn exactly from the tabular
-  distribution), a critic at the samples (exact ``Q^{1:m}``, or Monte-Carlo
-  roll-outs), then projected averaged SGD from ``theta(0) = 0``:
+  ``(s, a_{<=m})`` from simulated episodes of ``pi_k`` (a step of each drawn
+  by a sampling scheme of :mod:`marlmeta.solvers._ma_ppo_sampling`), a critic at
+  the samples (the episode's return after the sample, a linear critic fitted
+  to those returns, or exact ``Q^{1:m}``), then projected averaged SGD from
+  ``theta(0) = 0``:
   ``theta(t+1) = Proj_R(theta(t) - 2 eta_sgd phi [(theta(t) - theta_k) . phi -
   eta Qhat])``, output the mean of ``theta(1..T)``, with
   ``eta_sgd = R / (G sqrt(T))`` and ``G = 2 (2R + B eta)``, ``B = max|r| /
@@ -46,7 +48,14 @@ from marlmeta.evaluation import localized_q, occupancy
 from marlmeta.evaluation._cooperative import shared_reward
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import AutoregressivePolicy
+from marlmeta.simulation import Truncation, episode
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._ma_ppo_sampling import (
+    AbstractCritic,
+    AbstractSampling,
+    MonteCarloCritic,
+    OccupancySampling,
+)
 
 Params = tuple[Float[Array, " d"], ...]
 
@@ -211,20 +220,35 @@ class LogLinearMAPPO(_LogLinear):
 
 
 class SampledMAPPO(_LogLinear):
-    """Sample-based MA-PPO: Algorithm 1 with Algorithm 3's projected averaged SGD.
+    """Sample-based MA-PPO: Algorithm 1 with Algorithm 3's projected averaged SGD,
+    on simulated trajectories.
+
+    Each iteration simulates ``T = num_samples`` episodes of ``pi_k`` from the
+    initial distribution (:func:`marlmeta.simulation.episode`); ``sampling``
+    picks one step ``tau`` of each, whose ``(s_tau, a_tau)`` is a sample of
+    ``sigma_k`` for every agent (agent ``m`` reads the prefix ``a^{1:m}``), and
+    ``critic`` gives ``Qhat^{1:m}`` there (by default from the episode's own
+    return after ``tau``). No exact occupancy is computed. Then agent ``m``
+    runs Algorithm 3 on its ``T`` samples. The samples used are
+    ``T (tau_max + lookahead)`` environment steps per iteration
+    (:meth:`samples_per_step`).
 
     Attributes:
         step_size: ``eta = 1 / beta_k``.
         features: as in :class:`LogLinearMAPPO`.
-        radius: ``R``.
         key: PRNG key of the run (the state carries its successors).
-        num_samples: ``T``, samples (and SGD steps) per agent and iteration.
-        critic: ``"exact"`` (``Q^{1:m}`` at the samples) or ``"monte_carlo"``
-            (one roll-out per sample: the other agents complete the joint
-            action from the sampled prefix, then everyone follows ``pi`` for
-            ``rollout_steps`` steps; discounted return, bias at most
-            ``gamma^rollout_steps B``).
-        rollout_steps: horizon of a Monte-Carlo roll-out.
+        radius: ``R``.
+        num_samples: ``T``, samples (episodes, SGD steps) per agent and
+            iteration.
+        rollout_steps: ``L``: the occupancy's truncation and the critic's
+            roll-out horizon (bias at most ``gamma^L B``).
+        sampling: :class:`~marlmeta.solvers.OccupancySampling` (default: the
+            discounted occupancy the exact solvers use) or
+            :class:`~marlmeta.solvers.StationarySampling` (the paper's
+            ``nu_k``).
+        critic: :class:`~marlmeta.solvers.MonteCarloCritic` (default),
+            :class:`~marlmeta.solvers.FittedCritic` or
+            :class:`~marlmeta.solvers.ExactCritic`.
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
@@ -234,16 +258,24 @@ class SampledMAPPO(_LogLinear):
     key: PRNGKeyArray
     radius: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e3)
     num_samples: int = eqx.field(static=True, default=1000)
-    critic: str = eqx.field(static=True, default="exact")
     rollout_steps: int = eqx.field(static=True, default=100)
+    sampling: AbstractSampling = OccupancySampling()
+    critic: AbstractCritic = MonteCarloCritic()
 
     def __check_init__(self):
-        if self.critic not in ("exact", "monte_carlo"):
-            raise ValueError(
-                f"critic is {self.critic!r}; expected 'exact' or 'monte_carlo'"
-            )
         check_hyperparameter("num_samples", self.num_samples)
         check_hyperparameter("rollout_steps", self.rollout_steps)
+
+    @property
+    def episode_steps(self) -> int:
+        """Steps simulated per episode: ``tau_max + 1 + lookahead - 1``."""
+        return self.sampling.last_time(self.rollout_steps) + self.critic.lookahead(
+            self.rollout_steps
+        )
+
+    def samples_per_step(self) -> int:
+        """Environment steps simulated per iteration."""
+        return self.num_samples * self.episode_steps
 
     def init(self, game, init_policy):
         self._check_game(game)
@@ -254,7 +286,7 @@ class SampledMAPPO(_LogLinear):
 
     def step(self, game, state):
         theta, key = state
-        key, *keys = jr.split(key, 1 + 2 * len(theta))
+        key, k_sim, k_tau = jr.split(key, 3)
         dtype = theta[0].dtype
         radius = self.radius.astype(dtype)
         eta = self.step_size.astype(dtype)
@@ -262,16 +294,21 @@ class SampledMAPPO(_LogLinear):
         bound = jnp.max(jnp.abs(r)) / (1 - game.discount)
         lr = radius / (2 * (2 * radius + bound * eta) * jnp.sqrt(self.num_samples))
         pol = feature_policy(self.features, theta)
+        steps = self.episode_steps
+        eps = jax.vmap(lambda k: episode(game, pol, k, steps, Truncation()))(
+            jr.split(k_sim, self.num_samples)
+        )
+        tau = self.sampling.times(
+            k_tau, game.discount, self.num_samples, self.rollout_steps
+        )
+        rows = jnp.arange(self.num_samples)
+        states, actions = eps.states[rows, tau], eps.actions[rows, tau]
+        returns = eps.returns_to_go()[rows, tau, 0]
         out = []
-        for m, (phi, _, target, w) in enumerate(self._targets(game, theta)):
-            idx = jr.categorical(keys[2 * m], jnp.log(w), shape=(self.num_samples,))
-            if self.critic == "exact":
-                qhat = target[idx]
-            else:
-                qhat = eta * rollout_q(
-                    game, pol, m, idx, keys[2 * m + 1], self.rollout_steps
-                )
-            out.append(averaged_sgd(phi[idx], qhat, theta[m], radius, lr))
+        for m, (f, t) in enumerate(zip(self.features, theta, strict=True)):
+            phi = f[(states, *(actions[:, j] for j in range(m + 1)))]
+            q = self.critic.values(game, pol, m, states, actions, returns, phi)
+            out.append(averaged_sgd(phi, eta * q, t, radius, lr))
         return tuple(out), key
 
 

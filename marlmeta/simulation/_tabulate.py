@@ -1,0 +1,63 @@
+"""Back to exact: a policy function (a network's forward pass) as a tabular policy.
+
+A learned policy maps an agent's observation vector (:class:`MarkovGameEnv`'s
+encoding) to action probabilities. Evaluating it on every step and every
+observation of every agent gives one table per agent, ``(*stages, O_i, A_i)``,
+and the game turns the tables into its policy kind: a product policy on
+states, or an observation policy in a game with observations. The exact
+metrics (``nash_conv``, ``cce_gap``, ``optimality_gap``) then judge what deep
+MARL learned, with no sampling error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.policies import AbstractPolicy
+from marlmeta.simulation._env import MarkovGameEnv, observation_table
+
+PolicyFn = Callable[[Float[Array, " D"]], Float[Array, " A"]]
+
+
+def tabulate(
+    env: MarkovGameEnv, policy_fn: PolicyFn | Sequence[PolicyFn], *, check=True
+) -> AbstractPolicy:
+    """The tabular policy of ``policy_fn`` on ``env``'s game.
+
+    Args:
+        env: the environment view the function was trained on (one game).
+        policy_fn: a callable from one observation vector ``(D_i,)`` to action
+            probabilities ``(A_i,)``, shared by all agents, or a sequence of
+            such callables, one per agent. It is ``jax.vmap``-ed over the
+            observations.
+        check: check the tables (rows on the simplex, within ``1e-6``) when
+            they are concrete.
+
+    Returns:
+        The game's policy kind (its ``observation_policy``): player ``i``
+        plays ``policy_fn(encode(i, h, o))`` on observation ``o`` at step ``h``.
+
+    Raises:
+        ValueError: the wrong number of functions, or (``check``) a function
+            whose output is not a distribution over the agent's actions, naming
+            the agent, the index and the value.
+    """
+    game = env.game
+    n = game.num_players
+    fns = tuple(policy_fn) if isinstance(policy_fn, Sequence) else (policy_fn,) * n
+    if len(fns) != n:
+        raise ValueError(f"policy_fn has {len(fns)} functions; the game has {n} agents")
+    tables = []
+    for i, fn in enumerate(fns):
+        obs = observation_table(env, i)
+        flat = obs.reshape(-1, obs.shape[-1])
+        probs = jax.vmap(fn)(flat)
+        tables.append(jnp.asarray(probs).reshape(*obs.shape[:-1], -1))
+    policy = game.observation_policy(tables)
+    if check:
+        policy.check(game.lead_shape, game.num_actions, "policy_fn")
+    return policy
