@@ -50,10 +50,10 @@ def _interrupted(signum: int) -> str:
 
 def _stop(signum: int, frame=None) -> None:
     """End the process now, skipping the interpreter's shutdown (XLA may be
-    compiling; every file of the run is written atomically)."""
-    print(f"\n{_interrupted(signum)}", file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    compiling; every file of the run is written atomically). The line goes
+    straight to the file descriptor: the signal may have stopped the main
+    thread inside a write to ``sys.stderr``."""
+    os.write(2, f"\n{_interrupted(signum)}\n".encode())
     os._exit(128 + signum)
 
 

@@ -82,6 +82,10 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _silent(line: str) -> None:
+    pass
+
+
 def _chunk_path(out: pathlib.Path, i: int) -> pathlib.Path:
     return out / "chunks" / f"chunk_{i:03d}.npz"
 
@@ -181,6 +185,8 @@ def run_experiment(
             mask = np.array([c is None for c in parts])
             mask = np.asarray(multihost_utils.broadcast_one_to_all(mask))
             missing = [i for i in range(plan.units) if mask[i]]
+        if not writer:
+            log = _silent
         if not missing:
             log(f"{out}: complete ({plan.units} chunks); nothing to compute")
         elif len(missing) < plan.units:
@@ -198,8 +204,8 @@ def run_experiment(
                 _save_npz(_chunk_path(out, i), data)
             parts[i] = _chunks.decode(data, stamp)
         signals.check()
-        results = plan.aggregate(parts)
-        if writer:
+        if writer:  # the other processes may lack the chunks it read
+            results = plan.aggregate(parts)
             _write_config(out, doc)
             with signals.hold():
                 _write_results(out, results, plan.figure)
