@@ -1,5 +1,3 @@
-import sys
+from marlmeta.cli import console
 
-from marlmeta.cli import main
-
-sys.exit(main())
+console()

@@ -1,14 +1,19 @@
-"""Command line: ``marlmeta run CONFIG`` and ``marlmeta list``.
+"""Command line: ``marlmeta run CONFIG``, ``marlmeta list`` and ``--version``.
 
 Errors reach the user as one line on stderr and a non-zero exit code, never a
-traceback.
+traceback. SIGINT and SIGTERM end a run at once with one line and exit code
+130 or 143; run the same command again to resume it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
+import signal
 import sys
+
+from marlmeta import __version__
 
 #: The repository's ``configs/`` folder, listed by ``marlmeta list``.
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
@@ -38,17 +43,47 @@ def _list(what: str, config_dir: pathlib.Path) -> None:
             print(f"  {name:30s} {' '.join(doc.split())}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The ``marlmeta`` command: ``run CONFIG [--out DIR] [--fresh] [--quiet]``
-    or ``list [configs|games|solvers|experiments]``.
+def _interrupted(signum: int) -> str:
+    name = signal.Signals(signum).name
+    return f"marlmeta: interrupted ({name}); run the same command again to resume"
 
-    Returns the exit code: 0 on success, 2 for a missing file or a config
-    error (one line on stderr naming the key and the file), 130 when
-    interrupted (run the same command again to resume).
+
+def _stop(signum: int, frame=None) -> None:
+    """End the process now, skipping the interpreter's shutdown (XLA may be
+    compiling; every file of the run is written atomically). The line goes
+    straight to the file descriptor: the signal may have stopped the main
+    thread inside a write to ``sys.stderr``."""
+    os.write(2, f"\n{_interrupted(signum)}\n".encode())
+    os._exit(128 + signum)
+
+
+def _os_error(verb: str, err: OSError) -> str:
+    where = err.filename if err.filename is not None else "a file"
+    why = err.strerror or str(err)
+    return f"marlmeta: error: cannot {verb} {where}: {why[:1].lower()}{why[1:]}"
+
+
+def main(argv: list[str] | None = None, *, on_signal=None) -> int:
+    """The ``marlmeta`` command: ``run CONFIG [--out DIR] [--fresh] [--quiet]``,
+    ``list [configs|games|solvers|experiments]`` or ``--version``.
+
+    Args:
+        argv: the arguments (``sys.argv[1:]`` by default).
+        on_signal: passed to :func:`~marlmeta.experiments.run_experiment`;
+            :func:`console` ends the process in it.
+
+    Returns the exit code: 0 on success (a finished run says it is complete),
+    2 for a config that cannot be read or a config error (one line on stderr
+    naming the key and the file), 1 when a file of the run cannot be written
+    (one line; no half-written result), 130 or 143 when interrupted by SIGINT
+    or SIGTERM (run the same command again to resume).
     """
     parser = argparse.ArgumentParser(
         prog="marlmeta",
         description="Batched solvers and meta-learning for Markov games.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"marlmeta {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run (or resume) an experiment config")
@@ -73,27 +108,44 @@ def main(argv: list[str] | None = None) -> int:
         _list(args.what, pathlib.Path(args.configs))
         return 0
     from marlmeta.experiments import ConfigError, load_config, run_experiment
+    from marlmeta.experiments._interrupt import Interrupted
 
     try:
         config = load_config(args.config)
-        out = run_experiment(
-            config, args.out, fresh=args.fresh, progress=not args.quiet
-        )
-    except FileNotFoundError as err:
-        print(f"marlmeta: error: no such file: {err.filename}", file=sys.stderr)
+    except OSError as err:
+        print(_os_error("read", err), file=sys.stderr)
         return 2
-    except (ConfigError, ValueError) as err:
+    except ConfigError as err:
         print(f"marlmeta: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "marlmeta: interrupted; run the same command again to resume",
-            file=sys.stderr,
+    try:
+        out = run_experiment(
+            config,
+            args.out,
+            fresh=args.fresh,
+            progress=not args.quiet,
+            on_signal=on_signal,
         )
-        return 130
+    except OSError as err:
+        print(_os_error("write", err), file=sys.stderr)
+        return 1
+    except ValueError as err:  # ConfigError included
+        print(f"marlmeta: error: {err}", file=sys.stderr)
+        return 2
+    except Interrupted as err:
+        print(_interrupted(err.signum), file=sys.stderr)
+        return err.exit_code
     print(f"wrote {out}/results.json, {out}/figure.png and {out}/config.yaml")
     return 0
 
 
+def console() -> None:
+    """The ``marlmeta`` executable: :func:`main`, where SIGINT or SIGTERM end
+    the process at once (exit code 130 or 143) with one line on stderr."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, _stop)
+    sys.exit(main(on_signal=_stop))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -18,6 +18,7 @@ from marlmeta.experiments import (  # noqa: F401
     sequence as sequence,
     softmax as softmax,
 )
+from marlmeta.experiments._interrupt import Interrupted as Interrupted
 from marlmeta.experiments._protocol import (
     EXPERIMENTS as EXPERIMENTS,
     Experiment as Experiment,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 
@@ -86,6 +87,17 @@ def _build(cls, data, path: str, prefix: str = ""):
         ):
             raise ConfigError(f"{path}: missing key '{prefix}{name}'")
     return cls(**kwargs)
+
+
+def check_name(path: str, name: str) -> None:
+    """``name`` is one folder name: the run folder stays inside the output
+    folder (not empty, ``.`` or ``..``; no path separator or NUL)."""
+    seps = {"/", "\\", "\0", os.sep, os.altsep} - {None}
+    if name in ("", ".", "..") or any(s in name for s in seps):
+        raise ConfigError(
+            f"{path}: key 'name' is {name!r}; expected one folder name "
+            "(not empty, '.' or '..', without '/' or '\\')"
+        )
 
 
 def check_sizes(path: str, sizes: dict[str, int]) -> None:

@@ -33,12 +33,12 @@ class Plan(NamedTuple):
         units: the number of chunks; each is computed (and saved) on its own so
             that an interrupted sweep resumes.
         compute: chunk index -> a pytree of arrays (an ``eqx.Module`` of the
-            experiment's raw numbers); the runner saves it by key path. To
-            rebuild a saved chunk, the runner learns its structure by tracing
-            ``compute`` under ``jax.eval_shape``: what ``compute`` caches
-            across calls must not hold values of that trace.
-        aggregate: the chunks (as NumPy pytrees, in order) -> the
-            ``results.json`` mapping.
+            experiment's raw numbers); the runner saves it by key path with
+            its manifest, and never calls it for a chunk already saved.
+        aggregate: the chunks, in order, as the runner reads them back from
+            their files (fresh or resumed alike): NumPy arrays, with each
+            ``eqx.Module`` node a :class:`~marlmeta.experiments._chunks.Record`
+            of the same attributes -> the ``results.json`` mapping.
         figure: the ``results.json`` mapping -> PNG bytes.
         float64: whether the experiment needs ``jax_enable_x64``.
     """

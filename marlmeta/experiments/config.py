@@ -13,7 +13,7 @@ import pathlib
 
 import yaml
 
-from marlmeta.experiments._loader import ConfigError, _build
+from marlmeta.experiments._loader import ConfigError, _build, check_name
 from marlmeta.experiments._protocol import EXPERIMENTS, Experiment
 
 
@@ -22,13 +22,16 @@ def load_config(path: str | pathlib.Path) -> Experiment:
 
     Raises:
         ConfigError: naming the key and the file.
-        FileNotFoundError: when the file does not exist.
+        OSError: when the file cannot be read (``FileNotFoundError``,
+            ``IsADirectoryError``, ...).
     """
     path = pathlib.Path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     kind = data.get("experiment")
@@ -38,5 +41,6 @@ def load_config(path: str | pathlib.Path) -> Experiment:
             f"expected one of: {', '.join(sorted(EXPERIMENTS))}"
         )
     config = _build(EXPERIMENTS[kind], data, str(path))
+    check_name(str(path), config.name)
     config.check(str(path))
     return config

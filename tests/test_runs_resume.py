@@ -1,0 +1,109 @@
+"""Every registered experiment, at its smoke size, three ways: fresh, rerun
+(nothing recomputed, the same ``results.json``) and crashed after its first
+chunk then resumed (the same ``results.json`` as the fresh run).
+
+The crash is simulated in-process (an exception the runner does not catch,
+raised where the next chunk would start or, for a one-chunk plan, where the
+results would be aggregated), so the programs compiled by the fresh run are
+shared; ``tests/test_runs_signals.py`` kills a real process with SIGKILL.
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from marlmeta.experiments import EXPERIMENTS, load_config, run_experiment
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SMOKES = sorted((ROOT / "configs").glob("smoke*.yaml"))
+
+
+class Crash(BaseException):
+    """The simulated kill: no handler of the runner catches it."""
+
+
+def _timeless(results):
+    """``results`` without wall-clock measurements (keys naming seconds),
+    which no two runs share."""
+    if isinstance(results, dict):
+        return {k: _timeless(v) for k, v in results.items() if "seconds" not in k}
+    if isinstance(results, list):
+        return [_timeless(v) for v in results]
+    return results
+
+
+def _patch_plan(monkeypatch, cls, compute=None, aggregate=None):
+    """Make ``cls.plan`` return its plan with ``compute`` and ``aggregate``
+    wrapped (each wrapper gets the real function and the arguments)."""
+    real = cls.plan
+
+    def plan(self):
+        p = real(self)
+        return p._replace(
+            compute=(lambda i: compute(p.compute, i)) if compute else p.compute,
+            aggregate=(lambda c: aggregate(p.aggregate, c))
+            if aggregate
+            else p.aggregate,
+        )
+
+    monkeypatch.setattr(cls, "plan", plan)
+
+
+def test_every_registered_experiment_has_a_smoke_config():
+    covered = {load_config(p).experiment for p in SMOKES}
+    assert set(EXPERIMENTS) <= covered, set(EXPERIMENTS) - covered
+
+
+@pytest.mark.parametrize("path", SMOKES, ids=lambda p: p.stem)
+def test_fresh_rerun_and_crashed_run_agree(tmp_path, monkeypatch, path):
+    config = load_config(path)
+    units = config.plan().units
+    lines = []
+    out = run_experiment(config, tmp_path / "fresh", progress=False, log=lines.append)
+    fresh = (out / "results.json").read_bytes()
+    assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    chunks = sorted(out.glob("chunks/chunk_*.npz"))
+    assert len(chunks) == units and not lines
+    stamps = [p.stat().st_mtime_ns for p in chunks]
+
+    # rerun: complete, nothing computed, the same files
+    def never(compute, i):
+        raise AssertionError(f"chunk {i} recomputed")
+
+    with monkeypatch.context() as m:
+        _patch_plan(m, type(config), compute=never)
+        run_experiment(config, tmp_path / "fresh", progress=False, log=lines.append)
+    assert lines == [f"{out}: complete ({units} chunks); nothing to compute"]
+    assert (out / "results.json").read_bytes() == fresh
+    assert [p.stat().st_mtime_ns for p in chunks] == stamps
+
+    # crash after the first chunk, then resume
+    done = []
+
+    def crash_after_first(compute, i):
+        if done:
+            raise Crash
+        done.append(i)
+        return compute(i)
+
+    def crash_before_aggregating(aggregate, parts):
+        raise Crash
+
+    with monkeypatch.context() as m:
+        _patch_plan(m, type(config), crash_after_first, crash_before_aggregating)
+        with pytest.raises(Crash):
+            run_experiment(config, tmp_path / "crashed", progress=False)
+    run = tmp_path / "crashed" / config.name
+    assert [p.name for p in run.glob("chunks/*.npz")] == ["chunk_000.npz"]
+    assert not (run / "results.json").exists() and not (run / "figure.png").exists()
+    lines.clear()
+    run_experiment(config, tmp_path / "crashed", progress=False, log=lines.append)
+    if units > 1:
+        assert lines == [f"{run}: resuming; 1 of {units} chunks already done"]
+    else:
+        assert lines == [f"{run}: complete (1 chunks); nothing to compute"]
+    resumed = json.loads((run / "results.json").read_text())
+    assert _timeless(resumed) == _timeless(json.loads(fresh))
+    assert (run / "figure.png").exists()
+    assert not list(run.rglob("*.tmp"))
