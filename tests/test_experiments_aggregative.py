@@ -30,6 +30,6 @@ def test_smoke_aggregative_experiments(tmp_path):
     assert res["best_equilibrium"][0] <= res["best_profile"][0]
     # selection beats every pure equilibrium up to the rounding of d players
     assert res["selected"][0] >= res["best_equilibrium"][0] - 3
-    # a resumed run reads the saved chunks back (the eval_shape path)
+    # a rerun of the finished run reads the saved chunks back
     again = _run("smoke_congestion_welfare", tmp_path)
     assert again == res

@@ -16,8 +16,6 @@ measure them:
 The planners and Aggre-VI are pure; this shell builds each game's grid on the
 host (its shape depends on the data), jits them, and checks the plans. A seed of
 ``aggre_vi`` runs its episodes in one compiled call of :func:`marlmeta.solve`.
-Under ``jax.eval_shape`` (the runner's resume path) ``compute`` returns zeros of
-the chunk's shapes, since the grid needs a concrete game.
 """
 
 from __future__ import annotations
@@ -37,12 +35,6 @@ import marlmeta.aggregative as A
 from marlmeta.experiments import _plots
 from marlmeta.experiments._loader import ConfigError, check_sizes
 from marlmeta.experiments._protocol import Experiment, Plan
-
-
-def _tracing() -> bool:
-    """Whether ``compute`` runs under a trace (``jax.eval_shape``)."""
-    return isinstance(jnp.zeros(()) + 0, jax.core.Tracer)
-
 
 #: The planner, compiled by the shell (the library never jits itself).
 _aggre_bi = eqx.filter_jit(A.aggre_bi)
@@ -113,9 +105,6 @@ class ScalingConfig(Experiment, experiment="aggregative_scaling"):
         )
 
     def _point(self, kind, n, alpha, d) -> Point:
-        if _tracing():
-            z = jnp.zeros(self.games)
-            return Point(z, z, z)
         games = A.random_aggregative(
             jax.random.key(self.seed),
             self.games,
@@ -222,9 +211,6 @@ class AggreVIConfig(Experiment, experiment="aggre_vi"):
         return Plan(self.seeds, self._run, self._aggregate, _vi_figure, True)
 
     def _run(self, i) -> VIRun:
-        if _tracing():
-            z = jnp.zeros(self.episodes)
-            return VIRun(z, z, z)
         g = self.game()
         vi = A.AggreVI(
             alpha=self.alpha,
@@ -317,9 +303,6 @@ class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
         )
 
     def _point(self, i) -> WelfarePoint:
-        if _tracing():
-            z = jnp.zeros(())
-            return WelfarePoint(z, z, z, z, z)
         n, m = self.players[i], len(self.theta)
         g = A.singleton_congestion(self.theta, self.cost, n)
         w = np.random.default_rng(self.seed + i).uniform(size=(1, 1, n, m))
