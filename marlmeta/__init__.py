@@ -9,6 +9,7 @@ from marlmeta import (
     meta as meta,
     policies as policies,
     solvers as solvers,
+    theory as theory,
 )
 from marlmeta._solve import (
     Solution as Solution,
