@@ -8,6 +8,7 @@ theorems prescribe, and the quantities the proofs bound (per-state regrets).
 from marlmeta.theory._mao import (
     Bound as Bound,
     mao_theorem1 as mao_theorem1,
+    mao_theorem1_trace as mao_theorem1_trace,
     mao_theorem1_uniform as mao_theorem1_uniform,
     mao_theorem2 as mao_theorem2,
     reward_range as reward_range,

@@ -70,7 +70,7 @@ from jax.scipy.special import xlogy
 from jaxtyping import Array, Bool, Float
 
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.solvers._stages import num_stages, stage_lengths
+from marlmeta.solvers._stages import full_stage_lengths, num_stages, stage_lengths
 
 
 class Bound(eqx.Module):
@@ -219,6 +219,54 @@ def mao_theorem1(
     printed = c * 192.0 * H**3 / T * jnp.sum(jnp.max(kl, axis=-1))
     applies = eta <= (1.0 + 1e-9) / (8.0 * H**2)
     return Bound(value=value, printed=printed, applies=applies)
+
+
+def mao_theorem1_trace(
+    game: FiniteHorizonGame,
+    step_size,
+    num_steps: int,
+    checkpoints,
+    init,
+    best_responses,
+) -> Bound:
+    """:func:`mao_theorem1` at every checkpoint of one run of ``T`` iterations.
+
+    A run of ``t <= T`` iterations is a prefix of the run of ``T`` (the stage
+    schedule is static), so every stage that is complete at ``t`` has the best
+    responses the full run recorded. A stage cut at ``t`` has not; there the
+    divergence is replaced by its largest possible value,
+    ``max_a -log init(a)`` per player (a valid upper bound for any best
+    response), so each entry is a bound on the gap at ``t``.
+
+    Args:
+        game: one two-player zero-sum finite-horizon game.
+        step_size: ``eta``.
+        num_steps: ``T`` of the run.
+        checkpoints: increasing iteration counts in ``[1, T]`` (static).
+        init: the per-stage initial policies of the run, ``(K_T, H, S, .)``.
+        best_responses: the run's stage best responses, same shapes.
+
+    Returns:
+        A :class:`Bound` whose fields have a leading checkpoint axis ``(C,)``.
+    """
+    H, T = game.horizon, int(num_steps)
+    out = []
+    for t in (int(x) for x in checkpoints):
+        if not 1 <= t <= T:
+            raise ValueError(f"checkpoints contains {t}; expected in [1, {T}]")
+        k = num_stages(H, t)
+        cut = sum(stage_lengths(H, t)) != sum(full_stage_lengths(H, k))
+        brs = []
+        for p, b in zip(init, best_responses, strict=True):
+            b = b[:k]
+            if cut:
+                worst = jax.nn.one_hot(
+                    jnp.argmin(p[k - 1], -1), p.shape[-1], dtype=b.dtype
+                )
+                b = b.at[k - 1].set(worst)
+            brs.append(b)
+        out.append(mao_theorem1(game, step_size, t, tuple(p[:k] for p in init), brs))
+    return jax.tree.map(lambda *x: jnp.stack(x), *out)
 
 
 def mao_theorem1_uniform(horizon: int, num_steps: int, num_actions) -> float:

@@ -1,0 +1,51 @@
+"""The theorems' bounds in the experiments' results.json and figures."""
+
+import json
+import pathlib
+
+import numpy as np
+
+from marlmeta.experiments import load_config, run_experiment
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+def _run(tmp_path, text, name):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text.replace("name: smoke", f"name: {name}"))
+    out = run_experiment(load_config(path), tmp_path / "runs", progress=False)
+    return json.loads((out / "results.json").read_text()), out
+
+
+def test_bounds_are_recorded_beside_the_gap_when_the_theorem_applies(tmp_path):
+    # The smoke family (H = 3, reward range below 1.39) at eta = 0.01 <=
+    # 1/(8 H^2 c) and K = 6 games (alpha = 1/sqrt(6) < 1/2): Theorems 1 and 2
+    # apply; every game's bound is above its gap, so the means are too, at
+    # every checkpoint.
+    text = SMOKE.read_text().replace("step_size: 0.1", "step_size: 0.01")
+    text = text.replace("num_games: 4", "num_games: 6")
+    results, out = _run(tmp_path, text, "smoke_theorem")
+    bounds = results["bounds"]
+    for label in ("individual", "meta"):
+        entry = bounds[f"theorem1_{label}"]
+        assert entry["applies"] is True
+        gap = np.asarray(results[label]["nash_conv_mean"])
+        bound = np.asarray(entry["bound_mean"])
+        assert bound.shape == gap.shape and np.all(bound >= gap)
+        np.testing.assert_allclose(entry["ratio_last"], bound[-1] / gap[-1])
+    thm2 = bounds["theorem2_meta"]
+    assert thm2["applies"] is True
+    assert thm2["bound_last"] >= results["meta"]["nash_conv_mean"][-1]
+    assert thm2["printed_last"] > 0
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bounds_are_not_recorded_outside_the_theorem(tmp_path):
+    # eta = 0.1 > 1/(8 H^2) = 0.0139: neither theorem applies; the entries say
+    # so and carry no number.
+    results, _ = _run(tmp_path, SMOKE.read_text(), "smoke_outside")
+    for key in ("theorem1_individual", "theorem1_meta", "theorem2_meta"):
+        entry = results["bounds"][key]
+        assert entry["applies"] is False
+        assert "bound_mean" not in entry and "bound_last" not in entry
