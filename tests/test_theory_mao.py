@@ -302,3 +302,28 @@ def test_theorem2_bound_holds_on_random_zero_sum_sequences(seed, noise, fraction
     assert np.all(mean <= np.asarray(bound.value)), (mean, bound.value)
     # Theorem 2 bounds the average of Theorem 1's bounds over the sequence
     assert np.all(np.asarray(per_game.value).mean(axis=1) <= np.asarray(bound.value))
+
+
+def test_theorem1_trace_uses_the_prefix_runs(key):
+    # Stage ends for H = 3 at 3, 7, 12, 18, 26, 36: at t = 7 and 12 the trace
+    # equals the bound of a run of length t; at t = 25 and 40 (cut stages) it
+    # is never below it (the cut stage takes its largest divergence).
+    g = G.unstack(G.random_zero_sum(key, 1, ACTS, S, H, dtype=jnp.float64))[0]
+    eta, steps, cps = 0.01, 40, (7, 12, 25, 40)
+    solver = M.solvers.ZeroSumOMD(eta)
+    init = _random_init(key, steps, 1.0)
+    full = M.solve(solver, g, steps, init=init)
+    trace = Th.mao_theorem1_trace(g, eta, steps, cps, init, full.stats)
+    assert trace.value.shape == (4,)
+    for c, t in enumerate(cps):
+        k = M.solvers.num_stages(H, t)
+        part = tuple(x[:k] for x in init)
+        short = M.solve(solver, g, t, init=part)
+        want = Th.mao_theorem1(g, eta, t, part, short.stats)
+        if t in (7, 12):
+            np.testing.assert_allclose(trace.value[c], want.value, rtol=1e-12)
+        else:
+            assert float(trace.value[c]) >= float(want.value)
+        assert float(short.trace.nash_conv[-1]) <= float(trace.value[c])
+    with np.testing.assert_raises(ValueError):
+        Th.mao_theorem1_trace(g, eta, steps, (41,), init, full.stats)
