@@ -18,3 +18,14 @@ from marlmeta.theory._regret import (
     StageRegrets as StageRegrets,
     stage_regrets as stage_regrets,
 )
+from marlmeta.theory._zhang import (
+    SoftmaxTrajectory as SoftmaxTrajectory,
+    gradient_play_step_size as gradient_play_step_size,
+    mean_squared_gap as mean_squared_gap,
+    mismatch_coefficient as mismatch_coefficient,
+    natural_gradient_play_step_size as natural_gradient_play_step_size,
+    potential_range as potential_range,
+    softmax_trajectory as softmax_trajectory,
+    zhang_theorem5_gradient_play as zhang_theorem5_gradient_play,
+    zhang_theorem5_natural_gradient_play as zhang_theorem5_natural_gradient_play,
+)
