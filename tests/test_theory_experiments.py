@@ -49,3 +49,39 @@ def test_bounds_are_not_recorded_outside_the_theorem(tmp_path):
         entry = results["bounds"][key]
         assert entry["applies"] is False
         assert "bound_mean" not in entry and "bound_last" not in entry
+
+
+SOFTMAX = """
+name: softmax_theorem_smoke
+experiment: softmax_mpg
+game: seed001_g2
+plot_steps: 30
+stride: 10
+solvers:
+  - {label: gp, solver: GradientPlay, step_size: 0.06944444444444445, num_steps: 30}
+  - {label: ngp, solver: NaturalGradientPlay, step_size: 0.2, num_steps: 30}
+  - {label: fast, solver: GradientPlay, step_size: 5.0, num_steps: 30}
+  - {label: lb, solver: GradientPlay, step_size: 0.05, barrier: 0.003, num_steps: 30}
+"""
+
+
+def test_softmax_results_record_theorem5(tmp_path):
+    # G2's potential spans 1.2: the gradient-play rule is 1/14.4 and the
+    # natural-gradient rule 1/4.8, so the first two entries are inside
+    # Theorem 5, eta = 5 is not, and a log barrier is another theorem.
+    path = tmp_path / "softmax_theorem_smoke.yaml"
+    path.write_text(SOFTMAX)
+    out = run_experiment(load_config(path), tmp_path / "runs", progress=False)
+    rows = json.loads((out / "results.json").read_text())["solvers"]
+    for row in rows[:2]:
+        bound = row["bound"]
+        assert bound["applies"] is True
+        gaps = np.asarray(row["ne_gap"][:-1])  # t = 1..T: iterates 0..T-1
+        np.testing.assert_allclose(
+            bound["measured_mean_squared_gap"], np.mean(gaps**2), rtol=1e-9
+        )
+        assert bound["measured_mean_squared_gap"] <= bound["bound"] <= bound["printed"]
+    np.testing.assert_allclose(rows[0]["bound"]["rule_step_size"], 1 / 14.4)
+    for row in rows[2:]:
+        assert row["bound"]["applies"] is False and "bound" not in row["bound"]
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
