@@ -14,6 +14,12 @@ from marlmeta.theory._mao import (
     reward_range as reward_range,
     theorem1_step_size as theorem1_step_size,
 )
+from marlmeta.theory._oftrl import (
+    NestedIndexGap as NestedIndexGap,
+    index_weights as index_weights,
+    nested_index_cce_gap as nested_index_cce_gap,
+    oftrl_iterates as oftrl_iterates,
+)
 from marlmeta.theory._regret import (
     StageRegrets as StageRegrets,
     stage_regrets as stage_regrets,
