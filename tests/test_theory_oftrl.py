@@ -6,6 +6,8 @@ two-iterate matrix game, and T = 1 (the uniform product policy, whose gap the
 Markov evaluation gives).
 """
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -108,3 +110,72 @@ def test_validates(key):
         Th.nested_index_cce_gap(g, bad)
     with pytest.raises(ValueError, match="num_steps is 0"):
         Th.oftrl_iterates(M.solvers.AdaptiveOFTRL(0.1), g, 0)
+
+
+def _alpha(H, j, t):
+    """alpha^j_t in closed form: (H+1)(t-1)!(H+j-1)! / ((j-1)!(H+t)!)."""
+    return math.exp(
+        math.log(H + 1)
+        + math.lgamma(t)
+        + math.lgamma(H + j)
+        - math.lgamma(j)
+        - math.lgamma(H + t + 1)
+    )
+
+
+def test_weighted_regret_matches_its_definition(key):
+    # Eq. 3 from the iterates and the smoothed values recorded at every
+    # iteration: nu^j = E_{pi^j_{-i}} [r + P V^{(j)}_{h+1}], weights alpha^j_t in
+    # closed form; and eqs. 50-52's bound at the theorem's step size.
+    g = G.unstack(_seed002_games(key, 1))[0]
+    solver = M.solvers.AdaptiveOFTRL()  # eta = 1 / (24 H^{3/2} N)
+    T, H = 15, g.horizon
+    r, P = np.asarray(g.rewards), np.asarray(g.transitions.dense())
+    iterates = [np.asarray(p) for p in Th.oftrl_iterates(solver, g, T)]
+    state, values = solver.init(g, None), []
+    for _ in range(T):
+        state = solver.step(g, state)
+        values.append(np.asarray(state.values))
+    got = Th.oftrl_weighted_regret(solver, g, state)
+    for i in range(2):
+        want = np.zeros((H, 2))
+        for h in range(H):
+            for s in range(2):
+                total = np.zeros(2)
+                for j in range(T):
+                    v_next = values[j][i, h + 1] if h + 1 < H else np.zeros(2)
+                    q = r[i, h, s] + P[h, s] @ v_next  # (A_0, A_1)
+                    other = iterates[1 - i][j, h, s]
+                    nu = q @ other if i == 0 else other @ q
+                    total += _alpha(H, j + 1, T) * (nu - nu @ iterates[i][j, h, s])
+                want[h, s] = total.max()
+        np.testing.assert_allclose(got[i], want, atol=1e-10)
+        assert np.all(np.asarray(got[i]) <= Th.oftrl_regret_bound(g, T))
+    with pytest.raises(ValueError, match="smoothed_baseline"):
+        Th.oftrl_weighted_regret(
+            M.solvers.AdaptiveOFTRL(smoothed_baseline=True), g, state
+        )
+
+
+def test_theorem4_hand_worked_and_against_the_exact_gap(key):
+    # H = 2, N = 2, two actions, beta = 70, T = 100:
+    # alpha~ = 70 ln^2 2 + 2 ln 2 + 2 = 37.018005,
+    # tail = alpha~ ln 100 + 2 ln 2 + 2 = 173.860509,
+    # bound = 864 * 2^3.5 * 2 * tail / 100 = 33989.883;
+    # per-state 96 * 2^2.5 * 2 * tail / 100 = 1888.327.
+    games = _seed002_games(key, 3)
+    g0 = G.unstack(games)[0]
+    bound = Th.oftrl_theorem4(g0, 100)
+    tail = (70 * math.log(2) ** 2 + 2 * math.log(2) + 2) * math.log(100)
+    tail += 2 * math.log(2) + 2
+    assert tail == pytest.approx(173.860509, abs=1e-6)
+    np.testing.assert_allclose(bound.value, 864 * 2**3.5 * 2 * tail / 100)
+    assert float(bound.value) == pytest.approx(33989.883, abs=1e-3)
+    assert Th.oftrl_regret_bound(g0, 100) == pytest.approx(1888.327, abs=1e-3)
+    assert bool(bound.applies)
+    assert not bool(Th.oftrl_theorem4(g0, 100, step_size=0.5).applies)
+    assert not bool(Th.oftrl_theorem4(g0, 100, beta=10.0).applies)
+    solver = M.solvers.AdaptiveOFTRL()
+    for g in G.unstack(games):
+        exact = Th.nested_index_cce_gap(g, Th.oftrl_iterates(solver, g, 100))
+        assert float(exact.cce_gap) <= float(Th.oftrl_theorem4(g, 100).value)

@@ -19,6 +19,9 @@ from marlmeta.theory._oftrl import (
     index_weights as index_weights,
     nested_index_cce_gap as nested_index_cce_gap,
     oftrl_iterates as oftrl_iterates,
+    oftrl_regret_bound as oftrl_regret_bound,
+    oftrl_theorem4 as oftrl_theorem4,
+    oftrl_weighted_regret as oftrl_weighted_regret,
 )
 from marlmeta.theory._regret import (
     StageRegrets as StageRegrets,

@@ -42,7 +42,8 @@ from jaxtyping import Array, Float
 
 from marlmeta.games import FiniteHorizonGame
 from marlmeta.policies import marginals
-from marlmeta.solvers import AdaptiveOFTRL
+from marlmeta.solvers import AdaptiveOFTRL, alpha_tilde
+from marlmeta.theory._mao import Bound
 
 #: The largest number of belief entries (history nodes times iterates, summed
 #: over steps and players) the exact deviation holds.
@@ -209,3 +210,85 @@ def nested_index_cce_gap(
     return NestedIndexGap(
         cce_gap=jnp.max(deviation - values), values=values, deviation=deviation
     )
+
+
+def oftrl_weighted_regret(
+    solver: AdaptiveOFTRL, game: FiniteHorizonGame, state
+) -> tuple[Float[Array, "H S"], ...]:
+    """The per-state weighted regret of adaptive OFTRL after ``t`` iterations
+    (Yorulmaz and Başar, eq. 3), per player ``(H, S)``:
+
+        reg^t_{i,h}(s) = max_a sum_{j <= t} alpha^j_t
+                         (nu^j_{i,h}(s, a) - <pi^j_{i,h}, nu^j_{i,h}>(s)),
+
+    ``nu^j = [Q^{(j)}_{i,h} pi^j_{-i,h}]`` the utility of iteration ``j``. The
+    solver keeps ``U = (sum_j w_j g_j) / w_{t+1}`` with ``w_j = binom(H + j - 1,
+    H)`` and ``alpha^j_t = alpha^1_t w_j``, so the regret is
+    ``alpha^1_t w_{t+1} max_a U = (H + 1) / t max_a U``.
+
+    Args:
+        solver: the :class:`marlmeta.solvers.AdaptiveOFTRL` that ran (with the
+            analysis' instantaneous baseline, ``smoothed_baseline=False``).
+        game: the game.
+        state: its state after ``t >= 1`` iterations.
+
+    Raises:
+        ValueError: for ``smoothed_baseline=True`` (its ``U`` is not eq. 3's).
+    """
+    if solver.smoothed_baseline:
+        raise ValueError(
+            "solver has smoothed_baseline=True; the weighted regret of eq. 3 "
+            "needs the instantaneous baseline"
+        )
+    del game
+    dtype = state.values.dtype
+    horizon = state.values.shape[1]
+    scale = (horizon + 1) / jnp.maximum(state.t, 1).astype(dtype)
+    return tuple(scale * jnp.max(u, axis=-1) for u in state.regret)
+
+
+def _tail(game: FiniteHorizonGame, num_steps: int, beta: float) -> float:
+    """``alpha~ log T + 2 log |A_max| + 2``."""
+    if int(num_steps) < 1:
+        raise ValueError(f"num_steps is {num_steps}; expected >= 1")
+    a_max = max(game.num_actions)
+    return alpha_tilde(a_max, beta) * math.log(num_steps) + 2 * math.log(a_max) + 2
+
+
+def oftrl_theorem4(
+    game: FiniteHorizonGame, num_steps: int, beta: float = 70.0, step_size=None
+) -> Bound:
+    """Yorulmaz and Başar Theorem 4: the CCE-gap of the nested-index output
+    after ``T`` iterations (rewards in ``[0, 1]``, ``beta >= 70``,
+    ``eta = 1 / (24 H^{3/2} N)``):
+
+        CCE-gap <= 864 H^{7/2} N (alpha~ log T + 2 log |A_max| + 2) / T,
+
+    ``alpha~ = beta log^2 |A_max| + 2 log |A_max| + 2``. ``value`` is the
+    printed bound (the proof is not re-derived here; the tests check it
+    against :func:`nested_index_cce_gap`, the exact gap of the output it
+    bounds). ``applies``: ``beta >= 70``, rewards in ``[0, 1]`` and the
+    theorem's ``eta`` (``step_size=None``, the solver's default, or equal).
+    """
+    H, N = game.horizon, game.num_players
+    value = jnp.asarray(
+        864 * H**3.5 * N * _tail(game, num_steps, beta) / num_steps, game.rewards.dtype
+    )
+    ok = beta >= 70
+    if step_size is not None:
+        theory_eta = 1.0 / (24 * H**1.5 * N)
+        ok = ok and abs(float(step_size) - theory_eta) <= 1e-9 * theory_eta
+    r = game.rewards
+    applies = jnp.asarray(ok) & (jnp.min(r) >= 0) & (jnp.max(r) <= 1)
+    return Bound(value=value, printed=value, applies=applies)
+
+
+def oftrl_regret_bound(
+    game: FiniteHorizonGame, num_steps: int, beta: float = 70.0
+) -> float:
+    """Yorulmaz and Başar eqs. (50-52): every per-state weighted regret
+    (:func:`oftrl_weighted_regret`) after ``t`` iterations is at most
+    ``96 H^{5/2} N (alpha~ log t + 2 log |A_max| + 2) / t`` (same hypotheses
+    as :func:`oftrl_theorem4`)."""
+    H, N = game.horizon, game.num_players
+    return 96 * H**2.5 * N * _tail(game, num_steps, beta) / num_steps
