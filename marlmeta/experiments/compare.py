@@ -362,6 +362,16 @@ def figure(results: dict) -> bytes:
     )
     for ax in axes[:2]:
         ax.set_yscale("symlog", linthresh=1e-4)  # a CCE-gap may be negative
+    if any(
+        (row.get("bounds") or {}).get("theorem4", {}).get("applies")
+        for row in results["solvers"]
+    ):
+        low = min(
+            min(row["cce_gap_per_game"][k])
+            for row in results["solvers"]
+            for k in range(len(row["cce_gap_per_game"]))
+        )
+        axes[0].set_ylim(bottom=min(low, 0.0))  # the bound is orders above
     if exact:
         for row, color in zip(results["solvers"], colors, strict=False):
             axes[2].plot(x, row["welfare_mean"], color=color, label=row["label"])
