@@ -327,3 +327,16 @@ def test_theorem1_trace_uses_the_prefix_runs(key):
         assert float(short.trace.nash_conv[-1]) <= float(trace.value[c])
     with np.testing.assert_raises(ValueError):
         Th.mao_theorem1_trace(g, eta, steps, (41,), init, full.stats)
+
+
+def test_theorem1_on_float32_games(key):
+    g = G.unstack(G.random_zero_sum(key, 1, ACTS, S, H, dtype=jnp.float32))[0]
+    solver = M.solvers.ZeroSumOMD.from_theorem(g)
+    sol = M.solve(solver, g, 40)
+    bound = Th.mao_theorem1(
+        g, solver.step_size, 40, solver.default_init(g, 40), sol.stats
+    )
+    assert bound.value.dtype == jnp.float32 and bool(bound.applies)
+    assert float(sol.trace.nash_conv[-1]) <= float(bound.value)
+    regrets = Th.stage_regrets(solver, g, 40)
+    assert regrets.regrets[0].dtype == jnp.float32

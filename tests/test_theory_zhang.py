@@ -155,3 +155,31 @@ def test_theorem5_holds_on_random_potential_games(
         assert bool(jnp.all(bound.applies))
         assert np.all(measured <= value), (measured, value)
         assert np.all(value <= np.asarray(bound.printed) * (1 + 1e-6))
+
+
+def test_a_zero_lojasiewicz_constant_gives_an_infinite_bound_not_nan():
+    # A trajectory with c(theta) = 0 (a deterministic non-NE policy) and no
+    # potential gain: Lemma 1 says nothing there, so the bound is inf, never
+    # the NaN of inf * 0.
+    g = _matrix([[1.0, 0.0], [0.0, 0.5]])
+    traj = Th.SoftmaxTrajectory(
+        ne_gap=jnp.array([0.5, 0.5]),
+        potential=jnp.array([0.0, 0.0]),
+        lojasiewicz=jnp.array([0.0, 0.0]),
+        mismatch=jnp.array([1.0, 1.0]),
+    )
+    for theorem in (
+        Th.zhang_theorem5_gradient_play,
+        Th.zhang_theorem5_natural_gradient_play,
+    ):
+        bound = theorem(g, 0.01, traj)
+        assert np.isinf(float(bound.value)) and np.isinf(float(bound.printed))
+
+
+def test_float32_games_work():
+    g = G.zoo.seed001_g2(jnp.float32)
+    eta = Th.gradient_play_step_size(g)
+    traj = Th.softmax_trajectory(M.solvers.GradientPlay(eta), g, 5)
+    bound = Th.zhang_theorem5_gradient_play(g, eta, traj)
+    assert bound.value.dtype == jnp.float32
+    assert float(Th.mean_squared_gap(traj)) <= float(bound.value)

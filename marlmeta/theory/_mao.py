@@ -65,7 +65,6 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.special import xlogy
 from jaxtyping import Array, Bool, Float
 
@@ -151,7 +150,7 @@ def _certified(D: Array, horizon: int, num_steps: int, eta: Array) -> Array:
     """The proof's chain (Lemmas 7-9) on the stage divergences ``D (K, H)``,
     in units of the reward range, with the early-stage value error."""
     H, T = horizon, num_steps
-    lengths = np.asarray(stage_lengths(H, T), np.float64)
+    lengths = [float(x) for x in stage_lengths(H, T)]  # weak: keeps D's dtype
     regret = 2.0 * jnp.sum(D) / (eta * T)
     # delta from the regret terms only (delta^0 = 0 here; its part is E).
     delta = jnp.zeros(H, D.dtype)

@@ -169,6 +169,12 @@ def mean_squared_gap(trajectory: SoftmaxTrajectory) -> Float[Array, ""]:
     return jnp.mean(trajectory.ne_gap[:-1] ** 2)
 
 
+def _vacuous_if_infinite(worst, value):
+    """``inf`` where some iterate has ``c(theta) = 0`` (Lemma 1 says nothing
+    there), so that ``inf * 0`` never yields a NaN bound."""
+    return jnp.where(jnp.isfinite(worst), value, jnp.inf)
+
+
 def zhang_theorem5_gradient_play(
     game: DiscountedMarkovGame, step_size, trajectory: SoftmaxTrajectory
 ) -> Bound:
@@ -194,7 +200,7 @@ def zhang_theorem5_gradient_play(
     )  # fmt: skip
     worst = jnp.max(trajectory.mismatch[:-1] ** 2 / trajectory.lojasiewicz[:-1] ** 2)
     gain = trajectory.potential[-1] - trajectory.potential[0]
-    value = 2 * a_max * worst * gain / (eta * T)
+    value = _vacuous_if_infinite(worst, 2 * a_max * worst * gain / (eta * T))
     applies = eta * width <= (1 + 1e-9) * (1 - gamma) ** 3 / (6 * game.num_players)
     return Bound(value=value, printed=printed, applies=applies)
 
@@ -218,6 +224,6 @@ def zhang_theorem5_natural_gradient_play(
     printed = 3 * mismatch_coefficient(game) * width / ((1 - gamma) * c * eta * T)
     worst = jnp.max(trajectory.mismatch[1:] / trajectory.lojasiewicz[:-1])
     gain = trajectory.potential[-1] - trajectory.potential[0]
-    value = 3 * worst * gain / (eta * T)
+    value = _vacuous_if_infinite(worst, 3 * worst * gain / (eta * T))
     applies = eta * width <= (1 + 1e-9) * (1 - gamma) ** 2 / (2 * game.num_players)
     return Bound(value=value, printed=printed, applies=applies)
