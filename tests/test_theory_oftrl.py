@@ -72,7 +72,7 @@ def test_one_iterate_is_the_uniform_product_policy(key):
     np.testing.assert_allclose(out.cce_gap, M.evaluation.cce_gap(g, joint), atol=1e-12)
 
 
-@pytest.mark.parametrize("eta, T", [(None, 40), (0.5, 12)])
+@pytest.mark.parametrize("eta, T", [(None, 20), (0.5, 12)])
 def test_matches_the_history_enumerating_reference(key, eta, T):
     games = _seed002_games(key, 3)
     solver = M.solvers.AdaptiveOFTRL(eta)

@@ -139,7 +139,7 @@ def _batch(keys, discount, fraction, temperature):
     return jax.vmap(one)(keys)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
     discount=st.sampled_from([0.0, 0.3, 0.7]),

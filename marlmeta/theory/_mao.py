@@ -232,7 +232,8 @@ def mao_theorem1_trace(
 
     A run of ``t <= T`` iterations is a prefix of the run of ``T`` (the stage
     schedule is static), so every stage that is complete at ``t`` has the best
-    responses the full run recorded. A stage cut at ``t`` has not; there the
+    responses the full run recorded (and at ``t = T`` every stage does). A
+    stage cut at ``t < T`` has not; there the
     divergence is replaced by its largest possible value,
     ``max_a -log init(a)`` per player (a valid upper bound for any best
     response), so each entry is a bound on the gap at ``t``.
@@ -254,7 +255,8 @@ def mao_theorem1_trace(
         if not 1 <= t <= T:
             raise ValueError(f"checkpoints contains {t}; expected in [1, {T}]")
         k = num_stages(H, t)
-        cut = sum(stage_lengths(H, t)) != sum(full_stage_lengths(H, k))
+        # a stage cut at t < T has no recorded best responses; at T it has
+        cut = t < T and sum(stage_lengths(H, t)) != sum(full_stage_lengths(H, k))
         brs = []
         for p, b in zip(init, best_responses, strict=True):
             b = b[:k]
