@@ -10,6 +10,7 @@ from marlmeta import (
     policies as policies,
     simulation as simulation,
     solvers as solvers,
+    theory as theory,
 )
 from marlmeta._solve import (
     Solution as Solution,

@@ -68,17 +68,34 @@ def test_trace_is_prefix_of_longer_run(key):
 
 def test_theorem1_bound_and_lp_value(key):
     # eta = 1/(8 H^2), uniform initialisation: Theorem 1's bound at every
-    # checkpoint; the gap falls like log(T)/T once stages are long (measured:
-    # about 0.6 at T=300, 0.1 at T=30,000), and the value approaches the LP value.
+    # checkpoint, the certified form of marlmeta.theory.mao_theorem1 (from the
+    # run's stage best responses; tests/test_theory_mao.py checks it by hand),
+    # itself below the printed eq. (4); the gap falls like log(T)/T once stages
+    # are long (measured: about 0.6 at T=300, 0.1 at T=30,000), and the value
+    # approaches the LP value.
     H, cps = 3, [300, 3000, 30000]
     games = G.random_zero_sum(key, 4, (2, 2), 2, H, dtype=jnp.float64)
     solver = M.solvers.ZeroSumOMD(1.0 / (8 * H**2))
     out = M.solve_batch(solver, games, cps[-1], checkpoints=cps)
+    stats = [M.solve_batch(solver, games, t).stats for t in cps[:-1]] + [out.stats]
     assert bool(jnp.all(out.finite))
     for k, g in enumerate(G.unstack(games)):
         gaps = np.asarray(out.trace.nash_conv[k])
-        bounds = [768 * H**5 * np.log(t) * np.log(4) / t for t in cps]
+        printed = [768 * H**5 * np.log(t) * np.log(4) / t for t in cps]
+        bounds = [
+            float(
+                M.theory.mao_theorem1(
+                    g,
+                    solver.step_size,
+                    t,
+                    solver.default_init(g, t),
+                    tuple(x[k] for x in st),
+                ).value
+            )
+            for t, st in zip(cps, stats, strict=True)
+        ]
         assert np.all((gaps >= 0) & (gaps <= bounds))
+        assert np.all(np.asarray(bounds) <= printed)
         assert np.all(np.diff(gaps) < 0) and gaps[-1] < 0.25 * gaps[0]
         value, _, _ = ref.shapley_lp(
             np.asarray(g.rewards[0]),

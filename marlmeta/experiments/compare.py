@@ -120,12 +120,16 @@ class CompareChunk(eqx.Module):
         finite: whether every run stayed finite.
         welfare: the sum of the players' values of the output, ``(G, C)``.
         cce_gap_ub: adaptive OFTRL's online bound, ``(G, C)``, or ``None``.
+        nested_cce_gap: the exact CCE-gap of adaptive OFTRL's own nested-index
+            output (:func:`marlmeta.theory.nested_index_cce_gap`), ``(G, C)``,
+            or ``None`` (other solvers, or games too large for it).
     """
 
     cce_gap: Float[Array, "G C"]
     finite: Bool[Array, ""]
     welfare: Float[Array, "G C"]
     cce_gap_ub: Float[Array, "G C"] | None = None
+    nested_cce_gap: Float[Array, "G C"] | None = None
 
 
 class ExactChunk(eqx.Module):
@@ -183,11 +187,30 @@ def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
     entry = config.solvers[i]
     solver = make_solver(entry.solver, games.rewards.dtype, **dataclasses.asdict(entry))
     sol = M.solve_batch(solver, games, config.num_steps, checkpoints=config.checkpoints)
-    ub = None
+    ub = nested = None
     if isinstance(sol.diagnostics, M.solvers.OFTRLDiagnostics):
         ub = sol.diagnostics.cce_gap_ub
+        nested = _nested_gaps(config, solver, games)
     welfare = jnp.sum(sol.trace.values, axis=-1)
-    return CompareChunk(sol.trace.cce_gap, jnp.all(sol.finite), welfare, ub)
+    return CompareChunk(sol.trace.cce_gap, jnp.all(sol.finite), welfare, ub, nested)
+
+
+def _nested_gaps(config: CompareConfig, solver, games):
+    """The exact CCE-gap of adaptive OFTRL's nested-index output at every
+    checkpoint ``(G, C)`` (Yorulmaz and Başar's own output policy, which their
+    Theorem 4 bounds), or ``None`` where its history tree is too large."""
+    iterates = jax.jit(
+        jax.vmap(lambda g: M.theory.oftrl_iterates(solver, g, config.num_steps))
+    )(games)
+    gaps = []
+    for t in config.checkpoints:
+        part = tuple(p[:, :t] for p in iterates)
+        try:
+            out = jax.jit(jax.vmap(M.theory.nested_index_cce_gap))(games, part)
+        except ValueError:  # the history tree is too large: not computed
+            return None
+        gaps.append(out.cce_gap)
+    return jnp.stack(gaps, axis=1)
 
 
 def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
@@ -242,9 +265,43 @@ def _aggregate(config: CompareConfig, parts: list[CompareChunk]) -> dict:
             # < 0 where the online bound is below the exact gap of the Markov
             # average-joint output (it bounds the paper's non-Markov output).
             row["cce_gap_ub_minus_exact_min"] = float(np.min(ub - gap))
+        if raw.nested_cce_gap is not None:
+            row["bounds"] = _oftrl_bounds(config, entry, raw.nested_cce_gap)
         results["solvers"].append(row)
     results["finite"] = finite
     return results
+
+
+def _oftrl_bounds(config: CompareConfig, entry, nested) -> dict:
+    """Yorulmaz and Başar's own output beside their Theorem 4: the exact
+    CCE-gap of the nested-index policy (mean over games) and, where the
+    theorem applies, its bound and the ratio at the last checkpoint."""
+    game = jax.tree.map(lambda x: x[0], games_of(config))
+    out = {
+        "nested_cce_gap_description": "exact CCE-gap of the paper's own "
+        "nested-index output policy (Algorithm 2; best history-dependent "
+        "deviation that does not see the index)",
+        "nested_cce_gap_mean": nested.mean(0).tolist(),
+        "nested_cce_gap_per_game": nested.tolist(),
+        "theorem4": {
+            "theorem": "Yorulmaz and Başar, Theorem 4 (CCE-gap of the "
+            "nested-index output)",
+            "condition": "beta >= 70, eta = 1/(24 H^1.5 N), rewards in [0, 1]",
+        },
+    }
+    bounds = [
+        M.theory.oftrl_theorem4(game, t, step_size=entry.step_size)
+        for t in config.checkpoints
+    ]
+    applies = all(bool(b.applies) for b in bounds)
+    out["theorem4"]["applies"] = applies
+    if applies:
+        values = [float(b.value) for b in bounds]
+        out["theorem4"] |= {
+            "bound": values,
+            "ratio_last": values[-1] / max(float(nested.mean(0)[-1]), 1e-300),
+        }
+    return out
 
 
 def figure(results: dict) -> bytes:
@@ -265,6 +322,23 @@ def figure(results: dict) -> bytes:
         axes[0].fill_between(
             x, row["cce_gap_median"], row["cce_gap_p90"], color=color, alpha=0.2
         )
+        bounds = row.get("bounds")
+        if bounds:
+            axes[0].plot(
+                x,
+                bounds["nested_cce_gap_mean"],
+                color=color,
+                ls="-.",
+                label=f"{label}: mean, the paper's nested-index output",
+            )
+            if bounds["theorem4"]["applies"]:
+                axes[0].plot(
+                    x,
+                    bounds["theorem4"]["bound"],
+                    color=color,
+                    ls="--",
+                    label=f"{label}: Theorem 4 bound",
+                )
         for k, curve in enumerate(row["cce_gap_per_game"]):
             axes[1].plot(
                 x,
@@ -288,6 +362,16 @@ def figure(results: dict) -> bytes:
     )
     for ax in axes[:2]:
         ax.set_yscale("symlog", linthresh=1e-4)  # a CCE-gap may be negative
+    if any(
+        (row.get("bounds") or {}).get("theorem4", {}).get("applies")
+        for row in results["solvers"]
+    ):
+        low = min(
+            min(row["cce_gap_per_game"][k])
+            for row in results["solvers"]
+            for k in range(len(row["cce_gap_per_game"]))
+        )
+        axes[0].set_ylim(bottom=min(low, 0.0))  # the bound is orders above
     if exact:
         for row, color in zip(results["solvers"], colors, strict=False):
             axes[2].plot(x, row["welfare_mean"], color=color, label=row["label"])

@@ -161,6 +161,30 @@ class SequenceChunk(eqx.Module):
     meta: Learner
     family_similarity: Float[Array, " seeds"] | None
     stage_rewards: Float[Array, "seeds K S A B"] | None
+    bounds: TheoryBounds | None = None
+
+
+class TheoryBounds(eqx.Module):
+    """The theorems' right-hand sides on a chunk of seeds (zero-sum families).
+
+    Attributes:
+        theorem1_individual, theorem1_meta: Mao et al. Theorem 1's certified
+            bound (:func:`marlmeta.theory.mao_theorem1_trace`) of every game at
+            every checkpoint, ``(seeds, K, C)``, for each learner.
+        theorem1_applies: whether ``eta c <= 1/(8 H^2)`` for every game of the
+            seed, ``(seeds,)``.
+        theorem2: Theorem 2's certified bound on the meta-learner's average gap
+            at ``T`` (:func:`marlmeta.theory.mao_theorem2`), ``(seeds,)``.
+        theorem2_printed: its right-hand side as printed, ``(seeds,)``.
+        theorem2_applies: ``(seeds,)``.
+    """
+
+    theorem1_individual: Float[Array, "seeds K C"]
+    theorem1_meta: Float[Array, "seeds K C"]
+    theorem1_applies: Bool[Array, " seeds"]
+    theorem2: Float[Array, " seeds"]
+    theorem2_printed: Float[Array, " seeds"]
+    theorem2_applies: Bool[Array, " seeds"]
 
 
 _AVERAGED = (
@@ -210,6 +234,10 @@ class SequenceExperiment(Experiment):
         return individual.similarity, meta.similarity, None
 
     def stage_rewards(self, games):
+        return None
+
+    def bounds(self, solver, games, individual, meta) -> TheoryBounds | None:
+        """The theorems' bounds beside the measured gaps (``None``: none drawn)."""
         return None
 
     def family(self, key, base):
@@ -291,6 +319,31 @@ class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
 
     def stage_rewards(self, games):
         return games.rewards[:, 0, 0]  # (K, S, A, B)
+
+    def bounds(self, solver, games, individual, meta):
+        """Mao et al. Theorems 1 (both learners, every checkpoint) and 2."""
+        steps, cps = self.solver.num_steps, self.run.checkpoints
+        uniform = solver.default_init(jax.tree.map(lambda x: x[0], games), steps)
+
+        def theorem1(inits, stats, init_axis):
+            return jax.vmap(
+                M.theory.mao_theorem1_trace,
+                in_axes=(0, None, None, None, init_axis, 0),
+            )(games, solver.step_size, steps, cps, inits, stats)
+
+        ind = theorem1(uniform, individual.solutions.stats, None)
+        met = theorem1(meta.inits, meta.solutions.stats, 0)
+        thm2 = M.theory.mao_theorem2(
+            games, solver.step_size, steps, meta.similarity, self.meta.alpha
+        )
+        return TheoryBounds(
+            theorem1_individual=ind.value,
+            theorem1_meta=met.value,
+            theorem1_applies=jnp.all(ind.applies),
+            theorem2=thm2.value,
+            theorem2_printed=thm2.printed,
+            theorem2_applies=thm2.applies,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -400,6 +453,7 @@ def _chunk_fn(config: SequenceExperiment):
             meta=learner(met, s_met),
             family_similarity=s_fam,
             stage_rewards=config.stage_rewards(fam),
+            bounds=config.bounds(solver, fam, ind, met),
         )
 
     return jax.jit(jax.vmap(one_seed))
@@ -471,8 +525,80 @@ def _aggregate(config: SequenceExperiment, raw: SequenceChunk) -> dict[str, Any]
             "mu0": ne[..., 0].tolist(),
             "nu0": ne[..., 1].tolist(),
         }
+    if raw.bounds is not None:
+        out["bounds"] = _bounds_results(raw)
     out["finite"] = finite
     return out
+
+
+def _bounds_results(raw: SequenceChunk) -> dict[str, Any]:
+    """The ``bounds`` entry of results.json: each theorem's bound averaged as
+    the gaps are (over the K games, then over seeds), whether its hypotheses
+    hold, and the ratio bound / measured gap at the last checkpoint."""
+    b: TheoryBounds = raw.bounds
+    out: dict[str, Any] = {
+        "description": "right-hand sides of Mao et al. 2023's theorems, certified "
+        "form (the proof with exact constants and its corrections, see "
+        "marlmeta.theory); a bound is recorded and drawn only where its "
+        "hypotheses hold",
+    }
+    theorem1_applies = bool(np.all(b.theorem1_applies))
+    for label in ("individual", "meta"):
+        gap = getattr(raw, label).gap.mean(axis=1).mean(0)  # (C,)
+        bound = getattr(b, f"theorem1_{label}").mean(axis=1).mean(0)
+        out[f"theorem1_{label}"] = {
+            "theorem": "Mao et al. 2023, Theorem 1 (NE-gap of Algorithm 1)",
+            "applies": theorem1_applies,
+            "condition": "eta c <= 1/(8 H^2), c = player 0's reward range",
+        }
+        if theorem1_applies:
+            out[f"theorem1_{label}"] |= {
+                "bound_mean": bound.tolist(),
+                "ratio_last": float(bound[-1] / max(gap[-1], 1e-300)),
+            }
+    gap_meta = raw.meta.gap.mean(axis=1).mean(0)[-1]
+    theorem2_applies = bool(np.all(b.theorem2_applies))
+    out["theorem2_meta"] = {
+        "theorem": "Mao et al. 2023, Theorem 2 (average NE-gap with meta-learning)",
+        "applies": theorem2_applies,
+        "condition": "eta c <= 1/(8 H^2) and alpha < 1/2",
+    }
+    if theorem2_applies:
+        out["theorem2_meta"] |= {
+            "bound_last": float(b.theorem2.mean()),
+            "printed_last": float(b.theorem2_printed.mean()),
+            "ratio_last": float(b.theorem2.mean() / max(gap_meta, 1e-300)),
+        }
+    return out
+
+
+def _draw_bounds(ax, x, bounds: dict | None) -> bool:
+    """Each theorem whose hypotheses hold as a dashed line (Theorem 2, a bound
+    at ``T`` only, as a marker); returns whether anything was drawn."""
+    drawn = False
+    for label in ("individual", "meta"):
+        entry = (bounds or {}).get(f"theorem1_{label}")
+        if entry and entry["applies"]:
+            ax.plot(
+                x,
+                entry["bound_mean"],
+                linestyle="--",
+                color=_COLORS[label],
+                label=f"Theorem 1 bound, {_LABELS[label]}",
+            )
+            drawn = True
+    entry = (bounds or {}).get("theorem2_meta")
+    if entry and entry["applies"]:
+        ax.plot(
+            [x[-1]],
+            [entry["bound_last"]],
+            marker="x",
+            linestyle="none",
+            color="black",
+            label="Theorem 2 bound (meta, at T)",
+        )
+        drawn = True
+    return drawn
 
 
 _COLORS = {"individual": "tab:blue", "meta": "tab:red"}
@@ -493,6 +619,8 @@ def figure(results: dict, ylabel: str) -> bytes:
             axes[0], x, r[f"{metric}_mean"], r[f"{metric}_std"], _LABELS[label], color
         )
         _plots.band(axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], color)
+    if _draw_bounds(axes[0], x, results.get("bounds")):
+        axes[0].set_yscale("log")
     sim = results["similarity"]
     if "family" in sim:
         delta = f"   [Delta_Phi: family {sim['family']:.3g}]"

@@ -273,9 +273,54 @@ def _aggregate(config: SoftmaxMPGConfig, parts: list[SoftmaxChunk]) -> dict:
             check["agrees"] = bool(agrees)
             row["paper"].append(check)
             results["paper_values_agree"] &= bool(agrees)
+        row["bound"] = _theorem5(config, entry)
         results["solvers"].append(row)
     results["finite"] = finite
     return results
+
+
+#: Zhang et al. Theorem 5's step-size rules and calculators, by solver.
+_THEOREM5 = {
+    "GradientPlay": ("gradient_play_step_size", "zhang_theorem5_gradient_play"),
+    "NaturalGradientPlay": (
+        "natural_gradient_play_step_size",
+        "zhang_theorem5_natural_gradient_play",
+    ),
+}
+
+
+def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
+    """Zhang et al. Theorem 5 for an unregularised, unclipped solver: whether it
+    applies (the step size within the theorem's rule) and, where it does, the
+    certified and printed bounds on the average squared NE-gap of the iterates
+    ``t < T`` beside the measured one (:mod:`marlmeta.theory`)."""
+    out = {
+        "theorem": f"Zhang et al. 2022, Theorem 5 ({entry.solver}): "
+        "(1/T) sum_{t<T} NE-gap(theta^t)^2",
+        "condition": "no barrier, no clip, step size at most the theorem's rule",
+    }
+    game, init = _game_and_init(config)
+    rule, calculator = (getattr(M.theory, n) for n in _THEOREM5[entry.solver])
+    out["rule_step_size"] = float(rule(game))
+    out["applies"] = bool(
+        entry.barrier == 0
+        and entry.clip is None
+        and entry.step_size <= out["rule_step_size"] * (1 + 1e-9)
+    )
+    if out["applies"]:
+        solver = make_solver(
+            entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
+        )
+        traj = M.theory.softmax_trajectory(solver, game, entry.num_steps, init)
+        bound = calculator(game, entry.step_size, traj)
+        measured = float(M.theory.mean_squared_gap(traj))
+        out |= {
+            "measured_mean_squared_gap": measured,
+            "bound": float(bound.value),
+            "printed": float(bound.printed),
+            "ratio": float(bound.value) / max(measured, 1e-300),
+        }
+    return out
 
 
 _PANELS = (
@@ -303,6 +348,15 @@ def figure(results: dict) -> bytes:
         for ax, (field, _, _) in zip(axes.flat, _PANELS, strict=False):
             y = np.asarray(row[field])[keep]
             ax.plot(t[keep], y, style, color=color, label=row["label"])
+        bound = row.get("bound") or {}
+        if bound.get("applies"):
+            axes[0, 0].axhline(
+                np.sqrt(bound["bound"]),
+                linestyle=(0, (8, 3)),
+                linewidth=1,
+                color=color,
+                label=f"Theorem 5 bound on the RMS NE-gap over T, {row['label']}",
+            )
         if row["label"] == traj:
             for k in range(min(2, len(row["qbar_trace"]))):
                 for col, (key, name) in enumerate(
@@ -318,7 +372,10 @@ def figure(results: dict) -> bytes:
                     )
                     ax.grid(alpha=0.3)
                     ax.legend(fontsize=8)
-    for ax, (_, title, scale) in zip(axes.flat, _PANELS, strict=False):
+    drawn = any((row.get("bound") or {}).get("applies") for row in results["solvers"])
+    for k, (ax, (_, title, scale)) in enumerate(zip(axes.flat, _PANELS, strict=False)):
+        if k == 0 and drawn:  # the bounds can be orders of magnitude above
+            scale = "log"
         ax.set(xlabel="iteration t", title=title, yscale=scale)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -145,6 +145,9 @@ class GeneralSumOMD(_StageOMD):
     def _hindsight(self, state: GeneralSumOMDState):
         return state.br, state.gsum
 
+    def _stage_values(self, state: GeneralSumOMDState):
+        return tuple(state.vsum)
+
     def _restart(self, game: MarkovGame, state: GeneralSumOMDState, length, brs, nxt):
         q = jax.vmap(stage_q, in_axes=(None, 0, 0, None))(
             game, game.rewards, state.vsum, length

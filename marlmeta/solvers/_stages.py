@@ -232,6 +232,11 @@ class _StageOMD(AbstractSolver):
         larger is better for that player."""
 
     @abc.abstractmethod
+    def _stage_values(self, state) -> tuple[Array, ...]:
+        """Per player, the accumulated values ``(H, S)`` of the current stage's
+        iterates (``sum_j <pi^j, g^j>``), oriented as :meth:`_hindsight`."""
+
+    @abc.abstractmethod
     def _restart(self, game: MarkovGame, state, length, best_responses, nxt) -> Any:
         """At a stage end of length ``length``: store ``best_responses``, update
         ``Q``, reset the stage sums and restart from the initial policies of
@@ -245,6 +250,11 @@ class _StageOMD(AbstractSolver):
 
     def step(self, game: MarkovGame, state):
         state = self._iterate(game, state, self.step_size.astype(state.q.dtype))
+        return self._advance(game, state)
+
+    def _advance(self, game: MarkovGame, state):
+        """Tick the clock after :meth:`_iterate`; at a stage end, record the
+        best responses, update ``Q`` and restart."""
         length = state.clock.length
         clock, end = state.clock.tick(game.horizon)
         state = eqx.tree_at(lambda s: s.clock, state, clock)

@@ -120,6 +120,15 @@ class ZeroSumOMD(_StageOMD):
                 f"average is {self.average!r}; expected 'reach' or 'plain'"
             )
 
+    @classmethod
+    def from_theorem(cls, game: MarkovGame, **kwargs) -> ZeroSumOMD:
+        """The step size of Mao et al.'s Theorem 1, ``eta = 1/(8 H^2 c)`` with
+        ``c`` player 0's reward range
+        (:func:`marlmeta.theory.theorem1_step_size`)."""
+        from marlmeta.theory import theorem1_step_size
+
+        return cls(theorem1_step_size(game), **kwargs)
+
     def default_init(self, game: MarkovGame, num_steps: int):
         if game.observations is None:
             return super().default_init(game, num_steps)
@@ -182,6 +191,9 @@ class ZeroSumOMD(_StageOMD):
 
     def _hindsight(self, state: ZeroSumOMDState):
         return (state.mu_br, state.nu_br), (state.gsum_mu, -state.gsum_nu)
+
+    def _stage_values(self, state: ZeroSumOMDState):
+        return state.vsum, -state.vsum
 
     def _restart(self, game: MarkovGame, state: ZeroSumOMDState, length, brs, nxt):
         q = stage_q(game, game.rewards[0], state.vsum, length)

@@ -1,0 +1,40 @@
+"""The papers' convergence theorems, evaluated beside the measured gaps.
+
+Bound calculators (one per theorem, computed exactly from a game, the
+solver's hyperparameters and the run's statistics), the step sizes the
+theorems prescribe, and the quantities the proofs bound (per-state regrets).
+"""
+
+from marlmeta.theory._mao import (
+    Bound as Bound,
+    mao_theorem1 as mao_theorem1,
+    mao_theorem1_trace as mao_theorem1_trace,
+    mao_theorem1_uniform as mao_theorem1_uniform,
+    mao_theorem2 as mao_theorem2,
+    reward_range as reward_range,
+    theorem1_step_size as theorem1_step_size,
+)
+from marlmeta.theory._oftrl import (
+    NestedIndexGap as NestedIndexGap,
+    index_weights as index_weights,
+    nested_index_cce_gap as nested_index_cce_gap,
+    oftrl_iterates as oftrl_iterates,
+    oftrl_regret_bound as oftrl_regret_bound,
+    oftrl_theorem4 as oftrl_theorem4,
+    oftrl_weighted_regret as oftrl_weighted_regret,
+)
+from marlmeta.theory._regret import (
+    StageRegrets as StageRegrets,
+    stage_regrets as stage_regrets,
+)
+from marlmeta.theory._zhang import (
+    SoftmaxTrajectory as SoftmaxTrajectory,
+    gradient_play_step_size as gradient_play_step_size,
+    mean_squared_gap as mean_squared_gap,
+    mismatch_coefficient as mismatch_coefficient,
+    natural_gradient_play_step_size as natural_gradient_play_step_size,
+    potential_range as potential_range,
+    softmax_trajectory as softmax_trajectory,
+    zhang_theorem5_gradient_play as zhang_theorem5_gradient_play,
+    zhang_theorem5_natural_gradient_play as zhang_theorem5_natural_gradient_play,
+)

@@ -1,0 +1,108 @@
+"""The theorems' bounds in the experiments' results.json and figures."""
+
+import json
+import pathlib
+
+import numpy as np
+
+from marlmeta.experiments import load_config, run_experiment
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+def _run(tmp_path, text, name):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text.replace("name: smoke", f"name: {name}"))
+    out = run_experiment(load_config(path), tmp_path / "runs", progress=False)
+    return json.loads((out / "results.json").read_text()), out
+
+
+def test_bounds_are_recorded_beside_the_gap_when_the_theorem_applies(tmp_path):
+    # The smoke family (H = 3, reward range below 1.39) at eta = 0.01 <=
+    # 1/(8 H^2 c) and K = 6 games (alpha = 1/sqrt(6) < 1/2): Theorems 1 and 2
+    # apply; every game's bound is above its gap, so the means are too, at
+    # every checkpoint.
+    text = SMOKE.read_text().replace("step_size: 0.1", "step_size: 0.01")
+    text = text.replace("num_games: 4", "num_games: 6")
+    results, out = _run(tmp_path, text, "smoke_theorem")
+    bounds = results["bounds"]
+    for label in ("individual", "meta"):
+        entry = bounds[f"theorem1_{label}"]
+        assert entry["applies"] is True
+        gap = np.asarray(results[label]["nash_conv_mean"])
+        bound = np.asarray(entry["bound_mean"])
+        assert bound.shape == gap.shape and np.all(bound >= gap)
+        np.testing.assert_allclose(entry["ratio_last"], bound[-1] / gap[-1])
+    thm2 = bounds["theorem2_meta"]
+    assert thm2["applies"] is True
+    assert thm2["bound_last"] >= results["meta"]["nash_conv_mean"][-1]
+    assert thm2["printed_last"] > 0
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bounds_are_not_recorded_outside_the_theorem(tmp_path):
+    # eta = 0.1 > 1/(8 H^2) = 0.0139: neither theorem applies; the entries say
+    # so and carry no number.
+    results, _ = _run(tmp_path, SMOKE.read_text(), "smoke_outside")
+    for key in ("theorem1_individual", "theorem1_meta", "theorem2_meta"):
+        entry = results["bounds"][key]
+        assert entry["applies"] is False
+        assert "bound_mean" not in entry and "bound_last" not in entry
+
+
+SOFTMAX = """
+name: softmax_theorem_smoke
+experiment: softmax_mpg
+game: seed001_g2
+plot_steps: 30
+stride: 10
+solvers:
+  - {label: gp, solver: GradientPlay, step_size: 0.06944444444444445, num_steps: 30}
+  - {label: ngp, solver: NaturalGradientPlay, step_size: 0.2, num_steps: 30}
+  - {label: fast, solver: GradientPlay, step_size: 5.0, num_steps: 30}
+  - {label: lb, solver: GradientPlay, step_size: 0.05, barrier: 0.003, num_steps: 30}
+"""
+
+
+def test_softmax_results_record_theorem5(tmp_path):
+    # G2's potential spans 1.2: the gradient-play rule is 1/14.4 and the
+    # natural-gradient rule 1/4.8, so the first two entries are inside
+    # Theorem 5, eta = 5 is not, and a log barrier is another theorem.
+    path = tmp_path / "softmax_theorem_smoke.yaml"
+    path.write_text(SOFTMAX)
+    out = run_experiment(load_config(path), tmp_path / "runs", progress=False)
+    rows = json.loads((out / "results.json").read_text())["solvers"]
+    for row in rows[:2]:
+        bound = row["bound"]
+        assert bound["applies"] is True
+        gaps = np.asarray(row["ne_gap"][:-1])  # t = 1..T: iterates 0..T-1
+        np.testing.assert_allclose(
+            bound["measured_mean_squared_gap"], np.mean(gaps**2), rtol=1e-9
+        )
+        assert bound["measured_mean_squared_gap"] <= bound["bound"] <= bound["printed"]
+    np.testing.assert_allclose(rows[0]["bound"]["rule_step_size"], 1 / 14.4)
+    for row in rows[2:]:
+        assert row["bound"]["applies"] is False and "bound" not in row["bound"]
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_results_record_the_papers_own_output_and_theorem4(tmp_path):
+    # smoke_compare: adaptive OFTRL at Theorem 4's step size on random games
+    # with rewards in [0, 1]. The exact gap of the nested-index output is
+    # recorded beside the Markov average's, never above the paper's online
+    # bound cce_gap_ub, and Theorem 4's bound is above it.
+    path = ROOT / "configs" / "smoke_compare.yaml"
+    out = run_experiment(load_config(path), tmp_path / "runs", progress=False)
+    omd, oftrl = json.loads((out / "results.json").read_text())["solvers"]
+    assert "bounds" not in omd
+    bounds = oftrl["bounds"]
+    nested = np.asarray(bounds["nested_cce_gap_per_game"])
+    assert nested.shape == (3, 2)
+    assert np.all(nested <= np.asarray(oftrl["cce_gap_ub_per_game"]) + 1e-8)
+    thm = bounds["theorem4"]
+    assert thm["applies"] is True
+    assert np.all(np.asarray(thm["bound"]) >= nested.mean(0))
+    np.testing.assert_allclose(
+        thm["ratio_last"], thm["bound"][-1] / np.mean(nested[:, -1])
+    )
