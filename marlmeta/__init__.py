@@ -10,6 +10,11 @@ from marlmeta import (
     policies as policies,
     solvers as solvers,
 )
+from marlmeta._adjoint import (
+    AbstractAdjoint as AbstractAdjoint,
+    ForwardOnly as ForwardOnly,
+    RecursiveCheckpointAdjoint as RecursiveCheckpointAdjoint,
+)
 from marlmeta._solve import (
     Solution as Solution,
     bytes_per_game as bytes_per_game,
