@@ -151,7 +151,7 @@ class RecursiveCheckpointAdjoint(AbstractAdjoint):
         ...     sol = marlmeta.solve(marlmeta.solvers.ZeroSumOMD(eta), game, 20,
         ...                          adjoint=marlmeta.RecursiveCheckpointAdjoint())
         ...     return sol.trace.nash_conv[-1]
-        >>> bool(jax.numpy.isfinite(jax.grad(gap)(0.1)))
+        >>> bool(jax.numpy.isfinite(jax.jit(jax.grad(gap))(0.1)))
         True
     """
 

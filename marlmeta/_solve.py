@@ -92,6 +92,11 @@ def _as_init(init):
 def _iterate(solver, game, state, num_steps, checkpoints, metric, adjoint):
     """The driver's pure loop from a solver state: the final state, and the
     metric and diagnostics at each checkpoint (shared with the meta-learners)."""
+    if not isinstance(adjoint, AbstractAdjoint):
+        raise ValueError(
+            f"adjoint is {adjoint!r}; expected an adjoint strategy such as "
+            "marlmeta.ForwardOnly() or marlmeta.RecursiveCheckpointAdjoint()"
+        )
 
     def observe(state):
         out = metric(game, solver.output(game, state))
