@@ -3,7 +3,9 @@
 ``solve`` runs a solver in one ``lax.scan`` over checkpoint segments; each
 segment is a loop of solver steps followed by one exact evaluation of the
 output policy. Because the stage schedule is static, the trace at checkpoint
-``t`` is the output of a run of length ``t``.
+``t`` is the output of a run of length ``t``. How the loops are written, and so
+whether reverse mode passes through them, is the ``adjoint`` strategy
+(:mod:`marlmeta._adjoint`).
 """
 
 from __future__ import annotations
