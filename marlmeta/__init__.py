@@ -12,6 +12,11 @@ from marlmeta import (
     solvers as solvers,
     theory as theory,
 )
+from marlmeta._adjoint import (
+    AbstractAdjoint as AbstractAdjoint,
+    ForwardOnly as ForwardOnly,
+    RecursiveCheckpointAdjoint as RecursiveCheckpointAdjoint,
+)
 from marlmeta._solve import (
     Solution as Solution,
     bytes_per_game as bytes_per_game,

@@ -3,7 +3,9 @@
 ``solve`` runs a solver in one ``lax.scan`` over checkpoint segments; each
 segment is a loop of solver steps followed by one exact evaluation of the
 output policy. Because the stage schedule is static, the trace at checkpoint
-``t`` is the output of a run of length ``t``.
+``t`` is the output of a run of length ``t``. How the loops are written, and so
+whether reverse mode passes through them, is the ``adjoint`` strategy
+(:mod:`marlmeta._adjoint`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Int
 
+from marlmeta._adjoint import AbstractAdjoint, ForwardOnly
 from marlmeta._placement import LocalPlacement, ProcessPlacement
 from marlmeta.evaluation import report
 from marlmeta.games import AbstractMarkovGame
@@ -44,6 +47,9 @@ class Solution(eqx.Module):
     trace: Any
     diagnostics: Any
     finite: Bool[Array, ""]
+
+
+FORWARD_ONLY = ForwardOnly()
 
 
 def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int, ...]:
@@ -85,21 +91,37 @@ def _as_init(init):
     return init
 
 
-def _run(solver, game, init, num_steps: int, checkpoints: tuple[int, ...], metric):
+def _iterate(solver, game, state, num_steps, checkpoints, metric, adjoint):
+    """The driver's pure loop from a solver state: the final state, and the
+    metric and diagnostics at each checkpoint (shared with the meta-learners)."""
+    if not isinstance(adjoint, AbstractAdjoint):
+        raise ValueError(
+            f"adjoint is {adjoint!r}; expected an adjoint strategy such as "
+            "marlmeta.ForwardOnly() or marlmeta.RecursiveCheckpointAdjoint()"
+        )
+
+    def observe(state):
+        out = metric(game, solver.output(game, state))
+        return out, solver.diagnostics(game, state)
+
+    step = lambda s: solver.step(game, s)  # noqa: E731
+    return adjoint.loop(step, observe, state, num_steps, checkpoints)
+
+
+def _run(
+    solver,
+    game,
+    init,
+    num_steps: int,
+    checkpoints: tuple[int, ...],
+    metric,
+    adjoint: AbstractAdjoint = FORWARD_ONLY,
+):
     """The pure body shared by ``solve`` and ``solve_batch``."""
     state = solver.init(game, init)
-
-    def advance(state, n):
-        return jax.lax.fori_loop(0, n, lambda _, s: solver.step(game, s), state)
-
-    def segment(state, n):
-        state = advance(state, n)
-        out = metric(game, solver.output(game, state))
-        return state, (out, solver.diagnostics(game, state))
-
-    segments = jnp.diff(jnp.asarray((0, *checkpoints), jnp.int32))
-    state, (trace, diagnostics) = jax.lax.scan(segment, state, segments)
-    state = advance(state, num_steps - checkpoints[-1])
+    state, (trace, diagnostics) = _iterate(
+        solver, game, state, num_steps, checkpoints, metric, adjoint
+    )
     policy = solver.output(game, state)
     finite = jnp.all(
         jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((policy, trace))])
@@ -122,10 +144,29 @@ def solve(
     init=None,
     checkpoints: Sequence[int] | None = None,
     metric: Callable = report,
+    adjoint: AbstractAdjoint = FORWARD_ONLY,
 ) -> Solution:
     """Run ``solver`` on one game for ``num_steps`` iterations.
 
     Pure and traceable: call it under ``jit``/``vmap`` (it is also fine eagerly).
+
+    The ``adjoint`` decides how the iterations loop and so how the run
+    differentiates. The default :class:`marlmeta.ForwardOnly` loops with a
+    trip count that is a traced number (one compiled body for any schedule):
+    ``jax.jvp`` works, ``jax.grad`` does not. With
+    :class:`marlmeta.RecursiveCheckpointAdjoint` every loop has a static length
+    and reverse mode flows through all ``T`` iterations into the solver's array
+    hyperparameters (e.g. the step size), ``init`` and the game, with
+    checkpointing so that memory grows far slower than ``T``::
+
+        def nash_conv(eta):
+            sol = solve(ZeroSumOMD(eta), game, 20,
+                        adjoint=RecursiveCheckpointAdjoint())
+            return sol.trace.nash_conv[-1]
+
+        jax.grad(nash_conv)(0.1)
+
+    Both adjoints give the same forward numbers.
 
     Args:
         solver: the learning dynamic.
@@ -136,6 +177,9 @@ def solve(
             ``metric`` of the output policy (default: ``(T,)``).
         metric: ``metric(game, policy) -> pytree``; default exact values and
             gains (:func:`marlmeta.evaluation.report`).
+        adjoint: how the loop runs and differentiates (default
+            :class:`marlmeta.ForwardOnly`; for ``jax.grad``,
+            :class:`marlmeta.RecursiveCheckpointAdjoint`).
 
     Returns:
         A :class:`Solution`.
@@ -143,12 +187,16 @@ def solve(
     cps = _checkpoints(num_steps, checkpoints)
     game.require_one_game("solve")
     init = solver.default_init(game, num_steps) if init is None else _as_init(init)
-    return _run(solver, game, init, int(num_steps), cps, metric)
+    return _run(solver, game, init, int(num_steps), cps, metric, adjoint)
 
 
 @eqx.filter_jit
-def _solve_chunk(solver, games, init, num_steps, checkpoints, metric, solver_axis):
-    run = lambda s, g, i: _run(s, g, i, num_steps, checkpoints, metric)  # noqa: E731
+def _solve_chunk(
+    solver, games, init, num_steps, checkpoints, metric, solver_axis, adjoint
+):
+    def run(s, g, i):
+        return _run(s, g, i, num_steps, checkpoints, metric, adjoint)
+
     return jax.vmap(run, in_axes=(solver_axis, 0, 0))(solver, games, init)
 
 
@@ -208,6 +256,7 @@ def solve_batch(
     memory_budget: int = 2**30,
     chunk_size: int | None = None,
     process_local: bool = False,
+    adjoint: AbstractAdjoint = FORWARD_ONLY,
 ) -> Solution:
     """Run ``solver`` on a batch of games (and optionally of hyperparameters).
 
@@ -236,6 +285,10 @@ def solve_batch(
             processes' devices and the output is gathered, so every process
             returns the whole batch in process order (slices may differ in
             size). Every process must make the call.
+        adjoint: as in :func:`solve`. With
+            :class:`marlmeta.RecursiveCheckpointAdjoint`, ``jax.grad`` flows
+            through every chunk (e.g. into a batch of step sizes); the memory
+            budget counts the forward working set only.
 
     Raises:
         ValueError: when one game's working set (:func:`bytes_per_game`)
@@ -288,6 +341,6 @@ def solve_batch(
             jax.tree.map(take, init),
         )
         args = place.place(args, (batch_solver, True, True))
-        out = _solve_chunk(*args, num_steps, cps, metric, solver_axis)
+        out = _solve_chunk(*args, num_steps, cps, metric, solver_axis, adjoint)
         outs.append(place.fetch(out, min(chunk_size, size - start)))
     return place.join(outs)

@@ -12,6 +12,40 @@ import pytest
 
 import marlmeta as M
 import marlmeta.games as G
+from tests.test_observations import tree_game
+
+
+def _features(shape, dim=3, seed=0):
+    """Random log-linear features ``phi_m`` of shape ``(S, A_0..A_m, dim)`` for
+    ``shape = (S, A_0, .., A_{N-1})``, rows of norm at most 1; float32 so that
+    the state keeps the game's dtype (float32 or float64)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for m in range(1, len(shape)):
+        f = rng.normal(size=(*shape[: m + 1], dim))
+        f /= np.maximum(1.0, np.linalg.norm(f, axis=-1, keepdims=True))
+        out.append(jnp.asarray(f, jnp.float32))
+    return tuple(out)
+
+
+def _cast(game, dtype):
+    """``game`` with its floating-point leaves in ``dtype``."""
+    floating = lambda x: jnp.issubdtype(x.dtype, jnp.floating)  # noqa: E731
+    return jax.tree.map(lambda x: x.astype(dtype) if floating(x) else x, game)
+
+
+def _observed_games(key, n, dtype):
+    """``n`` small two-player zero-sum games with observations and perfect
+    recall (the random tree game of ``tests/test_observations.py``)."""
+    seeds = jax.random.randint(key, (n,), 0, 2**16)
+    return G.stack([_cast(tree_game(int(s), True)[0], dtype) for s in seeds])
+
+
+def _cooperative_games(key, n, dtype):
+    """``n`` discounted cooperative games (one shared reward), 2 agents x 2
+    actions, 3 states."""
+    return G.random_cooperative(key, n, (2, 2), 3, 0.9, dtype=dtype)
+
 
 SOLVERS = [
     pytest.param(
@@ -59,6 +93,35 @@ SOLVERS = [
         ),
         id="NaturalGradientPlay",
     ),
+    pytest.param(
+        lambda: M.solvers.CounterfactualOMD(1.0),
+        lambda key, n, dtype: _observed_games(key, n, dtype),
+        id="CounterfactualOMD",
+    ),
+    pytest.param(
+        lambda: M.solvers.MultiAgentPPO(0.5),
+        lambda key, n, dtype: _cooperative_games(key, n, dtype),
+        id="MultiAgentPPO",
+    ),
+    pytest.param(
+        lambda: M.solvers.LogLinearMAPPO(0.5, _features((3, 2, 2)), 2.0),
+        lambda key, n, dtype: _cooperative_games(key, n, dtype),
+        id="LogLinearMAPPO",
+    ),
+    pytest.param(
+        lambda: M.solvers.SampledMAPPO(
+            0.5, _features((3, 2, 2)), jax.random.key(1), 2.0, num_samples=16
+        ),
+        lambda key, n, dtype: _cooperative_games(key, n, dtype),
+        id="SampledMAPPO",
+    ),
+    pytest.param(
+        lambda: M.solvers.PessimisticMAPPO(
+            0.5, _features((3, 2, 2)), jax.random.key(1), num_samples=16, ridge=1e-3
+        ),
+        lambda key, n, dtype: _cooperative_games(key, n, dtype),
+        id="PessimisticMAPPO",
+    ),
 ]
 
 
@@ -75,9 +138,9 @@ def test_state_structure_stable_and_finite(key, make_solver, make_games):
         chex.assert_trees_all_equal_shapes_and_dtypes(new, state)
         state = new
     chex.assert_tree_all_finite(solver.output(game, state))
-    assert all(
-        x.dtype == jnp.float32 for x in jax.tree.leaves(solver.output(game, state))
-    )
+    # every floating leaf (an observation policy also holds its integer maps)
+    leaves = jax.tree.leaves(solver.output(game, state))
+    assert all(x.dtype == jnp.float32 for x in leaves if x.dtype.kind != "i")
 
 
 @pytest.mark.parametrize("make_solver, make_games", SOLVERS)
@@ -142,9 +205,13 @@ def _kernel(rep, rng, steps, acts):
 
 
 def _catalogue_game(spec, seed, dense=False):
-    """Game ``spec = (rep, players, discounted, zero_sum)`` for ``seed``; with
-    ``dense``, the same game with ``DenseTransitions(transitions.dense())``."""
-    rep, n, discounted, zero_sum = spec
+    """Game ``spec = (rep, players, discounted, zero_sum, kind)`` for ``seed``;
+    with ``dense``, the same game with ``DenseTransitions(transitions.dense())``.
+    ``kind`` is ``"markov"``, ``"cooperative"`` (one shared reward) or
+    ``"observed"`` (the random tree game with observations, dense only)."""
+    rep, n, discounted, zero_sum, kind = spec
+    if kind == "observed":
+        return tree_game(seed, True)[0]
     rng = np.random.default_rng([seed, n, discounted, zero_sum])
     acts = (2, 3) if n == 2 else (2, 2, 2)
     trans = _kernel(rep, rng, 1 if discounted else H_CAT, acts)
@@ -153,6 +220,8 @@ def _catalogue_game(spec, seed, dense=False):
     initial = rng.dirichlet(np.ones(S_CAT))
     if discounted:
         rewards = rng.uniform(size=(n, S_CAT, *acts))
+        if kind == "cooperative":
+            return G.cooperative_game(rewards[0], trans, initial, 0.8)
         return G.discounted_game(rewards, trans, initial, 0.8)
     if zero_sum:
         return G.zero_sum_game(
@@ -161,32 +230,47 @@ def _catalogue_game(spec, seed, dense=False):
     return G.markov_game(rng.uniform(size=(n, H_CAT, S_CAT, *acts)), trans, initial)
 
 
+def _name(rep, n, disc, zs, kind):
+    time = "discounted" if disc else "finite"
+    extra = "" if kind == "markov" else f"-{kind}"
+    return f"{rep}-{n}p-{time}{'-zero-sum' if zs else ''}{extra}"
+
+
 CATALOGUE = {
-    f"{rep}-{n}p-{'discounted' if disc else 'finite'}{'-zero-sum' if zs else ''}": (
-        rep,
-        n,
-        disc,
-        zs,
-    )
-    for rep, n, disc, zs in [
-        ("dense", 2, False, True),
-        ("sparse", 2, False, True),
-        ("factored", 2, False, True),
-        ("dense", 3, False, False),
-        ("sparse", 3, False, False),
-        ("factored", 3, False, False),
-        ("dense", 3, True, False),
-        ("sparse", 2, True, False),
-        ("factored", 2, True, False),
+    _name(*spec): spec
+    for spec in [
+        ("dense", 2, False, True, "markov"),
+        ("sparse", 2, False, True, "markov"),
+        ("factored", 2, False, True, "markov"),
+        ("dense", 3, False, False, "markov"),
+        ("sparse", 3, False, False, "markov"),
+        ("factored", 3, False, False, "markov"),
+        ("dense", 3, True, False, "markov"),
+        ("sparse", 2, True, False, "markov"),
+        ("factored", 2, True, False, "markov"),
+        ("dense", 2, True, False, "cooperative"),
+        ("dense", 2, False, True, "observed"),
     ]
 }
+_COOP_SHAPE = (S_CAT, 2, 3)  # the cooperative catalogue game: S x A_0 x A_1
+
+
+def _markov(s):
+    return s[4] == "markov"
+
 
 # Which catalogue games each solver applies to.
 CATALOGUE_SOLVERS = {
     "ZeroSumOMD": (lambda: M.solvers.ZeroSumOMD(0.3), lambda s: s[3]),
-    "GeneralSumOMD": (lambda: M.solvers.GeneralSumOMD(0.3), lambda s: not s[2]),
-    "AdaptiveOFTRL": (lambda: M.solvers.AdaptiveOFTRL(0.1), lambda s: not s[2]),
-    "ProjectedQDescent": (lambda: M.solvers.ProjectedQDescent(0.1), lambda s: True),
+    "GeneralSumOMD": (
+        lambda: M.solvers.GeneralSumOMD(0.3),
+        lambda s: not s[2] and _markov(s),
+    ),
+    "AdaptiveOFTRL": (
+        lambda: M.solvers.AdaptiveOFTRL(0.1),
+        lambda s: not s[2] and _markov(s),
+    ),
+    "ProjectedQDescent": (lambda: M.solvers.ProjectedQDescent(0.1), _markov),
     "GradientPlay": (
         lambda: M.solvers.GradientPlay(0.5, barrier=0.01),
         lambda s: s[2],
@@ -195,7 +279,55 @@ CATALOGUE_SOLVERS = {
         lambda: M.solvers.NaturalGradientPlay(0.5, barrier=0.01, clip=1.0),
         lambda s: s[2],
     ),
+    "CounterfactualOMD": (
+        lambda: M.solvers.CounterfactualOMD(1.0),
+        lambda s: s[4] == "observed",
+    ),
+    "MultiAgentPPO": (
+        lambda: M.solvers.MultiAgentPPO(0.5),
+        lambda s: s[4] == "cooperative",
+    ),
+    "LogLinearMAPPO": (
+        lambda: M.solvers.LogLinearMAPPO(0.5, _features(_COOP_SHAPE), 2.0),
+        lambda s: s[4] == "cooperative",
+    ),
+    "SampledMAPPO": (
+        lambda: M.solvers.SampledMAPPO(
+            0.5, _features(_COOP_SHAPE), jax.random.key(1), 2.0, num_samples=16
+        ),
+        lambda s: s[4] == "cooperative",
+    ),
+    "PessimisticMAPPO": (
+        lambda: M.solvers.PessimisticMAPPO(
+            0.5, _features(_COOP_SHAPE), jax.random.key(1), num_samples=16, ridge=1e-3
+        ),
+        lambda s: s[4] == "cooperative",
+    ),
 }
+
+# Solvers whose step is not smooth in its hyperparameters or initial policy,
+# and why; tests/test_adjoint_gradients.py checks the gradients of all others.
+NON_SMOOTH = {
+    "AdaptiveOFTRL": "lambda is found by a bisection while_loop of "
+    "data-dependent length: piecewise constant in eta, and reverse mode "
+    "cannot pass a while_loop",
+    "ProjectedQDescent": "Euclidean projection onto the simplex (kinks where "
+    "the support changes)",
+    "LogLinearMAPPO": "ball-constrained least squares: an eigenvalue rank "
+    "cut-off, a bisection for the multiplier and a switch between the free "
+    "and the boundary solution",
+    "SampledMAPPO": "samples (s, a) by categorical draws from the iterate: "
+    "piecewise constant in the policy",
+    "PessimisticMAPPO": "samples the mu-reset data by categorical draws from "
+    "the iterate: piecewise constant in the policy",
+}
+
+
+def _keys(tree):
+    """``tree`` with PRNG keys (in a sampling solver's state) as their data."""
+    is_key = lambda x: jnp.issubdtype(x.dtype, jax.dtypes.prng_key)  # noqa: E731
+    return jax.tree.map(lambda x: jax.random.key_data(x) if is_key(x) else x, tree)
+
 
 # Shared compiled functions: the solver is an argument, so one trace serves
 # every solver instance of a class and game of a shape.
@@ -227,16 +359,17 @@ def test_catalogue_solver_conformance(solver_name, game_name):
         if t == H_CAT - 1:  # jit == eager on the step that ends stage 0 (one
             # eager step only: eager dispatch re-traces every scan and cond)
             eager = solver.step(games[0], states[0])
-            chex.assert_trees_all_close(eager, new[0], atol=1e-12)
+            chex.assert_trees_all_close(_keys(eager), _keys(new[0]), atol=1e-12)
         states = new
         batched = _vstep(solver, G.stack(games), batched)
     for k, state in enumerate(states):  # vmap == loop
         chex.assert_trees_all_close(
-            jax.tree.map(lambda x, k=k: x[k], batched), state, atol=1e-12
+            _keys(jax.tree.map(lambda x, k=k: x[k], batched)), _keys(state), atol=1e-12
         )
         out = solver.output(games[k], state)
         chex.assert_tree_all_finite(out)
-        assert all(x.dtype == jnp.float64 for x in jax.tree.leaves(out))
+        leaves = jax.tree.leaves(out)  # observation maps are integers
+        assert all(x.dtype == jnp.float64 for x in leaves if x.dtype.kind != "i")
 
 
 @jax.jit

@@ -1,4 +1,4 @@
-"""MAML for Markov potential games (seed 000 section 4.2): exact meta-gradients."""
+"""MAML for Markov potential games (Mao et al. section 4.2): exact meta-gradients."""
 
 import jax
 import jax.numpy as jnp
@@ -23,23 +23,43 @@ def _flat(tree):
     return np.asarray(ravel_pytree(tree)[0])
 
 
+def _eq46(game, theta, inner_steps, alpha):
+    """``grad F_T`` by Mao et al. eq. (46), right to left with exact
+    Hessian-vector products over the iterates of eq. (44): a reference
+    independent of the driver's reverse mode."""
+
+    def body(t, _):
+        return M.solvers.gradient_step(game, t, alpha), t
+
+    final, iterates = jax.lax.scan(body, theta, None, length=inner_steps)
+
+    def back(v, t):
+        hv = M.evaluation.potential_hvp(game, t, v)
+        return jax.tree.map(lambda a, b: a + alpha * b, v, hv), None
+
+    v = M.evaluation.potential_gradient(game, final)
+    return jax.lax.scan(back, v, iterates, reverse=True)[0]
+
+
 @pytest.mark.parametrize(
     "num_actions, inner_steps, alpha",
     [((2, 2), 1, 0.5), ((2, 3), 10, 0.3), ((2, 3, 2), 25, 0.2)],
 )
-def test_product_formula_equals_unrolled_autodiff(key, num_actions, inner_steps, alpha):
+def test_meta_gradient_equals_eq46_product_formula(
+    key, num_actions, inner_steps, alpha
+):
     games = G.random_potential(key, 3, num_actions, 3, discount=0.9, dtype=jnp.float64)
     thetas = jax.vmap(lambda k: _theta(k, 3, num_actions))(jax.random.split(key, 3))
     both = jax.jit(
         jax.vmap(
             lambda g, t: (
+                _eq46(g, t, inner_steps, alpha),
                 M.meta.maml_gradient(g, t, inner_steps, alpha),
-                jax.grad(M.meta.maml_objective, argnums=1)(g, t, inner_steps, alpha),
             )
         )
     )
-    product, unrolled = both(games, thetas)
-    np.testing.assert_allclose(_flat(product), _flat(unrolled), atol=1e-8)
+    product, reverse = both(games, thetas)
+    np.testing.assert_allclose(_flat(product), _flat(reverse), atol=1e-8)
     assert np.max(np.abs(_flat(product))) > 1e-3  # not trivially zero
 
 
@@ -74,8 +94,11 @@ def test_zero_inner_steps_and_first_order(key):
         _flat(M.evaluation.potential_gradient(game, theta)),
         atol=1e-14,
     )
-    final, iterates = M.meta.inner_loop(game, theta, 4, 0.5)
-    assert iterates[0].shape == (4, 2, 3)
+    final = M.meta.inner_loop(game, theta, 4, 0.5)
+    expected = theta
+    for _ in range(4):  # eq. (44), step by step
+        expected = M.solvers.gradient_step(game, expected, 0.5)
+    np.testing.assert_allclose(_flat(final), _flat(expected), atol=1e-14)
     np.testing.assert_allclose(
         _flat(M.meta.maml_gradient(game, theta, 4, 0.5, first_order=True)),
         _flat(M.evaluation.potential_gradient(game, final)),
@@ -143,7 +166,7 @@ def test_float32_meta_gradients_agree(key):
     games = G.random_potential(key, 1, (3, 3), 4, discount=0.9, dtype=jnp.float32)
     game = jax.tree.map(lambda x: x[0], games)
     theta = tuple(jnp.zeros((4, 3), jnp.float32) for _ in range(2))
-    product = M.meta.maml_gradient(game, theta, 5, 0.5)
-    unrolled = jax.grad(M.meta.maml_objective, argnums=1)(game, theta, 5, 0.5)
-    assert product[0].dtype == jnp.float32
-    np.testing.assert_allclose(_flat(product), _flat(unrolled), atol=1e-5)
+    product = _eq46(game, theta, 5, 0.5)
+    reverse = M.meta.maml_gradient(game, theta, 5, 0.5)
+    assert reverse[0].dtype == jnp.float32
+    np.testing.assert_allclose(_flat(product), _flat(reverse), atol=1e-5)

@@ -187,7 +187,7 @@ def _evaluate(games, theta, steps, alpha):
     """NE-gap and potential on each of ``games`` after ``steps`` inner steps."""
 
     def one(game):
-        final, _ = M.meta.inner_loop(game, theta, steps, alpha)
+        final = M.meta.inner_loop(game, theta, steps, alpha)
         pol = M.policies.softmax(final)
         return M.evaluation.ne_gap(game, pol), M.evaluation.potential(game, pol)
 

@@ -11,12 +11,15 @@ meta-objective is ``F_T(theta) = Phi(theta^(T))``. Its gradient (eq. 46),
     grad F_T(theta) = prod_{t=0}^{T-1} (I + alpha Hess Phi(theta^(t)))
                       grad Phi(theta^(T)),
 
-is evaluated right to left with exact Hessian-vector products,
-``v <- v + alpha Hess Phi(theta^(t)) v`` for ``t = T-1, .., 0``; it equals
-reverse-mode differentiation through the unrolled inner loop, without storing
-the loop's intermediates (only the ``T`` iterates). First-order MAML keeps
-``grad Phi(theta^(T))``. The outer loop (eq. 47) is any optax optimiser on the
-mean over a batch of games, maximising.
+is what reverse-mode differentiation through the inner loop evaluates, right
+to left: the pullback of one step (44) maps a cotangent ``v`` to
+``v + alpha Hess Phi(theta^(t)) v``. The inner loop is
+:class:`marlmeta.solvers.GradientPlay` run by the driver of
+:func:`marlmeta.solve` with a reverse-mode adjoint (by default
+:class:`marlmeta.RecursiveCheckpointAdjoint`, square-root checkpointing: about
+``2 sqrt(T)`` stored iterates, each step recomputed at most three times).
+First-order MAML keeps ``grad Phi(theta^(T))``. The outer loop (eq. 47) is any
+optax optimiser on the mean over a batch of games, maximising.
 
 References:
     Mao, Qiu, Wang et al. Multi-Agent Meta-Reinforcement Learning: Sharper
@@ -34,28 +37,59 @@ import jax.random as jr
 import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
-from marlmeta.evaluation import ne_gap, potential, potential_gradient, potential_hvp
+from marlmeta._adjoint import AbstractAdjoint, RecursiveCheckpointAdjoint
+from marlmeta._solve import _iterate
+from marlmeta.evaluation import ne_gap, potential, potential_gradient
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import softmax
-from marlmeta.solvers import gradient_step
+from marlmeta.solvers import GradientPlay
 
 Logits = tuple[Float[Array, "S Ai"], ...]
 
+#: The inner loop's default adjoint: square-root checkpointed reverse mode.
+INNER_ADJOINT = RecursiveCheckpointAdjoint()
+
 
 def inner_loop(
-    game: DiscountedMarkovGame, theta: Logits, inner_steps: int, inner_step_size
-) -> tuple[Logits, Logits]:
-    """``T`` steps of eq. (44). Returns ``theta^(T)`` and the iterates
-    ``theta^(0..T-1)`` stacked on a leading axis."""
+    game: DiscountedMarkovGame,
+    theta: Logits,
+    inner_steps: int,
+    inner_step_size,
+    *,
+    adjoint: AbstractAdjoint = INNER_ADJOINT,
+) -> Logits:
+    """``theta^(T)``: ``T`` steps of eq. (44) from ``theta``.
 
-    def body(t, _):
-        return gradient_step(game, t, inner_step_size), t
+    The inner loop is :class:`marlmeta.solvers.GradientPlay` with step
+    ``alpha`` and no barrier, run by the driver of :func:`marlmeta.solve` from
+    the logits themselves, so it differentiates in ``theta``, ``alpha`` and the
+    game through ``adjoint``.
 
-    return jax.lax.scan(body, theta, None, length=inner_steps)
+    Args:
+        game: one discounted potential game.
+        theta: per-player logits, shapes ``(S, A_i)``.
+        inner_steps: ``T`` (static, ``>= 0``).
+        inner_step_size: ``alpha > 0``.
+        adjoint: how the loop differentiates (default: checkpointed reverse
+            mode, :class:`marlmeta.RecursiveCheckpointAdjoint`).
+    """
+    solver = GradientPlay(inner_step_size)
+    steps = int(inner_steps)
+    final, _ = _iterate(solver, game, theta, steps, (), _no_metric, adjoint)
+    return final
+
+
+def _no_metric(game, policy) -> None:
+    del game, policy
 
 
 def maml_objective(
-    game: DiscountedMarkovGame, theta: Logits, inner_steps: int, inner_step_size
+    game: DiscountedMarkovGame,
+    theta: Logits,
+    inner_steps: int,
+    inner_step_size,
+    *,
+    adjoint: AbstractAdjoint = INNER_ADJOINT,
 ) -> Float[Array, ""]:
     """``F_T(theta) = Phi(theta^(T))``, differentiable in ``theta`` (and ``alpha``).
 
@@ -64,24 +98,26 @@ def maml_objective(
         theta: per-player logits, shapes ``(S, A_i)``.
         inner_steps: ``T`` (static).
         inner_step_size: ``alpha``.
+        adjoint: as in :func:`inner_loop`.
     """
-    final, _ = inner_loop(game, theta, inner_steps, inner_step_size)
+    final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
     return potential(game, softmax(final))
 
 
-def _product(game, theta, inner_steps, inner_step_size, first_order):
+def _meta_step(game, theta, inner_steps, inner_step_size, first_order, adjoint):
     """``(Phi(theta^T), NE-gap(theta^T), grad F_T(theta))``."""
-    final, iterates = inner_loop(game, theta, inner_steps, inner_step_size)
-    v = potential_gradient(game, final)
-    if not first_order and inner_steps:
+    if first_order:
+        final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
+        pol = softmax(final)
+        return potential(game, pol), ne_gap(game, pol), potential_gradient(game, final)
 
-        def back(v, t):
-            hv = potential_hvp(game, t, v)
-            return jax.tree.map(lambda a, b: a + inner_step_size * b, v, hv), None
+    def objective(theta):
+        final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
+        pol = softmax(final)
+        return potential(game, pol), pol
 
-        v, _ = jax.lax.scan(back, v, iterates, reverse=True)
-    pol = softmax(final)
-    return potential(game, pol), ne_gap(game, pol), v
+    (phi, pol), grad = jax.value_and_grad(objective, has_aux=True)(theta)
+    return phi, ne_gap(game, pol), grad
 
 
 def maml_gradient(
@@ -91,24 +127,42 @@ def maml_gradient(
     inner_step_size,
     *,
     first_order: bool = False,
+    adjoint: AbstractAdjoint = INNER_ADJOINT,
 ) -> Logits:
-    """``grad F_T(theta)`` by the product formula of eq. (46), right to left.
+    """``grad F_T(theta)`` (eq. 46), by reverse mode through the inner loop.
 
     Args:
         game: as in :func:`maml_objective`.
         theta: as in :func:`maml_objective`.
         inner_steps: as in :func:`maml_objective`.
         inner_step_size: as in :func:`maml_objective`.
-        first_order: drop the Hessian terms (first-order MAML).
+        first_order: drop the Hessian terms (first-order MAML):
+            ``grad Phi(theta^(T))``.
+        adjoint: as in :func:`inner_loop`; its memory and recomputation
+            trade-off is the meta-gradient's.
     """
-    return _product(game, theta, inner_steps, inner_step_size, first_order)[2]
+    args = (game, theta, inner_steps, inner_step_size, first_order, adjoint)
+    return _meta_step(*args)[2]
 
 
 def adapted_ne_gap(
-    game: DiscountedMarkovGame, theta: Logits, inner_steps: int, inner_step_size
+    game: DiscountedMarkovGame,
+    theta: Logits,
+    inner_steps: int,
+    inner_step_size,
+    *,
+    adjoint: AbstractAdjoint = INNER_ADJOINT,
 ) -> Float[Array, ""]:
-    """NE-gap of the policy after ``T`` inner steps from ``theta``."""
-    final, _ = inner_loop(game, theta, inner_steps, inner_step_size)
+    """NE-gap of the policy after ``T`` inner steps from ``theta``.
+
+    Args:
+        game: as in :func:`maml_objective`.
+        theta: as in :func:`maml_objective`.
+        inner_steps: as in :func:`maml_objective`.
+        inner_step_size: as in :func:`maml_objective`.
+        adjoint: as in :func:`inner_loop`.
+    """
+    final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
     return ne_gap(game, softmax(final))
 
 
@@ -147,6 +201,7 @@ def maml(
     batch_size: int | None = None,
     first_order: bool = False,
     random_scale: float = 1.0,
+    adjoint: AbstractAdjoint = INNER_ADJOINT,
 ) -> MAMLRun:
     """MAML's outer loop (eq. 47): ascend the batch mean of ``F_T`` with optax.
 
@@ -163,6 +218,8 @@ def maml(
         batch_size: games per meta-iteration, sampled without replacement
             (default: the whole pool every iteration).
         first_order: first-order MAML.
+        random_scale: standard deviation of the random baseline logits.
+        adjoint: as in :func:`inner_loop`.
     """
     size = jax.tree.leaves(games)[0].shape[0]
     batch = size if batch_size is None else int(batch_size)
@@ -181,13 +238,15 @@ def maml(
         jax.vmap(adapted_ne_gap, in_axes=(0, None, None, None)),
         in_axes=(None, 0, None, None),
     )
-    meta = jax.vmap(_product, in_axes=(0, None, None, None, None))
+    meta = jax.vmap(_meta_step, in_axes=(0, None, None, None, None, None))
 
     def body(carry, k):
         theta, opt_state = carry
         idx = jr.permutation(k, size)[:batch]
         g = jax.tree.map(lambda x: x[idx], games)
-        obj, ne, grads = meta(g, theta, inner_steps, inner_step_size, first_order)
+        obj, ne, grads = meta(
+            g, theta, inner_steps, inner_step_size, first_order, adjoint
+        )
         ascent = jax.tree.map(lambda x: -jnp.mean(x, axis=0), grads)
         updates, opt_state = optimiser.update(ascent, opt_state, theta)
         base = jnp.mean(gap(g, baselines, inner_steps, inner_step_size), axis=1)
