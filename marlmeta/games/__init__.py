@@ -22,6 +22,12 @@ from marlmeta.games._families import (
     stack as stack,
     unstack as unstack,
 )
+from marlmeta.games._files import (
+    FORMAT_NAME as FORMAT_NAME,
+    FORMAT_VERSION as FORMAT_VERSION,
+    load_game as load_game,
+    save_game as save_game,
+)
 from marlmeta.games._game import (
     AbstractMarkovGame as AbstractMarkovGame,
     DiscountedMarkovGame as DiscountedMarkovGame,
