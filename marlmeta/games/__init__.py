@@ -38,6 +38,10 @@ from marlmeta.games._lq_tracking import (
     lq_tracking_family as lq_tracking_family,
     lq_tracking_potential as lq_tracking_potential,
 )
+from marlmeta.games._normal_form import (
+    from_normal_form as from_normal_form,
+    to_normal_form as to_normal_form,
+)
 from marlmeta.games._observations import (
     check_perfect_recall as check_perfect_recall,
     observe as observe,
