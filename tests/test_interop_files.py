@@ -154,6 +154,15 @@ def test_unknown_module_is_refused(saved):
     _rewrite(saved, arrays, tree=header["tree"])
     with pytest.raises(ValueError, match=r"unknown module 'os\.system'"):
         G.load_game(saved)
+    header = json.loads(arrays["header"].tobytes().decode())
+    header["tree"]["fields"]["num_actions"] = {"tuple": [3, 2]}
+    _rewrite(saved, arrays, tree=header["tree"])
+    with pytest.raises(ValueError, match=r"g\.npz: the stored game is invalid"):
+        G.load_game(saved)
+    header["tree"]["fields"]["num_actions"] = "abc"
+    _rewrite(saved, arrays, tree=header["tree"])
+    with pytest.raises(ValueError, match=r"g\.npz: the stored game is invalid"):
+        G.load_game(saved)
 
 
 def test_truncated_and_foreign_files(saved, tmp_path):

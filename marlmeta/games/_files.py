@@ -139,6 +139,10 @@ def save_game(path: str | os.PathLike, game: AbstractMarkovGame) -> None:
     np.savez(path, header=text, **arrays)
 
 
+class _FileError(ValueError):
+    """A problem of the file itself (its message already names the file)."""
+
+
 class _Reader(eqx.Module):
     """Decodes a header tree against the arrays of one file (``file`` names it
     in messages)."""
@@ -147,7 +151,7 @@ class _Reader(eqx.Module):
     arrays: dict
 
     def fail(self, what: str):
-        raise ValueError(f"game file {self.file}: {what}")
+        raise _FileError(f"game file {self.file}: {what}")
 
     def decode(self, node, name: str):
         if isinstance(node, str | int | float | bool) or node is None:
@@ -241,9 +245,9 @@ def load_game(path: str | os.PathLike) -> AbstractMarkovGame:
         reader.fail(f"kind is {kind!r}; expected one of {sorted(_GAMES)}")
     try:
         return reader.decode(header["tree"], "game")
-    except ValueError as err:
-        if str(err).startswith(f"game file {file}"):
-            raise
+    except _FileError:
+        raise
+    except (ValueError, TypeError) as err:
         reader.fail(f"the stored game is invalid: {err}")
 
 
