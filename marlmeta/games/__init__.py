@@ -46,6 +46,10 @@ from marlmeta.games._observations import (
     check_perfect_recall as check_perfect_recall,
     observe as observe,
 )
+from marlmeta.games._openspiel import (
+    from_openspiel as from_openspiel,
+    to_openspiel as to_openspiel,
+)
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,
