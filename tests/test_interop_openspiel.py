@@ -64,3 +64,55 @@ def test_refuses_sequential_games():
         G.from_openspiel(pyspiel.load_game("kuhn_poker"))
     with pytest.raises(ValueError, match="horizon 5 and 2 states"):
         G.to_openspiel(G.unstack(G.random_general_sum(jnp.zeros(2, jnp.uint32), 1))[0])
+
+
+def _tabular(os_game, names, tables):
+    """OpenSpiel's tabular policy with marlmeta's observation-table rows."""
+    pol = os_policy.TabularPolicy(os_game)
+    for k, state in enumerate(pol.states):
+        i = state.current_player()
+        o = names[i].index(state.information_state_string(i))
+        pol.action_probability_array[k] = tables[i][o]
+    return pol
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kuhn_tree_nash_conv_matches_openspiel(seed):
+    os_game = pyspiel.load_game("kuhn_poker")
+    game, names = G.from_openspiel_tree(os_game)
+    assert (game.horizon, game.num_states, game.num_actions) == (3, 13, (2, 2))
+    assert names[0][0] == "terminal" and len(names[0]) == game.num_observations[0]
+    # One row per observation, shared by the steps it appears at.
+    rng = np.random.default_rng(seed)
+    rows = [rng.dirichlet([1.0, 1.0], size=o) for o in game.num_observations]
+    tables = [np.broadcast_to(r, (game.horizon, *r.shape)) for r in rows]
+    pi = P.observation_policy(game, tables)
+    theirs = _tabular(os_game, names, rows)
+    np.testing.assert_allclose(
+        E.nash_conv(game, pi), os_expl.nash_conv(os_game, theirs), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        E.exploitability(game, pi), os_expl.exploitability(os_game, theirs), atol=1e-12
+    )
+    # marlmeta's own Kuhn poker gives the same values for uniform play.
+    uniform = P.observation_uniform(game)
+    zoo = G.zoo.kuhn_poker(jnp.float64)
+    np.testing.assert_allclose(
+        E.values(game, uniform), E.values(zoo, P.observation_uniform(zoo)), atol=1e-12
+    )
+
+
+def test_simultaneous_tree_matches_normal_form():
+    os_game = pyspiel.load_game("matrix_pd")
+    tree, _ = G.from_openspiel_tree(os_game)
+    flat = G.from_openspiel(os_game)
+    assert tree.horizon == 1
+    x, y = np.array([0.3, 0.7]), np.array([0.6, 0.4])
+    tree_pi = P.observation_policy(
+        tree, [np.stack([[0.5, 0.5], x])[None], np.stack([[0.5, 0.5], y])[None]]
+    )
+    np.testing.assert_allclose(
+        E.gains(tree, tree_pi),
+        E.gains(flat, (x[None, None], y[None, None])),
+        atol=1e-12,
+    )

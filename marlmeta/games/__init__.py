@@ -50,6 +50,7 @@ from marlmeta.games._openspiel import (
     from_openspiel as from_openspiel,
     to_openspiel as to_openspiel,
 )
+from marlmeta.games._openspiel_tree import from_openspiel_tree as from_openspiel_tree
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,

@@ -7,7 +7,8 @@ more): one simultaneous move, then player ``i`` receives
 ``payoffs[i][a_0, .., a_{N-1}]``. :func:`from_openspiel` reads those tables
 into the one-state, one-step game of :func:`marlmeta.games.from_normal_form`;
 :func:`to_openspiel` builds the OpenSpiel game of a marlmeta normal-form game.
-Sequential and extensive-form OpenSpiel games are not converted.
+Sequential games (with chance, turns and information states) are converted by
+:func:`marlmeta.games.from_openspiel_tree`.
 
 ``open_spiel`` is imported when these functions are called, so marlmeta does
 not depend on it.
@@ -52,7 +53,8 @@ def from_openspiel(game: Any) -> FiniteHorizonGame:
     if not isinstance(game, pyspiel.NormalFormGame):
         raise ValueError(
             f"game is {game!r:.80} ({type(game).__name__}); from_openspiel "
-            "converts OpenSpiel normal-form games (pyspiel.NormalFormGame) only"
+            "converts OpenSpiel normal-form games (pyspiel.NormalFormGame) only; "
+            "use from_openspiel_tree for a sequential game"
         )
     from open_spiel.python.egt import utils
 
