@@ -1,5 +1,6 @@
 """Game files: save/load is the identity on every game kind; bad files are refused."""
 
+import functools
 import json
 import zipfile
 
@@ -23,6 +24,7 @@ def _factored(key):
     return G.markov_game(rewards, G.FactoredTransitions(local), np.ones(6) / 6)
 
 
+@functools.cache
 def _games():
     key = jr.key(0)
     one = lambda games: G.unstack(games)[0]  # noqa: E731
@@ -51,7 +53,22 @@ def _games():
     }
 
 
-GAMES = _games()
+NAMES = [
+    "finite dense",
+    "finite batch",
+    "float32",
+    "discounted",
+    "zero sum",
+    "identical",
+    "potential",
+    "sparse",
+    "factored",
+    "stationary factored",
+    "cooperative",
+    "observations",
+    "observations batch",
+    "matrix",
+]
 
 
 def _assert_same(a, b):
@@ -64,17 +81,18 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-@pytest.mark.parametrize("name", list(GAMES))
+@pytest.mark.parametrize("name", NAMES)
 def test_save_load_is_identity(tmp_path, name):
-    game = GAMES[name]
+    game = _games()[name]
     path = tmp_path / "game.npz"
     G.save_game(path, game)
     _assert_same(G.load_game(path), game)
 
 
 def test_kinds_are_covered():
-    models = {type(g.reward_model).__name__ for g in GAMES.values()}
-    kernels = {type(g.transitions).__name__ for g in GAMES.values()}
+    assert list(_games()) == NAMES
+    models = {type(g.reward_model).__name__ for g in _games().values()}
+    kernels = {type(g.transitions).__name__ for g in _games().values()}
     assert models == {
         "DenseRewards",
         "ZeroSumRewards",
@@ -99,7 +117,7 @@ def _rewrite(path, arrays, **header_changes):
 @pytest.fixture
 def saved(tmp_path):
     path = tmp_path / "g.npz"
-    G.save_game(path, GAMES["finite dense"])
+    G.save_game(path, _games()["finite dense"])
     return path
 
 
@@ -188,7 +206,7 @@ def test_truncated_and_foreign_files(saved, tmp_path):
 def test_save_refuses_a_non_game_and_object_leaves(tmp_path):
     with pytest.raises(ValueError, match="game is a dict"):
         G.save_game(tmp_path / "x.npz", {"a": 1})
-    game = GAMES["finite dense"]
+    game = _games()["finite dense"]
     bad = eqx.tree_at(lambda g: g.initial, game, {"a": 1})
     with pytest.raises(ValueError, match=r"game\.initial is a dict"):
         G.save_game(tmp_path / "x.npz", bad)
@@ -196,7 +214,7 @@ def test_save_refuses_a_non_game_and_object_leaves(tmp_path):
 
 def test_bad_observation_maps_are_refused(tmp_path):
     """The maps are checked on load by observe (a consistent file)."""
-    game = GAMES["observations"]
+    game = _games()["observations"]
     obs = (game.observations[0].at[0, 0].set(99), *game.observations[1:])
     path = tmp_path / "obs.npz"
     G.save_game(path, eqx.tree_at(lambda g: g.observations, game, obs))
