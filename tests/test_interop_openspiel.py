@@ -76,11 +76,18 @@ def _tabular(os_game, names, tables):
     return pol
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_kuhn_tree_nash_conv_matches_openspiel(seed):
-    os_game = pyspiel.load_game("kuhn_poker")
+@pytest.mark.parametrize(
+    ("name", "seed", "sizes"),
+    [
+        ("kuhn_poker", 0, (3, 13, (2, 2))),
+        ("kuhn_poker", 1, (3, 13, (2, 2))),
+        ("kuhn_poker(players=3)", 2, (5, 97, (2, 2, 2))),
+    ],
+)
+def test_kuhn_tree_nash_conv_matches_openspiel(name, seed, sizes):
+    os_game = pyspiel.load_game(name)
     game, names = G.from_openspiel_tree(os_game)
-    assert (game.horizon, game.num_states, game.num_actions) == (3, 13, (2, 2))
+    assert (game.horizon, game.num_states, game.num_actions) == sizes
     assert names[0][0] == "terminal" and len(names[0]) == game.num_observations[0]
     # One row per observation, shared by the steps it appears at.
     rng = np.random.default_rng(seed)
@@ -88,9 +95,13 @@ def test_kuhn_tree_nash_conv_matches_openspiel(seed):
     tables = [np.broadcast_to(r, (game.horizon, *r.shape)) for r in rows]
     pi = P.observation_policy(game, tables)
     theirs = _tabular(os_game, names, rows)
+    conv = os_expl.nash_conv(os_game, theirs)
+    np.testing.assert_allclose(E.nash_conv(game, pi), conv, atol=1e-12)
     np.testing.assert_allclose(
-        E.nash_conv(game, pi), os_expl.nash_conv(os_game, theirs), atol=1e-12
+        E.exploitability(game, pi), conv / len(sizes[2]), atol=1e-12
     )
+    if game.num_players == 3:  # OpenSpiel's exploitability is for two players
+        return
     np.testing.assert_allclose(
         E.exploitability(game, pi), os_expl.exploitability(os_game, theirs), atol=1e-12
     )
