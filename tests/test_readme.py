@@ -47,7 +47,7 @@ def test_readme_cooperative_example_runs(capsys):
 def test_readme_poker_example_runs(capsys):
     _run_the_example_with("kuhn_poker")
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "uniform: exploitability 0.916667"
+    assert out[0] == "uniform: NashConv 0.916667, exploitability 0.458333"
     assert len(out) == 3
 
 

@@ -1,6 +1,7 @@
 """Exact, differentiable equilibrium metrics: values, best responses, gains,
-NE-gap, NashConv, CCE-gap, the potential, policy gradients and HVPs; the
-localized action values and optimality gap of cooperative games."""
+NE-gap, NashConv, OpenSpiel's exploitability, CCE-gap, the potential, policy
+gradients and HVPs; the localized action values and optimality gap of
+cooperative games."""
 
 from marlmeta.evaluation._ce import ce_gains as ce_gains, ce_gap as ce_gap
 from marlmeta.evaluation._cooperative import (
@@ -10,6 +11,7 @@ from marlmeta.evaluation._cooperative import (
     optimality_gap as optimality_gap,
     stationary_distribution as stationary_distribution,
 )
+from marlmeta.evaluation._exploitability import exploitability as exploitability
 from marlmeta.evaluation._gradients import (
     SoftmaxReport as SoftmaxReport,
     advantages as advantages,

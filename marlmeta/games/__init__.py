@@ -22,6 +22,12 @@ from marlmeta.games._families import (
     stack as stack,
     unstack as unstack,
 )
+from marlmeta.games._files import (
+    FORMAT_NAME as FORMAT_NAME,
+    FORMAT_VERSION as FORMAT_VERSION,
+    load_game as load_game,
+    save_game as save_game,
+)
 from marlmeta.games._game import (
     AbstractMarkovGame as AbstractMarkovGame,
     DiscountedMarkovGame as DiscountedMarkovGame,
@@ -32,10 +38,19 @@ from marlmeta.games._lq_tracking import (
     lq_tracking_family as lq_tracking_family,
     lq_tracking_potential as lq_tracking_potential,
 )
+from marlmeta.games._normal_form import (
+    from_normal_form as from_normal_form,
+    to_normal_form as to_normal_form,
+)
 from marlmeta.games._observations import (
     check_perfect_recall as check_perfect_recall,
     observe as observe,
 )
+from marlmeta.games._openspiel import (
+    from_openspiel as from_openspiel,
+    to_openspiel as to_openspiel,
+)
+from marlmeta.games._openspiel_tree import from_openspiel_tree as from_openspiel_tree
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,

@@ -1,0 +1,146 @@
+"""Small sequential OpenSpiel games as finite-horizon games with observations.
+
+An OpenSpiel game (Lanctot, Lockhart, Lespiau et al., "OpenSpiel: A Framework
+for Reinforcement Learning in Games") is a tree of histories: chance nodes,
+decision nodes (one player moves, or all at once at a simultaneous node) and
+terminal nodes. :func:`from_openspiel_tree` enumerates it:
+
+- step ``h`` holds the decision nodes after ``h`` decisions (chance nodes are
+  folded into the transition probabilities and the initial distribution); state
+  ``0`` of every step is an absorbing terminal state, states ``1..`` are the
+  histories of that step, in the order they are reached;
+- every player has ``A = game.num_distinct_actions()`` actions everywhere; a
+  player who does not move at a node has a dummy action (nothing depends on
+  it), and an illegal action plays the node's first legal action;
+- the reward of ``(h, s, a)`` is the expected increase of the players'
+  cumulative returns (``state.returns()``) over the decision and the chance
+  nodes that follow it;
+- player ``i`` observes its information state string
+  (``state.information_state_string(i)``), numbered in the order of first
+  appearance; the terminal state is observation ``0``.
+
+The game is built through :func:`marlmeta.games.observe`, which checks perfect
+recall. The kernel is dense (``H x S x A^N x S``): meant for games of up to a
+few thousand histories (Kuhn poker: ``H = 3``, ``S = 13``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from marlmeta.games._constructors import markov_game
+from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games._observations import observe
+from marlmeta.games._openspiel import _pyspiel
+
+
+def _resolve(state, prob: float):
+    """The non-chance histories after ``state``, with their probabilities."""
+    if not state.is_chance_node():
+        yield state, prob
+        return
+    for action, p in state.chance_outcomes():
+        yield from _resolve(state.child(action), prob * p)
+
+
+def _play(state, profile: tuple[int, ...]):
+    """The child of ``state`` under the joint action ``profile`` (illegal
+    actions replaced by the first legal one)."""
+
+    def legal(player: int) -> int:
+        actions = state.legal_actions(player)
+        return profile[player] if profile[player] in actions else actions[0]
+
+    if state.is_simultaneous_node():
+        child = state.clone()
+        child.apply_actions([legal(p) for p in range(len(profile))])
+        return child
+    return state.child(legal(state.current_player()))
+
+
+def _layer(pairs, index: dict) -> list[tuple[int, float, Any]]:
+    """``(next state index, probability, history)``; new histories get the
+    next free index of ``index`` (terminal histories index ``0``)."""
+    out = []
+    for succ, p in pairs:
+        if succ.is_terminal():
+            out.append((0, p, succ))
+            continue
+        key = succ.history_str()
+        if key not in index:
+            index[key] = (len(index) + 1, succ)
+        out.append((index[key][0], p, succ))
+    return out
+
+
+def from_openspiel_tree(
+    game: Any, dtype=None
+) -> tuple[FiniteHorizonGame, tuple[tuple[str, ...], ...]]:
+    """The finite-horizon game with observations of a small OpenSpiel game.
+
+    Args:
+        game: a ``pyspiel.Game`` (turn-based or simultaneous-move, with chance
+            nodes, rewards at any node), small enough to enumerate.
+        dtype: floating dtype of the arrays (default: float64 under x64).
+
+    Returns:
+        ``(converted, names)``: a :class:`~marlmeta.games.FiniteHorizonGame`
+        with one observation map a player (see the module text for the
+        layout), and per player the information state string of each
+        observation (``names[i][o]``; ``"terminal"`` for ``o = 0``), which maps
+        an OpenSpiel tabular policy onto an observation policy's rows. Its
+        NashConv over observation policies is OpenSpiel's ``nash_conv`` when
+        every action is legal wherever its player moves.
+
+    Raises:
+        ValueError: the game has no decision node, or the enumeration does
+            not have perfect recall.
+    """
+    _pyspiel()
+    n, num_actions = game.num_players(), game.num_distinct_actions()
+    root = game.new_initial_state()
+    layers = [{}]
+    initial = _layer(_resolve(root, 1.0), layers[0])
+    if not layers[0]:
+        raise ValueError(f"game {game} has no decision node")
+    steps = []  # per step: [(s, state, profile, [(s', p, successor)])]
+    while layers[-1]:
+        nxt, step = {}, []
+        for s, state in layers[-1].values():
+            for profile in itertools.product(range(num_actions), repeat=n):
+                succ = _layer(_resolve(_play(state, profile), 1.0), nxt)
+                step.append((s, state, profile, succ))
+        steps.append(step)
+        layers.append(nxt)
+    horizon, num_states = len(steps), 1 + max(len(x) for x in layers)
+    shape = (horizon, num_states) + (num_actions,) * n
+    rewards = np.zeros((n, *shape))
+    probs = np.zeros((*shape, num_states))
+    probs[..., 0] = 1.0  # the terminal and unused states are absorbing
+    obs = np.zeros((n, horizon, num_states), np.int32)
+    names: list[dict[str, int]] = [{"terminal": 0} for _ in range(n)]
+    for h, step in enumerate(steps):
+        for s, state, profile, succ in step:
+            base = np.asarray(state.returns())
+            at = (h, s, *profile)
+            probs[at] = 0.0
+            for t, p, child in succ:
+                probs[(*at, t)] += p
+                rewards[(slice(None), *at)] += p * (np.asarray(child.returns()) - base)
+        for s, state in layers[h].values():
+            for i in range(n):
+                key = state.information_state_string(i)
+                obs[i, h, s] = names[i].setdefault(key, len(names[i]))
+    init = np.zeros(num_states)
+    for t, p, _ in initial:
+        init[t] += p
+    base = markov_game(_cast(rewards, dtype), _cast(probs, dtype), _cast(init, dtype))
+    converted = observe(base, list(obs), [len(x) for x in names])
+    return converted, tuple(tuple(x) for x in names)
+
+
+def _cast(x: np.ndarray, dtype):
+    return x if dtype is None else x.astype(dtype)
