@@ -77,6 +77,18 @@ def _batch_size(games) -> int:
     return games.batch_shape[0]
 
 
+def _check_batch_solver(solver, batch_size: int) -> None:
+    """Every array leaf of a batched solver has one entry per game."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(solver):
+        shape = tuple(getattr(leaf, "shape", ()))
+        if not shape or shape[0] != batch_size:
+            raise ValueError(
+                f"solver{jax.tree_util.keystr(path)} has shape {shape}; with "
+                f"batch_solver=True every array leaf needs a leading axis of "
+                f"{batch_size}, one entry per game of the batch"
+            )
+
+
 def _as_init(init):
     """A user's initial-policy argument: a tuple or list of per-player arrays
     (NumPy, lists or JAX) becomes a tuple of JAX arrays."""
@@ -225,7 +237,9 @@ def solve_batch(
         init: batched initial-policy argument, or ``None`` for uniform play.
         checkpoints: as in :func:`solve`.
         metric: as in :func:`solve`.
-        batch_solver: whether ``solver`` is batched alongside ``games``.
+        batch_solver: whether ``solver`` is batched alongside ``games``; then
+            every array leaf of ``solver`` has a leading axis of ``B`` (a
+            ``ValueError`` naming the leaf otherwise).
         memory_budget: bytes a chunk may use (default 1 GiB); the chunk size is
             ``memory_budget // bytes_per_game(...)`` games. Games are
             independent under ``vmap``, so chunking changes no number.
@@ -247,6 +261,8 @@ def solve_batch(
     cps = _checkpoints(num_steps, checkpoints)
     num_steps = int(num_steps)
     local_size = _batch_size(games)
+    if batch_solver:
+        _check_batch_solver(solver, local_size)
     init = _batch_init(solver, games, init, num_steps)
     place = (
         ProcessPlacement.gather_sizes(local_size) if process_local else LocalPlacement()

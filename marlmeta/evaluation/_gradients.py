@@ -43,7 +43,7 @@ def averaged_q(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
     ``Qbar_i(s, a_i) = E_{a_{-i} ~ pi_{-i}(.|s)} Q_i(s, a_i, a_{-i})``; for a
     Markov correlated policy ``a_{-i}`` follows the marginal of ``sigma(.|s)``.
     """
-    return game.averaged_q(validate(game, policy))
+    return game.averaged_q(validate(game, policy, caller="averaged_q"))
 
 
 def _parts(game: DiscountedMarkovGame, policy) -> _discounted.Parts:
@@ -54,7 +54,7 @@ def _parts(game: DiscountedMarkovGame, policy) -> _discounted.Parts:
 def _checked(game, policy, caller: str):
     """The product policy of a discounted game, validated."""
     game.require_discounted(caller)
-    return as_product(validate(game, policy))
+    return as_product(validate(game, policy, caller=caller))
 
 
 def _advantages(parts: _discounted.Parts) -> tuple[Array, ...]:
@@ -69,7 +69,7 @@ def _gradient(game: DiscountedMarkovGame, policy, parts: _discounted.Parts):
 def visitation(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
     """``d(s) = (1 - gamma) E_{s_0 ~ rho} sum_t gamma^t P(s_t = s)`` (sums to 1)."""
     game.require_discounted("visitation")
-    return _parts(game, validate(game, policy)).visitation
+    return _parts(game, validate(game, policy, caller="visitation")).visitation
 
 
 def advantages(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
