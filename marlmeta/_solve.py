@@ -46,6 +46,10 @@ class Solution(eqx.Module):
     finite: Bool[Array, ""]
 
 
+#: The fewest games a compiled chunk of :func:`solve_batch` holds (padded).
+MIN_CHUNK_WIDTH = 2
+
+
 def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int, ...]:
     if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
         raise ValueError(f"num_steps is {num_steps!r}; expected a positive int")
@@ -242,7 +246,11 @@ def solve_batch(
             ``ValueError`` naming the leaf otherwise).
         memory_budget: bytes a chunk may use (default 1 GiB); the chunk size is
             ``memory_budget // bytes_per_game(...)`` games. Games are
-            independent under ``vmap``, so chunking changes no number.
+            independent under ``vmap``, and every compiled chunk holds at
+            least :data:`MIN_CHUNK_WIDTH` games (a chunk of one is padded by
+            repetition, since XLA compiles a batch of one to different
+            reductions), so chunking changes no number (checked bit for bit
+            in float32 for chunk sizes 1 to the whole batch).
         chunk_size: overrides the chunk size computed from the budget.
         process_local: under ``jax.distributed`` (one process per host),
             ``games`` (and a batched ``init`` and ``solver``) are this process's
@@ -292,10 +300,14 @@ def solve_batch(
     # is padded (by repetition), by fewer than ``num_chunks * ndev`` elements.
     num_chunks = math.ceil(size / max(1, min(chunk_size, size)))
     chunk_size = ndev * math.ceil(math.ceil(size / num_chunks) / ndev)
+    # A compiled chunk holds at least two games: XLA drops a batch axis of
+    # length 1, which changes the order of float32 reductions (by ~1e-6), so a
+    # chunk of one would not give the numbers of a larger batch.
+    width = max(chunk_size, MIN_CHUNK_WIDTH)
     solver_axis = 0 if batch_solver else None
     outs = []
     for start in range(0, size, chunk_size):
-        idx = np.arange(start, start + chunk_size)
+        idx = np.arange(start, start + width)
         idx = np.minimum(idx, local_size - 1)  # pad by repetition
         take = lambda x, idx=idx: x[idx]  # noqa: E731
         args = (

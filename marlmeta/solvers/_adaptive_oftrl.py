@@ -152,6 +152,8 @@ class AdaptiveOFTRL(AbstractSolver):
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
+        check_hyperparameter("beta", self.beta)
+        check_hyperparameter("bisection_steps", self.bisection_steps)
 
     def eta(self, game: MarkovGame):
         if self.step_size is None:

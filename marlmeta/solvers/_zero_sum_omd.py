@@ -67,11 +67,11 @@ def zero_sum_flag(game: MarkovGame, caller: str):
         return ~jnp.any(off)
     off = np.asarray(off)
     if off.any():
-        idx = [int(k) for k in np.unravel_index(int(np.argmax(off)), off.shape)]
+        idx = tuple(int(k) for k in np.unravel_index(int(np.argmax(off)), off.shape))
+        at = ", ".join(map(str, idx))
         raise ValueError(
-            f"game.rewards[1, {', '.join(map(str, idx))}] is {float(r[1][*idx])!r} "
-            f"but game.rewards[0, {', '.join(map(str, idx))}] is "
-            f"{float(r[0][*idx])!r}; {caller} needs a zero-sum game (r_1 = -r_0)"
+            f"game.rewards[1, {at}] is {float(r[1][idx])!r} but game.rewards[0, {at}] "
+            f"is {float(r[0][idx])!r}; {caller} needs a zero-sum game (r_1 = -r_0)"
         )
     return True
 
