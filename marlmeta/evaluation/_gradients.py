@@ -28,7 +28,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation import _discounted
-from marlmeta.evaluation._metrics import _values_and_best, potential, values
+from marlmeta.evaluation._metrics import (
+    _potential,
+    _values_and_best,
+    potential,
+    values,
+)
 from marlmeta.policies import as_policy, as_product, softmax, validate
 
 if TYPE_CHECKING:
@@ -158,15 +163,20 @@ class SoftmaxReport(eqx.Module):
 
 
 def softmax_report(game: DiscountedMarkovGame, policy) -> SoftmaxReport:
-    """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`)."""
-    policy = _checked(game, policy, "softmax_report")
-    v, b, _ = _values_and_best(game, policy, best=True)
+    """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`).
+
+    Like :func:`~marlmeta.evaluation.report`, it never raises on a non-finite
+    result (``Solution.finite`` flags it).
+    """
+    caller = "softmax_report"
+    policy = _checked(game, policy, caller)
+    v, b, _ = _values_and_best(game, policy, best=True, caller=caller)
     parts = _parts(game, policy)
     grad = _gradient(game, policy, parts)
     return SoftmaxReport(
         values=v,
         gains=b - v,
-        potential=potential(game, policy),
+        potential=_potential(game, policy, caller),
         grad_norm=jnp.sqrt(sum(jnp.sum(g**2) for g in grad)),
         lojasiewicz=_lojasiewicz(policy, parts.qbar, first_argmax=True),
     )

@@ -155,11 +155,15 @@ def cce_gap(game: AbstractMarkovGame, sigma) -> Float[Array, ""]:
 
 def potential(game: AbstractMarkovGame, policy) -> Float[Array, ""]:
     """The Markov potential ``Phi(pi)``: the value of the potential reward."""
-    pol = validate(game, policy, caller="potential")
+    return finite_or_raise("potential", _potential(game, policy, "potential"))
+
+
+def _potential(game: AbstractMarkovGame, policy, caller: str) -> Array:
+    pol = validate(game, policy, caller=caller)
     if game.potential_reward is None:
         raise ValueError("game has no potential_reward; it is not a potential game")
     v = game.evaluate(pol, game.potential_reward[None])[0]
-    return finite_or_raise("potential", (v @ game.initial)[0])
+    return (v @ game.initial)[0]
 
 
 class Report(eqx.Module):
