@@ -51,6 +51,9 @@ class Solution(eqx.Module):
 
 FORWARD_ONLY = ForwardOnly()
 
+#: The fewest games a compiled chunk of :func:`solve_batch` holds (padded).
+MIN_CHUNK_WIDTH = 2
+
 
 def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int, ...]:
     if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
@@ -81,6 +84,18 @@ def _batch_size(games) -> int:
             + ("" if games.batch_shape else ": one game, use solve")
         )
     return games.batch_shape[0]
+
+
+def _check_batch_solver(solver, batch_size: int) -> None:
+    """Every array leaf of a batched solver has one entry per game."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(solver):
+        shape = tuple(getattr(leaf, "shape", ()))
+        if not shape or shape[0] != batch_size:
+            raise ValueError(
+                f"solver{jax.tree_util.keystr(path)} has shape {shape}; with "
+                f"batch_solver=True every array leaf needs a leading axis of "
+                f"{batch_size}, one entry per game of the batch"
+            )
 
 
 def _as_init(init):
@@ -274,10 +289,16 @@ def solve_batch(
         init: batched initial-policy argument, or ``None`` for uniform play.
         checkpoints: as in :func:`solve`.
         metric: as in :func:`solve`.
-        batch_solver: whether ``solver`` is batched alongside ``games``.
+        batch_solver: whether ``solver`` is batched alongside ``games``; then
+            every array leaf of ``solver`` has a leading axis of ``B`` (a
+            ``ValueError`` naming the leaf otherwise).
         memory_budget: bytes a chunk may use (default 1 GiB); the chunk size is
             ``memory_budget // bytes_per_game(...)`` games. Games are
-            independent under ``vmap``, so chunking changes no number.
+            independent under ``vmap``, and every compiled chunk holds at
+            least :data:`MIN_CHUNK_WIDTH` games (a chunk of one is padded by
+            repetition, since XLA compiles a batch of one to different
+            reductions), so chunking changes no number (checked bit for bit
+            in float32 for chunk sizes 1 to the whole batch).
         chunk_size: overrides the chunk size computed from the budget.
         process_local: under ``jax.distributed`` (one process per host),
             ``games`` (and a batched ``init`` and ``solver``) are this process's
@@ -300,6 +321,8 @@ def solve_batch(
     cps = _checkpoints(num_steps, checkpoints)
     num_steps = int(num_steps)
     local_size = _batch_size(games)
+    if batch_solver:
+        _check_batch_solver(solver, local_size)
     init = _batch_init(solver, games, init, num_steps)
     place = (
         ProcessPlacement.gather_sizes(local_size) if process_local else LocalPlacement()
@@ -329,10 +352,14 @@ def solve_batch(
     # is padded (by repetition), by fewer than ``num_chunks * ndev`` elements.
     num_chunks = math.ceil(size / max(1, min(chunk_size, size)))
     chunk_size = ndev * math.ceil(math.ceil(size / num_chunks) / ndev)
+    # A compiled chunk holds at least two games: XLA drops a batch axis of
+    # length 1, which changes the order of float32 reductions (by ~1e-6), so a
+    # chunk of one would not give the numbers of a larger batch.
+    width = max(chunk_size, MIN_CHUNK_WIDTH)
     solver_axis = 0 if batch_solver else None
     outs = []
     for start in range(0, size, chunk_size):
-        idx = np.arange(start, start + chunk_size)
+        idx = np.arange(start, start + width)
         idx = np.minimum(idx, local_size - 1)  # pad by repetition
         take = lambda x, idx=idx: x[idx]  # noqa: E731
         args = (

@@ -131,8 +131,9 @@ def test_shape_checks_raise_under_jit():
         jax.jit(E.nash_conv)(FINITE, (mu[:, :, :1], nu))
     with pytest.raises(ValueError, match="3 per-player tables"):
         jax.jit(E.values)(FINITE, (mu, nu, nu))
-    # Values are not checked under jit (they are traced): no error, a number.
-    assert np.isfinite(jax.jit(E.nash_conv)(FINITE, (2 * mu, nu)))
+    # Traced values are checked at run time (eqx.error_if): an error, no number.
+    with pytest.raises(Exception, match=r"policy\[0\] has a negative entry or a row"):
+        jax.jit(E.nash_conv)(FINITE, (2 * mu, nu))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -52,7 +52,9 @@ def ce_gains(game: AbstractMarkovGame, sigma: Float[Array, "H S *A"]) -> Array:
         ``initial @ (B_0 - V_0)`` per player, ``>= 0``.
     """
     game.require_finite_horizon("ce_gains")
-    sigma = CorrelatedPolicy(validate(game, sigma, name="sigma").joint()).table
+    sigma = CorrelatedPolicy(
+        validate(game, sigma, name="sigma", caller="ce_gains").joint()
+    ).table
     n, s = game.num_players, game.num_states
     dtype = jnp.result_type(game.rewards.dtype, sigma.dtype)
     expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))

@@ -37,10 +37,22 @@ Measure = Literal["initial", "stationary"]
 
 
 def shared_reward(game: DiscountedMarkovGame, caller: str) -> Float[Array, " S *A"]:
-    """The reward every agent shares; ``ValueError`` for a game that is not
-    discounted or whose players' rewards differ (naming the first index)."""
+    """The reward every agent shares.
+
+    ``ValueError`` for a batch of games, a game that is not discounted, or
+    concrete rewards that differ between players (naming the first index).
+    Traced rewards (a game under ``vmap`` or ``jit``) cannot raise: a game whose
+    players' rewards differ gets an all-NaN shared reward, so everything
+    computed from it is NaN for that game alone (the per-game flag, e.g.
+    ``Solution.finite``).
+    """
+    game.require_one_game(caller)
     game.require_discounted(caller)
-    return game.reward_model.shared(1 + game.num_players)
+    r = game.reward_model.shared(1 + game.num_players)
+    dense = game.rewards
+    if isinstance(dense, jax.core.Tracer):
+        r = jnp.where(jnp.all(dense == dense[:1]), r, jnp.nan)
+    return r
 
 
 def joint_q(game: DiscountedMarkovGame, policy, reward) -> Float[Array, " S *A"]:
@@ -67,7 +79,7 @@ def localized_q(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
             shapes, are off the simplex or are for the wrong number of agents.
     """
     r = shared_reward(game, "localized_q")
-    pol = validate(game, as_autoregressive(policy))
+    pol = validate(game, as_autoregressive(policy), caller="localized_q")
     return pol.localized(joint_q(game, pol, r))
 
 
@@ -75,7 +87,7 @@ def occupancy(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
     """Discounted state occupancy ``d(s) = (1 - gamma) rho^T (I - gamma P_pi)^{-1}``
     of any policy kind (dense kernels); sums to 1."""
     game.require_discounted("occupancy")
-    pol = validate(game, policy)
+    pol = validate(game, policy, caller="occupancy")
     nxt = _discounted.next_state_tensor(game, _discounted.dtype_of(game.rewards, pol))
     p_pi = _discounted.state_kernel(pol, nxt)
     eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
@@ -131,7 +143,7 @@ def optimality_gap(
             unique).
     """
     r = shared_reward(game, "optimality_gap")
-    pol = validate(game, sigma, name="sigma")
+    pol = validate(game, sigma, name="sigma", caller="optimality_gap")
     v = game.evaluate(pol, r[None])[0][0]
     if measure == "initial":
         return game.initial @ (_discounted.optimal(game, r)[0] - v)

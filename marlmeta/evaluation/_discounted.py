@@ -2,7 +2,12 @@
 
 ``V = (I - gamma P_pi)^{-1} r_pi``; a best response is found by policy
 iteration until the policy stops changing (a state switches action only on a
-strict improvement), then its value comes from one linear solve. The search
+strict improvement), then its value comes from one linear solve. Every loop
+is bounded: policy iteration that has not settled after
+:data:`MAX_POLICY_ITERATIONS` rounds (rounding can make near-ties flip back and
+forth when ``gamma`` is close to 1) gives NaN values for that best response,
+never a silent unconverged number, and under ``vmap`` the other games of the
+batch are unaffected. The search
 runs on ``stop_gradient`` inputs, so the gradient of a best-response value is
 the gradient through that last solve with the best-response policy held fixed
 (Danskin's theorem).
@@ -34,7 +39,8 @@ if TYPE_CHECKING:
     from marlmeta.games import DiscountedMarkovGame
 
 #: Cap on policy-iteration rounds; policy iteration with strict improvement
-#: terminates long before this on any tabular game that fits in memory.
+#: terminates long before this in exact arithmetic, and a search still
+#: changing after this many rounds gives NaN values (not converged).
 MAX_POLICY_ITERATIONS = 1000
 
 #: ``linear_solver="auto"`` solves dense ``S x S`` systems up to this many states.
@@ -115,7 +121,8 @@ def parts(game: DiscountedMarkovGame, policy) -> Parts:
 
 
 def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
-    """Optimal deterministic policy of an MDP by policy iteration (no gradient)."""
+    """Optimal deterministic policy of an MDP by policy iteration (no gradient),
+    and whether the search converged (:func:`_policy_iteration`)."""
     gamma, r, p = jax.lax.stop_gradient((gamma, r, p))
     states = jnp.arange(r.shape[0])
     scale = jnp.max(jnp.abs(r)) + 1.0
@@ -132,7 +139,12 @@ def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
 
 
 def _policy_iteration(improve, d0):
-    """Apply ``improve`` from ``d0`` until the policy stops changing (capped)."""
+    """Apply ``improve`` from ``d0`` until the policy stops changing, at most
+    :data:`MAX_POLICY_ITERATIONS` times.
+
+    Returns:
+        ``(d, converged)``: the last policy and whether it was a fixed point.
+    """
 
     def cond(c):
         d, prev, k = c
@@ -142,7 +154,13 @@ def _policy_iteration(improve, d0):
         d, _, k = c
         return improve(d), d, k + 1
 
-    return jax.lax.while_loop(cond, body, (improve(d0), d0, 1))[0]
+    d, prev, _ = jax.lax.while_loop(cond, body, (improve(d0), d0, 1))
+    return d, jnp.all(d == prev)
+
+
+def _flag(converged, values):
+    """``values``, or NaN where the search that produced them did not converge."""
+    return jnp.where(converged, values, jnp.nan)
 
 
 def best_response_values(game: DiscountedMarkovGame, policy, nxt=None):
@@ -159,8 +177,8 @@ def best_response_values(game: DiscountedMarkovGame, policy, nxt=None):
         r = policy.expect_others(game.rewards[i], i)  # (S, A_i)
         p = jax.vmap(lambda e, i=i: policy.expect_others(e, i))(nxt)  # (S', S, A_i)
         p = jnp.moveaxis(p, 0, -1)  # (S, A_i, S')
-        d = _mdp_best_response(game.discount, r, p)
-        values.append(_solve(game.discount, p[states, d], r[states, d]))
+        d, ok = _mdp_best_response(game.discount, r, p)
+        values.append(_flag(ok, _solve(game.discount, p[states, d], r[states, d])))
         brs.append(jax.nn.one_hot(d, r.shape[-1], dtype=dtype))
     return jnp.stack(values), tuple(brs)
 
@@ -235,8 +253,8 @@ def _optimal(gamma, r: Float[Array, "S A"], step):
         return jnp.where(better, best, d)
 
     d0 = jnp.argmax(rs + g * jax.lax.stop_gradient(step(v)), axis=-1)
-    d = _policy_iteration(improve, d0)
-    return evaluate(d, r, gamma), d
+    d, ok = _policy_iteration(improve, d0)
+    return _flag(ok, evaluate(d, r, gamma)), d
 
 
 def _iterative_best(game, policy):
@@ -309,6 +327,6 @@ def optimal(game, reward: Float[Array, " S *A"]):
         return _optimal(game.discount, flat, lambda v: expect(0, v).reshape(s, -1))
     nxt = next_state_tensor(game, reward.dtype).reshape(s, s, -1)  # (S', S, A)
     p = jnp.moveaxis(nxt, 0, -1)  # (S, A, S')
-    d = _mdp_best_response(game.discount, flat, p)
+    d, ok = _mdp_best_response(game.discount, flat, p)
     states = jnp.arange(s)
-    return _solve(game.discount, p[states, d], flat[states, d]), d
+    return _flag(ok, _solve(game.discount, p[states, d], flat[states, d])), d

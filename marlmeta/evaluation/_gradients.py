@@ -28,7 +28,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation import _discounted
-from marlmeta.evaluation._metrics import _values_and_best, potential, values
+from marlmeta.evaluation._metrics import (
+    _potential,
+    _values_and_best,
+    potential,
+    values,
+)
 from marlmeta.policies import as_policy, as_product, softmax, validate
 
 if TYPE_CHECKING:
@@ -43,7 +48,7 @@ def averaged_q(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
     ``Qbar_i(s, a_i) = E_{a_{-i} ~ pi_{-i}(.|s)} Q_i(s, a_i, a_{-i})``; for a
     Markov correlated policy ``a_{-i}`` follows the marginal of ``sigma(.|s)``.
     """
-    return game.averaged_q(validate(game, policy))
+    return game.averaged_q(validate(game, policy, caller="averaged_q"))
 
 
 def _parts(game: DiscountedMarkovGame, policy) -> _discounted.Parts:
@@ -54,7 +59,7 @@ def _parts(game: DiscountedMarkovGame, policy) -> _discounted.Parts:
 def _checked(game, policy, caller: str):
     """The product policy of a discounted game, validated."""
     game.require_discounted(caller)
-    return as_product(validate(game, policy))
+    return as_product(validate(game, policy, caller=caller))
 
 
 def _advantages(parts: _discounted.Parts) -> tuple[Array, ...]:
@@ -69,7 +74,7 @@ def _gradient(game: DiscountedMarkovGame, policy, parts: _discounted.Parts):
 def visitation(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
     """``d(s) = (1 - gamma) E_{s_0 ~ rho} sum_t gamma^t P(s_t = s)`` (sums to 1)."""
     game.require_discounted("visitation")
-    return _parts(game, validate(game, policy)).visitation
+    return _parts(game, validate(game, policy, caller="visitation")).visitation
 
 
 def advantages(game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
@@ -158,15 +163,20 @@ class SoftmaxReport(eqx.Module):
 
 
 def softmax_report(game: DiscountedMarkovGame, policy) -> SoftmaxReport:
-    """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`)."""
-    policy = _checked(game, policy, "softmax_report")
-    v, b, _ = _values_and_best(game, policy, best=True)
+    """A :class:`SoftmaxReport` (a checkpoint metric for :func:`marlmeta.solve`).
+
+    Like :func:`~marlmeta.evaluation.report`, it never raises on a non-finite
+    result (``Solution.finite`` flags it).
+    """
+    caller = "softmax_report"
+    policy = _checked(game, policy, caller)
+    v, b, _ = _values_and_best(game, policy, best=True, caller=caller)
     parts = _parts(game, policy)
     grad = _gradient(game, policy, parts)
     return SoftmaxReport(
         values=v,
         gains=b - v,
-        potential=potential(game, policy),
+        potential=_potential(game, policy, caller),
         grad_norm=jnp.sqrt(sum(jnp.sum(g**2) for g in grad)),
         lojasiewicz=_lojasiewicz(policy, parts.qbar, first_argmax=True),
     )

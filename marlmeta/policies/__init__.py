@@ -32,6 +32,7 @@ from marlmeta.policies._kinds import (
     ProductPolicy as ProductPolicy,
     as_policy as as_policy,
     as_product as as_product,
+    simplex_tolerance as simplex_tolerance,
 )
 from marlmeta.policies._observation import (
     ObservationPolicy as ObservationPolicy,

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.policies._kinds import PROB_TOL, as_policy
+from marlmeta.policies._kinds import _concrete, as_policy, check_logits
 
 if TYPE_CHECKING:
     from marlmeta.games import AbstractMarkovGame
@@ -33,7 +35,9 @@ Policy = tuple[Array, ...] | Array
 
 
 def uniform(game: AbstractMarkovGame, dtype=None) -> tuple[Array, ...]:
-    """The uniform product policy of ``game``."""
+    """The uniform product policy of ``game`` (one game; ``jax.vmap`` it for a
+    batch)."""
+    game.require_one_game("uniform")
     dtype = dtype or game.rewards.dtype
     lead = game.lead_shape
     return tuple(jnp.full((*lead, a), 1.0 / a, dtype=dtype) for a in game.num_actions)
@@ -42,7 +46,9 @@ def uniform(game: AbstractMarkovGame, dtype=None) -> tuple[Array, ...]:
 def random_policy(
     game: AbstractMarkovGame, *, key: PRNGKeyArray, scale: float = 1.0, dtype=None
 ) -> tuple[Array, ...]:
-    """A random product policy: softmax of Gaussian logits with std ``scale``."""
+    """A random product policy: softmax of Gaussian logits with std ``scale``
+    (one game; ``jax.vmap`` it over games and keys for a batch)."""
+    game.require_one_game("random_policy")
     dtype = dtype or game.rewards.dtype
     lead = game.lead_shape
     keys = jr.split(key, game.num_players)
@@ -53,8 +59,17 @@ def random_policy(
 
 
 def softmax(theta: tuple[Array, ...]) -> tuple[Array, ...]:
-    """The product policy of per-player logits (softmax over the last axis)."""
-    return tuple(jax.nn.softmax(t, axis=-1) for t in theta)
+    """The product policy of per-player logits (softmax over the last axis).
+
+    Logits may be ``-inf`` (a zero probability); a NaN or ``+inf`` logit, or a
+    row of ``-inf`` only, has no softmax and is a ``ValueError`` naming
+    ``theta[i]``, the index and the value (under ``jit``/``vmap``, a run-time
+    ``eqx.error_if`` error).
+    """
+    return tuple(
+        jax.nn.softmax(check_logits(f"theta[{i}]", t), axis=-1)
+        for i, t in enumerate(theta)
+    )
 
 
 def logits(policy: tuple[Array, ...]) -> tuple[Array, ...]:
@@ -76,9 +91,27 @@ def logits(policy: tuple[Array, ...]) -> tuple[Array, ...]:
 def alpha_greedy(policy, alpha):
     """``[x]_alpha = (1 - alpha) x + alpha / d`` on every distribution's last axis.
 
-    Works on any pytree of arrays whose last axis is a distribution.
+    Works on any pytree of arrays whose last axis is a distribution. ``alpha``
+    must be a real number in ``[0, 1]`` (a ``ValueError`` naming it otherwise;
+    a traced ``alpha`` is checked at run time by ``eqx.error_if``).
     """
+    alpha = _check_alpha(alpha)
     return jax.tree.map(lambda x: (1 - alpha) * x + alpha / x.shape[-1], policy)
+
+
+def _check_alpha(alpha):
+    a = _concrete(alpha)
+    if a is None:
+        bad = ~((alpha >= 0) & (alpha <= 1))  # NaN is bad too
+        return eqx.error_if(alpha, jnp.any(bad), "alpha is not in [0, 1]")
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"alpha is {alpha!r}; expected a real number in [0, 1]")
+    bad = ~((a >= 0) & (a <= 1))
+    if bad.any():
+        idx = tuple(int(k) for k in np.unravel_index(int(np.argmax(bad)), a.shape))
+        where = f"alpha{list(idx)}" if idx else "alpha"
+        raise ValueError(f"{where} is {a[idx].tolist()!r}; expected a value in [0, 1]")
+    return alpha
 
 
 def argmax_uniform(x: Float[Array, "... A"]) -> Float[Array, "... A"]:
@@ -125,15 +158,26 @@ def expect_others(q: Float[Array, " S *A"], policy, i: int) -> Float[Array, "S A
 
 
 def validate(
-    game: AbstractMarkovGame, policy, *, tol: float = PROB_TOL, name: str = "policy"
+    game: AbstractMarkovGame,
+    policy,
+    *,
+    tol: float | None = None,
+    name: str = "policy",
+    caller: str = "validate",
 ):
-    """``policy`` as a policy kind of ``game``, or a ``ValueError``.
+    """``policy`` as a policy kind of ``game``, checked, or a ``ValueError``.
 
-    Checks the number of players and every table's shape (static: also under
-    ``jit``) and, for concrete arrays, that entries are finite and non-negative
-    and rows sum to 1 within ``tol``; the message names ``name``, the player,
-    the index and the value. Accepts tuples, lists, NumPy and JAX arrays.
+    ``game`` must be one game (a batch is a ``ValueError`` that names
+    ``caller``: use ``jax.vmap``). Checks the number of players and every
+    table's shape (static: also under ``jit``) and values: entries non-negative
+    and rows summing to 1 within ``tol`` (default
+    :func:`~marlmeta.policies.simplex_tolerance` of the table's dtype:
+    ``1e-6`` in float64, ``1e-5`` in float32). Concrete tables must also be
+    finite, and a failure is a ``ValueError`` naming ``name``, the player, the
+    index and the value; traced tables (under ``jit``/``vmap``) are checked at
+    run time by ``eqx.error_if`` (a NaN entry passes and makes results NaN).
+    Accepts tuples, lists, NumPy and JAX arrays. Use the returned policy: it
+    carries the run-time check.
     """
-    out = as_policy(policy)
-    out.check(game.lead_shape, game.num_actions, name, tol=tol)
-    return out
+    game.require_one_game(caller)
+    return as_policy(policy).check(game.lead_shape, game.num_actions, name, tol=tol)

@@ -21,14 +21,16 @@ from marlmeta.policies._kinds import (
     AbstractPolicy,
     AutoregressivePolicy,
     ProductPolicy,
-    _float,
+    _tables,
+    check_logits,
 )
 
 if TYPE_CHECKING:
     from marlmeta.games import AbstractMarkovGame
 
 
-def _shapes(game: AbstractMarkovGame) -> list[tuple[int, ...]]:
+def _shapes(game: AbstractMarkovGame, caller: str) -> list[tuple[int, ...]]:
+    game.require_one_game(caller)
     a = game.num_actions
     return [(*game.lead_shape, *a[: m + 1]) for m in range(len(a))]
 
@@ -39,7 +41,10 @@ def autoregressive_uniform(
     """The uniform autoregressive policy of ``game`` (every table uniform)."""
     dtype = dtype or game.rewards.dtype
     return AutoregressivePolicy(
-        tuple(jnp.full(s, 1.0 / s[-1], dtype) for s in _shapes(game))
+        tuple(
+            jnp.full(s, 1.0 / s[-1], dtype)
+            for s in _shapes(game, "autoregressive_uniform")
+        )
     )
 
 
@@ -48,7 +53,7 @@ def random_autoregressive(
 ) -> AutoregressivePolicy:
     """Softmax of Gaussian logits with standard deviation ``scale``, every table."""
     dtype = dtype or game.rewards.dtype
-    shapes = _shapes(game)
+    shapes = _shapes(game, "random_autoregressive")
     keys = jr.split(key, len(shapes))
     return autoregressive_softmax(
         tuple(scale * jr.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=True))
@@ -58,7 +63,10 @@ def random_autoregressive(
 def autoregressive_softmax(theta) -> AutoregressivePolicy:
     """The autoregressive policy of logits ``theta[m]`` ``(.., A_0, .., A_m)``."""
     return AutoregressivePolicy(
-        tuple(jax.nn.softmax(_float(t), axis=-1) for t in theta)
+        tuple(
+            jax.nn.softmax(check_logits(f"theta[{m}]", t), axis=-1)
+            for m, t in enumerate(theta)
+        )
     )
 
 
@@ -89,7 +97,7 @@ def as_autoregressive(policy, name: str = "policy") -> AutoregressivePolicy:
     if isinstance(policy, ProductPolicy):
         return from_product(policy)
     if isinstance(policy, tuple | list):
-        return AutoregressivePolicy(tuple(_float(p) for p in policy))
+        return AutoregressivePolicy(policy)
     if isinstance(policy, AbstractPolicy):
         raise ValueError(
             f"{name} is a {type(policy).__name__}; expected an autoregressive "
@@ -104,7 +112,7 @@ def as_autoregressive(policy, name: str = "policy") -> AutoregressivePolicy:
 def from_product(policy) -> AutoregressivePolicy:
     """The autoregressive form of a product policy (tuple of ``(.., S, A_m)``):
     ``pi^m(a_m | s, a_{<m}) = pi_m(a_m | s)`` for every prefix."""
-    tables = tuple(_float(p) for p in policy)
+    tables = _tables(policy)
     sizes = [p.shape[-1] for p in tables]
     out = []
     for m, p in enumerate(tables):

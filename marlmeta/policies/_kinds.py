@@ -10,8 +10,15 @@ Evaluation never asks what kind a policy is; it calls these methods:
   ``i`` contracted (for a correlated policy, under the marginal of ``sigma(.|s)``
   over ``a_{-i}``: the coarse-correlated deviation);
 - ``check(lead, num_actions, name)``: shapes always (they are static, so the
-  check also runs under ``jit``), and values (finite, non-negative, rows on the
-  simplex) when the arrays are concrete.
+  check also runs under ``jit``) and values: a concrete table must be finite,
+  non-negative and on the simplex (``ValueError`` naming the index and value);
+  a traced one (under ``jit`` or ``vmap``) is checked at run time by
+  ``eqx.error_if`` for negative entries and rows off the simplex (a NaN entry
+  passes and makes every result NaN). It returns the checked policy, which
+  carries the run-time check.
+
+Tables are converted at construction: a policy kind given NumPy arrays or
+nested lists holds JAX arrays (integer tables become floating point).
 
 :class:`ProductPolicy` holds one table per player and iterates over them, so
 ``tuple(policy)`` gives the tables and code written for plain tuples keeps
@@ -35,8 +42,26 @@ from jaxtyping import Array, Float, Int
 
 from marlmeta._sampling import draw
 
-#: Rows of a policy may be off the simplex by this much (absolute).
+#: Rows of a float64 policy may be off the simplex by this much (absolute);
+#: :func:`simplex_tolerance` gives the tolerance of every dtype.
 PROB_TOL = 1e-6
+
+#: :func:`simplex_tolerance` by the bit width of the floating dtype.
+_TOLERANCES = {64: PROB_TOL, 32: 1e-5, 16: 1e-2}
+
+
+def simplex_tolerance(dtype) -> float:
+    """How far (absolute) an entry may be below 0 and a row's sum off 1.
+
+    ``1e-6`` in float64, ``1e-5`` in float32 (about 80 ulps of 1, what a sum of
+    many float32 probabilities drifts by) and ``1e-2`` in float16 and bfloat16;
+    the width of the dtype is what counts.
+
+    Example:
+        >>> simplex_tolerance(jnp.float32)
+        1e-05
+    """
+    return _TOLERANCES[jnp.finfo(dtype).bits]
 
 
 def _contract(q: Array, p: Array, axis: int) -> Array:
@@ -53,32 +78,101 @@ def _concrete(x) -> np.ndarray | None:
 
 
 def check_table(
-    name: str, p, shape: tuple[int, ...], lead: int, tol: float = PROB_TOL
-) -> None:
-    """Raise ``ValueError`` unless ``p`` has ``shape`` and (when concrete) every
-    distribution over its last ``len(shape) - lead`` axes is a probability vector.
+    name: str, p, shape: tuple[int, ...], lead: int, tol: float | None = None
+) -> Array:
+    """``p``, checked: it has ``shape`` and every distribution over its last
+    ``len(shape) - lead`` axes is a probability vector within ``tol`` (default
+    :func:`simplex_tolerance` of its dtype).
 
-    The message names the argument, the index and the value.
+    A concrete ``p`` that fails raises ``ValueError`` naming the argument, the
+    index and the value. A traced ``p`` comes back wrapped in ``eqx.error_if``:
+    a negative entry or a row off the simplex raises at run time (under ``jit``
+    and ``vmap``); NaN entries pass (they make every result NaN).
     """
     if tuple(p.shape) != tuple(shape):
         raise ValueError(f"{name} has shape {tuple(p.shape)}; expected {shape}")
+    tol = simplex_tolerance(p.dtype) if tol is None else tol
     c = _concrete(p)
     if c is None:
-        return
+        sums = jnp.sum(p.reshape(*p.shape[:lead], -1), axis=-1)
+        bad = jnp.any(p < -tol) | jnp.any(jnp.abs(sums - 1) > tol)
+        return eqx.error_if(
+            p,
+            bad,
+            f"{name} has a negative entry or a row off the simplex (tolerance "
+            f"{tol:g}); expected a probability table",
+        )
     bad = ~np.isfinite(c) | (c < -tol)
     if bad.any():
-        idx = tuple(int(k) for k in np.unravel_index(np.argmax(bad), c.shape))
+        idx = _first_index(bad)
         raise ValueError(
             f"{name}{list(idx)} is {c[idx].tolist()!r}; expected a probability"
         )
     sums = c.reshape(*c.shape[:lead], -1).sum(-1)
     off = np.abs(sums - 1) > tol
     if off.any():
-        idx = tuple(int(k) for k in np.unravel_index(np.argmax(off), sums.shape))
+        idx = _first_index(off)
         raise ValueError(
             f"{name}{list(idx)} sums to {sums[idx].tolist()!r}; expected 1 "
             f"(tolerance {tol:g})"
         )
+    return p
+
+
+def _float(x) -> Array:
+    """An array-like as a JAX floating array (integers become floating point;
+    complex tables are a ``ValueError``)."""
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise ValueError(f"a policy table has dtype {x.dtype}; expected real numbers")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    return x
+
+
+def _tables(tables) -> tuple[Array, ...]:
+    """Per-player tables (any array-likes) as a tuple of JAX floating arrays."""
+    return tuple(_float(p) for p in tables)
+
+
+def _first_index(bad: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(k) for k in np.unravel_index(int(np.argmax(bad)), bad.shape))
+
+
+def check_logits(name: str, theta) -> Array:
+    """``theta`` (any array-like) as a JAX floating array of logits, checked:
+    every entry is finite or ``-inf`` and no row (last axis) is all ``-inf``
+    (otherwise its softmax is NaN).
+
+    A concrete ``theta`` that fails raises ``ValueError`` naming the argument,
+    the index and the value; a traced one is checked at run time by
+    ``eqx.error_if`` (under ``jit`` and ``vmap``).
+    """
+    t = _float(theta)
+    c = _concrete(t)
+    if c is None:
+        bad = jnp.any(jnp.isnan(t) | (t == jnp.inf))
+        bad = bad | jnp.any(jnp.all(t == -jnp.inf, axis=-1))
+        return eqx.error_if(
+            t,
+            bad,
+            f"{name} has a NaN or +inf logit, or a row of -inf logits; expected "
+            "finite logits (or -inf for a zero probability)",
+        )
+    bad = np.isnan(c) | (c == np.inf)
+    if bad.any():
+        idx = _first_index(bad)
+        raise ValueError(
+            f"{name}{list(idx)} is {c[idx].tolist()!r}; expected a finite logit "
+            "(or -inf for a zero probability)"
+        )
+    empty = np.all(c == -np.inf, axis=-1)
+    if empty.any():
+        idx = _first_index(empty)
+        raise ValueError(
+            f"{name}{list(idx)} is -inf everywhere; a row needs one finite logit"
+        )
+    return t
 
 
 class AbstractPolicy(eqx.Module):
@@ -102,10 +196,12 @@ class AbstractPolicy(eqx.Module):
 
     @abc.abstractmethod
     def check(
-        self, lead: tuple[int, ...], num_actions, name: str = "policy", *, tol=PROB_TOL
-    ) -> None:
-        """Raise ``ValueError`` unless this is a policy with state axes ``lead``
-        and ``num_actions``; the message names ``name``, the player and index."""
+        self, lead: tuple[int, ...], num_actions, name: str = "policy", *, tol=None
+    ) -> AbstractPolicy:
+        """This policy, checked: a ``ValueError`` unless it has state axes
+        ``lead`` and ``num_actions`` (the message names ``name``, the player and
+        index); tables as in :func:`check_table` (``tol`` defaults to
+        :func:`simplex_tolerance` of each table's dtype)."""
 
     def sample(self, u: Float[Array, " N"], state) -> Int[Array, " N"]:
         """A joint action ``a ~ pi(. | state)`` of one step's policy (after
@@ -184,7 +280,7 @@ class ProductPolicy(_PerPlayerTables):
     ``policy[i]`` work as for a plain tuple.
     """
 
-    tables: tuple[Float[Array, "*lead Ai"], ...]
+    tables: tuple[Float[Array, "*lead Ai"], ...] = eqx.field(converter=_tables)
 
     def expect(self, q):
         # Contracting in reverse order never moves the axes still to come.
@@ -209,17 +305,21 @@ class ProductPolicy(_PerPlayerTables):
             out = out[..., None] * p.reshape(p.shape[:-1] + ones + p.shape[-1:])
         return out
 
-    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
+    def check(self, lead, num_actions, name: str = "policy", *, tol=None):
         self._check_count(num_actions, name, "per-player tables")
-        for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True)):
-            check_table(f"{name}[{i}]", p, (*lead, a), len(lead), tol)
+        return ProductPolicy(
+            tuple(
+                check_table(f"{name}[{i}]", p, (*lead, a), len(lead), tol)
+                for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True))
+            )
+        )
 
 
 class CorrelatedPolicy(AbstractPolicy):
     """Markov correlated policy: one joint table ``(H, S, A_0, .., A_{N-1})``
     (or ``(S, ..)``); the deviations it admits are the coarse-correlated ones."""
 
-    table: Float[Array, "*lead *A"]
+    table: Float[Array, "*lead *A"] = eqx.field(converter=_float)
 
     def at(self, h) -> CorrelatedPolicy:
         return CorrelatedPolicy(self.table[h])
@@ -235,8 +335,9 @@ class CorrelatedPolicy(AbstractPolicy):
     def joint(self) -> Array:
         return self.table
 
-    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
-        check_table(name, self.table, (*lead, *num_actions), len(lead), tol)
+    def check(self, lead, num_actions, name: str = "policy", *, tol=None):
+        shape = (*lead, *num_actions)
+        return CorrelatedPolicy(check_table(name, self.table, shape, len(lead), tol))
 
 
 class AutoregressivePolicy(_PerPlayerTables):
@@ -251,7 +352,7 @@ class AutoregressivePolicy(_PerPlayerTables):
     on the prefix. Iterating gives the tables.
     """
 
-    tables: tuple[Float[Array, "*lead Am"], ...]
+    tables: tuple[Float[Array, "*lead Am"], ...] = eqx.field(converter=_tables)
 
     def localized(self, q: Float[Array, " S *A"]) -> tuple[Array, ...]:
         """``(E_{a_{>m} ~ pi(.|s, a_{<=m})} q(s, a))_m``: entry ``m`` has shape
@@ -285,11 +386,13 @@ class AutoregressivePolicy(_PerPlayerTables):
             out = out[..., None] * p
         return out
 
-    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
+    def check(self, lead, num_actions, name: str = "policy", *, tol=None):
         self._check_count(num_actions, name, "autoregressive tables")
+        checked = []
         for m, p in enumerate(self.tables):
             shape = (*lead, *num_actions[: m + 1])
-            check_table(f"{name}[{m}]", p, shape, len(lead) + m, tol)
+            checked.append(check_table(f"{name}[{m}]", p, shape, len(lead) + m, tol))
+        return AutoregressivePolicy(tuple(checked))
 
 
 def as_policy(policy) -> AbstractPolicy:
@@ -303,8 +406,8 @@ def as_policy(policy) -> AbstractPolicy:
     if isinstance(policy, AbstractPolicy):
         return policy
     if isinstance(policy, tuple | list):
-        return ProductPolicy(tuple(_float(p) for p in policy))
-    return CorrelatedPolicy(_float(policy))
+        return ProductPolicy(policy)
+    return CorrelatedPolicy(policy)
 
 
 def as_product(policy, name: str = "policy") -> ProductPolicy:
@@ -316,10 +419,3 @@ def as_product(policy, name: str = "policy") -> ProductPolicy:
             "(one table per player)"
         )
     return out
-
-
-def _float(x) -> Array:
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.result_type(float))
-    return x

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from marlmeta._sampling import draw
 from marlmeta.policies._kinds import (
-    PROB_TOL,
     AbstractPolicy,
     ProductPolicy,
     _concrete,
-    _float,
+    _tables,
     check_table,
 )
 
@@ -65,8 +65,10 @@ class ObservationPolicy(AbstractPolicy):
             game's :attr:`~marlmeta.games.FiniteHorizonGame.observations`.
     """
 
-    tables: tuple[Float[Array, "*H Oi Ai"], ...]
-    observations: tuple[Int[Array, "*H S"], ...]
+    tables: tuple[Float[Array, "*H Oi Ai"], ...] = eqx.field(converter=_tables)
+    observations: tuple[Int[Array, "*H S"], ...] = eqx.field(
+        converter=lambda maps: tuple(jnp.asarray(o) for o in maps)
+    )
 
     def __iter__(self):
         return iter(self.tables)
@@ -131,7 +133,7 @@ class ObservationPolicy(AbstractPolicy):
         value = jnp.take_along_axis(dev, action[obs][:, None], axis=-1)[:, 0]
         return value, jax.nn.one_hot(action, dev.shape[-1], dtype=dev.dtype)
 
-    def check(self, lead, num_actions, name: str = "policy", *, tol=PROB_TOL) -> None:
+    def check(self, lead, num_actions, name: str = "policy", *, tol=None):
         if len(self.tables) != len(num_actions) or len(self.observations) != len(
             num_actions
         ):
@@ -139,6 +141,7 @@ class ObservationPolicy(AbstractPolicy):
                 f"{name} has {len(self.tables)} tables and {len(self.observations)} "
                 f"observation maps; the game has {len(num_actions)} players"
             )
+        checked = []
         for i, (p, o, a) in enumerate(
             zip(self.tables, self.observations, num_actions, strict=True)
         ):
@@ -149,17 +152,21 @@ class ObservationPolicy(AbstractPolicy):
                 )
             count = p.shape[-2] if p.ndim == len(lead) + 1 else -1
             lead_o = (*lead[:-1], count)
-            check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
+            checked.append(
+                check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
+            )
             c = _concrete(o)
             if c is not None and c.size and (c.min() < 0 or c.max() >= count):
                 raise ValueError(
                     f"{name}.observations[{i}] has entries in "
                     f"[{int(c.min())}, {int(c.max())}]; {name}[{i}] has {count} rows"
                 )
+        return ObservationPolicy(tuple(checked), self.observations)
 
 
 def observation_uniform(game: FiniteHorizonGame, dtype=None) -> ObservationPolicy:
     """The uniform observation policy of a game with observations."""
+    game.require_one_game("observation_uniform")
     game.require_observations("observation_uniform")
     dtype = dtype or game.rewards.dtype
     return ObservationPolicy(
@@ -175,11 +182,9 @@ def observation_policy(game: FiniteHorizonGame, tables) -> ObservationPolicy:
     """An observation policy of ``game`` from per-player tables ``(H, O_i, A_i)``
     (any array-likes), checked (``ValueError`` naming player, index, value)."""
     game.require_observations("observation_policy")
-    out = ObservationPolicy(
-        tuple(_float(t) for t in tables),
-        tuple(game.observations),
-    )
-    out.check(game.lead_shape, game.num_actions)
+    game.require_one_game("observation_policy")
+    out = ObservationPolicy(tables, tuple(game.observations))
+    out = out.check(game.lead_shape, game.num_actions)
     for i, (t, o) in enumerate(zip(out.tables, game.num_observations, strict=True)):
         if t.shape[-2] != o:
             raise ValueError(

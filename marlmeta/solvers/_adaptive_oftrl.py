@@ -67,6 +67,7 @@ from jaxtyping import Array, Float, Int
 from marlmeta.games import MarkovGame
 from marlmeta.policies import expect, expect_others, product_to_joint
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._stages import renormalise
 
 
 def alpha_tilde(num_actions: int, beta: float) -> float:
@@ -151,6 +152,8 @@ class AdaptiveOFTRL(AbstractSolver):
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
+        check_hyperparameter("beta", self.beta)
+        check_hyperparameter("bisection_steps", self.bisection_steps)
 
     def eta(self, game: MarkovGame):
         if self.step_size is None:
@@ -230,8 +233,9 @@ class AdaptiveOFTRL(AbstractSolver):
         )
 
     def output(self, game: MarkovGame, state: AdaptiveOFTRLState):
-        """The Markov average-joint policy ``sigma`` ``(H, S, *A)``."""
-        return state.sigma
+        """The Markov average-joint policy ``sigma`` ``(H, S, *A)`` (divided by
+        its sum, so that it is on the simplex to rounding after any ``T``)."""
+        return renormalise(state.sigma, game.num_players)
 
     def diagnostics(self, game: MarkovGame, state: AdaptiveOFTRLState):
         b0 = jnp.stack([jnp.max(m[0], axis=-1) for m in state.bound])

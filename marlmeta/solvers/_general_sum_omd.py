@@ -46,6 +46,7 @@ from marlmeta.solvers._stages import (
     full_stage_lengths,
     omd_step,
     reduce_last,
+    renormalise,
     stage_q,
 )
 
@@ -186,4 +187,5 @@ class GeneralSumOMD(_StageOMD):
         letters = string.ascii_letters[:n]
         # sigma[h,s,a0..] = sum_t w[h,t] prod_i pi^t_i[h,s,a_i]
         spec = "ht," + ",".join(f"ths{c}" for c in letters) + "->hs" + letters
-        return jnp.einsum(spec, weights, *state.iterates, optimize=True)
+        sigma = jnp.einsum(spec, weights, *state.iterates, optimize=True)
+        return renormalise(sigma, n)

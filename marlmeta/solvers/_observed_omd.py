@@ -31,7 +31,7 @@ from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
 from marlmeta.policies import ObservationPolicy
 from marlmeta.policies._observation import lift, pool
-from marlmeta.solvers._stages import StageClock, omd_step, reduce_last
+from marlmeta.solvers._stages import StageClock, omd_step, reduce_last, renormalise
 
 
 def beliefs(game: FiniteHorizonGame, tables) -> list[Float[Array, "H S"]]:
@@ -58,9 +58,10 @@ def mass_per_observation(weight, obs, num_observations: int):
 
 
 def reach_average(total, mass, plain, count):
-    """``total / mass`` where ``mass > 0``, else the plain average."""
+    """``total / mass`` where ``mass > 0``, else the plain average; on the
+    simplex to rounding (:func:`~marlmeta.solvers._stages.renormalise`)."""
     safe = jnp.where(mass > 0, mass, 1)[..., None]
-    return jnp.where(mass[..., None] > 0, total / safe, plain / count)
+    return renormalise(jnp.where(mass[..., None] > 0, total / safe, plain / count))
 
 
 # ------------------------------------------------- Algorithm 1 on observations

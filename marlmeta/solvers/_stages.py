@@ -159,6 +159,20 @@ def reduce_last(op, x, axis=-1):
     return out
 
 
+def renormalise(x: Array, num_axes: int = 1) -> Array:
+    """An average of distributions over the last ``num_axes`` axes, divided by
+    its own sum (rows summing to 0 stay 0).
+
+    ``sum_t pi_t / T`` sums to 1 only up to the rounding of ``T`` additions: in
+    float32, thousands of iterates drift off the simplex by more than
+    :func:`marlmeta.policies.simplex_tolerance`. Dividing by the sum puts every
+    output back on it to a few ulps, after any number of iterations.
+    """
+    axes = tuple(range(x.ndim - num_axes, x.ndim))
+    total = jnp.sum(x, axis=axes, keepdims=True)
+    return jnp.where(total > 0, x / jnp.where(total > 0, total, 1), x)
+
+
 def omd_step(log_hat, g, eta):
     """One optimistic step of one player, in log space.
 

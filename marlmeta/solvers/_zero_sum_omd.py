@@ -29,7 +29,9 @@ from __future__ import annotations
 from typing import Literal
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from marlmeta.games import MarkovGame
@@ -45,8 +47,33 @@ from marlmeta.solvers._stages import (
     num_stages,
     omd_step,
     reduce_last,
+    renormalise,
     stage_q,
 )
+
+
+def zero_sum_flag(game: MarkovGame, caller: str):
+    """Whether ``game`` is two-player zero-sum (``r_1 = -r_0`` up to
+    ``64 eps (1 + max |r_0|)``).
+
+    Concrete rewards: ``True``, or a ``ValueError`` naming the first index where
+    ``r_1 != -r_0``. Traced rewards (under ``vmap``/``jit``): a boolean array,
+    the per-game flag (the caller makes that game's results NaN).
+    """
+    r = game.rewards
+    tol = 64 * jnp.finfo(r.dtype).eps * (1 + jnp.max(jnp.abs(r[0])))
+    off = jnp.abs(r[0] + r[1]) > tol
+    if isinstance(off, jax.core.Tracer):
+        return ~jnp.any(off)
+    off = np.asarray(off)
+    if off.any():
+        idx = tuple(int(k) for k in np.unravel_index(int(np.argmax(off)), off.shape))
+        at = ", ".join(map(str, idx))
+        raise ValueError(
+            f"game.rewards[1, {at}] is {float(r[1][idx])!r} but game.rewards[0, {at}] "
+            f"is {float(r[0][idx])!r}; {caller} needs a zero-sum game (r_1 = -r_0)"
+        )
+    return True
 
 
 def _feedback(q, mu, nu):
@@ -92,6 +119,10 @@ class ZeroSumOMD(_StageOMD):
     ("each agent simply using its local observation as the state", appendix
     F.3; see :mod:`marlmeta.solvers._observed_omd`); the initial policies and
     stage best responses are then ``(num_stages, H, O_i, A_i)``.
+
+    Needs a two-player zero-sum game: general-sum rewards are a ``ValueError``
+    for a concrete game, and under ``vmap``/``jit`` make that game's output and
+    trace NaN (``Solution.finite`` is ``False`` for it alone).
 
     Attributes:
         step_size: ``eta > 0`` (an array leaf, or one per game for
@@ -141,6 +172,10 @@ class ZeroSumOMD(_StageOMD):
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         if game.num_players != 2:
             raise ValueError(f"game has {game.num_players} players; ZeroSumOMD needs 2")
+        zero_sum = zero_sum_flag(game, "ZeroSumOMD")
+        if zero_sum is not True:  # traced: a general-sum game runs on NaN
+            nan = lambda p: jnp.where(zero_sum, p, jnp.nan)  # noqa: E731
+            init_policy = jax.tree.map(nan, init_policy)
         if game.observations is not None:
             return observed_init(game, init_policy)
         mu0, nu0 = init_policy
@@ -221,4 +256,4 @@ class ZeroSumOMD(_StageOMD):
         if game.observations is not None:
             return observed_output(game, state, self.average)
         t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
-        return state.mu_sum / t, state.nu_sum / t
+        return renormalise(state.mu_sum / t), renormalise(state.nu_sum / t)
