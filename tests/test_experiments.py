@@ -287,6 +287,7 @@ def test_every_experiment_is_registered_by_its_class():
         "congestion_welfare",
         "ratio_game",
         "cooperative_ppo",
+        "sampled_ppo",
     }
     for name, cls in EXPERIMENTS.items():
         assert issubclass(cls, Experiment) and cls.experiment_name == name
