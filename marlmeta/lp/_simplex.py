@@ -49,12 +49,18 @@ class Status(enum.IntEnum):
         UNBOUNDED: an entering column had no positive entry: the objective
             decreases without bound along a ray.
         ITERATION_LIMIT: the pivot budget ran out before either of the above.
+        NUMERICAL: the pivoting ended, but the answer failed its certificate
+            on the original data (an optimal point whose primal or dual
+            residuals or duality gap exceed the tolerance, an unboundedness
+            ray or infeasibility proof that does not check out, or NaN or
+            infinite data under ``jit``): there is no trustworthy answer.
     """
 
     OPTIMAL = 0
     INFEASIBLE = 1
     UNBOUNDED = 2
     ITERATION_LIMIT = 3
+    NUMERICAL = 4
 
 
 def default_tolerance(dtype) -> float:
@@ -165,11 +171,3 @@ def solve_tableau(
     )
     t, basis, _, status, iters = jax.lax.fori_loop(0, max_iterations + 1, body, init)
     return t, basis, status, iters
-
-
-def primal(t: Array, basis: Array) -> Array:
-    """The basic solution ``(k,)`` of a tableau: basic variables at their rhs."""
-    k = t.shape[1] - 1
-    m = basis.shape[0]
-    onehot = basis[:, None] == jnp.arange(k)[None, :]
-    return jnp.sum(jnp.where(onehot, t[:m, k][:, None], 0), axis=0)
