@@ -7,6 +7,8 @@ and Extensions", ch. 5) with Bland's rule.
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -309,16 +311,23 @@ def solve_standard(
     cost1 = jnp.concatenate([jnp.zeros(n + mu, dtype), needs_art.astype(dtype)])
     red1 = jnp.append(cost1, 0) - jnp.sum(jnp.where(needs_art[:, None], rows, 0), 0)
     tableau = jnp.concatenate([rows, jnp.append(cost2, 0)[None], red1[None]])
-    t, basis, status, iters = solve_tableau(
-        tableau,
-        basis,
+    run = functools.partial(
+        solve_tableau,
         num_enterable=n + mu,
         phase_one=True,
         max_iterations=max_iterations,
         tol=tol,
         feasibility_scale=1 + jnp.max(jnp.abs(b1)),
     )
-    del t
+    _, basis, status, iters = run(tableau, basis)
+    # Reinversion: pivot on from a tableau rebuilt from the data at the final
+    # basis, which corrects decisions taken on a drifted tableau.
+    lu = jax.scipy.linalg.lu_factor(full[:, basis])
+    body = jax.scipy.linalg.lu_solve(lu, jnp.concatenate([full, b1[:, None]], 1))
+    body = body.at[:, k].set(jnp.maximum(body[:, k], 0))
+    reduced = [jnp.append(cost, 0) - cost[basis] @ body for cost in (cost2, cost1)]
+    _, basis, status, more = run(jnp.concatenate([body, jnp.stack(reduced)]), basis)
+    iters = iters + more
     # Refactorise the final basis from the scaled data.
     lu = jax.scipy.linalg.lu_factor(full[:, basis])
     x_full = jnp.zeros(k, dtype).at[basis].set(jax.scipy.linalg.lu_solve(lu, b1))
