@@ -13,17 +13,20 @@ sign convention), the checks are relative to the size of the terms involved:
   (complementary slackness), relative to the sizes ``|b_i| + sum_j |A_ij|
   x_j``; the dual residuals ``q_j``, ``max(-d_j, 0)`` for ``x_j = 0`` and
   ``|d_j|`` for ``x_j > 0``, of the reduced costs ``d = c - A^T y``, relative
-  to ``|c_j| + sum_i |A_ij| |y_i|``. Both are measured normwise in the
-  equilibrated scaling: ``max_i r_i p_i / max_i r_i (|b_i| + |A_i| x)`` with
-  the row scales ``r`` (column scales ``s`` for ``q``), so the measure does not
-  change when a row or column of the data is multiplied by a constant. Since
+  to ``|c_j| + sum_i |A_ij| |y_i|``. Both are measured componentwise with a
+  floor: ``max_i r_i p_i / (r_i z_i + f max_l r_l z_l)`` for the sizes
+  ``z_i = |b_i| + |A_i| x``, the row scales ``r`` of the equilibration (column
+  scales ``s`` for ``q``) and ``f = sqrt(10 default_tolerance)`` (``1e-4`` in
+  float64, ``1e-2`` in float32), so the measure does not change when a row or
+  column of the data is multiplied by a constant, and a row whose terms are
+  all rounding noise (``z_i`` about 0) is judged against the others. Since
   ``c x - b y = x d + y (A x - b)``, residuals ``<= tau`` bound the duality gap
   by ``tau`` times the sizes of the terms: ``c x`` is optimal to that accuracy;
 - unboundedness (:func:`ray_residual`): a feasible ``x`` (primal residual as
   above) and a ray ``r >= 0`` with ``A_ub r <= 0``, ``A_eq r = 0`` (relative to
-  ``|A| r``, normwise as above) and ``c r < -tau |c| r``;
+  ``|A| r``, measured as above) and ``c r < -tau |c| r``;
 - infeasibility (:func:`farkas_residual`): a Farkas multiplier ``y`` with
-  ``y_ub <= 0``, ``A^T y <= 0`` (relative to ``|A|^T |y|``, normwise as
+  ``y_ub <= 0``, ``A^T y <= 0`` (relative to ``|A|^T |y|``, measured as
   above) and ``b y > tau |b| |y|``: then ``0 >= y A x = y b - y_ub s > 0``
   for any feasible ``x`` with slacks ``s``, a contradiction.
 
@@ -43,6 +46,8 @@ import numbers
 
 import jax.numpy as jnp
 from jaxtyping import Array, Float
+
+from marlmeta.lp._simplex import default_tolerance
 
 CERTIFICATE_FACTOR = 10.0
 
@@ -106,11 +111,15 @@ def equilibrate(
     return power_of_two(r), power_of_two(s)
 
 
-def normwise(viol: Array, scale: Array, weight: Array) -> Array:
-    """``max_i w_i viol_i / max_i w_i scale_i`` (0 when nothing is violated)."""
-    num = jnp.max(weight * viol, initial=0.0)
-    den = jnp.max(weight * scale, initial=0.0)
-    return jnp.where(num == 0, 0, num / jnp.maximum(den, jnp.finfo(viol.dtype).tiny))
+def relative(viol: Array, scale: Array, weight: Array | float) -> Array:
+    """``max_i w_i viol_i / (w_i scale_i + f max_l w_l scale_l)``, the floor
+    ``f`` as in the module docstring (0 when nothing is violated)."""
+    floor = math.sqrt(certificate_tolerance(default_tolerance(viol.dtype)))
+    ws = weight * scale
+    den = ws + floor * jnp.max(ws, initial=0.0)
+    tiny = jnp.finfo(viol.dtype).tiny
+    ratio = jnp.where(viol == 0, 0, weight * viol / jnp.maximum(den, tiny))
+    return jnp.max(ratio, initial=0.0)
 
 
 def optimality_residual(
@@ -129,7 +138,7 @@ def optimality_residual(
     # Dual feasibility d >= 0, and d = 0 (complementarity) where x > 0.
     viol = jnp.where(x > 0, jnp.abs(d), jnp.maximum(-d, 0))
     scale = jnp.abs(c) + jnp.abs(a).T @ jnp.abs(y)
-    dual = normwise(viol, scale, col_weight)
+    dual = relative(viol, scale, col_weight)
     primal = primal_residual(a, b, num_ub, x, row_weight, y)
     finite = jnp.all(jnp.isfinite(jnp.concatenate([c, y])))
     return jnp.where(finite, jnp.maximum(primal, dual), jnp.nan)
@@ -151,7 +160,7 @@ def primal_residual(
         is_ub = is_ub & (y == 0)
     ax = a @ x
     viol = jnp.where(is_ub, jnp.maximum(ax - b, 0), jnp.abs(ax - b))
-    res = normwise(viol, jnp.abs(b) + jnp.abs(a) @ x, row_weight)
+    res = relative(viol, jnp.abs(b) + jnp.abs(a) @ x, row_weight)
     finite = jnp.all(jnp.isfinite(jnp.concatenate([a.ravel(), b, x])))
     return jnp.where(finite, res, jnp.nan)
 
@@ -170,7 +179,7 @@ def ray_residual(
     is_ub = jnp.arange(a.shape[0]) < num_ub
     ar = a @ ray
     viol = jnp.where(is_ub, jnp.maximum(ar, 0), jnp.abs(ar))
-    res = normwise(viol, jnp.abs(a) @ ray, row_weight)
+    res = relative(viol, jnp.abs(a) @ ray, row_weight)
     slope = -(c @ ray) / jnp.maximum(jnp.abs(c) @ ray, jnp.finfo(c.dtype).tiny)
     ok = jnp.all(jnp.isfinite(jnp.concatenate([c, a.ravel(), ray]))) & (slope > tol)
     return jnp.where(ok, res, jnp.inf)
@@ -186,7 +195,7 @@ def farkas_residual(
     """How far ``y`` (``y_ub <= 0`` taken as given) is from proving
     infeasibility: the relative violation of ``A^T y <= 0``, or ``inf``
     unless ``b y > tol |b| |y|``."""
-    res = normwise(jnp.maximum(a.T @ y, 0), jnp.abs(a).T @ jnp.abs(y), col_weight)
+    res = relative(jnp.maximum(a.T @ y, 0), jnp.abs(a).T @ jnp.abs(y), col_weight)
     margin = (b @ y) / jnp.maximum(jnp.abs(b) @ jnp.abs(y), jnp.finfo(b.dtype).tiny)
     ok = jnp.all(jnp.isfinite(jnp.concatenate([a.ravel(), b, y]))) & (margin > tol)
     return jnp.where(ok, res, jnp.inf)

@@ -44,9 +44,9 @@ from marlmeta.lp._certificate import (
     certificate_tolerance,
     check_budget,
     check_tolerance,
-    normwise,
     power_of_two,
     primal_residual,
+    relative,
 )
 from marlmeta.lp._linprog import LPResult, _as_array, _constraints, _result
 from marlmeta.lp._simplex import Status, default_tolerance
@@ -227,7 +227,7 @@ def grouped_linprog(
     Certified answers: :attr:`~marlmeta.lp.Status.OPTIMAL` is reported only
     when the answer checks out on the original data, as for
     :func:`marlmeta.lp.linprog`: the coupling rows' primal residuals (with
-    complementarity) relative to ``|b| + |A| p`` normwise with each row scaled
+    complementarity) relative to ``|b| + |A| p`` with each row scaled
     to a largest entry of about 1, the convexity rows to ``|sum_a p[i, a] -
     1|``, and the reduced costs ``c - pi A - u_i`` with the group multipliers
     ``u_i = min_a (c - pi A)[i, a]`` (zero on the support of ``p``) relative to
@@ -329,7 +329,7 @@ def _certificate(c, allowed, a, b, num_ub: int, p, pi) -> Array:
     d = reduced - u[:, None]
     scale = jnp.abs(c) + jnp.einsum("k,kna->na", jnp.abs(pi), jnp.abs(a))
     scale = scale + jnp.abs(u)[:, None]
-    dual = normwise(jnp.where(allowed & (p > 0), jnp.abs(d), 0), scale, 1.0)
+    dual = relative(jnp.where(allowed & (p > 0), jnp.abs(d), 0), scale, 1.0)
     worst = jnp.max(jnp.stack([coupling, convexity, dual]))
     finite = jnp.all(jnp.isfinite(jnp.concatenate([p.ravel(), pi])))
     return jnp.where(finite, worst, jnp.nan)

@@ -206,7 +206,7 @@ def linprog(
     the original data: an optimum by its primal residuals, dual residuals and
     complementarity (which bound the duality gap), infeasibility by a Farkas
     multiplier, unboundedness by a ray; each relative to the size of the terms
-    involved, normwise in the equilibrated scaling (``certificate`` in
+    involved, componentwise in the equilibrated scaling (``certificate`` in
     :class:`LPResult`). The status stands only when that residual is at most
     ``10 tol`` (``1e-8`` in float64 and ``1e-4`` in float32 by default);
     otherwise it is :attr:`Status.NUMERICAL`, as it is for NaN or infinite
