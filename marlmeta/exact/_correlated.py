@@ -26,7 +26,8 @@ from jaxtyping import Array, Bool, Float
 
 from marlmeta.evaluation import cce_gap, ce_gap
 from marlmeta.games import MarkovGame
-from marlmeta.lp import Status, linprog
+from marlmeta.lp import Status, certificate_tolerance, default_tolerance, linprog
+from marlmeta.lp._certificate import check_budget, power_of_two
 
 
 class CorrelatedEquilibrium(eqx.Module):
@@ -40,8 +41,13 @@ class CorrelatedEquilibrium(eqx.Module):
         certificate: the exact gap of ``policy``: ``marlmeta.evaluation.cce_gap``
             for :func:`markov_cce`, ``marlmeta.evaluation.ce_gap`` for
             :func:`markov_ce` (the CCE-gap can be negative).
-        converged: every stage LP reached :attr:`marlmeta.lp.Status.OPTIMAL`;
-            when ``False`` the arrays may be NaN and must not be trusted.
+        converged: the answer is certified: every stage LP reached
+            (certified) :attr:`marlmeta.lp.Status.OPTIMAL` and ``certificate
+            <= tau R H``, ``R`` the power of two nearest ``max |r|`` and
+            ``tau`` the :func:`marlmeta.lp.certificate_tolerance` of the
+            dtype's default pivot tolerance (``1e-8`` in float64, ``1e-4`` in
+            float32). When ``False`` the arrays may be NaN and must not be
+            trusted.
     """
 
     policy: Float[Array, "H S *A"]
@@ -105,6 +111,10 @@ def _solve(game: MarkovGame, rows_fn, gap_fn, welfare, lp_iterations):
     if lp_iterations is None:
         # Measured worst case on random stage games: under 2 (K + R) pivots.
         lp_iterations = 4 * (size + num_rows) + 10
+    lp_iterations = check_budget("lp_iterations", lp_iterations, 0)
+    # Rewards scaled (by a power of two, exactly) to a largest entry of about
+    # 1: the policy does not depend on it, and the values scale back.
+    rho = power_of_two(jnp.max(jnp.abs(game.rewards)))
 
     def stage(q):  # q: (N, *A) at one state
         a_ub = rows_fn(q)
@@ -121,7 +131,7 @@ def _solve(game: MarkovGame, rows_fn, gap_fn, welfare, lp_iterations):
         return (sigma / jnp.sum(sigma)).reshape(acts), res.status == Status.OPTIMAL
 
     def body(v_next, h):
-        q = game.rewards[:, h] + expectation(h, v_next)  # (N, S, *A)
+        q = game.rewards[:, h] / rho + expectation(h, v_next)  # (N, S, *A)
         sigma, ok = jax.vmap(stage, in_axes=1)(q)
         axes = tuple(range(2, q.ndim))
         v = jnp.sum(q * sigma[None], axis=axes)
@@ -129,14 +139,16 @@ def _solve(game: MarkovGame, rows_fn, gap_fn, welfare, lp_iterations):
 
     v0 = jnp.zeros((n, game.num_states), dtype)
     _, (sigma, v, ok) = jax.lax.scan(body, v0, jnp.arange(game.horizon), reverse=True)
-    values = v[0] @ game.initial
+    values = v[0] @ game.initial * rho
+    certificate = gap_fn(game, sigma)
+    tau = certificate_tolerance(default_tolerance(dtype))
     return CorrelatedEquilibrium(
         policy=sigma,
         values=values,
-        state_values=jnp.moveaxis(v, 0, 1),
+        state_values=jnp.moveaxis(v, 0, 1) * rho,
         welfare=w @ values,
-        certificate=gap_fn(game, sigma),
-        converged=jnp.all(ok),
+        certificate=certificate,
+        converged=jnp.all(ok) & (certificate <= tau * rho * game.horizon),
     )
 
 
@@ -151,14 +163,20 @@ def markov_cce(
     maximising ``sum_i w_i E_sigma Q_i`` (see the module docstring). The
     exact CCE-gap of the result is ``<= 0`` up to the LP tolerance. The
     welfare is maximised greedily stage by stage (given the continuation),
-    which is the LP's objective, not a global optimum over Markov CCEs.
+    which is the LP's objective, not a global optimum over Markov CCEs. The
+    rewards are scaled by a power of two to a largest entry of about 1 before
+    solving (exactly), so the result does not depend on their units; each
+    stage LP is certified by :func:`marlmeta.lp.linprog`, and ``converged``
+    also requires the exact CCE-gap to be within the tolerance stated in
+    :class:`CorrelatedEquilibrium`.
 
     Args:
         game: an ``N``-player finite-horizon game.
         welfare: optional ``(N,)`` player weights ``w`` (default all ones:
             social welfare).
-        lp_iterations: pivot budget of each stage LP (static); default
-            ``4 (K + R) + 10`` for ``K = prod_i A_i`` joint actions and ``R``
+        lp_iterations: pivot budget of each stage LP (static, a non-negative
+            int); default ``4 (K + R) + 10`` for ``K = prod_i A_i`` joint
+            actions and ``R``
             constraint rows (about twice the worst case measured on random
             games). Exhausting it clears ``converged``.
 

@@ -10,7 +10,13 @@ from jaxtyping import Array, Bool, Float, Int
 
 from marlmeta.evaluation import Report, nash_conv, report
 from marlmeta.games import AbstractMarkovGame, MarkovGame
-from marlmeta.lp import Status, matrix_game
+from marlmeta.lp import (
+    Status,
+    certificate_tolerance,
+    default_tolerance,
+    matrix_game,
+)
+from marlmeta.lp._certificate import check_budget, check_tolerance, power_of_two
 
 ZERO_SUM_TOL = 1e-9
 
@@ -26,9 +32,19 @@ class ZeroSumEquilibrium(eqx.Module):
             layout, ``(H, S, A)`` and ``(H, S, B)`` (``(S, .)`` if discounted).
         certificate: the exact ``marlmeta.evaluation.nash_conv`` of
             ``policy`` (``V^{dagger, nu} - V^{mu, dagger}``), ``>= 0``.
-        converged: every stage LP was solved to optimality and (discounted)
-            value iteration met its tolerance. When ``False`` the arrays may be
-            NaN and must not be trusted.
+        converged: the answer is certified: the game is zero sum
+            (``valid``), every stage matrix game was solved and certified,
+            (discounted) value iteration met its tolerance, and
+            ``certificate <= tau R T``, with ``R`` the power of two nearest
+            ``max |r_0|``, ``T = H`` (finite horizon) or ``1 / (1 - gamma)``
+            (discounted) and ``tau`` the
+            :func:`marlmeta.lp.certificate_tolerance` of the dtype's default
+            pivot tolerance (``1e-8`` in float64, ``1e-4`` in float32). When
+            ``False`` the arrays may be NaN and must not be trusted.
+        valid: the precondition ``max |r_0 + r_1| <= 1e-9 max |r|`` holds.
+            Checked (and raised on) before solving when the rewards are
+            concrete; under ``jit`` / ``vmap`` a game that violates it gets
+            ``valid = converged = False`` and NaN in every other field.
         iterations: value-iteration sweeps (``H`` for a finite horizon).
     """
 
@@ -37,26 +53,37 @@ class ZeroSumEquilibrium(eqx.Module):
     policy: tuple[Array, Array]
     certificate: Float[Array, ""]
     converged: Bool[Array, ""]
+    valid: Bool[Array, ""]
     iterations: Int[Array, ""]
 
 
-def _check_zero_sum(game: AbstractMarkovGame) -> None:
+def _zero_sum_error(game: AbstractMarkovGame) -> tuple[Array, Array]:
+    """``|r_0 + r_1|`` entrywise and the reward scale ``max |r|``."""
+    r = game.rewards
+    return jnp.abs(r[0] + r[1]), jnp.max(jnp.abs(r))
+
+
+def _check_zero_sum(game: AbstractMarkovGame) -> Array:
+    """The zero-sum precondition: raise (concrete rewards) or return the
+    traced flag ``max |r_0 + r_1| <= ZERO_SUM_TOL max |r|``."""
     if game.num_players != 2:
         raise ValueError(f"game has {game.num_players} players; a zero-sum game has 2")
-    if isinstance(game.rewards, jax.core.Tracer):
-        return
-    r = np.asarray(game.rewards)
-    err = np.abs(r[0] + r[1])
-    if (err > ZERO_SUM_TOL).any():
+    err, scale = _zero_sum_error(game)
+    allowed = ZERO_SUM_TOL * scale
+    if isinstance(err, jax.core.Tracer):
+        return jnp.all(err <= allowed)
+    err, allowed = np.asarray(err), float(allowed)
+    if (err > allowed).any():
+        r = np.asarray(game.rewards)
         idx = [
-            int(i)
-            for i in np.unravel_index(int(np.argmax(err > ZERO_SUM_TOL)), err.shape)
+            int(i) for i in np.unravel_index(int(np.argmax(err > allowed)), err.shape)
         ]
         raise ValueError(
             f"game is not zero sum: rewards[0]{idx} + rewards[1]{idx} is "
             f"{float(r[0][tuple(idx)] + r[1][tuple(idx)])!r}; expected 0 "
-            f"(tolerance {ZERO_SUM_TOL:g})"
+            f"(tolerance {ZERO_SUM_TOL:g} max |rewards| = {allowed:g})"
         )
+    return jnp.array(True)
 
 
 def _stage(q, lp_iterations):
@@ -65,8 +92,7 @@ def _stage(q, lp_iterations):
     return sol.value, sol.x, sol.y, jnp.all(sol.status == Status.OPTIMAL)
 
 
-def _finite(game: MarkovGame, lp_iterations):
-    r = game.rewards[0]
+def _finite(game: MarkovGame, r, lp_iterations):
 
     def body(v_next, h):
         q = r[h] + game.transitions.expectation(h, v_next)
@@ -78,8 +104,7 @@ def _finite(game: MarkovGame, lp_iterations):
     return v, v[0], (mu, nu), jnp.all(ok), jnp.int32(game.horizon)
 
 
-def _discounted(game, tol, max_iterations, lp_iterations):
-    r = game.rewards[0]
+def _discounted(game, r, tol, max_iterations, lp_iterations):
 
     def bellman(v):
         return _stage(
@@ -120,31 +145,40 @@ def zero_sum_equilibrium(
       ``(h, s)`` (all states of a step solved at once); the result is exact up
       to rounding.
     - Discounted: Shapley value iteration ``V <- val(r + gamma P V)`` from
-      ``V = 0`` until the sup-norm change is ``<= tol`` (at most
-      ``max_iterations`` sweeps; a ``lax.while_loop``), then the stationary
-      strategies of the last sweep. The value error is at most
-      ``gamma tol / (1 - gamma)``.
+      ``V = 0`` until the sup-norm change is ``<= tol R`` (``R`` the power
+      of two nearest ``max |r_0|``; at most ``max_iterations`` sweeps, a
+      ``lax.while_loop``), then the stationary strategies of the last sweep.
+      The value error is at most ``gamma tol R / (1 - gamma)``.
 
-    Matrix games are solved by :func:`marlmeta.lp.matrix_game` (vertex
-    strategies). The returned ``certificate`` is the exact NashConv of the
-    returned policy. One game per call; ``vmap`` for batches.
+    The rewards are first scaled by a power of two to a largest entry of
+    about 1 (exactly; the strategies are unchanged and the values scale back),
+    so the result does not depend on the units of the rewards. Matrix games
+    are solved by :func:`marlmeta.lp.matrix_game` (vertex strategies, each
+    certified by its duality gap). The returned ``certificate`` is the exact
+    NashConv of the returned policy, and ``converged`` holds only when it is
+    within the tolerance stated in :class:`ZeroSumEquilibrium`. One game per
+    call; ``vmap`` for batches.
 
     Args:
         game: a two-player zero-sum :class:`~marlmeta.games.MarkovGame` or
             :class:`~marlmeta.games.DiscountedMarkovGame`.
-        tol: value-iteration tolerance (discounted games only); default
-            ``1e-12`` in float64, ``1e-5`` in float32.
-        max_iterations: value-iteration cap (discounted games only).
-        lp_iterations: pivot budget of each matrix game (default that of
-            :func:`marlmeta.lp.matrix_game`).
+        tol: value-iteration tolerance in ``(0, 0.01]``, relative to
+            ``max |r_0|`` (discounted games only); default ``1e-12`` in
+            float64, ``1e-5`` in float32.
+        max_iterations: value-iteration cap, a positive int (discounted games
+            only).
+        lp_iterations: pivot budget of each matrix game, a non-negative int
+            (default that of :func:`marlmeta.lp.matrix_game`).
 
     Returns:
         A :class:`ZeroSumEquilibrium`.
 
     Raises:
-        ValueError: if the game does not have two players, or (when concrete)
-            ``rewards[1] != -rewards[0]`` beyond ``1e-9``, naming the first
-            offending index.
+        ValueError: if the game does not have two players, ``tol``,
+            ``max_iterations`` or ``lp_iterations`` is invalid, or (when
+            concrete) ``|rewards[0] + rewards[1]|`` exceeds ``1e-9 max
+            |rewards|``, naming the first offending index. Under tracing the
+            last gives ``valid = False`` instead.
 
     Example:
         >>> import jax, marlmeta
@@ -153,22 +187,35 @@ def zero_sum_equilibrium(
         >>> print(bool(eq.converged), bool(eq.certificate < 1e-5))
         True True
     """
-    _check_zero_sum(game)
+    valid = _check_zero_sum(game)
     dtype = game.rewards.dtype
-    if tol is None:
-        tol = 1e-12 if jnp.finfo(dtype).bits >= 64 else 1e-5
+    tol = check_tolerance("tol", tol, 1e-12 if jnp.finfo(dtype).bits >= 64 else 1e-5)
+    max_iterations = check_budget("max_iterations", max_iterations)
+    if lp_iterations is not None:
+        lp_iterations = check_budget("lp_iterations", lp_iterations, 0)
+    # Solve the game with rewards scaled (by a power of two, exactly) to a
+    # largest entry of about 1; values scale back, strategies do not change.
+    rho = power_of_two(jnp.max(jnp.abs(game.rewards[0])))
+    r = game.rewards[0] / rho
     if isinstance(game, MarkovGame):
-        state_values, v0, policy, ok, sweeps = _finite(game, lp_iterations)
+        state_values, v0, policy, ok, sweeps = _finite(game, r, lp_iterations)
+        span = jnp.asarray(game.horizon, dtype)
     else:
         state_values, v0, policy, ok, sweeps = _discounted(
-            game, tol, int(max_iterations), lp_iterations
+            game, r, tol, max_iterations, lp_iterations
         )
+        span = 1 / (1 - game.discount)
+    certificate = nash_conv(game, policy)
+    scale = rho * span
+    certified = certificate <= certificate_tolerance(default_tolerance(dtype)) * scale
+    nan = jnp.array(jnp.nan, dtype)
     return ZeroSumEquilibrium(
-        value=game.initial @ v0,
-        state_values=state_values,
-        policy=policy,
-        certificate=nash_conv(game, policy),
-        converged=ok,
+        value=jnp.where(valid, game.initial @ v0 * rho, nan),
+        state_values=jnp.where(valid, state_values * rho, nan),
+        policy=jax.tree.map(lambda p: jnp.where(valid, p, nan), policy),
+        certificate=jnp.where(valid, certificate, nan),
+        converged=ok & valid & certified,
+        valid=valid,
         iterations=sweeps,
     )
 

@@ -9,6 +9,7 @@
 Both take one problem; batch with ``jax.vmap``.
 """
 
+from marlmeta.lp._certificate import certificate_tolerance as certificate_tolerance
 from marlmeta.lp._grouped import grouped_linprog as grouped_linprog
 from marlmeta.lp._linprog import LPResult as LPResult, linprog as linprog
 from marlmeta.lp._matrix_game import (

@@ -40,6 +40,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
+from marlmeta.lp._certificate import (
+    certificate_tolerance,
+    check_budget,
+    check_tolerance,
+    power_of_two,
+    primal_residual,
+    relative,
+)
 from marlmeta.lp._linprog import LPResult, _as_array, _constraints, _result
 from marlmeta.lp._simplex import Status, default_tolerance
 
@@ -150,6 +158,12 @@ def _solve(
     init = (key, nonkey, phase, status, jnp.int32(0), jnp.int32(0))
     key, nonkey, _, status, iters, _ = jax.lax.while_loop(cond, body, init)
     _, group, _, _, x_w, x_key, pi = state(key, nonkey, 2)
+    # A row whose slack is basic has a zero multiplier (complementarity).
+    slack = (nonkey >= nm) & (nonkey < nm + k)
+    slack_basic = (
+        jnp.zeros(k, bool).at[jnp.where(slack, nonkey - nm, k)].set(True, mode="drop")
+    )
+    pi = jnp.where(slack_basic, 0, pi)
     p = jnp.zeros((n + 1, m), dtype).at[players, key].set(x_key)
     p = p.at[group, nonkey % m].add(jnp.where(group < n, x_w, 0))[:n]
     return p, pi, status.astype(jnp.int32), iters
@@ -197,8 +211,9 @@ def grouped_linprog(
         b_eq: ``(k_eq,)``.
         initial: ``(n,)`` allowed action of each group to start from (default
             the first allowed one); phase 1 starts at these pure choices.
-        max_iterations: pivot budget (static); default ``4 (n m + 2 k) + 20``.
-        tol: pivot / reduced-cost tolerance; default
+        max_iterations: pivot budget (static, a non-negative int); default
+            ``4 (n m + 2 k) + 20``.
+        tol: pivot / reduced-cost tolerance in ``(0, 0.01]``; default
             :func:`marlmeta.lp.default_tolerance` of the dtype.
 
     Returns:
@@ -206,12 +221,26 @@ def grouped_linprog(
         ``(k_ub + k_eq,)`` holds the coupling rows' multipliers (scipy's sign
         convention, as for :func:`linprog`). Not optimal: ``x`` and ``dual``
         are NaN and ``value`` is ``+inf`` (infeasible, also when a group has
-        no allowed variable) or NaN (pivot budget).
+        no allowed variable) or NaN (pivot budget, or
+        :attr:`~marlmeta.lp.Status.NUMERICAL`).
+
+    Certified answers: :attr:`~marlmeta.lp.Status.OPTIMAL` is reported only
+    when the answer checks out on the original data, as for
+    :func:`marlmeta.lp.linprog`: the coupling rows' primal residuals (with
+    complementarity) relative to ``|b| + |A| p`` with each row scaled
+    to a largest entry of about 1, the convexity rows to ``|sum_a p[i, a] -
+    1|``, and the reduced costs ``c - pi A - u_i`` with the group multipliers
+    ``u_i = min_a (c - pi A)[i, a]`` (zero on the support of ``p``) relative to
+    ``|c| + |pi| |A| + |u_i|``; all at most ``10 tol`` (``certificate`` holds
+    the largest). Otherwise, and for NaN or infinite data under ``jit``, the
+    status is :attr:`~marlmeta.lp.Status.NUMERICAL`. An infeasibility claim
+    is the phase-1 result, not separately certified.
 
     Raises:
-        ValueError: for inconsistent shapes, a NaN or infinite entry, a group
-            with no allowed variable or an ``initial`` action that is not
-            allowed (on concrete inputs), naming the argument and index.
+        ValueError: for inconsistent shapes, an invalid ``max_iterations`` or
+            ``tol``, a NaN or infinite entry, a group with no allowed variable
+            or an ``initial`` action that is not allowed (on concrete inputs),
+            naming the argument and index or value.
 
     Example:
         >>> import jax.numpy as jnp
@@ -254,7 +283,8 @@ def grouped_linprog(
         a, b = jnp.zeros((1, n, m), dtype), jnp.ones((1,), dtype)
     if max_iterations is None:
         max_iterations = 4 * (n * m + 2 * k) + 20
-    tol = default_tolerance(dtype) if tol is None else float(tol)
+    max_iterations = check_budget("max_iterations", max_iterations, 0)
+    tol = check_tolerance("tol", tol, default_tolerance(dtype))
     c = c.astype(dtype)
     p, pi, status, iters = _solve(
         c,
@@ -266,4 +296,40 @@ def grouped_linprog(
         int(max_iterations),
         tol,
     )
-    return _result(c, p, pi[:k], status, iters, A_ub.shape[0])
+    pi = pi[:k]
+    pi = jnp.where(jnp.arange(k) < A_ub.shape[0], jnp.minimum(pi, 0), pi)
+    cert = _certificate(c, allowed, a[:k], b[:k], A_ub.shape[0], p, pi)
+    finite = jnp.all(jnp.isfinite(jnp.concatenate([c.ravel(), a.ravel(), b])))
+    claimed = status == Status.OPTIMAL
+    certified = finite & (cert <= certificate_tolerance(tol))
+    status = jnp.where(
+        (claimed & certified) | (finite & ~claimed & (status != Status.UNBOUNDED)),
+        status,
+        Status.NUMERICAL,
+    ).astype(jnp.int32)
+    return _result(c, p, pi, status, iters, cert, A_ub.shape[0])
+
+
+def _certificate(c, allowed, a, b, num_ub: int, p, pi) -> Array:
+    """Relative optimality residual of ``(p, pi)`` on the original data: that
+    of :func:`marlmeta.lp._certificate.optimality_residual` with the group
+    multipliers ``u_i = min_{allowed a} (c - pi A)[i, a]`` (dual feasible by
+    construction) and the convexity rows ``sum_a p[i, a] = 1``."""
+    k = a.shape[0]
+    p = jnp.where(allowed, jnp.maximum(p, 0), 0)
+    row_weight = power_of_two(
+        1 / jnp.max(jnp.abs(a).reshape(k, c.size), 1, initial=0.0)
+    )
+    coupling = primal_residual(
+        a.reshape(k, c.size), b, num_ub, p.ravel(), row_weight, pi
+    )
+    convexity = jnp.max(jnp.abs(jnp.sum(p, 1) - 1))
+    reduced = c - jnp.einsum("k,kna->na", pi, a)
+    u = jnp.min(jnp.where(allowed, reduced, jnp.inf), 1)
+    d = reduced - u[:, None]
+    scale = jnp.abs(c) + jnp.einsum("k,kna->na", jnp.abs(pi), jnp.abs(a))
+    scale = scale + jnp.abs(u)[:, None]
+    dual = relative(jnp.where(allowed & (p > 0), jnp.abs(d), 0), scale, 1.0)
+    worst = jnp.max(jnp.stack([coupling, convexity, dual]))
+    finite = jnp.all(jnp.isfinite(jnp.concatenate([p.ravel(), pi])))
+    return jnp.where(finite, worst, jnp.nan)

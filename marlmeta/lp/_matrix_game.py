@@ -6,8 +6,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from marlmeta.lp._linprog import _as_array, _check_finite
-from marlmeta.lp._simplex import Status, default_tolerance, primal, solve_tableau
+from marlmeta.lp._certificate import (
+    certificate_tolerance,
+    check_budget,
+    check_tolerance,
+)
+from marlmeta.lp._linprog import _as_array, _check_finite, solve_standard
+from marlmeta.lp._simplex import Status, default_tolerance
 
 
 class MatrixGameSolution(eqx.Module):
@@ -45,18 +50,29 @@ def matrix_game(
 
     The classical reduction to one LP (von Neumann and Morgenstern 1944,
     "Theory of Games and Economic Behavior"; Dantzig 1951, "A proof of the
-    equivalence of the programming problem and the game problem"): shift
-    ``B = M - min M + 1 > 0``, then solve ``max 1^T w`` s.t. ``B w <= 1``,
-    ``w >= 0``, whose slack basis is feasible, so no phase 1 is needed. With
-    ``t = 1^T w``: ``y = w / t``, ``value = 1 / t - (1 - min M)``, and the row
-    strategy ``x = u / 1^T u`` comes from the LP duals ``u`` (the reduced
-    costs of the slack columns). Both strategies are vertices of the optimal
-    sets. Batch with ``jax.vmap``.
+    equivalence of the programming problem and the game problem"): rescale
+    ``B = (M - min M) / d + 1`` into ``[1, 2]``, ``d = max M - min M`` (or 1
+    for a constant ``M``), which keeps the strategies and maps the value
+    affinely whatever the scale of ``M``; then solve ``max 1^T w`` s.t.
+    ``B w <= 1``, ``w >= 0`` by :func:`marlmeta.lp.linprog`'s certified
+    simplex (its slack basis is feasible, so phase 1 is empty). With ``t =
+    1^T w``: ``y = w / t`` (the value is ``(1 / t - 1) d + min M``), and the
+    row strategy ``x = u / 1^T u`` comes from the LP multipliers ``u`` of the
+    rows. The reported value is the midpoint of ``[min_b (x^T M)_b, max_a
+    (M y)_a]``, which contains the value: its error is at most half the
+    ``certificate``. Both strategies are vertices of the optimal sets. Batch with
+    ``jax.vmap``.
+
+    The status is :attr:`Status.OPTIMAL` only when the LP is certified and
+    the duality gap ``certificate`` of ``(x, y)`` in ``M`` itself is at most
+    ``10 tol d`` (``1e-8 d`` in float64, ``1e-4 d`` in float32 by default);
+    otherwise :attr:`Status.NUMERICAL` (or the LP's status).
 
     Args:
         M: ``(m, n)`` payoff matrix of the row player.
-        max_iterations: pivot budget (static); default ``2 (m + n) + 6``.
-        tol: pivot / reduced-cost tolerance; default
+        max_iterations: pivot budget (static, a non-negative int); default
+            ``2 (m + n) + 6``.
+        tol: pivot / reduced-cost tolerance in ``(0, 0.01]``; default
             :func:`marlmeta.lp.default_tolerance` of the dtype.
 
     Returns:
@@ -64,7 +80,9 @@ def matrix_game(
 
     Raises:
         ValueError: if ``M`` is not a non-empty matrix, or (when concrete) has
-            a NaN or infinite entry.
+            a NaN or infinite entry, or ``max_iterations`` or ``tol`` is
+            invalid. Under ``jit`` a NaN or infinite entry gives
+            :attr:`Status.NUMERICAL` instead.
 
     Example:
         >>> from marlmeta.lp import matrix_game
@@ -82,27 +100,24 @@ def matrix_game(
     dtype = M.dtype
     if max_iterations is None:
         max_iterations = 2 * (m + n) + 6
-    tol = default_tolerance(dtype) if tol is None else float(tol)
-    shift = 1 - jnp.min(M)
-    B = M + shift
-    rows = jnp.concatenate(
-        [B, jnp.eye(m, dtype=dtype), jnp.ones((m, 1), dtype)], axis=1
+    max_iterations = check_budget("max_iterations", max_iterations, 0)
+    tol = check_tolerance("tol", tol, default_tolerance(dtype))
+    low = jnp.min(M)
+    spread = jnp.max(M) - low
+    spread = jnp.where(spread > 0, spread, 1)
+    B = (M - low) / spread + 1
+    w, u, status, iters, _ = solve_standard(
+        -jnp.ones(n, dtype), B, jnp.ones(m, dtype), m, max_iterations, tol
     )
-    cost = jnp.concatenate([-jnp.ones(n, dtype), jnp.zeros(m + 1, dtype)])
-    t, basis, status, iters = solve_tableau(
-        jnp.concatenate([rows, cost[None]]),
-        n + jnp.arange(m),
-        num_enterable=n + m,
-        phase_one=False,
-        max_iterations=int(max_iterations),
-        tol=tol,
-    )
-    w = primal(t, basis)[:n]
-    u = jnp.maximum(t[m, n : n + m], 0)
-    y = jnp.maximum(w, 0) / jnp.sum(w)
-    x = u / jnp.sum(u)
-    value = 1 / jnp.sum(w) - shift
-    certificate = jnp.max(M @ y) - jnp.min(x @ M)
+    y = w / jnp.sum(w)
+    x = -u / jnp.sum(-u)
+    # The value lies between the guarantees of the two strategies.
+    upper, lower = jnp.max(M @ y), jnp.min(x @ M)
+    value = (upper + lower) / 2
+    certificate = upper - lower
+    certified = certificate <= certificate_tolerance(tol) * spread
+    ok = status == Status.OPTIMAL
+    status = jnp.where(ok & ~certified, Status.NUMERICAL, status).astype(jnp.int32)
     ok = status == Status.OPTIMAL
     nan = jnp.array(jnp.nan, dtype)
     return MatrixGameSolution(

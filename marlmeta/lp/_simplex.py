@@ -1,8 +1,8 @@
 """The dense tableau simplex kernel shared by :func:`linprog` and :func:`matrix_game`.
 
-The kernel runs a fixed number of loop passes (a ``lax.fori_loop``); each pass
-performs at most one pivot and is masked out once the lane has finished, so a
-``vmap`` over many LPs compiles once and costs the same for every lane.
+The kernel is a ``lax.while_loop`` of at most ``max_iterations + 1`` passes;
+each pass performs at most one pivot and is masked out once the lane has
+finished, and the loop stops when every lane of a ``vmap`` has finished.
 Pivoting follows Bland's rule (Bland 1977, "New finite pivoting rules for the
 simplex method"): the entering column is the lowest-index column with a
 negative reduced cost, and among the rows that tie in the ratio test the
@@ -26,9 +26,9 @@ zero for ever, which is harmless.
 
 Tolerances (``tol``, by default :func:`default_tolerance` of the dtype): a
 reduced cost must be ``< -tol`` to enter; a pivot element must exceed ``tol``
-in absolute value; the ratio test ties ratios within ``16 eps (1 + |min|)``;
-phase 1 declares infeasibility when the sum of artificials exceeds
-``tol (1 + max |b|)``.
+in absolute value and ``10 tol`` times the largest entry of its column; the
+ratio test ties ratios within ``16 eps (1 + |min|)``; phase 1 declares
+infeasibility when the sum of artificials exceeds ``tol (1 + max |b|)``.
 """
 
 from __future__ import annotations
@@ -49,12 +49,18 @@ class Status(enum.IntEnum):
         UNBOUNDED: an entering column had no positive entry: the objective
             decreases without bound along a ray.
         ITERATION_LIMIT: the pivot budget ran out before either of the above.
+        NUMERICAL: the pivoting ended, but the answer failed its certificate
+            on the original data (an optimal point whose primal or dual
+            residuals or duality gap exceed the tolerance, an unboundedness
+            ray or infeasibility proof that does not check out, or NaN or
+            infinite data under ``jit``): there is no trustworthy answer.
     """
 
     OPTIMAL = 0
     INFEASIBLE = 1
     UNBOUNDED = 2
     ITERATION_LIMIT = 3
+    NUMERICAL = 4
 
 
 def default_tolerance(dtype) -> float:
@@ -115,8 +121,12 @@ def solve_tableau(
     big = jnp.iinfo(jnp.int32).max
     feas_tol = tol * feasibility_scale
 
-    def body(i, carry):
-        t, basis, phase, status, iters = carry
+    def cond(carry):
+        i, _, _, phase, _, _ = carry
+        return (phase > 0) & (i <= max_iterations)
+
+    def body(carry):
+        i, t, basis, phase, status, iters = carry
         art = basis >= num_enterable
         if phase_one:
             d1 = t[m + 1, :k]
@@ -135,8 +145,11 @@ def solve_tableau(
         j = jnp.argmax(cand)
         col = t[:m, j]
         rhs = t[:m, k]
-        pos = col > tol
-        drive = art & (phase == 2) & (jnp.abs(col) > tol)
+        # Bounded pivots: absolutely and relative to the column (no pivoting
+        # on an entry that is rounding noise of a drifted tableau).
+        piv = jnp.maximum(tol, 10 * tol * jnp.max(jnp.abs(col)))
+        pos = col > piv
+        drive = art & (phase == 2) & (jnp.abs(col) > piv)
         ok = pos | drive
         ratio = jnp.where(pos, rhs / jnp.where(pos, col, 1), jnp.inf)
         ratio = jnp.where(drive, -1.0, ratio)
@@ -154,22 +167,15 @@ def solve_tableau(
         status = jnp.where(optimal, Status.OPTIMAL, status)
         status = jnp.where(unbounded, Status.UNBOUNDED, status)
         phase = jnp.where(optimal | unbounded, 0, phase)
-        return t, basis, phase, status, iters + pivot.astype(jnp.int32)
+        return i + 1, t, basis, phase, status, iters + pivot.astype(jnp.int32)
 
     init = (
+        jnp.int32(0),
         tableau,
         basis.astype(jnp.int32),
         jnp.int32(1 if phase_one else 2),
         jnp.int32(Status.ITERATION_LIMIT),
         jnp.int32(0),
     )
-    t, basis, _, status, iters = jax.lax.fori_loop(0, max_iterations + 1, body, init)
+    _, t, basis, _, status, iters = jax.lax.while_loop(cond, body, init)
     return t, basis, status, iters
-
-
-def primal(t: Array, basis: Array) -> Array:
-    """The basic solution ``(k,)`` of a tableau: basic variables at their rhs."""
-    k = t.shape[1] - 1
-    m = basis.shape[0]
-    onehot = basis[:, None] == jnp.arange(k)[None, :]
-    return jnp.sum(jnp.where(onehot, t[:m, k][:, None], 0), axis=0)
