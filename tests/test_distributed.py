@@ -41,8 +41,8 @@ def test_two_processes_equal_one(tmp_path):
         PYTHONPATH=str(ROOT),
         JAX_PLATFORMS="cpu",
         # the suite's on-disk compilation cache (tests/conftest.py) is
-        # inherited through JAX_COMPILATION_CACHE_DIR and
-        # JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS
+        # inherited through JAX_COMPILATION_CACHE_DIR
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
     )
     env.pop("XLA_FLAGS", None)
     worker = ROOT / "tests" / "distributed_worker.py"
