@@ -236,19 +236,33 @@ def _sparse_game(key, num_states, fan_out=4, discount=0.9, dtype=jnp.float64):
     return G.discounted_game(jnp.stack([r, -r]), trans, init, discount)
 
 
+_DISCOUNTED_METRICS = ("values", "gains", "nash_conv", "best_response_values")
+
+
+@jax.jit
+def _discounted_evaluations(game, pol):
+    """The metrics, averaged Q and the value gradient, compiled as one program
+    per linear solver (eagerly they cost some 200 small compilations)."""
+    return (
+        {name: getattr(E, name)(game, pol) for name in _DISCOUNTED_METRICS},
+        E.averaged_q(game, pol),
+        jax.grad(lambda p: E.values(game, p)[0])(pol),
+    )
+
+
 def test_matrix_free_discounted_evaluation_agrees_with_dense():
     game = _sparse_game(jax.random.key(3), 500)
     assert game.linear_solver == "auto"  # 500 states: the dense path
     iterative = dataclasses.replace(game, linear_solver="iterative")
     pol = P.random_policy(game, key=jax.random.key(4))
-    for name in ("values", "gains", "nash_conv", "best_response_values"):
-        dense = getattr(E, name)(game, pol)
-        free = getattr(E, name)(iterative, pol)
-        np.testing.assert_allclose(free, dense, atol=1e-8, rtol=0, err_msg=name)
-    for a, b in zip(E.averaged_q(iterative, pol), E.averaged_q(game, pol), strict=True):
+    free, free_q, grad = _discounted_evaluations(iterative, pol)
+    dense, dense_q, ref = _discounted_evaluations(game, pol)
+    for name in _DISCOUNTED_METRICS:
+        np.testing.assert_allclose(
+            free[name], dense[name], atol=1e-8, rtol=0, err_msg=name
+        )
+    for a, b in zip(free_q, dense_q, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-8)
-    grad = jax.grad(lambda p: E.values(iterative, p)[0])(pol)
-    ref = jax.grad(lambda p: E.values(game, p)[0])(pol)
     for a, b in zip(grad, ref, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-8)
 
