@@ -199,9 +199,10 @@ def test_fuzzed_shapes_evaluate_only_when_they_fit(actions, horizon, states):
 
 
 def test_solve_takes_one_game_and_solve_batch_a_batch():
-    games = G.random_zero_sum(jax.random.key(0), 3, (2, 2), 2, 3)
+    # the batch shape of tests/test_games_validation.py: one generator program
+    games = G.random_zero_sum(jax.random.key(0), 4, (2, 2), 2, 3)
     solver = M.solvers.ZeroSumOMD(0.1)
-    with pytest.raises(ValueError, match="solve takes one game; got a batch of 3"):
+    with pytest.raises(ValueError, match="solve takes one game; got a batch of 4"):
         M.solve(solver, games, 5)
     with pytest.raises(ValueError, match="one game, use solve"):
         M.solve_batch(solver, G.unstack(games)[0], 5)
