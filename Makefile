@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format check demo bench bench-gpu docs figures clean
+.PHONY: install test test-times compile-report lint format check demo bench bench-gpu docs figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,21 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+# Cold and warm wall-clock times of `make test`: the first run compiles every
+# XLA program into an empty cache folder, the second reuses it.
+test-times: $(STAMP)
+	@cache=$$(mktemp -d) && start=$$(date +%s) \
+	&& MARLMETA_JAX_CACHE=$$cache $(MAKE) --no-print-directory test && mid=$$(date +%s) \
+	&& MARLMETA_JAX_CACHE=$$cache $(MAKE) --no-print-directory test && end=$$(date +%s) \
+	&& rm -rf $$cache && echo "make test: cold $$((mid - start)) s, warm $$((end - mid)) s"
+
+# XLA compilations (count and backend seconds) per test file and the 20 tests
+# that compile longest, from a cold run of the suite (tests/compile_report.py).
+compile-report: $(STAMP)
+	cache=$$(mktemp -d) && MARLMETA_JAX_CACHE=$$cache MARLMETA_COMPILE_REPORT=$$cache/report.json \
+		$(BIN)/python -m pytest -n 2 --dist loadfile tests \
+	&& $(BIN)/python tests/compile_report.py $$cache/report.json.gw* && rm -rf $$cache
 
 lint: $(STAMP)
 	$(BIN)/ruff check marlmeta tests benchmarks

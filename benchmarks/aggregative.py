@@ -10,7 +10,7 @@ variables ``p[i, a]``. Feasibility and optimal values are checked to agree.
 
 Run: python benchmarks/aggregative.py [--players 10 100 1000] [--smoke | --gpu] [--json PATH]
 
-``--smoke``: n = 4, 8; ``--gpu``: n = 1,000, 10,000.
+``--smoke``: n = 4 (d = 1 and d = 2); ``--gpu``: n = 1,000, 10,000.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main():
     add_common_flags(ap)
     args = ap.parse_args()
     if args.smoke:
-        args.players = [4, 8]
+        args.players = [4]  # d = 1 and d = 2: each size compiles its own LPs
     elif args.gpu:
         args.players = [1000, 10_000]
     table = Table("aggre_bi LPs: batched GUB simplex vs scipy HiGHS per LP", args)

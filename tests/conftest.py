@@ -15,9 +15,13 @@ _CACHE = os.environ.get("MARLMETA_JAX_CACHE") or str(
     / "jax-tests"
 )
 jax.config.update("jax_compilation_cache_dir", _CACHE)
-# Subprocesses the tests start (benchmarks, distributed workers) inherit it.
+# Every program is cached, however fast it compiled: a warm run compiles
+# nothing, and the hundreds of small programs cost a file read each.
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+# Subprocesses the tests start (benchmarks, the 100k-state check) inherit
+# both settings; the jax.distributed workers keep a 0.2 s threshold.
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 
 @pytest.fixture
@@ -28,3 +32,44 @@ def key():
 @pytest.fixture(params=["nojit", "jit"])
 def jit(request):
     return jax.jit if request.param == "jit" else (lambda f: f)
+
+
+# Opt-in compilation report (``MARLMETA_COMPILE_REPORT=report.json``): every
+# XLA backend compilation (a persistent-cache hit is counted too, but costs
+# milliseconds) is charged to the test that triggered it; what happens while
+# a test module is imported is charged to "<file>::<import>". Each xdist worker writes
+# its own file (report.json.gw0, ...). Summarise with
+# ``python tests/compile_report.py report.json*``.
+_REPORT = os.environ.get("MARLMETA_COMPILE_REPORT")
+_compiles: dict[str, list[float]] = {}
+_current = ["<collection>"]
+
+if _REPORT:
+    import json
+
+    def _on_duration(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            entry = _compiles.setdefault(_current[0], [0, 0.0])
+            entry[0] += 1
+            entry[1] += duration
+
+    jax.monitoring.register_event_duration_secs_listener(_on_duration)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        _current[0] = item.nodeid
+        yield
+        _current[0] = "<between tests>"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(collector):
+        if isinstance(collector, pytest.Module):
+            _current[0] = f"{collector.nodeid}::<import>"
+        yield
+        _current[0] = "<collection>"
+
+    def pytest_sessionfinish(session):
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        path = _REPORT + (f".{worker}" if worker else "")
+        with open(path, "w") as f:
+            json.dump(_compiles, f, indent=1)

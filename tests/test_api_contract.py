@@ -7,6 +7,7 @@ and the shape checks also raise under ``jit`` (shapes are static).
 """
 
 import dataclasses
+import functools
 import pathlib
 
 import hypothesis.extra.numpy as hnp
@@ -21,12 +22,27 @@ import marlmeta.evaluation as E
 import marlmeta.games as G
 import marlmeta.policies as P
 
-FINITE = G.unstack(
-    G.random_general_sum(jax.random.key(1), 1, (2, 3), 3, 4, dtype=jnp.float64)
-)[0]
-DISCOUNTED = G.unstack(
-    G.random_potential(jax.random.key(2), 1, (2, 3), 3, discount=0.8, dtype=jnp.float64)
-)[0]
+_GAMES = {
+    "finite": lambda: G.random_general_sum(
+        jax.random.key(1), 1, (2, 3), 3, 4, dtype=jnp.float64
+    ),
+    "discounted": lambda: G.random_potential(
+        jax.random.key(2), 1, (2, 3), 3, discount=0.8, dtype=jnp.float64
+    ),
+}
+
+
+@functools.cache
+def _game(kind):
+    """The finite-horizon or the discounted test game, built on first use.
+
+    Not at import: every xdist worker imports every test module, and the
+    100k-state subprocess below imports this one, so games built at import
+    would be compiled and generated there for nothing.
+    """
+    return G.unstack(_GAMES[kind]())[0]
+
+
 METRICS = ("values", "gains", "nash_conv", "ne_gap", "best_response_values", "cce_gap")
 
 
@@ -47,9 +63,10 @@ def _forms(pol):
     }
 
 
-@pytest.mark.parametrize("game", [FINITE, DISCOUNTED], ids=["finite", "discounted"])
+@pytest.mark.parametrize("kind", ["finite", "discounted"])
 @pytest.mark.parametrize("name", METRICS)
-def test_input_forms_give_the_same_numbers(game, name):
+def test_input_forms_give_the_same_numbers(kind, name):
+    game = _game(kind)
     fn = getattr(E, name)
     forms = _forms(_policy(game))
     ref = np.asarray(fn(game, forms["jax64"]))
@@ -60,6 +77,7 @@ def test_input_forms_give_the_same_numbers(game, name):
 
 
 def test_other_public_functions_accept_numpy_and_lists():
+    FINITE, DISCOUNTED = _game("finite"), _game("discounted")
     pol = _policy(DISCOUNTED)
     for fn in (E.averaged_q, E.policy_gradient, E.advantages, E.visitation):
         ref = fn(DISCOUNTED, tuple(jnp.asarray(p) for p in pol))
@@ -79,6 +97,7 @@ def test_other_public_functions_accept_numpy_and_lists():
 
 
 def test_drivers_accept_numpy_initial_policies():
+    DISCOUNTED = _game("discounted")
     solver = M.solvers.ProjectedQDescent(0.1)
     pol = _policy(DISCOUNTED)
     ref = M.solve(solver, DISCOUNTED, 5, init=tuple(jnp.asarray(p) for p in pol))
@@ -113,8 +132,9 @@ def _bad(game):
     ]
 
 
-@pytest.mark.parametrize("game", [FINITE, DISCOUNTED], ids=["finite", "discounted"])
-def test_malformed_policies_raise_naming_player_index_value(game):
+@pytest.mark.parametrize("kind", ["finite", "discounted"])
+def test_malformed_policies_raise_naming_player_index_value(kind):
+    game = _game(kind)
     for pol, pattern in _bad(game):
         for name in METRICS:  # the message names the argument: cce_gap's is sigma
             arg = "sigma" if name == "cce_gap" else "policy"
@@ -126,6 +146,7 @@ def test_malformed_policies_raise_naming_player_index_value(game):
 
 
 def test_shape_checks_raise_under_jit():
+    FINITE = _game("finite")
     mu, nu = _policy(FINITE)
     with pytest.raises(ValueError, match=r"policy\[0\] has shape"):
         jax.jit(E.nash_conv)(FINITE, (mu[:, :, :1], nu))
@@ -168,6 +189,7 @@ def test_fuzzed_entries_either_evaluate_or_raise_clearly(raw, index, delta):
     states=st.integers(2, 4),
 )
 def test_fuzzed_shapes_evaluate_only_when_they_fit(actions, horizon, states):
+    FINITE = _game("finite")
     pol = [np.full((horizon, states, a), 1 / a) for a in actions]
     fits = actions == [2, 3] and (horizon, states) == FINITE.lead_shape
     if fits:
@@ -178,9 +200,10 @@ def test_fuzzed_shapes_evaluate_only_when_they_fit(actions, horizon, states):
 
 
 def test_solve_takes_one_game_and_solve_batch_a_batch():
-    games = G.random_zero_sum(jax.random.key(0), 3, (2, 2), 2, 3)
+    # the batch shape of tests/test_games_validation.py: one generator program
+    games = G.random_zero_sum(jax.random.key(0), 4, (2, 2), 2, 3)
     solver = M.solvers.ZeroSumOMD(0.1)
-    with pytest.raises(ValueError, match="solve takes one game; got a batch of 3"):
+    with pytest.raises(ValueError, match="solve takes one game; got a batch of 4"):
         M.solve(solver, games, 5)
     with pytest.raises(ValueError, match="one game, use solve"):
         M.solve_batch(solver, G.unstack(games)[0], 5)
@@ -215,19 +238,33 @@ def _sparse_game(key, num_states, fan_out=4, discount=0.9, dtype=jnp.float64):
     return G.discounted_game(jnp.stack([r, -r]), trans, init, discount)
 
 
+_DISCOUNTED_METRICS = ("values", "gains", "nash_conv", "best_response_values")
+
+
+@jax.jit
+def _discounted_evaluations(game, pol):
+    """The metrics, averaged Q and the value gradient, compiled as one program
+    per linear solver (eagerly they cost some 200 small compilations)."""
+    return (
+        {name: getattr(E, name)(game, pol) for name in _DISCOUNTED_METRICS},
+        E.averaged_q(game, pol),
+        jax.grad(lambda p: E.values(game, p)[0])(pol),
+    )
+
+
 def test_matrix_free_discounted_evaluation_agrees_with_dense():
     game = _sparse_game(jax.random.key(3), 500)
     assert game.linear_solver == "auto"  # 500 states: the dense path
     iterative = dataclasses.replace(game, linear_solver="iterative")
     pol = P.random_policy(game, key=jax.random.key(4))
-    for name in ("values", "gains", "nash_conv", "best_response_values"):
-        dense = getattr(E, name)(game, pol)
-        free = getattr(E, name)(iterative, pol)
-        np.testing.assert_allclose(free, dense, atol=1e-8, rtol=0, err_msg=name)
-    for a, b in zip(E.averaged_q(iterative, pol), E.averaged_q(game, pol), strict=True):
+    free, free_q, grad = _discounted_evaluations(iterative, pol)
+    dense, dense_q, ref = _discounted_evaluations(game, pol)
+    for name in _DISCOUNTED_METRICS:
+        np.testing.assert_allclose(
+            free[name], dense[name], atol=1e-8, rtol=0, err_msg=name
+        )
+    for a, b in zip(free_q, dense_q, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-8)
-    grad = jax.grad(lambda p: E.values(iterative, p)[0])(pol)
-    ref = jax.grad(lambda p: E.values(game, p)[0])(pol)
     for a, b in zip(grad, ref, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-8)
 

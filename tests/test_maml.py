@@ -116,13 +116,20 @@ def test_outer_loop_with_sgd_is_eq47(key):
     games = G.random_potential(key, 4, (2, 2), 2, discount=0.8, dtype=jnp.float64)
     theta = _theta(jax.random.key(3), 2, (2, 2))
     run = M.meta.maml(games, theta, optax.sgd(0.7), 2, 3, 0.5, key=jax.random.key(4))
-    grads = jax.vmap(M.meta.maml_gradient, in_axes=(0, None, None, None))
+    # jitted (inner steps and step size static): one program each, not ~50
+    grads = jax.jit(
+        jax.vmap(M.meta.maml_gradient, in_axes=(0, None, None, None)),
+        static_argnums=(2, 3),
+    )
     expected = theta
     for _ in range(2):
         g = grads(games, expected, 3, 0.5)
         expected = jax.tree.map(lambda t, x: t + 0.7 * jnp.mean(x, 0), expected, g)
     np.testing.assert_allclose(_flat(run.theta), _flat(expected), atol=1e-12)
-    objectives = jax.vmap(M.meta.maml_objective, in_axes=(0, None, None, None))
+    objectives = jax.jit(
+        jax.vmap(M.meta.maml_objective, in_axes=(0, None, None, None)),
+        static_argnums=(2, 3),
+    )
     assert float(run.objective[0]) == pytest.approx(
         float(jnp.mean(objectives(games, theta, 3, 0.5))), abs=1e-12
     )
@@ -143,7 +150,10 @@ def test_maml_lowers_held_out_ne_gap_versus_uniform(key):
         train, zero, optax.adam(0.2), 60, 3, 0.5, key=jax.random.key(6), batch_size=8
     )
     assert float(run.objective[-5:].mean()) > float(run.objective[0]) + 0.1
-    gap = jax.vmap(M.meta.adapted_ne_gap, in_axes=(0, None, None, None))
+    gap = jax.jit(
+        jax.vmap(M.meta.adapted_ne_gap, in_axes=(0, None, None, None)),
+        static_argnums=(2, 3),
+    )
     meta_gap = float(jnp.mean(gap(held, run.theta, 3, 0.5)))
     uniform_gap = float(jnp.mean(gap(held, zero, 3, 0.5)))
     assert meta_gap < 0.5 * uniform_gap
@@ -167,6 +177,6 @@ def test_float32_meta_gradients_agree(key):
     game = jax.tree.map(lambda x: x[0], games)
     theta = tuple(jnp.zeros((4, 3), jnp.float32) for _ in range(2))
     product = _eq46(game, theta, 5, 0.5)
-    reverse = M.meta.maml_gradient(game, theta, 5, 0.5)
+    reverse = jax.jit(M.meta.maml_gradient, static_argnums=(2, 3))(game, theta, 5, 0.5)
     assert reverse[0].dtype == jnp.float32
     np.testing.assert_allclose(_flat(product), _flat(reverse), atol=1e-5)

@@ -88,7 +88,7 @@ def test_hessian_matches_lemma15_and_finite_differences(key):
     theta = _theta(jax.random.key(4), 2, (2, 3))
     flat, unravel = ravel_pytree(theta)
     phi = lambda x: M.evaluation.softmax_potential(game, unravel(x))  # noqa: E731
-    hess = np.asarray(jax.hessian(phi)(flat))
+    hess = np.asarray(jax.jit(jax.hessian(phi))(flat))  # one program, not ~250
     expected = ref.hessian_lemma15(
         np.asarray(game.potential_reward),
         np.asarray(game.transitions.dense()),
@@ -100,7 +100,7 @@ def test_hessian_matches_lemma15_and_finite_differences(key):
     # Hessian-vector products: forward-over-reverse vs the matrix and vs
     # central differences of the exact gradient.
     v = jax.random.normal(jax.random.key(5), flat.shape, jnp.float64)
-    hvp = ravel_pytree(M.evaluation.potential_hvp(game, theta, unravel(v)))[0]
+    hvp = ravel_pytree(jax.jit(M.evaluation.potential_hvp)(game, theta, unravel(v)))[0]
     np.testing.assert_allclose(hvp, expected @ v, atol=1e-11)
     grad = jax.jit(
         lambda x: ravel_pytree(M.evaluation.potential_gradient(game, unravel(x)))[0]
