@@ -1,0 +1,135 @@
+"""OpenSpiel normal-form games in and out; exploitability against OpenSpiel's own.
+
+Not collected by the suite directly: ``tests/test_interop_openspiel.py`` runs
+this file in a child process, so that OpenSpiel's C++ extension (which exports
+its own copy of abseil) is never loaded into a test worker that goes on to
+compile XLA programs.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import marlmeta.evaluation as E
+import marlmeta.games as G
+import marlmeta.policies as P
+
+pyspiel = pytest.importorskip(
+    "pyspiel", reason="open_spiel is not installed (pip install 'marlmeta[openspiel]')"
+)
+from open_spiel.python import policy as os_policy  # noqa: E402
+from open_spiel.python.algorithms import exploitability as os_expl  # noqa: E402
+
+
+def test_rock_paper_scissors_round_trip():
+    game = G.from_openspiel(pyspiel.load_game("matrix_rps"))
+    np.testing.assert_array_equal(game.rewards, G.zoo.rock_paper_scissors().rewards)
+    back = G.to_openspiel(game)
+    assert back.num_players() == 2 and back.num_distinct_actions() == 3
+    np.testing.assert_array_equal(
+        G.to_normal_form(G.from_openspiel(back)), G.to_normal_form(game)
+    )
+
+
+def test_three_player_tensor_round_trip():
+    payoffs = np.random.default_rng(0).normal(size=(3, 2, 3, 2))
+    os_game = G.to_openspiel(G.from_normal_form(payoffs))
+    assert os_game.num_players() == 3
+    np.testing.assert_allclose(
+        np.stack(G.to_normal_form(G.from_openspiel(os_game))), payoffs, atol=1e-15
+    )
+
+
+def test_general_sum_nash_conv_matches_openspiel():
+    A = np.array([[3.0, -1.0, 0.5], [-2.0, 1.0, 0.0]])
+    B = np.array([[-1.0, 2.0, 0.0], [1.5, -0.5, 1.0]])
+    x, y = np.array([0.3, 0.7]), np.array([0.2, 0.5, 0.3])
+    turns = pyspiel.convert_to_turn_based(pyspiel.create_matrix_game(A, B))
+    pol = os_policy.TabularPolicy(turns)
+    for k, state in enumerate(pol.states):
+        p = (x, y)[state.current_player()]
+        pol.action_probability_array[k] = np.pad(p, (0, 3 - len(p)))
+    game = G.from_openspiel(pyspiel.create_matrix_game(A, B))
+    pi = (x[None, None], y[None, None])
+    np.testing.assert_allclose(
+        E.nash_conv(game, pi), os_expl.nash_conv(turns, pol), atol=1e-12
+    )
+
+
+def test_kuhn_poker_exploitability_is_openspiels():
+    kuhn = pyspiel.load_game("kuhn_poker")
+    ours = G.zoo.kuhn_poker(jnp.float64)
+    uniform = P.observation_uniform(ours)
+    theirs = os_expl.exploitability(kuhn, os_policy.UniformRandomPolicy(kuhn))
+    np.testing.assert_allclose(E.exploitability(ours, uniform), theirs, atol=1e-12)
+    np.testing.assert_allclose(theirs, 0.458333333, atol=1e-9)
+
+
+def test_refuses_sequential_games():
+    with pytest.raises(ValueError, match="normal-form games"):
+        G.from_openspiel(pyspiel.load_game("kuhn_poker"))
+    with pytest.raises(ValueError, match="horizon 5 and 2 states"):
+        G.to_openspiel(G.unstack(G.random_general_sum(jnp.zeros(2, jnp.uint32), 1))[0])
+
+
+def _tabular(os_game, names, tables):
+    """OpenSpiel's tabular policy with marlmeta's observation-table rows."""
+    pol = os_policy.TabularPolicy(os_game)
+    for k, state in enumerate(pol.states):
+        i = state.current_player()
+        o = names[i].index(state.information_state_string(i))
+        pol.action_probability_array[k] = tables[i][o]
+    return pol
+
+
+@pytest.mark.parametrize(
+    ("name", "seed", "sizes"),
+    [
+        ("kuhn_poker", 0, (3, 13, (2, 2))),
+        ("kuhn_poker", 1, (3, 13, (2, 2))),
+        ("kuhn_poker(players=3)", 2, (5, 97, (2, 2, 2))),
+    ],
+)
+def test_kuhn_tree_nash_conv_matches_openspiel(name, seed, sizes):
+    os_game = pyspiel.load_game(name)
+    game, names = G.from_openspiel_tree(os_game)
+    assert (game.horizon, game.num_states, game.num_actions) == sizes
+    assert names[0][0] == "terminal" and len(names[0]) == game.num_observations[0]
+    # One row per observation, shared by the steps it appears at.
+    rng = np.random.default_rng(seed)
+    rows = [rng.dirichlet([1.0, 1.0], size=o) for o in game.num_observations]
+    tables = [np.broadcast_to(r, (game.horizon, *r.shape)) for r in rows]
+    pi = P.observation_policy(game, tables)
+    theirs = _tabular(os_game, names, rows)
+    conv = os_expl.nash_conv(os_game, theirs)
+    np.testing.assert_allclose(E.nash_conv(game, pi), conv, atol=1e-12)
+    np.testing.assert_allclose(
+        E.exploitability(game, pi), conv / len(sizes[2]), atol=1e-12
+    )
+    if game.num_players == 3:  # OpenSpiel's exploitability is for two players
+        return
+    np.testing.assert_allclose(
+        E.exploitability(game, pi), os_expl.exploitability(os_game, theirs), atol=1e-12
+    )
+    # marlmeta's own Kuhn poker gives the same values for uniform play.
+    uniform = P.observation_uniform(game)
+    zoo = G.zoo.kuhn_poker(jnp.float64)
+    np.testing.assert_allclose(
+        E.values(game, uniform), E.values(zoo, P.observation_uniform(zoo)), atol=1e-12
+    )
+
+
+def test_simultaneous_tree_matches_normal_form():
+    os_game = pyspiel.load_game("matrix_pd")
+    tree, _ = G.from_openspiel_tree(os_game)
+    flat = G.from_openspiel(os_game)
+    assert tree.horizon == 1
+    x, y = np.array([0.3, 0.7]), np.array([0.6, 0.4])
+    tree_pi = P.observation_policy(
+        tree, [np.stack([[0.5, 0.5], x])[None], np.stack([[0.5, 0.5], y])[None]]
+    )
+    np.testing.assert_allclose(
+        E.gains(tree, tree_pi),
+        E.gains(flat, (x[None, None], y[None, None])),
+        atol=1e-12,
+    )
