@@ -124,8 +124,13 @@ class CooperativeChunk(eqx.Module):
     finite: Bool[Array, ""]
 
 
-def games(config: CooperativePPOConfig):
-    """The config's batch of games (the same for every solver)."""
+def games(config):
+    """The config's batch of random cooperative games (the same for every solver).
+
+    ``config`` is any experiment config with ``seed``, ``num_games``,
+    ``num_actions``, ``num_states``, ``discount`` and ``dtype`` (the cooperative
+    and the sample-based PPO experiments share it).
+    """
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
     return M.games.random_cooperative(
         jax.random.key(config.seed),

@@ -35,6 +35,7 @@ from marlmeta.experiments._loader import (
     check_sizes,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
+from marlmeta.experiments.cooperative import games
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,19 +124,6 @@ class SampledPPOChunk(eqx.Module):
     ippo_gap: Float[Array, "G C"]
     uniform_gap: Float[Array, " G"]
     finite: Bool[Array, ""]
-
-
-def games(config: SampledPPOConfig):
-    """The config's batch of games (the same for every method)."""
-    dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
-    return M.games.random_cooperative(
-        jax.random.key(config.seed),
-        config.num_games,
-        config.num_actions,
-        config.num_states,
-        config.discount,
-        dtype=dtype,
-    )
 
 
 def sampled_solver(config: SampledPPOConfig, features, num_samples: int):
