@@ -1,3 +1,4 @@
+import gc
 import os
 
 import jax
@@ -16,6 +17,24 @@ if _CACHE:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled XLA program after each test module.
+
+    Each CPU executable maps about three memory regions (code, constants,
+    data), and JAX keeps every executable it compiled for as long as the
+    jitted callable lives. A worker that runs hundreds of test modules
+    reached Linux's default limit of 65,530 mappings per process
+    (``vm.max_map_count``) after about 20,000 compilations, and the next
+    compilation died with SIGSEGV or SIGABRT inside XLA. With ``--dist
+    loadfile`` a module's programs are rarely reused by another module, so
+    clearing costs little.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture
