@@ -97,3 +97,18 @@ def test_averaging_rules_are_objects():
     assert M.solvers.ZeroSumOMD(0.1).average == M.solvers.ReachAverage()
     with pytest.raises(ValueError, match="average is 'plain'"):
         M.solvers.ZeroSumOMD(0.1, average="plain")
+
+
+def test_optimal_policy_is_typed_and_agrees_with_value_iteration():
+    game = _discounted(np.random.default_rng(4))
+    r = game.rewards[0]
+    p = np.asarray(game.transitions.dense())[0].reshape(4, 4, 4)  # (S, a, S')
+    flat = np.asarray(r).reshape(4, 4)
+    v = np.zeros(4)
+    for _ in range(2000):  # NumPy value iteration on the joint-action MDP
+        v = (flat + 0.8 * p @ v).max(-1)
+    for solver in (G.DenseSolve(), G.MatrixFreeSolve()):
+        opt = dataclasses.replace(game, linear_solver=solver).optimal_policy(r)
+        assert isinstance(opt, G.OptimalPolicy)
+        np.testing.assert_allclose(opt.values, v, atol=1e-10)
+        np.testing.assert_array_equal(opt.actions, (flat + 0.8 * p @ v).argmax(-1))

@@ -92,7 +92,7 @@ def occupancy(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
 
 def optimal_value(game: DiscountedMarkovGame) -> Float[Array, " S"]:
     """``V*`` of the joint-action MDP of a cooperative game, per state."""
-    return game.optimal_policy(shared_reward(game, "optimal_value"))[0]
+    return game.optimal_policy(shared_reward(game, "optimal_value")).values
 
 
 def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
@@ -117,7 +117,8 @@ def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
 
 def _optimal_kernel(game: DiscountedMarkovGame, reward) -> tuple[Array, Array]:
     """``V*`` and the state kernel of the deterministic optimal policy found."""
-    v, d = game.optimal_policy(reward)
+    opt = game.optimal_policy(reward)
+    v, d = opt.values, opt.actions
     nxt = game.next_state_tensor(reward.dtype)  # (S', S, *A)
     flat = nxt.reshape(game.num_states, game.num_states, -1)
     return v, flat[:, jnp.arange(game.num_states), d].T
@@ -136,7 +137,7 @@ class InitialMeasure(AbstractMeasure):
     """``w = rho``, the game's initial distribution."""
 
     def gap(self, game, reward, v):
-        return game.initial @ (game.optimal_policy(reward)[0] - v)
+        return game.initial @ (game.optimal_policy(reward).values - v)
 
 
 class StationaryMeasure(AbstractMeasure):

@@ -40,6 +40,7 @@ from marlmeta.games._linear_solves import (
     AutoSolve as AutoSolve,
     DenseSolve as DenseSolve,
     MatrixFreeSolve as MatrixFreeSolve,
+    OptimalPolicy as OptimalPolicy,
     PolicyParts as PolicyParts,
 )
 from marlmeta.games._lq_tracking import (

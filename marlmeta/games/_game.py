@@ -473,7 +473,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     def optimal_values(self, reward):
         return _linear.optimal_values(self, reward)
 
-    def optimal_policy(self, reward: Array) -> tuple[Array, Array]:
+    def optimal_policy(self, reward: Array) -> _linear.OptimalPolicy:
         """Optimal values ``(S,)`` of the joint-action MDP with ``reward`` and a
         deterministic optimal joint action per state (the flat row-major index
         of ``(a_0, .., a_{N-1})``), by the game's ``linear_solver``."""

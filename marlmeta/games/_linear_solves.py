@@ -300,6 +300,20 @@ def _iterative_best(game, policy):
     return jnp.stack(values), tuple(brs)
 
 
+class OptimalPolicy(eqx.Module):
+    """A deterministic optimal joint policy of a single-reward MDP.
+
+    Attributes:
+        values: the optimal values ``V*``, ``(S,)`` (NaN where the search
+            did not converge).
+        actions: the optimal joint action per state, the flat row-major index
+            of ``(a_0, .., a_{N-1})``, ``(S,)``.
+    """
+
+    values: Float[Array, " S"]
+    actions: Int[Array, " S"]
+
+
 class AbstractLinearSolver(eqx.Module):
     """How a discounted game solves its linear systems (a strategy object).
 
@@ -321,10 +335,9 @@ class AbstractLinearSolver(eqx.Module):
     @abc.abstractmethod
     def optimal_policy(
         self, game: DiscountedMarkovGame, reward: Float[Array, " S *A"]
-    ) -> tuple[Float[Array, " S"], Int[Array, " S"]]:
+    ) -> OptimalPolicy:
         """Optimal values of the joint-action MDP with ``reward`` and a
-        deterministic optimal joint action per state (flat row-major index of
-        ``(a_0, .., a_{N-1})``)."""
+        deterministic optimal joint action per state."""
 
 
 class DenseSolve(AbstractLinearSolver):
@@ -352,7 +365,8 @@ class DenseSolve(AbstractLinearSolver):
         p = jnp.moveaxis(nxt, 0, -1)  # (S, A, S')
         d, ok = _mdp_best_response(game.discount, flat, p)
         states = jnp.arange(s)
-        return _flag(ok, _solve(game.discount, p[states, d], flat[states, d])), d
+        v = _flag(ok, _solve(game.discount, p[states, d], flat[states, d]))
+        return OptimalPolicy(values=v, actions=d)
 
 
 class MatrixFreeSolve(AbstractLinearSolver):
@@ -376,7 +390,7 @@ class MatrixFreeSolve(AbstractLinearSolver):
     def optimal_policy(self, game, reward):
         s = game.num_states
         flat = reward.reshape(s, -1)
-        return _optimal(game.discount, flat, _joint_step(game))
+        return OptimalPolicy(*_optimal(game.discount, flat, _joint_step(game)))
 
 
 class AutoSolve(AbstractLinearSolver):
