@@ -58,7 +58,9 @@ def test_linear_solver_strategies_agree_with_numpy():
     best = ref.discounted_best_response_values(
         r, p, np.asarray(game.initial), 0.8, [np.asarray(t) for t in tables]
     )
-    for solver in (G.DenseSolve(), G.MatrixFreeSolve(), small, "dense"):
+    named = dataclasses.replace(game, linear_solver="dense")
+    assert named.linear_solver == G.DenseSolve()
+    for solver in (G.DenseSolve(), G.MatrixFreeSolve()):
         g = dataclasses.replace(game, linear_solver=solver)
         ev = g.evaluate(pol, best=True)
         assert isinstance(ev, G.Evaluation)
