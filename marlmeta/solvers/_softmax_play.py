@@ -48,7 +48,7 @@ from jaxtyping import Array, Float
 
 from marlmeta.evaluation import policy_gradient
 from marlmeta.games import DiscountedMarkovGame
-from marlmeta.policies import logits, softmax, uniform
+from marlmeta.policies import as_policy, logits, softmax, uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 Logits = tuple[Float[Array, "S Ai"], ...]
@@ -145,7 +145,9 @@ class NaturalGradientPlay(AbstractSoftmaxPlay):
         dtype = state[0].dtype
         eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
         pol = softmax(state)
-        parts = game.policy_parts(pol)  # values, Qbar and d from one state kernel
+        parts = game.policy_parts(
+            as_policy(pol)
+        )  # values, Qbar and d from one state kernel
         v, qbar, d = parts.values, parts.qbar, parts.visitation[:, None]
         out = []
         for i, (t, p) in enumerate(zip(state, pol, strict=True)):
