@@ -107,8 +107,12 @@ def main(argv: list[str] | None = None, *, on_signal=None) -> int:
     if args.command == "list":
         _list(args.what, pathlib.Path(args.configs))
         return 0
-    from marlmeta.experiments import ConfigError, load_config, run_experiment
-    from marlmeta.experiments._interrupt import Interrupted
+    from marlmeta.experiments import (
+        ConfigError,
+        Interrupted,
+        load_config,
+        run_experiment,
+    )
 
     try:
         config = load_config(args.config)

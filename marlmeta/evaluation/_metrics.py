@@ -69,8 +69,9 @@ def finite_or_raise(name: str, x: Array) -> Array:
 
 
 def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool, caller: str):
-    v, b, br = game.evaluate(validate(game, policy, caller=caller), best=best)
-    return v @ game.initial, (None if b is None else b @ game.initial), br
+    ev = game.evaluate(validate(game, policy, caller=caller), best=best)
+    b = None if ev.best_values is None else ev.best_values @ game.initial
+    return ev.values @ game.initial, b, ev.best_responses
 
 
 def _gains(game: AbstractMarkovGame, policy, caller: str) -> Array:
@@ -162,12 +163,12 @@ def _potential(game: AbstractMarkovGame, policy, caller: str) -> Array:
     pol = validate(game, policy, caller=caller)
     if game.potential_reward is None:
         raise ValueError("game has no potential_reward; it is not a potential game")
-    v = game.evaluate(pol, game.potential_reward[None])[0]
+    v = game.evaluate(pol, game.potential_reward[None]).values
     return (v @ game.initial)[0]
 
 
-class Report(eqx.Module):
-    """Values and gains of one policy: what solvers trace at checkpoints.
+class AbstractReport(eqx.Module):
+    """A checkpoint metric made of values and gains; the gaps derive from them.
 
     Attributes:
         values: ``(N,)`` each player's value.
@@ -175,8 +176,8 @@ class Report(eqx.Module):
             joint policy).
     """
 
-    values: Float[Array, " N"]
-    gains: Float[Array, " N"]
+    values: eqx.AbstractVar[Float[Array, " N"]]
+    gains: eqx.AbstractVar[Float[Array, " N"]]
 
     @property
     def finite(self) -> Bool[Array, "..."]:
@@ -196,6 +197,19 @@ class Report(eqx.Module):
         return jnp.max(self.gains, axis=-1)
 
     cce_gap = ne_gap
+
+
+class Report(AbstractReport):
+    """Values and gains of one policy: what solvers trace at checkpoints.
+
+    Attributes:
+        values: ``(N,)`` each player's value.
+        gains: ``(N,)`` each player's best-deviation gain (CCE deviations for a
+            joint policy).
+    """
+
+    values: Float[Array, " N"]
+    gains: Float[Array, " N"]
 
 
 def report(game: AbstractMarkovGame, policy) -> Report:

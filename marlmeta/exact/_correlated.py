@@ -26,8 +26,14 @@ from jaxtyping import Array, Bool, Float
 
 from marlmeta.evaluation import cce_gap, ce_gap
 from marlmeta.games import MarkovGame
-from marlmeta.lp import Status, certificate_tolerance, default_tolerance, linprog
-from marlmeta.lp._certificate import check_budget, power_of_two
+from marlmeta.lp import (
+    Status,
+    certificate_tolerance,
+    check_budget,
+    default_tolerance,
+    linprog,
+    power_of_two,
+)
 
 
 class CorrelatedEquilibrium(eqx.Module):

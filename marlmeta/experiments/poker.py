@@ -38,7 +38,10 @@ from marlmeta.experiments._loader import (
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.sequence import MetaConfig
-from marlmeta.games._poker import HANDS, NUM_HANDS, parse_cards
+from marlmeta.games import HANDS, parse_cards
+
+#: The number of two-card hands (1,326).
+NUM_HANDS = len(HANDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,10 +172,10 @@ class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
                 f"{path}: key 'game.variant' is {self.game.variant!r}; expected "
                 "'bet_call' or 'check_bet_call'"
             )
-        if self.solver.average not in ("reach", "plain"):
+        if self.solver.average not in M.solvers.AVERAGES:
             raise ConfigError(
                 f"{path}: key 'solver.average' is {self.solver.average!r}; "
-                "expected 'reach' or 'plain'"
+                f"expected one of {sorted(M.solvers.AVERAGES)}"
             )
 
     def plan(self) -> Plan:
@@ -195,7 +198,9 @@ def _seed_fn(config: PokerEndgameConfig):
     g, s = config.game, config.solver
     board, pot, ranges = g.weights()
     steps, cps = s.num_steps, config.run.checkpoints
-    solver = M.solvers.ZeroSumOMD(jnp.asarray(s.step_size, dtype), average=s.average)
+    solver = M.solvers.ZeroSumOMD(
+        jnp.asarray(s.step_size, dtype), average=M.solvers.AVERAGES[s.average]
+    )
 
     @jax.jit
     def learn(games):

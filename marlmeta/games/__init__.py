@@ -12,6 +12,7 @@ from marlmeta.games._cooperative import (
     cooperative_reward as cooperative_reward,
     random_cooperative as random_cooperative,
 )
+from marlmeta.games._evaluation import Evaluation as Evaluation
 from marlmeta.games._families import (
     perturb_rewards as perturb_rewards,
     perturb_transitions as perturb_transitions,
@@ -34,6 +35,14 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._linear_solves import (
+    AbstractLinearSolver as AbstractLinearSolver,
+    AutoSolve as AutoSolve,
+    DenseSolve as DenseSolve,
+    MatrixFreeSolve as MatrixFreeSolve,
+    OptimalPolicy as OptimalPolicy,
+    PolicyParts as PolicyParts,
+)
 from marlmeta.games._lq_tracking import (
     lq_tracking_family as lq_tracking_family,
     lq_tracking_potential as lq_tracking_potential,
@@ -51,6 +60,10 @@ from marlmeta.games._openspiel import (
     to_openspiel as to_openspiel,
 )
 from marlmeta.games._openspiel_tree import from_openspiel_tree as from_openspiel_tree
+from marlmeta.games._poker import (
+    HANDS as HANDS,
+    parse_cards as parse_cards,
+)
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,

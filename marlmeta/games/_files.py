@@ -5,8 +5,9 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
 - ``header``: UTF-8 JSON as a ``uint8`` array, with ``format``
   (``"marlmeta-game"``), ``version`` (:data:`FORMAT_VERSION`), ``kind`` (the
   game class: ``FiniteHorizonGame`` or ``DiscountedMarkovGame``), ``tree`` (the
-  game's structure: every module's class and fields in order, static fields
-  such as ``num_actions``, ``horizon`` or ``linear_solver`` as JSON values,
+  game's structure: every module's class and fields in order (the
+  ``linear_solver`` strategy too), static fields such as ``num_actions`` or
+  ``horizon`` as JSON values,
   array fields as ``{"array": name}``) and ``sha256`` (per array, the SHA-256 of
   its dtype, shape and bytes);
 - one array per array leaf, named by its path in the game
@@ -42,6 +43,7 @@ from marlmeta.games._game import (
     DiscountedMarkovGame,
     FiniteHorizonGame,
 )
+from marlmeta.games._linear_solves import AutoSolve, DenseSolve, MatrixFreeSolve
 from marlmeta.games._observations import observe
 from marlmeta.games._rewards import (
     DenseRewards,
@@ -71,6 +73,9 @@ _MODULES = _GAMES | {
         DenseTransitions,
         SparseTransitions,
         FactoredTransitions,
+        AutoSolve,
+        DenseSolve,
+        MatrixFreeSolve,
     )
 }
 

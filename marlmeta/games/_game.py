@@ -22,32 +22,36 @@ only the static checks run (validation of values is eager only).
 Every metric of :mod:`marlmeta.evaluation` is written against the methods of
 :class:`AbstractMarkovGame`; a new game kind implements :attr:`lead_shape`,
 :meth:`evaluate`, :meth:`averaged_q` and :meth:`optimal_values` and inherits all
-of them.
+of them. Each kind's evaluation engine lives beside it in this package
+(backward induction in :mod:`._backward_induction`, the linear-solve
+strategies in :mod:`._linear_solves`); this package imports nothing from
+:mod:`marlmeta.evaluation`.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta.evaluation import _discounted, _finite
-from marlmeta.games._checks import (
-    _at,
-    _concrete,
-    _fmt,
-    _index,
+from marlmeta._checks import (
     check_distributions,
     check_trailing,
     check_values,
+    concrete,
     count,
     counts,
+    fmt_value,
+    indexed_name,
     real_array,
+    unravel,
 )
+from marlmeta.games import _backward_induction as _backward, _linear_solves as _linear
+from marlmeta.games._evaluation import Evaluation
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy
@@ -161,7 +165,9 @@ class AbstractMarkovGame(eqx.Module):
         """The state axes of a policy table: ``(H, S)`` or ``(S,)``."""
 
     @abc.abstractmethod
-    def evaluate(self, policy: AbstractPolicy, rewards=None, *, best: bool = False):
+    def evaluate(
+        self, policy: AbstractPolicy, rewards=None, *, best: bool = False
+    ) -> Evaluation:
         """Exact evaluation of a policy kind.
 
         Args:
@@ -170,9 +176,9 @@ class AbstractMarkovGame(eqx.Module):
             best: also compute each player's best-response values.
 
         Returns:
-            ``(V, B, br)``: values ``(M, S)`` (at step 0), best-response values
-            ``(N, S)`` or ``None``, deterministic best responses (one-hot, one
-            table per player) or ``None``.
+            An :class:`~marlmeta.games.Evaluation`: values ``(M, S)`` (at step
+            0), and with ``best`` the best-response values ``(N, S)`` and the
+            deterministic best responses (one-hot, one table per player).
         """
 
     @abc.abstractmethod
@@ -225,17 +231,22 @@ class AbstractMarkovGame(eqx.Module):
         policy on states."""
         return ProductPolicy(tuple(tables))
 
+    def require_kind(self, kind: type, needs: str, caller: str) -> None:
+        """Raise ``ValueError`` (``"{caller} needs {needs}"``) unless this game
+        is of the game kind ``kind``: a precondition, checked once at a public
+        entry point."""
+        if not isinstance(self, kind):
+            raise ValueError(f"{caller} needs {needs}; game is a {type(self).__name__}")
+
     def require_discounted(self, caller: str) -> None:
         """Raise ``ValueError`` unless the game is discounted."""
-        raise ValueError(
-            f"{caller} needs a DiscountedMarkovGame; game is a {type(self).__name__}"
-        )
+        self.require_kind(DiscountedMarkovGame, "a DiscountedMarkovGame", caller)
 
-    def require_finite_horizon(self, caller: str) -> None:
+    def require_finite_horizon(
+        self, caller: str, needs: str = "finite-horizon games"
+    ) -> None:
         """Raise ``ValueError`` unless the game has a finite horizon."""
-        raise ValueError(
-            f"{caller} needs finite-horizon games; game is a {type(self).__name__}"
-        )
+        self.require_kind(FiniteHorizonGame, needs, caller)
 
     def require_observations(self, caller: str) -> None:
         """Raise ``ValueError`` unless the game carries observation maps."""
@@ -312,16 +323,19 @@ class FiniteHorizonGame(AbstractMarkovGame):
         return (self.horizon, self.num_states)
 
     def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _finite.backward(self, policy, rewards, best=best)[:3]
+        return _backward.backward(self, policy, rewards, best=best)
 
     def averaged_q(self, policy):
-        return _finite.backward(self, policy, averaged=True)[3]
+        return _backward.backward(self, policy, averaged=True).averaged_q
 
     def optimal_values(self, reward):
-        return _finite.optimal_values(self, reward)
+        return _backward.optimal_values(self, reward)
 
-    def require_finite_horizon(self, caller: str) -> None:
-        del caller
+    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
+        """State reach probabilities ``c_h(s)`` under a product policy:
+        ``c_0 = initial``, ``c_{h+1}(s') = sum_{s, a} c_h(s) pi_h(a|s)
+        P_h(s'|s, a)``."""
+        return _backward.reach(self, policy)
 
     def require_observations(self, caller: str) -> None:
         if self.observations is None:
@@ -370,8 +384,9 @@ MarkovGame = FiniteHorizonGame
 class DiscountedMarkovGame(AbstractMarkovGame):
     """Infinite-horizon discounted ``N``-player Markov game.
 
-    Evaluated by linear solves: dense ``S x S`` ones for small games, matrix-free
-    GMRES through ``expectation`` for large ones (``linear_solver``).
+    Evaluated by linear solves, a strategy object (``linear_solver``): dense
+    ``S x S`` ones for small games, matrix-free GMRES through ``expectation``
+    for large ones.
 
     Attributes:
         reward_model: the rewards ``(N, S, A_0, .., A_{N-1})`` (as ``rewards``).
@@ -381,9 +396,12 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         discount: ``gamma`` in ``[0, 1)``, an array leaf (vmappable,
             differentiable).
         num_actions: ``(A_0, .., A_{N-1})``.
-        linear_solver: static; ``"dense"`` (exact LU of ``S x S`` systems),
-            ``"iterative"`` (matrix-free, to a tolerance of ``1e-12`` in float64
-            and ``1e-6`` in float32) or ``"auto"`` (dense up to 2,000 states).
+        linear_solver: static strategy: :class:`~marlmeta.games.DenseSolve`
+            (exact LU of ``S x S`` systems), :class:`~marlmeta.games.MatrixFreeSolve`
+            (GMRES, to a tolerance of ``1e-12`` in float64 and ``1e-6`` in
+            float32) or :class:`~marlmeta.games.AutoSolve` (the default: dense
+            up to 2,000 states); the names ``"dense"``, ``"iterative"`` and
+            ``"auto"`` are accepted at construction.
     """
 
     reward_model: AbstractRewards
@@ -392,7 +410,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     potential_reward: Float[Array, " S *A"] | None
     discount: Float[Array, ""]
     num_actions: tuple[int, ...] = eqx.field(static=True)
-    linear_solver: Literal["auto", "dense", "iterative"] = eqx.field(static=True)
+    linear_solver: _linear.AbstractLinearSolver = eqx.field(static=True)
     _state_axes: ClassVar[int] = 1
 
     def __init__(
@@ -403,7 +421,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         potential_reward,
         discount,
         num_actions,
-        linear_solver="auto",
+        linear_solver=_linear.LINEAR_SOLVERS["auto"],
     ):
         """``reward_model``: a reward model or a dense ``(N, S, *A)`` array.
 
@@ -416,27 +434,23 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         self.potential_reward = _optional_array("potential_reward", potential_reward)
         self.discount = real_array("discount", discount)
         self.num_actions = num_actions
-        self.linear_solver = linear_solver
+        self.linear_solver = _linear.as_linear_solver(linear_solver)
 
     def __check_init__(self):
-        if self.linear_solver not in ("auto", "dense", "iterative"):
-            raise ValueError(
-                f"linear_solver is {self.linear_solver!r}; "
-                "expected 'auto', 'dense' or 'iterative'"
-            )
         batch = tuple(self.initial.shape[:-1])
         if tuple(self.discount.shape) != batch:
             raise ValueError(
                 f"discount has shape {tuple(self.discount.shape)}; expected "
                 f"{batch} (one per game)"
             )
-        g = _concrete(self.discount)
+        g = concrete(self.discount)
         if g is not None:
             bad = ~(np.isfinite(g) & (g >= 0) & (g < 1))
             if bad.any():
-                idx = _index(int(np.argmax(bad)), g.shape)
+                idx = unravel(int(np.argmax(bad)), g.shape)
                 raise ValueError(
-                    f"{_at('discount', idx)} is {_fmt(g[idx])}; expected [0, 1)"
+                    f"{indexed_name('discount', idx)} is {fmt_value(g[idx])}; "
+                    "expected [0, 1)"
                 )
 
     def _step_sizes(self):
@@ -450,18 +464,35 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         return (self.num_states,)
 
     def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _discounted.evaluate(self, policy, rewards, best=best)
+        rewards = self.rewards if rewards is None else rewards
+        return self.linear_solver.evaluate(self, policy, rewards, best=best)
 
     def averaged_q(self, policy):
-        if _discounted.is_dense(self):
-            return _discounted.parts(self, policy).qbar
-        return _discounted.iterative_averaged_q(self, policy)
+        return self.linear_solver.averaged_q(self, policy)
 
     def optimal_values(self, reward):
-        return _discounted.optimal_values(self, reward)
+        return _linear.optimal_values(self, reward)
 
-    def require_discounted(self, caller: str) -> None:
-        del caller
+    def optimal_policy(self, reward: Array) -> _linear.OptimalPolicy:
+        """Optimal values ``(S,)`` of the joint-action MDP with ``reward`` and a
+        deterministic optimal joint action per state (the flat row-major index
+        of ``(a_0, .., a_{N-1})``), by the game's ``linear_solver``."""
+        return self.linear_solver.optimal_policy(self, reward)
+
+    def next_state_tensor(self, dtype) -> Float[Array, "S S *A"]:
+        """The dense ``E[s', s, a] = P(s'|s, a)``, formed through
+        ``expectation`` (for dense metrics of small games)."""
+        return _linear.next_state_tensor(self, dtype)
+
+    def visitation(self, policy: AbstractPolicy) -> Float[Array, " S"]:
+        """The discounted visitation ``d = (1 - gamma) (I - gamma
+        P_pi)^{-T} rho`` of any policy kind (dense solve); sums to 1."""
+        return _linear.visitation(self, policy)
+
+    def policy_parts(self, policy: AbstractPolicy) -> _linear.PolicyParts:
+        """Values, ``Qbar_i`` and the visitation of a policy from one dense
+        state kernel (the softmax quantities)."""
+        return _linear.parts(self, policy)
 
     def step_policy(self, policy, h):
         del h
@@ -484,7 +515,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
             ):
                 raise ValueError(f"num_steps is {num_steps!r}; expected an int >= 1")
             return int(num_steps)
-        gamma = _concrete(self.discount)
+        gamma = concrete(self.discount)
         if gamma is None or gamma.ndim:
             raise ValueError(
                 "num_steps is None and the discount is traced or batched; pass "

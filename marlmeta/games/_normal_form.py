@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from marlmeta.games._checks import check_values, real_array
+from marlmeta._checks import check_values, real_array
 from marlmeta.games._constructors import matrix_game
 from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from marlmeta.games._checks import _concrete
+from marlmeta._checks import concrete
 from marlmeta.games._game import FiniteHorizonGame
 
 
@@ -109,7 +109,7 @@ def check_perfect_recall(game: FiniteHorizonGame) -> None:
     """
     game.require_observations("check_perfect_recall")
     game.require_one_game("check_perfect_recall")
-    initial = _concrete(game.initial)
+    initial = concrete(game.initial)
     nxt, prob = game.transitions.support()
     H, S = game.horizon, game.num_states
     t_of = (lambda h: h) if prob.shape[0] == H else (lambda h: 0)

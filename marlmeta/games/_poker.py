@@ -35,8 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 from phevaluator import evaluate_cards
 
+from marlmeta._checks import count, real_array, real_scalar
 from marlmeta.games._betting import _check_variant, betting_game, betting_rewards
-from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._families import stack as stack_games
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import ZeroSumRewards

@@ -19,8 +19,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from marlmeta._checks import count, real_array, real_scalar
 from marlmeta.games._betting import betting_game
-from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._constructors import (
     discounted_game,
     markov_game,

@@ -9,7 +9,12 @@
 Both take one problem; batch with ``jax.vmap``.
 """
 
-from marlmeta.lp._certificate import certificate_tolerance as certificate_tolerance
+from marlmeta.lp._certificate import (
+    certificate_tolerance as certificate_tolerance,
+    check_budget as check_budget,
+    check_tolerance as check_tolerance,
+    power_of_two as power_of_two,
+)
 from marlmeta.lp._grouped import grouped_linprog as grouped_linprog
 from marlmeta.lp._linprog import LPResult as LPResult, linprog as linprog
 from marlmeta.lp._matrix_game import (

@@ -43,20 +43,32 @@ from marlmeta.solvers._ma_ppo_sampling import (
     OccupancySampling as OccupancySampling,
     StationarySampling as StationarySampling,
 )
-from marlmeta.solvers._observed_omd import ObservedOMDState as ObservedOMDState
+from marlmeta.solvers._observed_omd import (
+    AVERAGES as AVERAGES,
+    AbstractAverage as AbstractAverage,
+    ObservedOMDState as ObservedOMDState,
+    PlainAverage as PlainAverage,
+    ReachAverage as ReachAverage,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,
 )
 from marlmeta.solvers._softmax_play import (
+    AbstractSoftmaxPlay as AbstractSoftmaxPlay,
     GradientPlay as GradientPlay,
     NaturalGradientPlay as NaturalGradientPlay,
     gradient_step as gradient_step,
 )
 from marlmeta.solvers._stages import (
+    AbstractStageOMD as AbstractStageOMD,
     StageClock as StageClock,
+    full_stage_lengths as full_stage_lengths,
     num_stages as num_stages,
+    reduce_last as reduce_last,
+    reward_range as reward_range,
     stage_lengths as stage_lengths,
+    theorem1_step_size as theorem1_step_size,
 )
 from marlmeta.solvers._zero_sum_omd import (
     ZeroSumOMD as ZeroSumOMD,

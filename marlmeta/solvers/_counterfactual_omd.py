@@ -15,10 +15,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.policies import ObservationPolicy, ProductPolicy
-from marlmeta.policies._observation import pool
+from marlmeta.policies import ObservationPolicy, ProductPolicy, pool
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._observed_omd import beliefs, mass_per_observation, reach_average
 from marlmeta.solvers._stages import omd_step
@@ -113,7 +111,7 @@ class CounterfactualOMD(AbstractSolver):
             for i in range(len(pol))
         ]
         w = tuple(
-            mass_per_observation(reach(game, d), o, k)
+            mass_per_observation(game.reach(d), o, k)
             for d, o, k in zip(own, game.observations, counts, strict=True)
         )
         return CounterfactualOMDState(

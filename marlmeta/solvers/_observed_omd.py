@@ -16,21 +16,22 @@ opponent's iterate and a uniform own policy; symmetrically for ``nu``. Stage
 best responses in hindsight are per ``(h, o)``, so the meta-learner works
 unchanged. Output: the own-reach-weighted (sequence-form) average
 ``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)``, ``w^t_h(o)`` the reach mass of
-``o`` under (own iterate ``t``, uniform opponents); ``average="plain"`` gives
-the plain average. The stage values are not counterfactual, so this dynamic
-need not converge to an equilibrium of the imperfect-information game.
+``o`` under (own iterate ``t``, uniform opponents) (:class:`ReachAverage`);
+:class:`PlainAverage` gives the plain average. The stage values are not
+counterfactual, so this dynamic need not converge to an equilibrium of the
+imperfect-information game.
 """
 
 from __future__ import annotations
+
+import abc
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.policies import ObservationPolicy
-from marlmeta.policies._observation import lift, pool
+from marlmeta.policies import ObservationPolicy, lift, pool
 from marlmeta.solvers._stages import StageClock, omd_step, reduce_last, renormalise
 
 
@@ -39,7 +40,7 @@ def beliefs(game: FiniteHorizonGame, tables) -> list[Float[Array, "H S"]]:
     uniform policy of ``i`` (its belief weights, and for two players the own
     reach of the other player)."""
     return [
-        reach(game, d)
+        game.reach(d)
         for d in ObservationPolicy(tables, game.observations).deviation_policies()
     ]
 
@@ -185,14 +186,44 @@ def observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     )  # fmt: skip
 
 
-def observed_output(game, state: ObservedOMDState, average: str) -> ObservationPolicy:
-    """The averaged observation policy (own-reach-weighted or plain)."""
-    t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
-    if average == "plain":
-        tables = (state.mu_plain / t, state.nu_plain / t)
-    else:
-        tables = (
+class AbstractAverage(eqx.Module):
+    """How the output averages the iterates ``pi^1 .. pi^t`` of each player (a
+    strategy object)."""
+
+    @abc.abstractmethod
+    def tables(self, state: ObservedOMDState, t) -> tuple[Array, Array]:
+        """The two players' averaged observation tables after ``t`` iterations."""
+
+
+class ReachAverage(AbstractAverage):
+    """The own-reach-weighted (sequence-form) average ``pibar_h(a|o) ∝ sum_t
+    w^t_h(o) pi^t_h(a|o)``; the plain average where an observation has no
+    reach mass."""
+
+    def tables(self, state, t):
+        return (
             reach_average(state.mu_sum, state.mu_mass, state.mu_plain, t),
             reach_average(state.nu_sum, state.nu_mass, state.nu_plain, t),
         )
-    return ObservationPolicy(tables, tuple(game.observations))
+
+
+class PlainAverage(AbstractAverage):
+    """The plain average ``pibar = (1/t) sum_t pi^t``."""
+
+    def tables(self, state, t):
+        return state.mu_plain / t, state.nu_plain / t
+
+
+#: The averaging rules by the names a config gives them.
+AVERAGES: dict[str, AbstractAverage] = {
+    "reach": ReachAverage(),
+    "plain": PlainAverage(),
+}
+
+
+def observed_output(
+    game, state: ObservedOMDState, average: AbstractAverage
+) -> ObservationPolicy:
+    """The averaged observation policy (by the averaging rule ``average``)."""
+    t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
+    return ObservationPolicy(average.tables(state, t), tuple(game.observations))

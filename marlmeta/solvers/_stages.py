@@ -214,7 +214,7 @@ def _keep(solver, game, state, length):
     return state
 
 
-class _StageOMD(AbstractSolver):
+class AbstractStageOMD(AbstractSolver):
     """Optimistic OMD with stage-based values: the loop, the clock, the stats.
 
     A subclass holds ``step_size`` and implements the per-iteration update
@@ -297,3 +297,31 @@ class _StageOMD(AbstractSolver):
             b.at[tau].set(jnp.where(partial, argmax_uniform(g), b[tau]))
             for b, g in zip(brs, gains, strict=True)
         )
+
+
+def reward_range(game: MarkovGame) -> Float[Array, ""]:
+    """``c = max r_0 - min r_0``: player 0's reward range over all entries."""
+    r = game.rewards[0]
+    return jnp.max(r) - jnp.min(r)
+
+
+def theorem1_step_size(game: MarkovGame) -> float:
+    """Mao et al. Theorem 1's step size ``eta = 1/(8 H^2 c)``.
+
+    The theorem takes ``eta <= 1/(8 H^2)`` for rewards in ``[0, 1]``; with the
+    reward range ``c`` (:func:`reward_range`) this is ``1/(8 H^2 c)``, the
+    largest step size the theorem covers (its printed constant assumes
+    equality). The paper's own experiments use ``eta = 0.02`` at ``H = 10``,
+    outside the theorem.
+
+    Args:
+        game: one two-player zero-sum finite-horizon game (concrete arrays).
+
+    Raises:
+        ValueError: when the rewards are constant (``c = 0``: every policy is
+            an equilibrium and no step size is prescribed).
+    """
+    c = float(reward_range(game))
+    if not c > 0:
+        raise ValueError(f"game's reward range is {c}; expected > 0")
+    return 1.0 / (8 * game.horizon**2 * c)

@@ -26,8 +26,6 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -36,19 +34,22 @@ from jaxtyping import Array, Float
 
 from marlmeta.games import MarkovGame
 from marlmeta.solvers._observed_omd import (
+    AVERAGES,
+    AbstractAverage,
     observed_init,
     observed_iterate,
     observed_output,
     observed_restart,
 )
 from marlmeta.solvers._stages import (
+    AbstractStageOMD,
     StageClock,
-    _StageOMD,
     num_stages,
     omd_step,
     reduce_last,
     renormalise,
     stage_q,
+    theorem1_step_size,
 )
 
 
@@ -105,7 +106,7 @@ class ZeroSumOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H S B"]
 
 
-class ZeroSumOMD(_StageOMD):
+class ZeroSumOMD(AbstractStageOMD):
     """Optimistic OMD with stage-based values for two-player zero-sum games.
 
     The initial-policy argument is per stage: a pair ``(mu_init, nu_init)`` of
@@ -128,8 +129,10 @@ class ZeroSumOMD(_StageOMD):
         step_size: ``eta > 0`` (an array leaf, or one per game for
             ``solve_batch(..., batch_solver=True)``; Theorem 1 takes
             ``eta <= 1/(8 H^2)``).
-        average: on games with observations, ``"reach"`` (the own-reach-weighted,
-            sequence-form average; default) or ``"plain"`` (static).
+        average: on games with observations, the averaging rule (static):
+            :class:`~marlmeta.solvers.ReachAverage` (the own-reach-weighted,
+            sequence-form average; default) or
+            :class:`~marlmeta.solvers.PlainAverage`.
 
     Example:
         >>> import marlmeta
@@ -142,13 +145,13 @@ class ZeroSumOMD(_StageOMD):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    average: Literal["reach", "plain"] = eqx.field(static=True, default="reach")
+    average: AbstractAverage = eqx.field(static=True, default=AVERAGES["reach"])
 
     def __check_init__(self):
-        super().__check_init__()
-        if self.average not in ("reach", "plain"):
+        if not isinstance(self.average, AbstractAverage):
             raise ValueError(
-                f"average is {self.average!r}; expected 'reach' or 'plain'"
+                f"average is {self.average!r}; expected an averaging rule "
+                "(ReachAverage() or PlainAverage())"
             )
 
     @classmethod
@@ -156,8 +159,6 @@ class ZeroSumOMD(_StageOMD):
         """The step size of Mao et al.'s Theorem 1, ``eta = 1/(8 H^2 c)`` with
         ``c`` player 0's reward range
         (:func:`marlmeta.theory.theorem1_step_size`)."""
-        from marlmeta.theory import theorem1_step_size
-
         return cls(theorem1_step_size(game), **kwargs)
 
     def default_init(self, game: MarkovGame, num_steps: int):

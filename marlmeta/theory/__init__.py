@@ -5,14 +5,16 @@ solver's hyperparameters and the run's statistics), the step sizes the
 theorems prescribe, and the quantities the proofs bound (per-state regrets).
 """
 
+from marlmeta.solvers import (
+    reward_range as reward_range,
+    theorem1_step_size as theorem1_step_size,
+)
 from marlmeta.theory._mao import (
     Bound as Bound,
     mao_theorem1 as mao_theorem1,
     mao_theorem1_trace as mao_theorem1_trace,
     mao_theorem1_uniform as mao_theorem1_uniform,
     mao_theorem2 as mao_theorem2,
-    reward_range as reward_range,
-    theorem1_step_size as theorem1_step_size,
 )
 from marlmeta.theory._oftrl import (
     NestedIndexGap as NestedIndexGap,

@@ -58,7 +58,7 @@ from jaxtyping import Array, Float
 from marlmeta.evaluation import lojasiewicz, ne_gap, potential, visitation
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import softmax
-from marlmeta.solvers._softmax_play import _SoftmaxPlay
+from marlmeta.solvers import AbstractSoftmaxPlay
 from marlmeta.theory._mao import Bound
 
 
@@ -126,7 +126,7 @@ def natural_gradient_play_step_size(game: DiscountedMarkovGame) -> Float[Array, 
 
 
 def softmax_trajectory(
-    solver: _SoftmaxPlay, game: DiscountedMarkovGame, num_steps: int, init=None
+    solver: AbstractSoftmaxPlay, game: DiscountedMarkovGame, num_steps: int, init=None
 ) -> SoftmaxTrajectory:
     """Run a softmax solver ``num_steps`` steps and read Theorem 5's quantities
     at every iterate ``theta^0 .. theta^T`` (the initial policy included).
