@@ -133,3 +133,58 @@ def test_simultaneous_tree_matches_normal_form():
         E.gains(flat, (x[None, None], y[None, None])),
         atol=1e-12,
     )
+
+
+def _legal_masks(game):
+    """Per player the legal mask ``(H, O_i, A_i)`` of its observations."""
+    masks = game.legal.per_observation(
+        game.lead_shape, game.num_actions, game.observations, game.num_observations
+    )
+    return [np.asarray(m) for m in masks]
+
+
+@pytest.fixture(scope="module")
+def leduc():
+    os_game = pyspiel.load_game("leduc_poker")
+    game, names = G.from_openspiel_tree(os_game)
+    return os_game, game, names
+
+
+def test_leduc_with_masks_matches_openspiel(leduc):
+    os_game, game, names = leduc
+    assert (game.horizon, game.num_states, game.num_actions) == (8, 1081, (3, 3))
+    masks = _legal_masks(game)
+    legal = [m.all(axis=0) for m in masks]  # each observation is at one step
+    assert not legal[0][1:].all()  # fold or raise is illegal somewhere
+    # Uniform over legal actions is OpenSpiel's uniform random policy.
+    uniform = P.observation_uniform(game)
+    for t, m in zip(uniform.tables, masks, strict=True):
+        assert np.all(np.asarray(t)[~m] == 0.0)
+    theirs = os_expl.nash_conv(os_game, os_policy.UniformRandomPolicy(os_game))
+    np.testing.assert_allclose(E.nash_conv(game, uniform), theirs, atol=1e-9)
+    # A Dirichlet policy per information state, on its legal actions only.
+    rng = np.random.default_rng(5)
+    rows = [m * rng.dirichlet(np.ones(3), size=len(m)) for m in legal]
+    rows = [r / r.sum(-1, keepdims=True) for r in rows]
+    tables = [np.broadcast_to(r, (game.horizon, *r.shape)) for r in rows]
+    pi = P.observation_policy(game, tables)
+    conv = os_expl.nash_conv(os_game, _tabular(os_game, names, rows))
+    np.testing.assert_allclose(E.nash_conv(game, pi), conv, atol=1e-9)
+
+
+def test_leduc_counterfactual_omd_plays_no_illegal_move(leduc):
+    import marlmeta as M
+    import marlmeta.solvers as S
+
+    _, game, _ = leduc
+    masks = _legal_masks(game)
+    start = S.CounterfactualOMD(1.0).default_init(game, 10)
+    for t, m in zip(start, masks, strict=True):
+        assert np.all(np.asarray(t)[~m] == 0.0)
+    sol = M.solve(S.CounterfactualOMD(100.0), game, 10)
+    out = sol.policy
+    for t, m in zip(out.tables, masks, strict=True):
+        assert np.all(np.asarray(t)[~m] == 0.0)  # exactly 0
+        np.testing.assert_allclose(np.asarray(t).sum(-1), 1.0, atol=1e-12)
+    uniform = float(E.nash_conv(game, P.observation_uniform(game)))
+    assert float(E.nash_conv(game, out)) < 0.5 * uniform

@@ -34,6 +34,11 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._legal import (
+    AbstractLegalActions as AbstractLegalActions,
+    AllLegal as AllLegal,
+    LegalActions as LegalActions,
+)
 from marlmeta.games._lq_tracking import (
     lq_tracking_family as lq_tracking_family,
     lq_tracking_potential as lq_tracking_potential,

@@ -42,6 +42,7 @@ from marlmeta.games._game import (
     DiscountedMarkovGame,
     FiniteHorizonGame,
 )
+from marlmeta.games._legal import AllLegal, LegalActions
 from marlmeta.games._observations import observe
 from marlmeta.games._rewards import (
     DenseRewards,
@@ -71,6 +72,8 @@ _MODULES = _GAMES | {
         DenseTransitions,
         SparseTransitions,
         FactoredTransitions,
+        AllLegal,
+        LegalActions,
     )
 }
 
@@ -171,11 +174,18 @@ class _Reader(eqx.Module):
             self.fail(f"{name} has the unknown module {node.get('module')!r}")
         fields = node.get("fields")
         names = [f.name for f in dataclasses.fields(cls)]
-        if not isinstance(fields, dict) or list(fields) != names:
+        params = inspect.signature(cls.__init__).parameters
+        # Fields added since a file was written (e.g. ``legal``) take their
+        # defaults when they are absent.
+        required = [
+            k
+            for k in names
+            if params.get(k) is None or params[k].default is inspect.Parameter.empty
+        ]
+        if not isinstance(fields, dict) or list(fields) not in (names, required):
             self.fail(
                 f"{name} ({cls.__name__}) has fields {fields!r:.80}; expected {names}"
             )
-        params = inspect.signature(cls.__init__).parameters
         args = {
             (k if k in params else k.rstrip("_")): self.decode(v, f"{name}.{k}")
             for k, v in fields.items()

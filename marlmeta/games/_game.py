@@ -48,6 +48,7 @@ from marlmeta.games._checks import (
     counts,
     real_array,
 )
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy
@@ -263,6 +264,9 @@ class FiniteHorizonGame(AbstractMarkovGame):
             :func:`marlmeta.games.observe`, which checks perfect recall);
             policies are then :class:`~marlmeta.policies.ObservationPolicy`.
         num_observations: ``(O_0, .., O_{N-1})`` (static) or ``None``.
+        legal: the legal actions (:mod:`marlmeta.games._legal`):
+            :class:`~marlmeta.games.AllLegal` (default) or per-player masks
+            ``(H, S, A_i)`` (:class:`~marlmeta.games.LegalActions`).
     """
 
     reward_model: AbstractRewards
@@ -273,6 +277,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
     horizon: int = eqx.field(static=True)
     observations: tuple[Int[Array, "H S"], ...] | None
     num_observations: tuple[int, ...] | None = eqx.field(static=True)
+    legal: AbstractLegalActions
     _state_axes: ClassVar[int] = 2
 
     def __init__(
@@ -285,6 +290,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
         horizon,
         observations=None,
         num_observations=None,
+        legal: AbstractLegalActions = ALL_LEGAL,
     ):
         """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array.
 
@@ -300,6 +306,15 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.horizon = count("horizon", horizon)
         self.observations = observations
         self.num_observations = num_observations
+        self.legal = legal
+
+    def __check_init__(self):
+        if not isinstance(self.legal, AbstractLegalActions):
+            raise ValueError(
+                f"legal is a {type(self.legal).__name__}; expected a legal-action "
+                "kind (marlmeta.games.AllLegal or LegalActions)"
+            )
+        self.legal.check_shapes(self.horizon, self.num_states, self.num_actions)
 
     def _step_sizes(self):
         return (self.horizon,)
@@ -462,6 +477,11 @@ class DiscountedMarkovGame(AbstractMarkovGame):
 
     def require_discounted(self, caller: str) -> None:
         del caller
+
+    @property
+    def legal(self) -> AbstractLegalActions:
+        """Every action is legal (masks are per step: finite-horizon games)."""
+        return AllLegal()
 
     def step_policy(self, policy, h):
         del h

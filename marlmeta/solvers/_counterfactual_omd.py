@@ -17,6 +17,7 @@ from jaxtyping import Array, Float
 
 from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
+from marlmeta.games._legal import uniform_rows
 from marlmeta.policies import ObservationPolicy, ProductPolicy
 from marlmeta.policies._observation import pool
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
@@ -70,11 +71,7 @@ class CounterfactualOMD(AbstractSolver):
     def default_init(self, game: FiniteHorizonGame, num_steps: int):
         game.require_observations("CounterfactualOMD")
         del num_steps
-        dtype = game.rewards.dtype
-        return tuple(
-            jnp.full((game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
+        return uniform_rows(game)
 
     def init(self, game: FiniteHorizonGame, init_policy) -> CounterfactualOMDState:
         game.require_observations("CounterfactualOMD")
