@@ -188,3 +188,56 @@ def test_leduc_counterfactual_omd_plays_no_illegal_move(leduc):
         np.testing.assert_allclose(np.asarray(t).sum(-1), 1.0, atol=1e-12)
     uniform = float(E.nash_conv(game, P.observation_uniform(game)))
     assert float(E.nash_conv(game, out)) < 0.5 * uniform
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "kuhn_poker",
+        "leduc_poker",
+        "liars_dice(dice_sides=3)",
+        "goofspiel(num_cards=3,imp_info=True,points_order=descending)",
+    ],
+)
+def test_turn_based_nash_conv_matches_openspiel(name):
+    from open_spiel.python.algorithms import cfr
+
+    os_game = pyspiel.load_game(name)
+    if os_game.get_type().dynamics != pyspiel.GameType.Dynamics.SEQUENTIAL:
+        os_game = pyspiel.convert_to_turn_based(os_game)
+    conv = G.from_openspiel_turns(os_game)
+    game = conv.game
+    legal = np.asarray(game.infoset_legal())
+    rng = np.random.default_rng(1)
+    rows = legal * rng.dirichlet(np.ones(game.num_actions), size=game.num_infosets)
+    solver = cfr.CFRSolver(os_game)
+    for _ in range(3):
+        solver.evaluate_and_update_policy()
+    average = solver.average_policy()
+    tables = {
+        "uniform": np.asarray(game.uniform()),
+        "dirichlet": rows / rows.sum(-1, keepdims=True),
+        "cfr": conv.policy_from_openspiel(average),
+    }
+    for what, table in tables.items():
+        theirs = conv.policy_to_openspiel(table, os_game)
+        # The round trip through OpenSpiel's table is the identity.
+        np.testing.assert_array_equal(conv.policy_from_openspiel(theirs), table)
+        want = os_expl.nash_conv(os_game, theirs)
+        np.testing.assert_allclose(game.nash_conv(table), want, atol=1e-9, err_msg=what)
+    np.testing.assert_allclose(
+        game.nash_conv(tables["cfr"]), os_expl.nash_conv(os_game, average), atol=1e-9
+    )
+
+
+def test_turn_based_conversion_refuses_bad_input():
+    with pytest.raises(ValueError, match="simultaneous moves"):
+        G.from_openspiel_turns("goofspiel(num_cards=3)")
+    with pytest.raises(ValueError, match="more than max_nodes=20 decision nodes"):
+        G.from_openspiel_turns("leduc_poker", max_nodes=20)
+    kuhn = G.from_openspiel_turns("kuhn_poker")
+    leduc = pyspiel.load_game("leduc_poker")
+    with pytest.raises(ValueError, match="which the converted game does not"):
+        kuhn.policy_from_openspiel(os_policy.TabularPolicy(leduc))
+    with pytest.raises(ValueError, match="which the converted game does not"):
+        kuhn.policy_to_openspiel(np.asarray(kuhn.game.uniform()), leduc)

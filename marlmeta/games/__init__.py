@@ -56,6 +56,10 @@ from marlmeta.games._openspiel import (
     to_openspiel as to_openspiel,
 )
 from marlmeta.games._openspiel_tree import from_openspiel_tree as from_openspiel_tree
+from marlmeta.games._openspiel_turns import (
+    OpenSpielTurns as OpenSpielTurns,
+    from_openspiel_turns as from_openspiel_turns,
+)
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,
@@ -72,4 +76,8 @@ from marlmeta.games._transitions import (
     DenseTransitions as DenseTransitions,
     FactoredTransitions as FactoredTransitions,
     SparseTransitions as SparseTransitions,
+)
+from marlmeta.games._turn_based import (
+    TurnBasedGame as TurnBasedGame,
+    TurnStep as TurnStep,
 )

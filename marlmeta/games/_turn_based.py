@@ -1,0 +1,245 @@
+"""Turn-based games stored as a tree per step: no dummy actions, no padding.
+
+A turn-based game with chance and information sets (an extensive-form game
+with perfect recall, Kuhn, "Extensive Games and the Problem of Information",
+1953) is stored one step at a time; step ``h`` holds the ``S_h`` decision nodes
+after ``h`` decisions (chance folded into the initial distribution and the
+edges' probabilities), and only the acting player's actions:
+
+- ``player[s]``: who acts at node ``s``; ``infoset[s]``: its information set
+  (one global numbering over all players' information sets; every information
+  set belongs to one player and one step);
+- ``legal[s, a]``: the legal actions (``A`` = the game's largest action count);
+- ``child[s, a, k]``, ``prob[s, a, k]``: after action ``a``, chance leads to
+  node ``child`` of step ``h + 1`` with probability ``prob`` (``K`` the most
+  chance outcomes of one edge; a terminal outcome or unused slot has
+  ``child = S_{h+1}``, a sink);
+- ``reward[s, a, i]``: player ``i``'s expected reward of the edge (terminal
+  payoffs included).
+
+Memory is ``O(sum_h S_h A K)``, not ``O(H max_h S_h A^N)``. A policy is one
+table ``(I, A)``: row ``I`` is the distribution of information set ``I``'s
+player there (illegal actions must have probability ``0``).
+
+Exact evaluation: ``V`` by backward induction under the policy; player
+``i``'s best response over behavioural strategies by the counterfactual
+backward induction (Zinkevich, Johanson, Bowling, Piccione, "Regret
+Minimization in Games with Incomplete Information", NeurIPS 2007): at an
+information set ``I`` of ``i``, ``a*(I) = argmax_{a legal} sum_{s in I}
+c_{-i}(s) Q^B_i(s, a)`` with ``c_{-i}`` the reach of chance and the other
+players, computed by one forward pass. NashConv is ``sum_i (B_i - V_i)``
+(Lanctot, Lockhart, Lespiau et al., "OpenSpiel: A Framework for
+Reinforcement Learning in Games"). Steps have different sizes, so the loops
+over steps are unrolled (``H`` is small for these games).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int
+
+
+class TurnStep(eqx.Module):
+    """One step of a :class:`TurnBasedGame` (see the module text).
+
+    Attributes:
+        player: ``(S_h,)`` acting player.
+        infoset: ``(S_h,)`` global information-set index.
+        legal: ``(S_h, A)`` legal actions.
+        child: ``(S_h, A, K)`` next-step node (``S_{h+1}``: none).
+        prob: ``(S_h, A, K)`` chance probability of each outcome.
+        reward: ``(S_h, A, N)`` expected rewards of each edge.
+    """
+
+    player: Int[Array, " S"]
+    infoset: Int[Array, " S"]
+    legal: Bool[Array, "S A"]
+    child: Int[Array, "S A K"]
+    prob: Float[Array, "S A K"]
+    reward: Float[Array, "S A N"]
+
+
+class TurnBasedGame(eqx.Module):
+    """A turn-based game with chance and information sets, one tree level a step.
+
+    Attributes:
+        steps: one :class:`TurnStep` per step.
+        initial: ``(S_0,)`` chance distribution over the first decision nodes.
+        infoset_player: ``(I,)`` the player of each information set.
+        num_players: ``N`` (static).
+        num_infosets: ``I`` (static).
+    """
+
+    steps: tuple[TurnStep, ...]
+    initial: Float[Array, " S0"]
+    infoset_player: Int[Array, " I"]
+    num_players: int = eqx.field(static=True)
+    num_infosets: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        if not self.steps:
+            raise ValueError("steps is empty; a game needs one decision step")
+        sizes = [*self.node_counts[1:], 0]
+        for h, (st, size) in enumerate(zip(self.steps, sizes, strict=True)):
+            c = _concrete(st.child)
+            if c is not None and c.size and (c.min() < 0 or c.max() > size):
+                raise ValueError(
+                    f"steps[{h}].child has entries in [{c.min()}, {c.max()}]; "
+                    f"expected [0, {size}] (the next step has {size} nodes, "
+                    f"{size} is the sink)"
+                )
+
+    @property
+    def horizon(self) -> int:
+        """``H``, the number of steps."""
+        return len(self.steps)
+
+    @property
+    def num_actions(self) -> int:
+        """``A``, the largest action count."""
+        return self.steps[0].legal.shape[-1]
+
+    @property
+    def node_counts(self) -> tuple[int, ...]:
+        """``(S_0, .., S_{H-1})``."""
+        return tuple(st.player.shape[0] for st in self.steps)
+
+    def infoset_legal(self) -> Bool[Array, "I A"]:
+        """The legal actions of every information set."""
+        out = jnp.zeros((self.num_infosets, self.num_actions), bool)
+        for st in self.steps:
+            out = out.at[st.infoset].set(st.legal)
+        return out
+
+    def uniform(self, dtype=None) -> Float[Array, "I A"]:
+        """The uniform policy over each information set's legal actions."""
+        m = self.infoset_legal().astype(dtype or self.steps[0].prob.dtype)
+        return m / jnp.sum(m, axis=-1, keepdims=True)
+
+    def _reach(self, policy) -> list[Array]:
+        """Per step ``(S_h, N)``: each player's own reach probability (the
+        product of its action probabilities on the path); chance in
+        ``initial`` and the edges is kept apart (:meth:`_chance`)."""
+        n = self.num_players
+        r = jnp.ones((self.node_counts[0], n), policy.dtype)
+        out = [r]
+        for h, st in enumerate(self.steps[:-1]):
+            pi = policy[st.infoset]  # (S, A)
+            own = jax.nn.one_hot(st.player, n, dtype=pi.dtype)  # (S, N)
+            # Child reach: the actor's factor times pi(a); others unchanged.
+            factor = 1 + own[:, None, :] * (pi[:, :, None] - 1)  # (S, A, N)
+            edge = r[:, None, :] * factor  # (S, A, N)
+            size = self.node_counts[h + 1]
+            nxt = jnp.zeros((size + 1, n), pi.dtype)
+            src = jnp.broadcast_to(edge[:, :, None, :], (*st.child.shape, n))
+            live = (st.prob > 0)[..., None]
+            nxt = nxt.at[st.child.reshape(-1)].add(
+                jnp.where(live, src, 0).reshape(-1, n)
+            )
+            r = nxt[:size]
+            out.append(r)
+        return out
+
+    def _chance(self) -> list[Array]:
+        """Per step ``(S_h,)``: the chance reach of each node."""
+        c = self.initial
+        out = [c]
+        for h, st in enumerate(self.steps[:-1]):
+            size = self.node_counts[h + 1]
+            w = c[:, None, None] * st.prob * st.legal[..., None]
+            nxt = (
+                jnp.zeros(size + 1, c.dtype).at[st.child.reshape(-1)].add(w.reshape(-1))
+            )
+            c = nxt[:size]
+            out.append(c)
+        return out
+
+    def evaluate(self, policy: Float[Array, "I A"]) -> tuple[Array, Array]:
+        """Values and best-response values of ``policy``.
+
+        Returns:
+            ``(V, B)``: each ``(N,)``, the expected return of every player under
+            ``policy`` and of its best response over behavioural strategies
+            (legal actions only).
+        """
+        n = self.num_players
+        reach = self._reach(policy)
+        chance = self._chance()
+        dtype = policy.dtype
+        legal = self.infoset_legal()
+        v_next = b_next = None
+        for h in reversed(range(self.horizon)):
+            st = self.steps[h]
+            pi = policy[st.infoset]
+            if v_next is None:
+                ev = eb = 0.0
+            else:
+                pad = jnp.zeros((1, n), dtype)
+                vn, bn = (jnp.concatenate([x, pad]) for x in (v_next, b_next))
+                ev = jnp.sum(st.prob[..., None] * vn[st.child], axis=2)  # (S,A,N)
+                eb = jnp.sum(st.prob[..., None] * bn[st.child], axis=2)
+            q = st.reward + ev
+            qb = st.reward + eb
+            v = jnp.sum(pi[..., None] * q, axis=1)  # (S, N)
+            expect_b = jnp.sum(pi[..., None] * qb, axis=1)  # (S, N)
+            own = jax.nn.one_hot(st.player, n, dtype=dtype)  # (S, N)
+            # Counterfactual weight: chance times the other players' reach.
+            others = jnp.prod(jnp.where(own > 0, 1, reach[h]), axis=1)
+            w = chance[h] * others
+            q_actor = jnp.sum(qb * own[:, None, :], axis=2)  # (S, A)
+            u = jax.ops.segment_sum(
+                w[:, None] * q_actor, st.infoset, num_segments=self.num_infosets
+            )
+            best = jnp.argmax(jnp.where(legal, u, -jnp.inf), axis=1)  # (I,)
+            chosen = jnp.take_along_axis(q_actor, best[st.infoset][:, None], axis=1)
+            b = jnp.where(own > 0, chosen, expect_b)
+            v_next, b_next = v, b
+        return self.initial @ v_next, self.initial @ b_next
+
+    def gains(self, policy: Float[Array, "I A"]) -> Float[Array, " N"]:
+        """``B_i - V_i`` per player (what a best response gains)."""
+        v, b = self.evaluate(policy)
+        return b - v
+
+    def nash_conv(self, policy: Float[Array, "I A"]) -> Float[Array, ""]:
+        """``sum_i (B_i - V_i)``: OpenSpiel's ``nash_conv``."""
+        return jnp.sum(self.gains(policy))
+
+    def exploitability(self, policy: Float[Array, "I A"]) -> Float[Array, ""]:
+        """``nash_conv / N``: OpenSpiel's ``exploitability``."""
+        return self.nash_conv(policy) / self.num_players
+
+    def check_policy(self, policy, name: str = "policy") -> Array:
+        """``policy`` (any array-like) as an array, checked: shape ``(I, A)``,
+        finite, non-negative, probability ``0`` on illegal actions and rows on
+        the simplex (``ValueError`` naming the row, the action and the value)."""
+        p = np.asarray(policy)
+        want = (self.num_infosets, self.num_actions)
+        if p.shape != want:
+            raise ValueError(f"{name} has shape {p.shape}; expected {want}")
+        legal = np.asarray(self.infoset_legal())
+        bad = ~np.isfinite(p) | (p < 0)
+        if bad.any():
+            i, a = (int(k) for k in np.unravel_index(np.argmax(bad), p.shape))
+            raise ValueError(
+                f"{name}[{i}, {a}] is {p[i, a].item()!r}; expected a probability"
+            )
+        bad = ~legal & (p != 0)
+        if bad.any():
+            i, a = (int(k) for k in np.unravel_index(np.argmax(bad), p.shape))
+            raise ValueError(
+                f"{name}[{i}, {a}] is {p[i, a].item()!r}; action {a} is illegal at "
+                f"information set {i} (expected probability 0)"
+            )
+        off = np.abs(p.sum(-1) - 1) > 1e-6
+        if off.any():
+            i = int(np.argmax(off))
+            raise ValueError(f"{name}[{i}] sums to {p[i].sum().item()!r}; expected 1")
+        return jnp.asarray(policy)
+
+
+def _concrete(x) -> np.ndarray | None:
+    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
