@@ -69,6 +69,12 @@ class TurnBasedGame(eqx.Module):
         steps: one :class:`TurnStep` per step.
         initial: ``(S_0,)`` chance distribution over the first decision nodes.
         infoset_player: ``(I,)`` the player of each information set.
+        parents: derived at construction, per step ``h >= 1`` the edge
+            ``(s, a, k)`` of step ``h - 1`` that leads to each node, ``(S_h, 3)``
+            (forward passes gather instead of scattering).
+        local: derived, per step the index of each node's information set
+            among the step's, and one node of each of the step's information
+            sets.
         num_players: ``N`` (static).
         num_infosets: ``I`` (static).
     """
@@ -76,21 +82,54 @@ class TurnBasedGame(eqx.Module):
     steps: tuple[TurnStep, ...]
     initial: Float[Array, " S0"]
     infoset_player: Int[Array, " I"]
+    parents: tuple[Int[Array, "S 3"], ...]
+    local: tuple[tuple[Int[Array, " S"], Int[Array, " L"]], ...]
     num_players: int = eqx.field(static=True)
     num_infosets: int = eqx.field(static=True)
 
-    def __check_init__(self):
+    def __init__(self, steps, initial, infoset_player, num_players, num_infosets):
+        """Checks the links (concrete arrays): every child index in range and
+        every node of steps ``1..`` reached by exactly one edge (a tree)."""
+        self.steps = tuple(steps)
+        self.initial = jnp.asarray(initial)
+        self.infoset_player = jnp.asarray(infoset_player)
+        self.num_players = int(num_players)
+        self.num_infosets = int(num_infosets)
         if not self.steps:
             raise ValueError("steps is empty; a game needs one decision step")
-        sizes = [*self.node_counts[1:], 0]
-        for h, (st, size) in enumerate(zip(self.steps, sizes, strict=True)):
-            c = _concrete(st.child)
-            if c is not None and c.size and (c.min() < 0 or c.max() > size):
+        sizes = [st.player.shape[0] for st in self.steps]
+        parents = []
+        for h, st in enumerate(self.steps):
+            size = sizes[h + 1] if h + 1 < len(sizes) else 0
+            c = np.asarray(st.child)
+            if c.size and (c.min() < 0 or c.max() > size):
                 raise ValueError(
                     f"steps[{h}].child has entries in [{c.min()}, {c.max()}]; "
                     f"expected [0, {size}] (the next step has {size} nodes, "
                     f"{size} is the sink)"
                 )
+            if h + 1 == len(sizes):
+                break
+            live = (c < size) & (np.asarray(st.prob) > 0)
+            hits = np.bincount(c[live], minlength=size)
+            if (hits != 1).any():
+                t = int(np.argmax(hits != 1))
+                raise ValueError(
+                    f"node {t} of step {h + 1} is reached by {int(hits[t])} edges; "
+                    "expected exactly one (a TurnBasedGame is a tree)"
+                )
+            edge = np.argwhere(live)  # (s, a, k), one per node
+            order = np.empty(size, np.int64)
+            order[c[live]] = np.arange(size)
+            parents.append(jnp.asarray(edge[order], jnp.int32))
+        self.parents = tuple(parents)
+        local = []
+        for st in self.steps:
+            _, first, inverse = np.unique(
+                np.asarray(st.infoset), return_index=True, return_inverse=True
+            )
+            local.append((jnp.asarray(inverse, jnp.int32), jnp.asarray(first)))
+        self.local = tuple(local)
 
     @property
     def horizon(self) -> int:
@@ -121,25 +160,17 @@ class TurnBasedGame(eqx.Module):
 
     def _reach(self, policy) -> list[Array]:
         """Per step ``(S_h, N)``: each player's own reach probability (the
-        product of its action probabilities on the path); chance in
-        ``initial`` and the edges is kept apart (:meth:`_chance`)."""
+        product of its action probabilities on the path); chance is kept apart
+        (:meth:`_chance`)."""
         n = self.num_players
         r = jnp.ones((self.node_counts[0], n), policy.dtype)
         out = [r]
-        for h, st in enumerate(self.steps[:-1]):
+        for st, up in zip(self.steps[:-1], self.parents, strict=True):
             pi = policy[st.infoset]  # (S, A)
             own = jax.nn.one_hot(st.player, n, dtype=pi.dtype)  # (S, N)
-            # Child reach: the actor's factor times pi(a); others unchanged.
-            factor = 1 + own[:, None, :] * (pi[:, :, None] - 1)  # (S, A, N)
-            edge = r[:, None, :] * factor  # (S, A, N)
-            size = self.node_counts[h + 1]
-            nxt = jnp.zeros((size + 1, n), pi.dtype)
-            src = jnp.broadcast_to(edge[:, :, None, :], (*st.child.shape, n))
-            live = (st.prob > 0)[..., None]
-            nxt = nxt.at[st.child.reshape(-1)].add(
-                jnp.where(live, src, 0).reshape(-1, n)
-            )
-            r = nxt[:size]
+            s, a = up[:, 0], up[:, 1]
+            # The actor's factor is pi(a); the others' reach is unchanged.
+            r = r[s] * (1 + own[s] * (pi[s, a][:, None] - 1))
             out.append(r)
         return out
 
@@ -147,13 +178,8 @@ class TurnBasedGame(eqx.Module):
         """Per step ``(S_h,)``: the chance reach of each node."""
         c = self.initial
         out = [c]
-        for h, st in enumerate(self.steps[:-1]):
-            size = self.node_counts[h + 1]
-            w = c[:, None, None] * st.prob * st.legal[..., None]
-            nxt = (
-                jnp.zeros(size + 1, c.dtype).at[st.child.reshape(-1)].add(w.reshape(-1))
-            )
-            c = nxt[:size]
+        for st, up in zip(self.steps[:-1], self.parents, strict=True):
+            c = c[up[:, 0]] * st.prob[up[:, 0], up[:, 1], up[:, 2]]
             out.append(c)
         return out
 
@@ -169,7 +195,6 @@ class TurnBasedGame(eqx.Module):
         reach = self._reach(policy)
         chance = self._chance()
         dtype = policy.dtype
-        legal = self.infoset_legal()
         v_next = b_next = None
         for h in reversed(range(self.horizon)):
             st = self.steps[h]
@@ -190,11 +215,12 @@ class TurnBasedGame(eqx.Module):
             others = jnp.prod(jnp.where(own > 0, 1, reach[h]), axis=1)
             w = chance[h] * others
             q_actor = jnp.sum(qb * own[:, None, :], axis=2)  # (S, A)
+            ids, rep = self.local[h]  # the step's information sets
             u = jax.ops.segment_sum(
-                w[:, None] * q_actor, st.infoset, num_segments=self.num_infosets
+                w[:, None] * q_actor, ids, num_segments=rep.shape[0]
             )
-            best = jnp.argmax(jnp.where(legal, u, -jnp.inf), axis=1)  # (I,)
-            chosen = jnp.take_along_axis(q_actor, best[st.infoset][:, None], axis=1)
+            best = jnp.argmax(jnp.where(st.legal[rep], u, -jnp.inf), axis=1)
+            chosen = jnp.take_along_axis(q_actor, best[ids][:, None], axis=1)
             b = jnp.where(own > 0, chosen, expect_b)
             v_next, b_next = v, b
         return self.initial @ v_next, self.initial @ b_next
@@ -239,7 +265,3 @@ class TurnBasedGame(eqx.Module):
             i = int(np.argmax(off))
             raise ValueError(f"{name}[{i}] sums to {p[i].sum().item()!r}; expected 1")
         return jnp.asarray(policy)
-
-
-def _concrete(x) -> np.ndarray | None:
-    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
