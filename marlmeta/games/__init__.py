@@ -28,6 +28,12 @@ from marlmeta.games._files import (
     load_game as load_game,
     save_game as save_game,
 )
+from marlmeta.games._gambit import (
+    format_nfg as format_nfg,
+    load_nfg as load_nfg,
+    parse_nfg as parse_nfg,
+    save_nfg as save_nfg,
+)
 from marlmeta.games._game import (
     AbstractMarkovGame as AbstractMarkovGame,
     DiscountedMarkovGame as DiscountedMarkovGame,
