@@ -241,3 +241,24 @@ def test_turn_based_conversion_refuses_bad_input():
         kuhn.policy_from_openspiel(os_policy.TabularPolicy(leduc))
     with pytest.raises(ValueError, match="which the converted game does not"):
         kuhn.policy_to_openspiel(np.asarray(kuhn.game.uniform()), leduc)
+
+
+def test_config_takes_an_openspiel_game(tmp_path):
+    import yaml
+
+    from marlmeta.experiments import load_config
+
+    path = tmp_path / "kuhn.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "kuhn",
+                "experiment": "zero_sum_meta",
+                "game": {"openspiel": "kuhn_poker", "num_games": 2},
+            }
+        )
+    )
+    base = load_config(path).base_game(jnp.float64)
+    game, _ = G.from_openspiel_tree("kuhn_poker")
+    assert base.num_observations == game.num_observations == (13, 13)
+    np.testing.assert_array_equal(base.rewards, game.rewards)

@@ -92,7 +92,8 @@ def from_openspiel_tree(
 
     Args:
         game: a ``pyspiel.Game`` (turn-based or simultaneous-move, with chance
-            nodes, rewards at any node), small enough to enumerate.
+            nodes, rewards at any node), small enough to enumerate, or its name
+            with parameters (``"kuhn_poker"``).
         dtype: floating dtype of the arrays (default: float64 under x64).
 
     Returns:
@@ -108,7 +109,9 @@ def from_openspiel_tree(
         ValueError: the game has no decision node, or the enumeration does
             not have perfect recall.
     """
-    _pyspiel()
+    pyspiel = _pyspiel()
+    if isinstance(game, str):
+        game = pyspiel.load_game(game)
     n, num_actions = game.num_players(), game.num_distinct_actions()
     root = game.new_initial_state()
     layers = [{}]
