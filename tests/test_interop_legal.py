@@ -83,6 +83,27 @@ def test_uniform_and_solver_start_are_uniform_over_legal_actions():
         np.testing.assert_allclose(np.asarray(p).sum(-1), 1.0)
 
 
+def test_projected_q_descent_stays_on_legal_actions():
+    import marlmeta as M
+
+    game, *_, masks = _masked_game()
+    sol = M.solve(S.ProjectedQDescent(0.5), game, 5)
+    for p, m in zip(sol.policy, masks, strict=True):
+        p = np.asarray(p)
+        assert np.all(p[~m] == 0.0) and np.allclose(p.sum(-1), 1.0)
+    # On the legal face the projection is the plain one of the legal entries.
+    y = np.array([[[0.3, 2.0, -1.0]]])
+    legal = G.LegalActions(
+        [np.ones((1, 1, 2), bool), np.array([[[True, False, True]]])]
+    )
+    one = G.markov_game(np.zeros((2, 1, 1, 2, 3)), np.ones((1, 1, 2, 3, 1)), [1.0])
+    one = dataclasses.replace(one, legal=legal)
+    from marlmeta.games._legal import legal_face
+
+    got = S.project_simplex(legal_face(one, (np.zeros((1, 1, 2)), y))[1])
+    np.testing.assert_allclose(got, [[[1.0, 0.0, 0.0]]])
+
+
 def test_all_legal_is_the_default_and_changes_no_number():
     game, *_ = _masked_game()
     free = dataclasses.replace(game, legal=G.AllLegal())

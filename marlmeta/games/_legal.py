@@ -231,5 +231,20 @@ def restrict_rows(game, tables) -> tuple[Array, ...]:
     )
 
 
+def legal_face(game, tables) -> tuple[Array, ...]:
+    """Per-player state-level tables ``(*lead, A_i)`` whose Euclidean projection
+    onto the simplex lies on the face of the legal actions: each illegal entry
+    becomes ``max(legal entries) - 2``, below any projection threshold
+    (``tau >= max - 1``), so it projects to ``0`` and leaves the legal
+    entries' projection unchanged."""
+    out = []
+    for m, y in zip(
+        game.legal.masks(game.lead_shape, game.num_actions), tables, strict=True
+    ):
+        top = jnp.max(jnp.where(m, y, -jnp.inf), axis=-1, keepdims=True)
+        out.append(jnp.where(m, y, top - 2))
+    return tuple(out)
+
+
 #: The default legal-action kind of a game: every action legal.
 ALL_LEGAL = AllLegal()
