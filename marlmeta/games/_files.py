@@ -13,13 +13,14 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
   (``reward_model.tables``, ``transitions.local.1``, ``observations.0``, ...).
 
 Every reward model (dense, zero-sum, identical-interest, stationary), every
-kernel (dense, sparse, factored), observation maps and cooperative games (a
-discounted game with identical rewards) are stored exactly: loading gives the
+kernel (dense, sparse, factored), observation maps, legal-action masks and
+cooperative games (a discounted game with identical rewards) are stored exactly: loading gives the
 same leaves (dtype, shape and bits) and the same static structure. Loading
 rebuilds the game through its classes' constructors, which check shapes and
 values, and through :func:`marlmeta.games.observe` for observation maps
 (perfect recall is checked again); any problem is a ``ValueError`` that names
-the file and what is wrong.
+the file and what is wrong. A field added to a class since a file was written
+(the games' ``legal``) takes its default when the file lacks it.
 """
 
 from __future__ import annotations
