@@ -34,6 +34,11 @@ from marlmeta.games._gambit import (
     parse_nfg as parse_nfg,
     save_nfg as save_nfg,
 )
+from marlmeta.games._gambit_efg import (
+    GambitTree as GambitTree,
+    load_efg as load_efg,
+    parse_efg as parse_efg,
+)
 from marlmeta.games._game import (
     AbstractMarkovGame as AbstractMarkovGame,
     DiscountedMarkovGame as DiscountedMarkovGame,

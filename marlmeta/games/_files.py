@@ -14,13 +14,14 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
 
 Every reward model (dense, zero-sum, identical-interest, stationary), every
 kernel (dense, sparse, factored), observation maps, legal-action masks and
-cooperative games (a discounted game with identical rewards) are stored exactly: loading gives the
-same leaves (dtype, shape and bits) and the same static structure. Loading
-rebuilds the game through its classes' constructors, which check shapes and
-values, and through :func:`marlmeta.games.observe` for observation maps
-(perfect recall is checked again); any problem is a ``ValueError`` that names
-the file and what is wrong. A field added to a class since a file was written
-(the games' ``legal``) takes its default when the file lacks it.
+cooperative games (a discounted game with identical rewards) are stored
+exactly: loading gives the same leaves (dtype, shape and bits) and the same
+static structure. Loading rebuilds the game through its classes'
+constructors, which check shapes and values, and through
+:func:`marlmeta.games.observe` for observation maps (perfect recall is checked
+again); any problem is a ``ValueError`` that names the file and what is wrong.
+A field added to a class since a file was written (the games' ``legal``)
+takes its default when the file lacks it.
 """
 
 from __future__ import annotations

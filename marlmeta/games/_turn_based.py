@@ -123,11 +123,17 @@ class TurnBasedGame(eqx.Module):
             order[c[live]] = np.arange(size)
             parents.append(jnp.asarray(edge[order], jnp.int32))
         self.parents = tuple(parents)
-        local = []
-        for st in self.steps:
-            _, first, inverse = np.unique(
+        local, seen = [], {}
+        for h, st in enumerate(self.steps):
+            ids, first, inverse = np.unique(
                 np.asarray(st.infoset), return_index=True, return_inverse=True
             )
+            for i in ids.tolist():
+                if seen.setdefault(i, h) != h:
+                    raise ValueError(
+                        f"information set {i} has nodes at steps {seen[i]} and {h}; "
+                        "expected each information set at one step"
+                    )
             local.append((jnp.asarray(inverse, jnp.int32), jnp.asarray(first)))
         self.local = tuple(local)
 
