@@ -262,3 +262,64 @@ def test_config_takes_an_openspiel_game(tmp_path):
     game, _ = G.from_openspiel_tree("kuhn_poker")
     assert base.num_observations == game.num_observations == (13, 13)
     np.testing.assert_array_equal(base.rewards, game.rewards)
+
+
+def test_interop_from_openspiel_representations():
+    from open_spiel.python.algorithms import cfr
+
+    from marlmeta import interop
+
+    # Turn-based (the default for a sequential game), metrics through evaluation.
+    conv = interop.from_openspiel("kuhn_poker")
+    assert isinstance(conv.game, G.TurnBasedGame)
+    os_game = conv.source
+    solver = cfr.CFRSolver(os_game)
+    for _ in range(3):
+        solver.evaluate_and_update_policy()
+    average = solver.average_policy()
+    table = conv.policy_from_openspiel(average)
+    want = os_expl.nash_conv(os_game, average)
+    np.testing.assert_allclose(E.nash_conv(conv.game, table), want, atol=1e-9)
+    np.testing.assert_allclose(E.exploitability(conv.game, table), want / 2, atol=1e-9)
+    np.testing.assert_allclose(
+        np.sum(E.gains(conv.game, table)), want, atol=1e-9, rtol=0
+    )
+    np.testing.assert_array_equal(
+        conv.policy_to_openspiel(table).action_probability_array,
+        average.action_probability_array,
+    )
+    # The observation tree: same number, policies both ways.
+    tree = interop.from_openspiel(os_game, interop.ObservationTree())
+    pi = tree.policy_from_openspiel(average)
+    np.testing.assert_allclose(E.nash_conv(tree.game, pi), want, atol=1e-9)
+    np.testing.assert_allclose(
+        tree.policy_to_openspiel(pi).action_probability_array,
+        average.action_probability_array,
+        atol=1e-15,
+    )
+    # A simultaneous-move game goes to the observation tree by default.
+    goof = interop.from_openspiel("goofspiel(num_cards=3,imp_info=True)")
+    assert isinstance(goof, interop.OpenSpielTree)
+    tab = os_policy.TabularPolicy(goof.source)  # uniform over legal actions
+    np.testing.assert_allclose(
+        E.nash_conv(goof.game, goof.policy_from_openspiel(tab)),
+        os_expl.nash_conv(goof.source, tab),
+        atol=1e-9,
+    )
+    # Normal form.
+    rps = interop.from_openspiel("matrix_rps")
+    assert isinstance(rps, interop.OpenSpielNormalForm)
+    pol = os_policy.TabularPolicy(rps.source)
+    pol.action_probability_array[:] = [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]
+    tables = rps.policy_from_openspiel(pol)
+    np.testing.assert_allclose(
+        E.nash_conv(rps.game, tables), os_expl.nash_conv(rps.source, pol), atol=1e-12
+    )
+    np.testing.assert_array_equal(
+        rps.policy_to_openspiel(tables).action_probability_array,
+        pol.action_probability_array,
+    )
+    with pytest.raises(ValueError, match="which the converted game does not"):
+        conv.policy_from_openspiel(
+            os_policy.TabularPolicy(pyspiel.load_game("leduc_poker"))
+        )

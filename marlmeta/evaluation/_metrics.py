@@ -69,8 +69,7 @@ def finite_or_raise(name: str, x: Array) -> Array:
 
 
 def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool, caller: str):
-    v, b, br = game.evaluate(validate(game, policy, caller=caller), best=best)
-    return v @ game.initial, (None if b is None else b @ game.initial), br
+    return game.initial_values(policy, best=best, caller=caller)
 
 
 def _gains(game: AbstractMarkovGame, policy, caller: str) -> Array:

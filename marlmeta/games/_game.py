@@ -51,7 +51,12 @@ from marlmeta.games._checks import (
 from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy
+from marlmeta.policies import (
+    AbstractPolicy,
+    ObservationPolicy,
+    ProductPolicy,
+    validate,
+)
 
 
 def _optional_array(name: str, x) -> Array | None:
@@ -175,6 +180,14 @@ class AbstractMarkovGame(eqx.Module):
             ``(N, S)`` or ``None``, deterministic best responses (one-hot, one
             table per player) or ``None``.
         """
+
+    def initial_values(self, policy, *, best: bool, caller: str):
+        """``(initial @ V, initial @ B or None, best responses)`` of a policy,
+        checked first (:func:`marlmeta.policies.validate`, and no probability on
+        an illegal action: :meth:`AbstractLegalActions.check_policy`)."""
+        policy = self.legal.check_policy(validate(self, policy, caller=caller), caller)
+        v, b, br = self.evaluate(policy, best=best)
+        return v @ self.initial, (None if b is None else b @ self.initial), br
 
     @abc.abstractmethod
     def averaged_q(self, policy: AbstractPolicy) -> tuple[Array, ...]:

@@ -37,6 +37,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from marlmeta.games._checks import _concrete, _index
+from marlmeta.policies._algebra import marginals
 from marlmeta.policies._observation import pool
 
 
@@ -85,6 +86,14 @@ class AbstractLegalActions(eqx.Module):
         ``(H, O_i, A_i)``."""
         masks = self.per_observation(lead, num_actions, observations, num_observations)
         return tuple(_normalise(m, dtype) for m in masks)
+
+    def check_policy(self, policy, caller: str):
+        """``policy`` (a checked policy kind) if it puts no probability on an
+        illegal action; otherwise a ``ValueError`` naming the player, step,
+        state and action (concrete policies) or, under ``jit``/``vmap``, a
+        run-time ``eqx.error_if`` error."""
+        del caller
+        return policy
 
     def restrict_logits(self, i: int, logits: Array) -> Array:
         """Player ``i``'s state-level logits ``(.., H, S, A_i)`` with ``-inf`` at
@@ -200,6 +209,28 @@ class LegalActions(AbstractLegalActions):
 
     def restrict_logits(self, i, logits):
         return jnp.where(self.legal[i], logits, -jnp.inf)
+
+    def check_policy(self, policy, caller):
+        n = len(self.legal)
+        pairs = zip(self.legal, marginals(policy.joint(), n), strict=True)
+        for i, (m, p) in enumerate(pairs):
+            bad = ~m & (p > 0)
+            c = _concrete(bad)
+            if c is None:
+                policy = eqx.error_if(
+                    policy,
+                    jnp.any(bad),
+                    f"{caller}: the policy puts probability on an illegal action "
+                    f"of player {i}",
+                )
+            elif c.any():
+                h, s, a = _index(int(np.argmax(c)), c.shape)
+                raise ValueError(
+                    f"{caller}: policy puts probability {float(p[h, s, a])!r} on "
+                    f"action {a} of player {i} at step {h}, state {s}, which is "
+                    "illegal there (expected probability 0)"
+                )
+        return policy
 
 
 def policy_masks(game) -> tuple[Array, ...]:

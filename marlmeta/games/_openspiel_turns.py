@@ -36,10 +36,12 @@ class OpenSpielTurns(eqx.Module):
         game: the :class:`~marlmeta.games.TurnBasedGame`.
         infosets: per information set ``(player, information state string)``,
             in the order of the policy table's rows.
+        source: the OpenSpiel game (``None`` if not kept).
     """
 
     game: TurnBasedGame
     infosets: tuple[tuple[int, str], ...] = eqx.field(static=True)
+    source: Any = eqx.field(static=True, default=None)
 
     def policy_from_openspiel(self, policy) -> np.ndarray:
         """The ``(I, A)`` table of an OpenSpiel ``TabularPolicy`` (for another
@@ -58,9 +60,10 @@ class OpenSpielTurns(eqx.Module):
             ]
         return table * np.asarray(self.game.infoset_legal())
 
-    def policy_to_openspiel(self, table, os_game) -> Any:
-        """An OpenSpiel ``TabularPolicy`` of ``os_game`` playing ``table``
-        (checked: ``(I, A)``, rows on the simplex, 0 on illegal actions).
+    def policy_to_openspiel(self, table, os_game=None) -> Any:
+        """An OpenSpiel ``TabularPolicy`` of ``os_game`` (default: the converted
+        game) playing ``table`` (checked: ``(I, A)``, rows on the simplex, 0 on
+        illegal actions).
 
         Raises:
             ValueError: a bad table, or ``os_game`` is another game.
@@ -69,7 +72,7 @@ class OpenSpielTurns(eqx.Module):
 
         table = np.asarray(self.game.check_policy(table, "table"))
         index = self._index()
-        out = os_policy.TabularPolicy(os_game)
+        out = os_policy.TabularPolicy(self.source if os_game is None else os_game)
         for k, state in enumerate(out.states):
             out.action_probability_array[k] = table[self._row(index, state, "os_game")]
         return out
@@ -172,7 +175,7 @@ def from_openspiel_turns(
     tree = TurnBasedGame(
         tuple(out), jnp.asarray(init, dtype), jnp.asarray(owner), n, len(ids)
     )
-    return OpenSpielTurns(tree, tuple(ids))
+    return OpenSpielTurns(tree, tuple(ids), game)
 
 
 def _step(layer, ids, step_of, h: int, n: int, num_actions: int):

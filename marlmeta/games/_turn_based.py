@@ -244,14 +244,39 @@ class TurnBasedGame(eqx.Module):
         """``nash_conv / N``: OpenSpiel's ``exploitability``."""
         return self.nash_conv(policy) / self.num_players
 
+    def initial_values(self, policy, *, best: bool, caller: str):
+        """``(V, B or None, None)`` of a checked ``(I, A)`` policy: what
+        :func:`marlmeta.evaluation.values`, ``gains`` and ``nash_conv`` read
+        (deterministic best responses are not returned)."""
+        v, b = self.evaluate(self.check_policy(policy, caller))
+        return v, (b if best else None), None
+
     def check_policy(self, policy, name: str = "policy") -> Array:
         """``policy`` (any array-like) as an array, checked: shape ``(I, A)``,
         finite, non-negative, probability ``0`` on illegal actions and rows on
-        the simplex (``ValueError`` naming the row, the action and the value)."""
-        p = np.asarray(policy)
+        the simplex (``ValueError`` naming the row, the action and the value;
+        under ``jit``/``vmap`` the value checks are a run-time
+        ``eqx.error_if`` error)."""
         want = (self.num_infosets, self.num_actions)
-        if p.shape != want:
-            raise ValueError(f"{name} has shape {p.shape}; expected {want}")
+        if tuple(jnp.shape(policy)) != want:
+            raise ValueError(
+                f"{name} has shape {tuple(jnp.shape(policy))}; expected {want}"
+            )
+        if isinstance(policy, jax.core.Tracer):
+            legal = self.infoset_legal()
+            bad = (
+                ~jnp.isfinite(policy)
+                | (policy < 0)
+                | (~legal & (policy != 0))
+                | (jnp.abs(jnp.sum(policy, -1, keepdims=True) - 1) > 1e-6)
+            )
+            return eqx.error_if(
+                policy,
+                jnp.any(bad),
+                f"{name} is not a policy of this game: a negative or non-finite "
+                "entry, probability on an illegal action or a row off the simplex",
+            )
+        p = np.asarray(policy)
         legal = np.asarray(self.infoset_legal())
         bad = ~np.isfinite(p) | (p < 0)
         if bad.any():
