@@ -33,12 +33,13 @@ class GameSourceConfig:
     :func:`marlmeta.games.save_game` file of one finite-horizon game) and
     ``openspiel`` (an OpenSpiel game name with parameters, converted by
     :func:`marlmeta.games.from_openspiel_tree`), plus the perturbation
-    family's ``noise_std`` and ``num_games``."""
+    family's ``noise_std``, ``num_games`` and (for a batch) ``seed``."""
 
     file: str | None = None
     openspiel: str | None = None
     noise_std: float = 0.1
     num_games: int = 10
+    seed: int = 0
     note: str = ""
 
     def sizes(self) -> dict[str, int]:
@@ -59,6 +60,21 @@ class GameSourceConfig:
                 f"{path}: key 'game.openspiel' is {self.openspiel!r}, but open_spiel "
                 "is not installed (pip install 'marlmeta[openspiel]')"
             )
+
+    def batch(self, dtype):
+        """A batch of ``num_games`` games: the base game plus independent
+        Gaussian reward noise per player (std ``noise_std``, key ``seed``;
+        :func:`marlmeta.games.perturb_rewards`), for experiments that run on a
+        batch of general-sum games."""
+        from marlmeta import games
+
+        return games.perturb_rewards(
+            jax.random.key(self.seed),
+            self.build(dtype, None),
+            self.num_games,
+            self.noise_std,
+            coupling="independent",
+        )
 
     def build(self, dtype, make):
         """The base game, one finite-horizon game in ``dtype`` (``make``, the
