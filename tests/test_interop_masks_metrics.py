@@ -64,3 +64,16 @@ def test_adaptive_oftrl_plays_legal_actions_only():
     assert np.isfinite(gap) and gap >= -1e-6
     # The online bound maximises over legal actions: it bounds the true gap.
     assert float(sol.trace.cce_gap[-1]) >= 0
+
+
+def test_turn_based_best_responses_are_the_hand_solved_ones():
+    game = _pennies()
+    # y = 0.6 (player 1 leans heads): player 0 matches, heads at both stakes;
+    # player 1 (who loses c on a match) earns -sum_c c (2 x_c - 1) / 2 = 0.1
+    # from heads with x1 = 0.8, x2 = 0.3 (and -0.1 from tails): heads.
+    table = np.array([[0.8, 0.2, 0], [0.3, 0.7, 0], [0.6, 0.4, 0]])
+    br = np.asarray(E.best_responses(game, table))
+    np.testing.assert_array_equal(br, [[1, 0, 0], [1, 0, 0], [1, 0, 0]])
+    table[2] = [0.4, 0.6, 0]  # player 1 leans tails: player 0 plays tails
+    br = np.asarray(E.best_responses(game, table))
+    np.testing.assert_array_equal(br[:2], [[0, 1, 0], [0, 1, 0]])

@@ -197,7 +197,19 @@ class TurnBasedGame(eqx.Module):
             ``policy`` and of its best response over behavioural strategies
             (legal actions only).
         """
+        v, b, _ = self._evaluate(policy)
+        return v, b
+
+    def best_responses(self, policy: Float[Array, "I A"]) -> Float[Array, "I A"]:
+        """The deterministic best responses, one-hot ``(I, A)``: at each
+        information set, the legal action its player's best response plays
+        (lowest index on ties); each player's rows against the others'
+        ``policy``."""
+        return self._evaluate(policy)[2]
+
+    def _evaluate(self, policy):
         n = self.num_players
+        table = jnp.zeros((self.num_infosets, self.num_actions), policy.dtype)
         reach = self._reach(policy)
         chance = self._chance()
         dtype = policy.dtype
@@ -226,10 +238,13 @@ class TurnBasedGame(eqx.Module):
                 w[:, None] * q_actor, ids, num_segments=rep.shape[0]
             )
             best = jnp.argmax(jnp.where(st.legal[rep], u, -jnp.inf), axis=1)
+            table = table.at[st.infoset[rep]].set(
+                jax.nn.one_hot(best, self.num_actions, dtype=policy.dtype)
+            )
             chosen = jnp.take_along_axis(q_actor, best[ids][:, None], axis=1)
             b = jnp.where(own > 0, chosen, expect_b)
             v_next, b_next = v, b
-        return self.initial @ v_next, self.initial @ b_next
+        return self.initial @ v_next, self.initial @ b_next, table
 
     def gains(self, policy: Float[Array, "I A"]) -> Float[Array, " N"]:
         """``B_i - V_i`` per player (what a best response gains)."""
@@ -245,11 +260,12 @@ class TurnBasedGame(eqx.Module):
         return self.nash_conv(policy) / self.num_players
 
     def initial_values(self, policy, *, best: bool, caller: str):
-        """``(V, B or None, None)`` of a checked ``(I, A)`` policy: what
-        :func:`marlmeta.evaluation.values`, ``gains`` and ``nash_conv`` read
-        (deterministic best responses are not returned)."""
-        v, b = self.evaluate(self.check_policy(policy, caller))
-        return v, (b if best else None), None
+        """``(V, B or None, best responses or None)`` of a checked ``(I, A)``
+        policy: what :func:`marlmeta.evaluation.values`, ``gains``,
+        ``nash_conv`` and ``best_responses`` read (the best responses are one
+        ``(I, A)`` one-hot table, see :meth:`best_responses`)."""
+        v, b, br = self._evaluate(self.check_policy(policy, caller))
+        return v, (b if best else None), (br if best else None)
 
     def check_policy(self, policy, name: str = "policy") -> Array:
         """``policy`` (any array-like) as an array, checked: shape ``(I, A)``,
