@@ -160,7 +160,7 @@ def benchmarks_markdown() -> str:
 README = ROOT / "README.md"
 README_BEGIN = "<!-- benchmarks:begin (python docs/_generate.py readme) -->"
 README_END = "<!-- benchmarks:end -->"
-_REFERENCE_PREFIXES = ("numpy_", "scipy_")
+_REFERENCE_PREFIXES = ("numpy_", "scipy_", "openspiel_")
 _LABEL_KEYS = ("benchmark", "solver", "method", "players", "dim", "inner_steps")
 
 

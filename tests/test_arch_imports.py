@@ -35,6 +35,7 @@ _LIBRARY = {
     "lp",
     "meta",
     "theory",
+    "interop",
     "__init__",
     *_DRIVERS,
 }
@@ -55,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
     "exact": {"lp", *_SOLVERS},
     "theory": _DRIVERS,
     "meta": _DRIVERS,
+    "interop": _EVALUATION,
     "aggregative": {"lp", *_DRIVERS},
     "__init__": _LIBRARY,
     "experiments": _LIBRARY | {"experiments"},

@@ -69,9 +69,7 @@ def finite_or_raise(name: str, x: Array) -> Array:
 
 
 def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool, caller: str):
-    ev = game.evaluate(validate(game, policy, caller=caller), best=best)
-    b = None if ev.best_values is None else ev.best_values @ game.initial
-    return ev.values @ game.initial, b, ev.best_responses
+    return game.initial_values(policy, best=best, caller=caller)
 
 
 def _gains(game: AbstractMarkovGame, policy, caller: str) -> Array:

@@ -69,6 +69,7 @@ def _build(cls, data, path: str, prefix: str = ""):
     if not isinstance(data, dict):
         where = prefix.rstrip(".") or "the top level"
         raise ConfigError(f"{path}: '{where}' must be a mapping, got {data!r}")
+    _refuse_game_source(cls, data, path)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in data:
@@ -87,6 +88,18 @@ def _build(cls, data, path: str, prefix: str = ""):
         ):
             raise ConfigError(f"{path}: missing key '{prefix}{name}'")
     return cls(**kwargs)
+
+
+def _refuse_game_source(cls, data: dict, path: str) -> None:
+    """A clear ConfigError where an experiment that cannot use an arbitrary
+    game is given one (``game: {file: ..}`` or ``game: {openspiel: ..}``)."""
+    game = data.get("game")
+    reason = getattr(cls, "game_source_refusal", None)
+    if reason and isinstance(game, dict) and {"file", "openspiel"} & game.keys():
+        raise ConfigError(
+            f"{path}: experiment '{cls.experiment_name}' cannot take a game from "
+            f"a file or an OpenSpiel name (key 'game'): {reason}"
+        )
 
 
 def check_name(path: str, name: str) -> None:

@@ -64,6 +64,11 @@ class Point(eqx.Module):
 class ScalingConfig(Experiment, experiment="aggregative_scaling"):
     """Aggre-BI's NE-gap and certificate against ``n``, ``alpha`` and ``d``."""
 
+    game_source_refusal = (
+        "aggregative games are defined by an aggregate of the players' actions, "
+        "not by a reward table"
+    )
+
     name: str
     experiment: str
     players: tuple[int, ...] = (10, 30, 100, 300, 1000)
@@ -178,6 +183,11 @@ class VIRun(eqx.Module):
 class AggreVIConfig(Experiment, experiment="aggre_vi"):
     """Aggre-VI's NE-gap and Nash regret against episodes."""
 
+    game_source_refusal = (
+        "aggregative games are defined by an aggregate of the players' actions, "
+        "not by a reward table"
+    )
+
     name: str
     experiment: str
     episodes: int = 2000
@@ -281,6 +291,11 @@ class WelfarePoint(eqx.Module):
 @dataclasses.dataclass(frozen=True)
 class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
     """Equilibrium selection by linear welfare on singleton congestion games."""
+
+    game_source_refusal = (
+        "aggregative games are defined by an aggregate of the players' actions, "
+        "not by a reward table"
+    )
 
     name: str
     experiment: str

@@ -22,6 +22,7 @@ from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
 from marlmeta.experiments import _plots
+from marlmeta.experiments._game_source import GameSourceConfig
 from marlmeta.experiments._loader import (
     ConfigError,
     check_checkpoints,
@@ -51,6 +52,24 @@ class GameBatchConfig:
     stay: float | None = None
     seed: int = 0
 
+    def sizes(self) -> dict[str, int]:
+        """The sizes to check (``>= 1``)."""
+        sizes = {"game.num_states": self.num_states, "game.horizon": self.horizon}
+        for i, a in enumerate(self.num_actions):
+            sizes[f"game.num_actions[{i}]"] = a
+        return sizes
+
+    def check(self, path: str) -> None:
+        """``stay`` is a probability."""
+        if self.stay is not None and not 0.0 <= self.stay <= 1.0:
+            raise ConfigError(
+                f"{path}: key 'game.stay' is {self.stay}; expected in [0, 1]"
+            )
+
+    def batch(self, dtype):
+        """The batch of random games."""
+        return _random_batch(self, dtype)
+
 
 #: The registry names of the solvers a CCE comparison accepts.
 SOLVER_NAMES = ("GeneralSumOMD", "AdaptiveOFTRL")
@@ -72,7 +91,7 @@ class CompareConfig(Experiment, experiment="compare"):
 
     name: str
     experiment: str
-    game: GameBatchConfig
+    game: GameBatchConfig | GameSourceConfig
     solvers: tuple[SolverEntry, ...]
     num_steps: int = 1000
     checkpoints: tuple[int, ...] = (10, 100, 1000)
@@ -82,19 +101,9 @@ class CompareConfig(Experiment, experiment="compare"):
 
     def check(self, path: str) -> None:
         g = self.game
-        sizes = {
-            "game.num_games": g.num_games,
-            "game.num_states": g.num_states,
-            "game.horizon": g.horizon,
-            "num_steps": self.num_steps,
-        }
-        for i, a in enumerate(g.num_actions):
-            sizes[f"game.num_actions[{i}]"] = a
-        check_sizes(path, sizes)
-        if g.stay is not None and not 0.0 <= g.stay <= 1.0:
-            raise ConfigError(
-                f"{path}: key 'game.stay' is {g.stay}; expected in [0, 1]"
-            )
+        sizes = {"game.num_games": g.num_games, "num_steps": self.num_steps}
+        check_sizes(path, sizes | g.sizes())
+        g.check(path)
         check_solver_entries(path, self.solvers, SOLVER_NAMES)
         check_checkpoints(
             path, "checkpoints", self.checkpoints, "num_steps", self.num_steps
@@ -147,9 +156,13 @@ class ExactChunk(eqx.Module):
 
 
 def games_of(config: CompareConfig):
-    """The batch of games a comparison runs on."""
-    g = config.game
+    """The batch of games a comparison runs on: random games, or a game from
+    a file or OpenSpiel and its reward perturbations."""
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
+    return config.game.batch(dtype)
+
+
+def _random_batch(g: GameBatchConfig, dtype):
     games = M.games.random_general_sum(
         jr.key(g.seed), g.num_games, g.num_actions, g.num_states, g.horizon, dtype=dtype
     )

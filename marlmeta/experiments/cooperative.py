@@ -55,6 +55,12 @@ class CooperativeSolverEntry:
 class CooperativePPOConfig(Experiment, experiment="cooperative_ppo"):
     """MA-PPO against independent methods on random cooperative games."""
 
+    game_source_refusal = (
+        "multi-agent PPO runs on cooperative games with networked (localized) "
+        "rewards and factored transitions, which an arbitrary game does not "
+        "have"
+    )
+
     name: str
     experiment: str
     solvers: tuple[CooperativeSolverEntry, ...]

@@ -66,6 +66,12 @@ class MAMLSettings:
 class MAMLConfig(Experiment, experiment="maml_mpg"):
     """MAML on a family of discounted potential games (Mao et al. section 4.2)."""
 
+    game_source_refusal = (
+        "MAML differentiates the potential of a family of discounted potential "
+        "games; game files and OpenSpiel conversions are finite-horizon games "
+        "without a potential"
+    )
+
     name: str
     experiment: str
     game: MAMLGameConfig = MAMLGameConfig()

@@ -142,6 +142,12 @@ class PokerChunk(eqx.Module):
 class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
     """Individual vs meta-learning on stack-perturbed river endgames."""
 
+    game_source_refusal = (
+        "its family perturbs the stacks of a structured river endgame, not "
+        "rewards; convert a poker game with marlmeta.interop.from_openspiel and "
+        "run zero_sum_meta on it instead"
+    )
+
     name: str
     experiment: str
     game: RiverGameConfig = RiverGameConfig()

@@ -86,6 +86,11 @@ class RatioPanel:
 class RatioGameConfig(Experiment, experiment="ratio_game"):
     """Zhao et al.'s Figure 1: one chunk per panel."""
 
+    game_source_refusal = (
+        "it reproduces Figure 1 of Zhao et al. on von Neumann's ratio game, one "
+        "fixed game with stopping probabilities"
+    )
+
     name: str
     experiment: str
     panels: tuple[RatioPanel, ...]

@@ -48,6 +48,12 @@ class SampledPPOConfig(Experiment, experiment="sampled_ppo"):
     every entry of ``ippo_updates``. Episodes are cut at ``rollout_steps``.
     """
 
+    game_source_refusal = (
+        "sample-based PPO runs on cooperative games with networked (localized) "
+        "rewards and factored transitions, which an arbitrary game does not "
+        "have"
+    )
+
     name: str
     experiment: str
     iterations: int

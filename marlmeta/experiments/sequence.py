@@ -32,6 +32,7 @@ from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
 from marlmeta.experiments import _plots
+from marlmeta.experiments._game_source import GameSourceConfig
 from marlmeta.experiments._loader import (
     ConfigError,
     check_checkpoints,
@@ -62,7 +63,11 @@ class TwoStateGameConfig:
     note: str = ""
 
     def sizes(self) -> dict[str, int]:
-        return {}
+        return {"game.horizon": self.horizon}
+
+    def build(self, dtype, make):
+        """The base game: the experiment's generator ``make(self, dtype)``."""
+        return make(self, dtype)
 
     def check(self, path: str) -> None:
         shape = [len(self.rewards)] + [len(r) for r in self.rewards]
@@ -92,8 +97,12 @@ class GeneralSumGameConfig:
     base_seed: int = 0
     note: str = ""
 
+    def build(self, dtype, make):
+        """The base game: the experiment's generator ``make(self, dtype)``."""
+        return make(self, dtype)
+
     def sizes(self) -> dict[str, int]:
-        sizes = {"game.num_states": self.num_states}
+        sizes = {"game.num_states": self.num_states, "game.horizon": self.horizon}
         sizes.update(
             {f"game.num_actions[{i}]": a for i, a in enumerate(self.num_actions)}
         )
@@ -250,7 +259,6 @@ class SequenceExperiment(Experiment):
 
     def check(self, path: str) -> None:
         sizes = {
-            "game.horizon": self.game.horizon,
             "game.num_games": self.game.num_games,
             "solver.num_steps": self.solver.num_steps,
             "run.seeds": self.run.seeds,
@@ -293,7 +301,7 @@ class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
 
     name: str
     experiment: str
-    game: TwoStateGameConfig
+    game: TwoStateGameConfig | GameSourceConfig
     solver: OMDConfig = OMDConfig()
     meta: MetaConfig = MetaConfig()
     run: RunConfig = RunConfig()
@@ -309,10 +317,7 @@ class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
     coupling = "zero_sum"
 
     def base_game(self, dtype):
-        g = self.game
-        return M.games.zoo.seed000_zero_sum(
-            g.rewards, g.horizon, g.stay, g.switch, dtype
-        )
+        return self.game.build(dtype, _two_state_zero_sum)
 
     def read(self, report):
         return report.nash_conv
@@ -353,7 +358,7 @@ class PotentialMetaConfig(SequenceExperiment, experiment="potential_meta"):
 
     name: str
     experiment: str
-    game: TwoStateGameConfig
+    game: TwoStateGameConfig | GameSourceConfig
     solver: OMDConfig = OMDConfig(step_size=0.05)
     run: RunConfig = RunConfig()
     description: str = ""
@@ -373,10 +378,7 @@ class PotentialMetaConfig(SequenceExperiment, experiment="potential_meta"):
     )
 
     def base_game(self, dtype):
-        g = self.game
-        return M.games.zoo.seed000_identical_interest(
-            g.rewards, g.horizon, g.stay, g.switch, dtype
-        )
+        return self.game.build(dtype, _two_state_identical)
 
     def read(self, report):
         return 0.5 * report.nash_conv
@@ -394,7 +396,7 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
 
     name: str
     experiment: str
-    game: GeneralSumGameConfig
+    game: GeneralSumGameConfig | GameSourceConfig
     solver: OMDConfig = OMDConfig(step_size=0.1)
     meta: MetaConfig = MetaConfig()
     run: RunConfig = RunConfig()
@@ -410,14 +412,27 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
     coupling = "independent"
 
     def base_game(self, dtype):
-        g = self.game
-        games = M.games.random_general_sum(
-            jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
-        )
-        return jax.tree.map(lambda x: x[0], games)
+        return self.game.build(dtype, _random_general_sum)
 
     def read(self, report):
         return report.cce_gap
+
+
+def _two_state_zero_sum(g: TwoStateGameConfig, dtype):
+    return M.games.zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
+
+
+def _two_state_identical(g: TwoStateGameConfig, dtype):
+    return M.games.zoo.seed000_identical_interest(
+        g.rewards, g.horizon, g.stay, g.switch, dtype
+    )
+
+
+def _random_general_sum(g: GeneralSumGameConfig, dtype):
+    games = M.games.random_general_sum(
+        jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
+    )
+    return jax.tree.map(lambda x: x[0], games)
 
 
 def _chunk_fn(config: SequenceExperiment):

@@ -78,6 +78,12 @@ class SoftmaxMPGConfig(Experiment, experiment="softmax_mpg"):
     paper's appendix 8 does so for natural gradient play).
     """
 
+    game_source_refusal = (
+        "the softmax policy-gradient experiment of Zhang et al. runs on its "
+        "named potential games (key 'game' is one of their names) and reads "
+        "their potential function; an arbitrary game has none"
+    )
+
     name: str
     experiment: str
     game: str

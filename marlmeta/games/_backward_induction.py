@@ -71,7 +71,8 @@ def backward(
         if b_next is None:
             return (v, None), (None, qbar)
         qb = r + ev[m:]
-        dev = [pol.expect_others(qb[i], i) for i in range(n)]
+        # Best responses range over legal actions only (-inf elsewhere).
+        dev = [game.legal.restrict(h, i, pol.expect_others(qb[i], i)) for i in range(n)]
         weight = [None if c is None else c[i][h] for i in range(n)]
         best_dev = [pol.best_choice(d, i, weight[i]) for i, d in enumerate(dev)]
         b = jnp.stack([x[0] for x in best_dev])

@@ -14,13 +14,15 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
   (``reward_model.tables``, ``transitions.local.1``, ``observations.0``, ...).
 
 Every reward model (dense, zero-sum, identical-interest, stationary), every
-kernel (dense, sparse, factored), observation maps and cooperative games (a
-discounted game with identical rewards) are stored exactly: loading gives the
-same leaves (dtype, shape and bits) and the same static structure. Loading
-rebuilds the game through its classes' constructors, which check shapes and
-values, and through :func:`marlmeta.games.observe` for observation maps
-(perfect recall is checked again); any problem is a ``ValueError`` that names
-the file and what is wrong.
+kernel (dense, sparse, factored), observation maps, legal-action masks and
+cooperative games (a discounted game with identical rewards) are stored
+exactly: loading gives the same leaves (dtype, shape and bits) and the same
+static structure. Loading rebuilds the game through its classes'
+constructors, which check shapes and values, and through
+:func:`marlmeta.games.observe` for observation maps (perfect recall is checked
+again); any problem is a ``ValueError`` that names the file and what is wrong.
+A field added to a class since a file was written (the games' ``legal``)
+takes its default when the file lacks it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from marlmeta.games._game import (
     DiscountedMarkovGame,
     FiniteHorizonGame,
 )
+from marlmeta.games._legal import AllLegal, LegalActions
 from marlmeta.games._linear_solves import AutoSolve, DenseSolve, MatrixFreeSolve
 from marlmeta.games._observations import observe
 from marlmeta.games._rewards import (
@@ -76,6 +79,8 @@ _MODULES = _GAMES | {
         AutoSolve,
         DenseSolve,
         MatrixFreeSolve,
+        AllLegal,
+        LegalActions,
     )
 }
 
@@ -176,11 +181,18 @@ class _Reader(eqx.Module):
             self.fail(f"{name} has the unknown module {node.get('module')!r}")
         fields = node.get("fields")
         names = [f.name for f in dataclasses.fields(cls)]
-        if not isinstance(fields, dict) or list(fields) != names:
+        params = inspect.signature(cls.__init__).parameters
+        # Fields added since a file was written (e.g. ``legal``) take their
+        # defaults when they are absent.
+        required = [
+            k
+            for k in names
+            if params.get(k) is None or params[k].default is inspect.Parameter.empty
+        ]
+        if not isinstance(fields, dict) or list(fields) not in (names, required):
             self.fail(
                 f"{name} ({cls.__name__}) has fields {fields!r:.80}; expected {names}"
             )
-        params = inspect.signature(cls.__init__).parameters
         args = {
             (k if k in params else k.rstrip("_")): self.decode(v, f"{name}.{k}")
             for k, v in fields.items()

@@ -52,9 +52,15 @@ from marlmeta._checks import (
 )
 from marlmeta.games import _backward_induction as _backward, _linear_solves as _linear
 from marlmeta.games._evaluation import Evaluation
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy
+from marlmeta.policies import (
+    AbstractPolicy,
+    ObservationPolicy,
+    ProductPolicy,
+    validate,
+)
 
 
 def _optional_array(name: str, x) -> Array | None:
@@ -181,6 +187,15 @@ class AbstractMarkovGame(eqx.Module):
             deterministic best responses (one-hot, one table per player).
         """
 
+    def initial_values(self, policy, *, best: bool, caller: str):
+        """``(initial @ V, initial @ B or None, best responses)`` of a policy,
+        checked first (:func:`marlmeta.policies.validate`, and no probability on
+        an illegal action: :meth:`AbstractLegalActions.check_policy`)."""
+        policy = self.legal.check_policy(validate(self, policy, caller=caller), caller)
+        ev = self.evaluate(policy, best=best)
+        b = None if ev.best_values is None else ev.best_values @ self.initial
+        return ev.values @ self.initial, b, ev.best_responses
+
     @abc.abstractmethod
     def averaged_q(self, policy: AbstractPolicy) -> tuple[Array, ...]:
         """``Qbar_i(.., s, a_i) = E_{a_{-i} ~ pi_{-i}} Q_i(.., s, a)`` per player."""
@@ -274,6 +289,9 @@ class FiniteHorizonGame(AbstractMarkovGame):
             :func:`marlmeta.games.observe`, which checks perfect recall);
             policies are then :class:`~marlmeta.policies.ObservationPolicy`.
         num_observations: ``(O_0, .., O_{N-1})`` (static) or ``None``.
+        legal: the legal actions (:mod:`marlmeta.games._legal`):
+            :class:`~marlmeta.games.AllLegal` (default) or per-player masks
+            ``(H, S, A_i)`` (:class:`~marlmeta.games.LegalActions`).
     """
 
     reward_model: AbstractRewards
@@ -284,6 +302,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
     horizon: int = eqx.field(static=True)
     observations: tuple[Int[Array, "H S"], ...] | None
     num_observations: tuple[int, ...] | None = eqx.field(static=True)
+    legal: AbstractLegalActions
     _state_axes: ClassVar[int] = 2
 
     def __init__(
@@ -296,6 +315,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
         horizon,
         observations=None,
         num_observations=None,
+        legal: AbstractLegalActions = ALL_LEGAL,
     ):
         """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array.
 
@@ -311,6 +331,15 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.horizon = count("horizon", horizon)
         self.observations = observations
         self.num_observations = num_observations
+        self.legal = legal
+
+    def __check_init__(self):
+        if not isinstance(self.legal, AbstractLegalActions):
+            raise ValueError(
+                f"legal is a {type(self.legal).__name__}; expected a legal-action "
+                "kind (marlmeta.games.AllLegal or LegalActions)"
+            )
+        self.legal.check_shapes(self.horizon, self.num_states, self.num_actions)
 
     def _step_sizes(self):
         return (self.horizon,)
@@ -493,6 +522,11 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         """Values, ``Qbar_i`` and the visitation of a policy from one dense
         state kernel (the softmax quantities)."""
         return _linear.parts(self, policy)
+
+    @property
+    def legal(self) -> AbstractLegalActions:
+        """Every action is legal (masks are per step: finite-horizon games)."""
+        return AllLegal()
 
     def step_policy(self, policy, h):
         del h

@@ -8,7 +8,10 @@ determines ``(obs[i][h, s], a_i)``. Two relaxations keep turn-based games
 legal: an action that is a **dummy** at ``(h, s)`` (neither the rewards nor the
 transitions depend on it: the player does not act there) is not recalled, and
 successors from which the player never acts again (e.g. an absorbing terminal
-state) are not checked.
+state) are not checked; illegal actions (the game's legal masks) are never
+played, so they are not checked either. States a player observes alike must
+have the same legal actions (a state where all are legal, a dummy move,
+excepted).
 """
 
 from __future__ import annotations
@@ -69,10 +72,35 @@ def observe(
         game.horizon,
         observations=tuple(jnp.asarray(o, jnp.int32) for o in maps),
         num_observations=tuple(counts),
+        legal=game.legal,
     )
+    _check_legal(out)
     if check:
         check_perfect_recall(out)
     return out
+
+
+def _check_legal(game: FiniteHorizonGame) -> None:
+    """Raise ``ValueError`` unless, for every player, the states it observes
+    alike have the same legal actions (a state where every action is legal, a
+    dummy move, excepted): an observation policy's row is then legal at every
+    state it is played in."""
+    masks = game.legal.masks(game.lead_shape, game.num_actions)
+    per_obs = game.legal.per_observation(
+        game.lead_shape, game.num_actions, game.observations, game.num_observations
+    )
+    for i, (m, mo, o) in enumerate(zip(masks, per_obs, game.observations, strict=True)):
+        m, mo, o = np.asarray(m), np.asarray(mo), np.asarray(o)
+        lifted = np.take_along_axis(mo, o[..., None], axis=-2)
+        bad = (lifted != m).any(-1) & ~m.all(-1)
+        if bad.any():
+            h, s = (int(k) for k in np.unravel_index(np.argmax(bad), bad.shape))
+            raise ValueError(
+                f"legal[{i}][{h}, {s}] is {m[h, s].tolist()}, but player {i}'s "
+                f"observation {int(o[h, s])} at step {h} has the legal actions "
+                f"{lifted[h, s].tolist()} elsewhere; states observed alike need "
+                "the same legal actions"
+            )
 
 
 def _dummies(game: FiniteHorizonGame, nxt, prob) -> list[np.ndarray]:
@@ -114,6 +142,7 @@ def check_perfect_recall(game: FiniteHorizonGame) -> None:
     H, S = game.horizon, game.num_states
     t_of = (lambda h: h) if prob.shape[0] == H else (lambda h: 0)
     dummy = _dummies(game, nxt, prob)
+    legal = [np.asarray(m) for m in game.legal.masks(game.lead_shape, game.num_actions)]
     # Forward reachability under any actions.
     reach = np.zeros((H, S), bool)
     reach[0] = initial > 0
@@ -135,6 +164,8 @@ def check_perfect_recall(game: FiniteHorizonGame) -> None:
             grid = np.indices(prob[t].shape)  # (s, a_0, .., a_{N-1}, k)
             succ = nxt[t]
             keep = (prob[t] > 0) & reach[h][grid[0]] & acts[h + 1][succ]
+            for j, m in enumerate(legal):  # illegal actions are never played
+                keep &= m[h][grid[0], grid[1 + j]]
             s, a, s2 = grid[0][keep], grid[1 + i][keep], succ[keep]
             a = np.where(dummy[i][h][s], -1, a)
             key, val = obs[h + 1, s2], np.stack([obs[h, s], a], axis=1)

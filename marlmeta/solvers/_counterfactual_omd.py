@@ -15,7 +15,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import FiniteHorizonGame
+from marlmeta.games import FiniteHorizonGame, uniform_rows
 from marlmeta.policies import ObservationPolicy, ProductPolicy, pool
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._observed_omd import beliefs, mass_per_observation, reach_average
@@ -68,11 +68,7 @@ class CounterfactualOMD(AbstractSolver):
     def default_init(self, game: FiniteHorizonGame, num_steps: int):
         game.require_observations("CounterfactualOMD")
         del num_steps
-        dtype = game.rewards.dtype
-        return tuple(
-            jnp.full((game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
+        return uniform_rows(game)
 
     def init(self, game: FiniteHorizonGame, init_policy) -> CounterfactualOMDState:
         game.require_observations("CounterfactualOMD")

@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from marlmeta.games import MarkovGame
+from marlmeta.games import MarkovGame, restrict_rows, uniform_rows
 from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
@@ -257,10 +257,10 @@ class AbstractStageOMD(AbstractSolver):
         stage ``nxt``."""
 
     def default_init(self, game: MarkovGame, num_steps: int):
-        """Uniform per-stage initial policies: per player ``(K, H, S, A_i)``."""
-        shape = (num_stages(game.horizon, num_steps), game.horizon, game.num_states)
-        dtype = game.rewards.dtype
-        return tuple(jnp.full((*shape, a), 1.0 / a, dtype) for a in game.num_actions)
+        """Uniform per-stage initial policies over the legal actions: per player
+        ``(K, H, S, A_i)`` (``(K, H, O_i, A_i)`` with observations)."""
+        k = num_stages(game.horizon, num_steps)
+        return tuple(jnp.broadcast_to(u, (k, *u.shape)) for u in uniform_rows(game))
 
     def step(self, game: MarkovGame, state):
         state = self._iterate(game, state, self.step_size.astype(state.q.dtype))
@@ -280,6 +280,7 @@ class AbstractStageOMD(AbstractSolver):
     def _end_stage(self, game: MarkovGame, state, length):
         """Record the best responses in hindsight of the stage that just ended."""
         brs, gains = self._hindsight(state)
+        gains = restrict_rows(game, gains)  # best responses are legal
         done = state.clock.stage - 1  # the clock already points at the next stage
         nxt = jnp.minimum(state.clock.stage, brs[0].shape[0] - 1)
         brs = tuple(
@@ -291,6 +292,7 @@ class AbstractStageOMD(AbstractSolver):
         """Stage best responses; a partial current stage uses the iterations it
         had (uniform over the maximisers of its accumulated feedback)."""
         brs, gains = self._hindsight(state)
+        gains = restrict_rows(game, gains)
         partial = state.clock.pos > 0
         tau = jnp.minimum(state.clock.stage, brs[0].shape[0] - 1)
         return tuple(

@@ -44,7 +44,6 @@ from marlmeta.solvers._observed_omd import (
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
     StageClock,
-    num_stages,
     omd_step,
     reduce_last,
     renormalise,
@@ -160,15 +159,6 @@ class ZeroSumOMD(AbstractStageOMD):
         ``c`` player 0's reward range
         (:func:`marlmeta.theory.theorem1_step_size`)."""
         return cls(theorem1_step_size(game), **kwargs)
-
-    def default_init(self, game: MarkovGame, num_steps: int):
-        if game.observations is None:
-            return super().default_init(game, num_steps)
-        k, dtype = num_stages(game.horizon, num_steps), game.rewards.dtype
-        return tuple(
-            jnp.full((k, game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         if game.num_players != 2:
