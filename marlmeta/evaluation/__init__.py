@@ -26,6 +26,8 @@ from marlmeta.evaluation._gradients import (
     visitation as visitation,
 )
 from marlmeta.evaluation._metrics import (
+    AbstractReport as AbstractReport,
+    CCEReport as CCEReport,
     Report as Report,
     best_response_values as best_response_values,
     best_responses as best_responses,

@@ -14,7 +14,7 @@ from marlmeta.lp import (
     Status,
     certificate_tolerance,
     default_tolerance,
-    matrix_game,
+    solve_matrix_game,
 )
 from marlmeta.lp._certificate import check_budget, check_tolerance, power_of_two
 
@@ -88,7 +88,7 @@ def _check_zero_sum(game: AbstractMarkovGame) -> Array:
 
 def _stage(q, lp_iterations):
     """Solve the matrix games ``q[s]`` of all states at once."""
-    sol = jax.vmap(lambda m: matrix_game(m, max_iterations=lp_iterations))(q)
+    sol = jax.vmap(lambda m: solve_matrix_game(m, max_iterations=lp_iterations))(q)
     return sol.value, sol.x, sol.y, jnp.all(sol.status == Status.OPTIMAL)
 
 
@@ -153,7 +153,7 @@ def zero_sum_equilibrium(
     The rewards are first scaled by a power of two to a largest entry of
     about 1 (exactly; the strategies are unchanged and the values scale back),
     so the result does not depend on the units of the rewards. Matrix games
-    are solved by :func:`marlmeta.lp.matrix_game` (vertex strategies, each
+    are solved by :func:`marlmeta.lp.solve_matrix_game` (vertex strategies, each
     certified by its duality gap). The returned ``certificate`` is the exact
     NashConv of the returned policy, and ``converged`` holds only when it is
     within the tolerance stated in :class:`ZeroSumEquilibrium`. One game per
@@ -168,7 +168,7 @@ def zero_sum_equilibrium(
         max_iterations: value-iteration cap, a positive int (discounted games
             only).
         lp_iterations: pivot budget of each matrix game, a non-negative int
-            (default that of :func:`marlmeta.lp.matrix_game`).
+            (default that of :func:`marlmeta.lp.solve_matrix_game`).
 
     Returns:
         A :class:`ZeroSumEquilibrium`.
