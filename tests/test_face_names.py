@@ -89,3 +89,12 @@ def test_correlated_trace_is_named_for_cce_deviations():
     product = evaluation.report(game, ([[[1.0, 0.0]]], [[[1.0, 0.0]]]))
     assert isinstance(product, evaluation.Report)
     assert abs(float(product.nash_conv) - 2.0) < 1e-6
+
+
+def test_every_paper_config_cites_its_paper():
+    """A config that reproduces a paper names it by authors and title."""
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        if path.stem.startswith("smoke"):
+            continue
+        header = path.read_text().split("\nname:")[0]
+        assert re.search(r'# Papers?: [A-Z][a-z]+, .*"[A-Z]', header), path.name
