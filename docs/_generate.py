@@ -392,7 +392,13 @@ def config_reference_markdown() -> str:
         out.append(f"\n### `experiment: {name}`\n\n{summary}\n")
         out.append("| key | type | default | meaning |")
         out.append("|---|---|---|---|")
-        for key, tp, default, doc in _config_rows(cls):
+        order = [*HEADER, *SECTIONS]
+
+        def place(row):
+            top = row[0].split(".")[0].split("[")[0]
+            return order.index(top) if top in order else len(order)
+
+        for key, tp, default, doc in sorted(_config_rows(cls), key=place):
             out.append(f"| `{key}` | {tp} | {default} | {doc} |")
     return "\n".join(out) + "\n"
 
