@@ -313,4 +313,5 @@ def figure(results: dict) -> bytes:
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    return _plots.png(fig, f"{results['name']} (ratio game, Zhao et al. 2023 Fig. 1)")
+    title = "Value of the ratio game against iterations (Zhao et al. 2023, Figure 1)"
+    return _plots.png(fig, f"{title} ({results['name']})")
