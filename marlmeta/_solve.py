@@ -33,7 +33,7 @@ class Solution(eqx.Module):
         policy: the output policy after ``num_steps`` iterations.
         stats: the solver's meta-learning statistics (e.g. stage best responses).
         checkpoints: ``(C,)`` iteration counts of the trace.
-        trace: the metric (default :class:`marlmeta.evaluation.Report`) of the
+        trace: the metric (default :func:`marlmeta.evaluation.report`) of the
             output policy at each checkpoint, stacked on a leading ``C`` axis.
         diagnostics: the solver's own diagnostics at each checkpoint (``None``
             for solvers without any).

@@ -73,7 +73,7 @@ def test_linear_solver_strategies_agree_with_numpy():
 
 
 def test_finite_evaluation_is_a_typed_result():
-    game = G.zoo.seed000_zero_sum(horizon=2)
+    game = G.zoo.mao2023_zero_sum(horizon=2)
     pol = P.as_policy(P.uniform(game))
     ev = game.evaluate(pol, best=True)
     r, p = np.asarray(game.rewards), np.asarray(game.transitions.dense())
@@ -84,7 +84,7 @@ def test_finite_evaluation_is_a_typed_result():
 
 
 def test_preconditions_are_checked_by_the_kind():
-    finite = G.zoo.seed000_zero_sum(horizon=2)
+    finite = G.zoo.mao2023_zero_sum(horizon=2)
     with pytest.raises(ValueError, match="f needs a DiscountedMarkovGame; game is"):
         finite.require_discounted("f")
     disc = _discounted(np.random.default_rng(3))

@@ -180,7 +180,7 @@ def test_meta_learning_halves_the_gap_on_the_pure_saddle_family():
     # iteration 50 on, meta-learning's average NashConv is clearly below
     # individual learning's (measured ratio ~0.5 on the full config).
     solver = M.solvers.ZeroSumOMD(0.02)
-    base = zoo.seed000_zero_sum()
+    base = zoo.mao2023_zero_sum()
     cps = [50, 100, 200, 300]
 
     def one(key):
@@ -203,7 +203,7 @@ def test_meta_does_not_help_on_the_mixed_family():
 
     def one(key, table):
         fam = M.games.perturb_rewards(
-            key, zoo.seed000_zero_sum(table), 10, 0.1, coupling="zero_sum"
+            key, zoo.mao2023_zero_sum(table), 10, 0.1, coupling="zero_sum"
         )
         ind = M.meta.individual(solver, fam, 300, checkpoints=cps)
         met = M.meta.sequential_meta(solver, fam, 300, checkpoints=cps)

@@ -70,8 +70,16 @@ def test_cooperative_ppo_smoke_against_numpy(tmp_path):
             ("panels", 0, "crossings", 0, "method", "x"),
             "panels[0].crossings[0].method",
         ),
-        ("smoke_cooperative_ppo", ("checkpoints", 0, 50), "key 'checkpoints[1]'"),
-        ("smoke_cooperative_ppo", ("discount", 1.0), "key 'discount' is 1.0"),
+        (
+            "smoke_cooperative_ppo",
+            ("run", "checkpoints", 0, 50),
+            "key 'run.checkpoints[1]'",
+        ),
+        (
+            "smoke_cooperative_ppo",
+            ("game", "discount", 1.0),
+            "key 'game.discount' is 1.0",
+        ),
         (
             "smoke_cooperative_ppo",
             ("solvers", 0, "solver", "ZeroSumOMD"),

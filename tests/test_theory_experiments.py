@@ -54,9 +54,8 @@ def test_bounds_are_not_recorded_outside_the_theorem(tmp_path):
 SOFTMAX = """
 name: softmax_theorem_smoke
 experiment: softmax_mpg
-game: seed001_g2
-plot_steps: 30
-stride: 10
+game: {name: zhang2022_g2}
+output: {plot_steps: 30, stride: 10}
 solvers:
   - {label: gp, solver: GradientPlay, step_size: 0.06944444444444445, num_steps: 30}
   - {label: ngp, solver: NaturalGradientPlay, step_size: 0.2, num_steps: 30}

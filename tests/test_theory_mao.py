@@ -172,7 +172,7 @@ def test_theorem1_hand_worked_h2():
 
 
 def test_theorem1_step_size_rule():
-    g = G.zoo.seed000_zero_sum()  # H = 10
+    g = G.zoo.mao2023_zero_sum()  # H = 10
     c = float(Th.reward_range(g))
     assert Th.theorem1_step_size(g) == pytest.approx(1 / (800 * c))
     assert M.solvers.ZeroSumOMD.from_theorem(g).step_size == pytest.approx(

@@ -32,6 +32,8 @@ from marlmeta.evaluation._gradients import (
 )
 from marlmeta.evaluation._metrics import (
     AbstractReport as AbstractReport,
+    AbstractUnilateralReport as AbstractUnilateralReport,
+    CCEReport as CCEReport,
     Report as Report,
     best_response_values as best_response_values,
     best_responses as best_responses,

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from marlmeta.evaluation import AbstractReport, nash_conv, report
+from marlmeta.evaluation import AbstractUnilateralReport, nash_conv, report
 from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.lp import (
     Status,
@@ -18,8 +18,8 @@ from marlmeta.lp import (
     check_budget,
     check_tolerance,
     default_tolerance,
-    matrix_game,
     power_of_two,
+    solve_matrix_game,
 )
 
 ZERO_SUM_TOL = 1e-9
@@ -92,7 +92,7 @@ def _check_zero_sum(game: AbstractMarkovGame) -> Array:
 
 def _stage(q, lp_iterations):
     """Solve the matrix games ``q[s]`` of all states at once."""
-    sol = jax.vmap(lambda m: matrix_game(m, max_iterations=lp_iterations))(q)
+    sol = jax.vmap(lambda m: solve_matrix_game(m, max_iterations=lp_iterations))(q)
     return sol.value, sol.x, sol.y, jnp.all(sol.status == Status.OPTIMAL)
 
 
@@ -173,7 +173,7 @@ def zero_sum_equilibrium(
     The rewards are first scaled by a power of two to a largest entry of
     about 1 (exactly; the strategies are unchanged and the values scale back),
     so the result does not depend on the units of the rewards. Matrix games
-    are solved by :func:`marlmeta.lp.matrix_game` (vertex strategies, each
+    are solved by :func:`marlmeta.lp.solve_matrix_game` (vertex strategies, each
     certified by its duality gap). The returned ``certificate`` is the exact
     NashConv of the returned policy, and ``converged`` holds only when it is
     within the tolerance stated in :class:`ZeroSumEquilibrium`. One game per
@@ -188,7 +188,7 @@ def zero_sum_equilibrium(
         max_iterations: value-iteration cap, a positive int (discounted games
             only).
         lp_iterations: pivot budget of each matrix game, a non-negative int
-            (default that of :func:`marlmeta.lp.matrix_game`).
+            (default that of :func:`marlmeta.lp.solve_matrix_game`).
 
     Returns:
         A :class:`ZeroSumEquilibrium`.
@@ -235,7 +235,7 @@ def zero_sum_equilibrium(
     )
 
 
-class ExactReport(AbstractReport):
+class ExactReport(AbstractUnilateralReport):
     """A checkpoint metric with the ground truth beside the gap: the
     :class:`~marlmeta.evaluation.Report` fields and the exact value.
 

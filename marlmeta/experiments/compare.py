@@ -4,7 +4,7 @@ Each solver is one resumable chunk. Results carry, per solver and checkpoint,
 the mean, standard deviation, median and 90th percentile of the exact CCE-gap
 over the games, every game's curve, the social welfare of the output policy,
 and (for adaptive OFTRL) its online bound ``cce_gap_ub``. With
-``exact_reference: true`` one more chunk computes every game's exact
+``output.exact_reference: true`` one more chunk computes every game's exact
 welfare-maximising Markov CCE (:func:`marlmeta.exact.markov_cce`), the ground
 truth the figure draws as a reference line.
 """
@@ -29,6 +29,7 @@ from marlmeta.experiments._loader import (
     check_dtype,
     check_sizes,
     check_solver_entries,
+    setting,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import make_solver
@@ -93,22 +94,26 @@ class CompareConfig(Experiment, experiment="compare"):
     experiment: str
     game: GameBatchConfig | GameSourceConfig
     solvers: tuple[SolverEntry, ...]
-    num_steps: int = 1000
-    checkpoints: tuple[int, ...] = (10, 100, 1000)
-    dtype: str = "float64"
-    exact_reference: bool = False
+    num_steps: int = setting("run", 1000, doc="the iterations of every solver")
+    checkpoints: tuple[int, ...] = setting("run", (10, 100, 1000))
+    dtype: str = setting("run", "float64")
+    exact_reference: bool = setting(
+        "output",
+        False,
+        doc="also solve each game's welfare-maximising CCE exactly, as a reference",
+    )
     description: str = ""
 
     def check(self, path: str) -> None:
         g = self.game
-        sizes = {"game.num_games": g.num_games, "num_steps": self.num_steps}
+        sizes = {"game.num_games": g.num_games, "run.num_steps": self.num_steps}
         check_sizes(path, sizes | g.sizes())
         g.check(path)
         check_solver_entries(path, self.solvers, SOLVER_NAMES)
         check_checkpoints(
-            path, "checkpoints", self.checkpoints, "num_steps", self.num_steps
+            path, "run.checkpoints", self.checkpoints, "run.num_steps", self.num_steps
         )
-        check_dtype(path, "dtype", self.dtype)
+        check_dtype(path, "run.dtype", self.dtype)
 
     def plan(self) -> Plan:
         return Plan(
@@ -400,4 +405,6 @@ def figure(results: dict) -> bytes:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(fig, results["name"])
+    return _plots.png(
+        fig, f"CCE-gap of the solvers on the same games ({results['name']})"
+    )

@@ -33,6 +33,7 @@ from marlmeta.experiments._loader import (
     check_dtype,
     check_sizes,
     check_solver_entries,
+    setting,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import make_solver
@@ -64,15 +65,19 @@ class CooperativePPOConfig(Experiment, experiment="cooperative_ppo"):
     name: str
     experiment: str
     solvers: tuple[CooperativeSolverEntry, ...]
-    checkpoints: tuple[int, ...]
-    num_games: int = 1000
-    num_actions: tuple[int, ...] = (2, 2, 2)
-    num_states: int = 4
-    discount: float = 0.9
-    threshold: float = 1e-3
-    chunk_games: int = 250
-    seed: int = 0
-    dtype: str = "float64"
+    checkpoints: tuple[int, ...] = setting("run")
+    num_games: int = setting("game", 1000)
+    num_actions: tuple[int, ...] = setting("game", (2, 2, 2))
+    num_states: int = setting("game", 4)
+    discount: float = setting("game", 0.9)
+    threshold: float = setting(
+        "output",
+        1e-3,
+        doc="a game counts as solved once its optimality gap is below it",
+    )
+    chunk_games: int = setting("run", 250)
+    seed: int = setting("game", 0)
+    dtype: str = setting("run", "float64")
     description: str = ""
 
     @property
@@ -84,33 +89,33 @@ class CooperativePPOConfig(Experiment, experiment="cooperative_ppo"):
         return math.ceil(self.num_games / self.chunk_games)
 
     def check(self, path: str) -> None:
-        check_dtype(path, "dtype", self.dtype)
+        check_dtype(path, "run.dtype", self.dtype)
         check_sizes(
             path,
             {
-                "num_games": self.num_games,
-                "num_states": self.num_states,
-                "chunk_games": self.chunk_games,
+                "game.num_games": self.num_games,
+                "game.num_states": self.num_states,
+                "run.chunk_games": self.chunk_games,
             },
         )
         check_solver_entries(path, self.solvers, COOPERATIVE_SOLVERS)
         if not self.checkpoints:
-            raise ConfigError(f"{path}: key 'checkpoints' is empty")
+            raise ConfigError(f"{path}: key 'run.checkpoints' is empty")
         check_checkpoints(
-            path, "checkpoints", self.checkpoints, "last", self.checkpoints[-1]
+            path, "run.checkpoints", self.checkpoints, "last", self.checkpoints[-1]
         )
         if not 0.0 <= self.discount < 1.0:
             raise ConfigError(
-                f"{path}: key 'discount' is {self.discount}; expected in [0, 1)"
+                f"{path}: key 'game.discount' is {self.discount}; expected in [0, 1)"
             )
         if not self.num_actions or min(self.num_actions) < 1:
             raise ConfigError(
-                f"{path}: key 'num_actions' is {list(self.num_actions)}; "
+                f"{path}: key 'game.num_actions' is {list(self.num_actions)}; "
                 "expected counts >= 1"
             )
         if not self.threshold > 0:
             raise ConfigError(
-                f"{path}: key 'threshold' is {self.threshold}; expected > 0"
+                f"{path}: key 'output.threshold' is {self.threshold}; expected > 0"
             )
 
     def plan(self) -> Plan:
@@ -215,8 +220,9 @@ def figure(results: dict) -> bytes:
         axes[1].plot(t, np.maximum(row["p90_gap"], floor), "o-", ms=3)
         axes[2].plot(t, row["fraction_optimal"], "o-", ms=3, label=row["label"])
     titles = ("median optimality gap", "p90 optimality gap", "fraction gap < thr")
-    for ax, title in zip(axes, titles, strict=True):
-        ax.set(xlabel="iteration", title=title, xscale="log")
+    ylabels = ("J* - J (median over games)", "J* - J (90th percentile)", "fraction")
+    for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
+        ax.set(xlabel="iteration", ylabel=ylabel, title=title, xscale="log")
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
     axes[1].set_yscale("log")

@@ -305,7 +305,10 @@ def figure(results: dict) -> bytes:
         if label not in results:
             continue
         r = results[label]
-        _plots.band(axes[0], x, r["nash_conv_mean"], r["nash_conv_std"], text, color)
+        over = "the seeds' games"
+        _plots.band(
+            axes[0], x, r["nash_conv_mean"], r["nash_conv_std"], text, color, over
+        )
         _plots.band(
             axes[1],
             x,
@@ -313,6 +316,7 @@ def figure(results: dict) -> bytes:
             r["full_state_nash_conv_std"],
             text,
             color,
+            over,
         )
     axes[0].set(
         xscale="log",
@@ -331,4 +335,6 @@ def figure(results: dict) -> bytes:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(fig, results["name"])
+    return _plots.png(
+        fig, f"River endgames: individual vs meta-learning ({results['name']})"
+    )

@@ -33,7 +33,7 @@ from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
 from marlmeta.experiments import _plots
-from marlmeta.experiments._loader import ConfigError, check_dtype, check_sizes
+from marlmeta.experiments._loader import ConfigError, check_dtype, check_sizes, setting
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.games import zoo
 
@@ -94,19 +94,23 @@ class RatioGameConfig(Experiment, experiment="ratio_game"):
     name: str
     experiment: str
     panels: tuple[RatioPanel, ...]
-    near_stationary_logits: tuple[float, ...] = (-5.0, 0.0)
-    stride: int = 20
-    dtype: str = "float64"
+    near_stationary_logits: tuple[float, ...] = setting(
+        "run",
+        (-5.0, 0.0),
+        doc="the two actions' logits of the ``near_stationary`` initialisation",
+    )
+    stride: int = setting("output", 20, doc="record every ``stride``-th iteration")
+    dtype: str = setting("run", "float64")
     description: str = ""
 
     def check(self, path: str) -> None:
-        check_dtype(path, "dtype", self.dtype)
-        check_sizes(path, {"stride": self.stride})
+        check_dtype(path, "run.dtype", self.dtype)
+        check_sizes(path, {"output.stride": self.stride})
         if not self.panels:
             raise ConfigError(f"{path}: key 'panels' is empty")
         if len(self.near_stationary_logits) != 2:
             raise ConfigError(
-                f"{path}: key 'near_stationary_logits' has "
+                f"{path}: key 'run.near_stationary_logits' has "
                 f"{len(self.near_stationary_logits)} entries; expected 2"
             )
         for k, p in enumerate(self.panels):
@@ -314,4 +318,5 @@ def figure(results: dict) -> bytes:
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    return _plots.png(fig, f"{results['name']} (ratio game, Zhao et al. 2023 Fig. 1)")
+    title = "Value of the ratio game against iterations (Zhao et al. 2023, Figure 1)"
+    return _plots.png(fig, f"{title} ({results['name']})")

@@ -419,11 +419,11 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
 
 
 def _two_state_zero_sum(g: TwoStateGameConfig, dtype):
-    return M.games.zoo.seed000_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
+    return M.games.zoo.mao2023_zero_sum(g.rewards, g.horizon, g.stay, g.switch, dtype)
 
 
 def _two_state_identical(g: TwoStateGameConfig, dtype):
-    return M.games.zoo.seed000_identical_interest(
+    return M.games.zoo.mao2023_identical_interest(
         g.rewards, g.horizon, g.stay, g.switch, dtype
     )
 
@@ -630,10 +630,19 @@ def figure(results: dict, ylabel: str) -> bytes:
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.2))
     for label in ("individual", "meta"):
         r, color = results[label], _COLORS[label]
+        over = f"{results['seeds']} seeds"
         _plots.band(
-            axes[0], x, r[f"{metric}_mean"], r[f"{metric}_std"], _LABELS[label], color
+            axes[0],
+            x,
+            r[f"{metric}_mean"],
+            r[f"{metric}_std"],
+            _LABELS[label],
+            color,
+            over,
         )
-        _plots.band(axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], color)
+        _plots.band(
+            axes[1], x, r["value_mean"], r["value_std"], _LABELS[label], color, over
+        )
     if _draw_bounds(axes[0], x, results.get("bounds")):
         axes[0].set_yscale("log")
     sim = results["similarity"]
@@ -647,7 +656,7 @@ def figure(results: dict, ylabel: str) -> bytes:
         xscale="log",
         xlabel="iterations T",
         ylabel=ylabel,
-        title=f"(a) {metric}{delta}",
+        title=f"(a) {_plots.words(metric)}{delta}",
     )
     axes[1].set(
         xscale="log",
@@ -672,4 +681,5 @@ def figure(results: dict, ylabel: str) -> bytes:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(fig, results["name"])
+    title = f"Individual vs meta-learning: {_plots.words(metric)} against iterations"
+    return _plots.png(fig, f"{title} ({results['name']})")

@@ -25,6 +25,7 @@ from marlmeta.experiments._loader import (
     check_dtype,
     check_sizes,
     check_solver_entries,
+    setting,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import GAMES, make_solver
@@ -32,7 +33,7 @@ from marlmeta.experiments.registry import GAMES, make_solver
 #: The registry names of the solvers a softmax experiment accepts.
 SOFTMAX_SOLVERS = ("GradientPlay", "NaturalGradientPlay")
 #: The zoo games a softmax experiment runs on (Zhang et al.'s G2, G3, G8).
-SOFTMAX_GAMES = ("seed001_g2", "seed001_g3", "seed001_g8")
+SOFTMAX_GAMES = ("zhang2022_g2", "zhang2022_g3", "zhang2022_g8")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,29 +87,41 @@ class SoftmaxMPGConfig(Experiment, experiment="softmax_mpg"):
 
     name: str
     experiment: str
-    game: str
+    game: str = setting(
+        "game", key="name", doc="the game's registry name (``marlmeta list games``)"
+    )
     solvers: tuple[SoftmaxSolverEntry, ...]
-    init: tuple[tuple[float, ...], ...] | None = None
-    plot_steps: int = 600
-    stride: int = 100
-    trajectory_of: str | None = None
-    dtype: str = "float64"
+    init: tuple[tuple[float, ...], ...] | None = setting(
+        "run",
+        None,
+        doc="the initial policy, one probability vector per player (``null``: uniform)",
+    )
+    plot_steps: int = setting("output", 600, doc="every iteration up to it is recorded")
+    stride: int = setting("output", 100)
+    trajectory_of: str | None = setting(
+        "output",
+        None,
+        doc="the label of the solver whose policy and ``Qbar`` paths are drawn too",
+    )
+    dtype: str = setting("run", "float64")
     description: str = ""
 
     def check(self, path: str) -> None:
         labels = [e.label for e in self.solvers]
         if self.trajectory_of is not None and self.trajectory_of not in labels:
             raise ConfigError(
-                f"{path}: key 'trajectory_of' is {self.trajectory_of!r}; "
+                f"{path}: key 'output.trajectory_of' is {self.trajectory_of!r}; "
                 f"expected one of the solver labels: {', '.join(labels)}"
             )
         if self.game not in SOFTMAX_GAMES:
             raise ConfigError(
-                f"{path}: key 'game' is {self.game!r}; "
+                f"{path}: key 'game.name' is {self.game!r}; "
                 f"expected one of: {', '.join(SOFTMAX_GAMES)}"
             )
-        check_sizes(path, {"plot_steps": self.plot_steps, "stride": self.stride})
-        check_dtype(path, "dtype", self.dtype)
+        check_sizes(
+            path, {"output.plot_steps": self.plot_steps, "output.stride": self.stride}
+        )
+        check_dtype(path, "run.dtype", self.dtype)
         check_solver_entries(path, self.solvers, SOFTMAX_SOLVERS)
         for k, e in enumerate(self.solvers):
             check_sizes(path, {f"solvers[{k}].num_steps": e.num_steps})
@@ -121,7 +134,7 @@ class SoftmaxMPGConfig(Experiment, experiment="softmax_mpg"):
         for i, p in enumerate(self.init or ()):
             if any(x <= 0 for x in p) or abs(sum(p) - 1.0) > 1e-6:
                 raise ConfigError(
-                    f"{path}: key 'init[{i}]' is {list(p)}; expected positive "
+                    f"{path}: key 'run.init[{i}]' is {list(p)}; expected positive "
                     "probabilities summing to 1"
                 )
 
@@ -330,10 +343,10 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
 
 
 _PANELS = (
-    ("ne_gap", "(a) NE-gap", "linear"),
-    ("grad_norm", "(b) ||grad Phi||", "linear"),
-    ("lojasiewicz", "(c) c(theta)", "log"),
-    ("potential", "(d) Phi", "linear"),
+    ("ne_gap", "(a) NE-gap", "linear", "NE-gap"),
+    ("grad_norm", "(b) ||grad Phi||", "linear", "gradient norm of the potential"),
+    ("lojasiewicz", "(c) c(theta)", "log", "least probability of a best reply"),
+    ("potential", "(d) Phi", "linear", "potential Phi"),
 )
 
 
@@ -351,7 +364,7 @@ def figure(results: dict) -> bytes:
         t = np.asarray(row["t"])
         keep = t <= stop
         style = "-" if row["barrier"] > 0 else "--"
-        for ax, (field, _, _) in zip(axes.flat, _PANELS, strict=False):
+        for ax, (field, *_) in zip(axes.flat, _PANELS, strict=False):
             y = np.asarray(row[field])[keep]
             ax.plot(t[keep], y, style, color=color, label=row["label"])
         bound = row.get("bound") or {}
@@ -374,17 +387,18 @@ def figure(results: dict) -> bytes:
                         ax.plot(t[keep], y[:, a], label=f"action {a + 1}")
                     ax.set(
                         xlabel="iteration t",
+                        ylabel=f"{name}_{k + 1}(a)",
                         title=f"{name}_{k + 1} ({traj})",
                     )
                     ax.grid(alpha=0.3)
                     ax.legend(fontsize=8)
     drawn = any((row.get("bound") or {}).get("applies") for row in results["solvers"])
-    for k, (ax, (_, title, scale)) in enumerate(zip(axes.flat, _PANELS, strict=False)):
+    panels = zip(axes.flat, _PANELS, strict=False)
+    for k, (ax, (_, title, scale, ylabel)) in enumerate(panels):
         if k == 0 and drawn:  # the bounds can be orders of magnitude above
             scale = "log"
-        ax.set(xlabel="iteration t", title=title, yscale=scale)
+        ax.set(xlabel="iteration t", ylabel=ylabel, title=title, yscale=scale)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(
-        fig, f"{results['name']} ({results['game']}, init {results['init']})"
-    )
+    title = f"Softmax gradient play on {results['game']} from {results['init']}"
+    return _plots.png(fig, f"{title} ({results['name']})")

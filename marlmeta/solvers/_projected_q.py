@@ -62,7 +62,7 @@ class ProjectedQDescent(AbstractSolver):
     Example:
         >>> import marlmeta
         >>> from marlmeta.games import zoo
-        >>> game = zoo.seed000_identical_interest()
+        >>> game = zoo.mao2023_identical_interest()
         >>> solver = marlmeta.solvers.ProjectedQDescent(0.05)
         >>> sol = marlmeta.solve(solver, game, 300)
         >>> bool(sol.trace.ne_gap[-1] < 1e-2)

@@ -97,7 +97,7 @@ class GradientPlay(AbstractSoftmaxPlay):
     Example:
         >>> import marlmeta
         >>> from marlmeta.games import zoo
-        >>> game = zoo.seed001_g2()
+        >>> game = zoo.zhang2022_g2()
         >>> sol = marlmeta.solve(marlmeta.solvers.GradientPlay(5.0), game, 99)
         >>> round(float(marlmeta.evaluation.potential(game, sol.policy)), 6)
         0.157805

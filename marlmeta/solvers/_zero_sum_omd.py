@@ -136,7 +136,7 @@ class ZeroSumOMD(AbstractStageOMD):
     Example:
         >>> import marlmeta
         >>> from marlmeta.games import zoo
-        >>> game = zoo.seed000_zero_sum()
+        >>> game = zoo.mao2023_zero_sum()
         >>> sol = marlmeta.solve(marlmeta.solvers.ZeroSumOMD(0.02), game, 200)
         >>> uniform = marlmeta.policies.uniform(game)
         >>> bool(sol.trace.nash_conv[-1] < marlmeta.evaluation.nash_conv(game, uniform))
