@@ -27,8 +27,7 @@ def test_compare_runs_on_a_saved_game_with_legal_actions(tmp_path, monkeypatch):
         "experiment": "compare",
         "game": {"file": "mine.npz", "num_games": 2, "noise_std": 0.1, "seed": 3},
         "solvers": [{"label": "oftrl", "solver": "AdaptiveOFTRL", "step_size": 0.1}],
-        "num_steps": 4,
-        "checkpoints": [2, 4],
+        "run": {"num_steps": 4, "checkpoints": [2, 4]},
     }
     config = load_config(_write(tmp_path, data))
     from marlmeta.experiments.compare import games_of
