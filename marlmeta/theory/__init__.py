@@ -14,6 +14,14 @@ from marlmeta.theory._mao import (
     reward_range as reward_range,
     theorem1_step_size as theorem1_step_size,
 )
+from marlmeta.theory._mao_cce import (
+    largest_reward_range as largest_reward_range,
+    last_complete_stage as last_complete_stage,
+    mao_theorem5 as mao_theorem5,
+    mao_theorem5_regret_chain as mao_theorem5_regret_chain,
+    mao_theorem5_uniform as mao_theorem5_uniform,
+    theorem5_step_size as theorem5_step_size,
+)
 from marlmeta.theory._oftrl import (
     NestedIndexGap as NestedIndexGap,
     index_weights as index_weights,
