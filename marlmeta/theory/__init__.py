@@ -22,6 +22,10 @@ from marlmeta.theory._mao_cce import (
     mao_theorem5_uniform as mao_theorem5_uniform,
     theorem5_step_size as theorem5_step_size,
 )
+from marlmeta.theory._mao_maml import (
+    maml_smoothness as maml_smoothness,
+    mao_theorem4 as mao_theorem4,
+)
 from marlmeta.theory._mao_potential import (
     PotentialTrajectory as PotentialTrajectory,
     discounted_potential_similarity as discounted_potential_similarity,
