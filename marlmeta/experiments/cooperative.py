@@ -226,7 +226,7 @@ def _theorem45(config: CooperativePPOConfig, entry, gap: np.ndarray) -> dict:
         "printed_median": np.median(np.asarray(bound.printed), axis=0).tolist(),
         "bound_last": float(value[-1]),
         "measured_last": last,
-        "ratio_last": float(value[-1] / max(last, 1e-300)),
+        "ratio_last": float(value[-1] / last) if last > 0 else None,
         "largest_possible_gap": largest,
         "vacuous_last": bool(value[-1] >= largest),
     }
