@@ -141,3 +141,31 @@ def test_theorem5_stage_zero_term_is_needed(key):
     gap, chain, regret = (np.asarray(x) for x in (gap, chain, regret))
     assert np.any(gap > regret + 1e-3)
     assert np.all(gap <= chain + 1e-10)
+
+
+def test_theorem5_trace_uses_the_prefix_runs(key):
+    # The bound at checkpoint t from the full run's statistics equals the
+    # bound of a run of t iterations (only complete stages enter), and bounds
+    # that run's gap.
+    g = G.unstack(G.random_general_sum(key, 1, ACTS, S, H, dtype=jnp.float64))[0]
+    solver, T, cps = M.solvers.GeneralSumOMD(0.2), 30, (7, 12, 30)
+
+    @jax.jit
+    def run(g):
+        sol = M.solve(solver, g, T)
+        trace = Th.mao_theorem5_trace(
+            g, 0.2, T, cps, solver.default_init(g, T), sol.stats
+        )
+        prefix = []
+        for t in cps:
+            s = M.solve(solver, g, t)
+            bound = Th.mao_theorem5(g, 0.2, t, solver.default_init(g, t), s.stats)
+            prefix.append((M.evaluation.cce_gap(g, s.policy), bound.value))
+        return trace, prefix
+
+    trace, prefix = run(g)
+    for j, (gap, value) in enumerate(prefix):
+        np.testing.assert_allclose(trace.value[j], value, rtol=1e-12)
+        assert float(gap) <= float(value)
+    with pytest.raises(ValueError, match="checkpoints contains 31"):
+        Th.mao_theorem5_trace(g, 0.2, T, (31,), init=(), best_responses=())

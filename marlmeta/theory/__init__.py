@@ -19,6 +19,7 @@ from marlmeta.theory._mao_cce import (
     last_complete_stage as last_complete_stage,
     mao_theorem5 as mao_theorem5,
     mao_theorem5_regret_chain as mao_theorem5_regret_chain,
+    mao_theorem5_trace as mao_theorem5_trace,
     mao_theorem5_uniform as mao_theorem5_uniform,
     theorem5_step_size as theorem5_step_size,
 )

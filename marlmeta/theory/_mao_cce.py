@@ -185,3 +185,50 @@ def mao_theorem5(
         36.0 * N**2 * (eta * c) ** 2 * H**4
     )
     return Bound(value=value, printed=printed, applies=eta > 0)
+
+
+def mao_theorem5_trace(
+    game: FiniteHorizonGame,
+    step_size,
+    num_steps: int,
+    checkpoints,
+    init,
+    best_responses,
+) -> Bound:
+    """:func:`mao_theorem5` at every checkpoint of one run of ``T`` iterations.
+
+    A run of ``t <= T`` iterations is a prefix of the run of ``T``; the bound
+    at ``t`` reads only the stages complete at ``t``, whose best responses the
+    full run recorded, so each entry is the bound on the gap at ``t``.
+
+    Args:
+        game: one finite-horizon game.
+        step_size: ``eta``.
+        num_steps: ``T`` of the run.
+        checkpoints: increasing iteration counts in ``[1, T]`` (static).
+        init: the per-stage initial policies of the run, ``(K_T, H, S, A_i)``.
+        best_responses: the run's stage best responses, same shapes.
+
+    Returns:
+        A :class:`Bound` whose fields have a leading checkpoint axis ``(C,)``.
+    """
+    H, T = game.horizon, int(num_steps)
+    out = []
+    for t in (int(x) for x in checkpoints):
+        if not 1 <= t <= T:
+            raise ValueError(f"checkpoints contains {t}; expected in [1, {T}]")
+        k = num_stages(H, t)
+        out.append(
+            mao_theorem5(
+                game,
+                step_size,
+                t,
+                tuple(p[:k] for p in init),
+                tuple(b[:k] for b in best_responses),
+            )
+        )
+    return Bound(
+        value=jnp.stack([b.value for b in out]),
+        printed=jnp.stack([b.printed for b in out]),
+        applies=jnp.stack([b.applies for b in out]),
+    )
