@@ -358,18 +358,24 @@ def _barrier_theorem(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dic
     }
     game, init = _game_and_init(config)
     out["rule_step_size"] = float(getattr(M.theory, rule)(game, entry.barrier))
-    solver = make_solver(entry.solver, game.rewards.dtype, **dataclasses.asdict(entry))
     theorem = getattr(M.theory, name)
-    # the hypotheses do not depend on the trajectory: check them on one step
-    short = M.theory.softmax_trajectory(solver, game, 1, init)
+    # the hypotheses, read before any trajectory is computed (the calculator
+    # checks the same and its answer is kept below)
     out["applies"] = bool(
         config.init is None
         and entry.clip is None
-        and bool(theorem(game, entry.step_size, entry.barrier, short).applies)
+        and entry.step_size <= out["rule_step_size"] * (1 + 1e-9)
+        and float(M.theory.largest_reward_range(game)) <= 1 + 1e-9
     )
     if out["applies"]:
+        solver = make_solver(
+            entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
+        )
         traj = M.theory.softmax_trajectory(solver, game, entry.num_steps, init)
         bound = theorem(game, entry.step_size, entry.barrier, traj)
+        out["applies"] = bool(bound.applies)
+        if not out["applies"]:
+            return out
         measured = float(getattr(M.theory, quantity)(traj))
         out[f"measured_{quantity}"] = measured
         if not np.isfinite(float(bound.value)):
