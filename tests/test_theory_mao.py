@@ -19,7 +19,7 @@ import marlmeta as M
 import marlmeta.games as G
 from marlmeta import theory as Th
 
-H, S, ACTS, T, BATCH = 3, 2, (2, 3), 150, 16
+H, S, ACTS, T, BATCH = 3, 2, (2, 3), 60, 8
 
 
 # ------------------------------------------------------------ NumPy reference
@@ -206,7 +206,7 @@ def _theorem1_batch(games, inits, fraction, scale, shift):
     return jax.vmap(one)(games, inits, fraction)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
     scale=st.floats(0.05, 20.0),
@@ -285,7 +285,7 @@ def _theorem2_batch(keys, noise, fraction):
     return jax.vmap(one)(keys)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),
     noise=st.floats(0.0, 0.5),

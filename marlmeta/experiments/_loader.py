@@ -40,7 +40,12 @@ SECTIONS: dict[str, str] = {
 
 #: Keys that mean the same in every experiment and section they appear in.
 GLOSSARY: dict[str, str] = {
-    "game": "the game: the experiment's own generator (its keys below), or a ``file:`` written by ``marlmeta.games.save_game`` or an ``openspiel:`` game name, with the perturbation family's ``num_games``, ``noise_std`` and ``seed``",
+    "game": (
+        "the game: the experiment's own generator (its keys below), or a "
+        "``file:`` written by ``marlmeta.games.save_game`` or an ``openspiel:`` "
+        "game name, with the perturbation family's ``num_games``, "
+        "``noise_std`` and ``seed``"
+    ),
     "num_games": "the number of games of the family (or batch)",
     "num_actions": "each player's number of actions",
     "num_states": "the number of states",

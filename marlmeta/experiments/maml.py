@@ -278,7 +278,42 @@ def _aggregate(config: MAMLConfig, raw: MAMLChunk) -> dict:
         results["test_ne_gap_at_T"] = {
             name: float(np.mean(getattr(raw.test, name).ne_gap[j])) for name in _INITS
         }
+    results["bound"] = _theorem4(config, raw)
     return results
+
+
+def _theorem4(config: MAMLConfig, raw: MAMLChunk) -> dict:
+    """Mao et al. Theorem 4 on the config's constants (recorded, not drawn).
+
+    The theorem bounds ``min_k ||grad F_T(theta^k)||^2`` of full-gradient
+    ascent with the outer step ``1 / L_F``; the run's gain is the change of
+    the (minibatch) objective. ``applies`` is false for an optax optimiser
+    other than plain SGD at that step, or for minibatches.
+    """
+    m = config.maml
+    n = len(config.game.num_actions)
+    gain = float(raw.objective[-1] - raw.objective[0])
+    bound = M.theory.mao_theorem4(
+        n, config.game.discount, m.inner_step_size, m.inner_steps,
+        m.meta_steps, m.learning_rate, max(gain, 0.0),
+    )  # fmt: skip
+    full_gradient = m.optimiser == "sgd" and m.batch_size is None
+    lf = M.theory.maml_smoothness(
+        n, config.game.discount, m.inner_step_size, m.inner_steps
+    )
+    return {
+        "theorem": "Mao et al. Theorem 4 (marlmeta.theory.mao_theorem4)",
+        "quantity": "min over meta-iterations of ||grad F_T||^2",
+        "smoothness_L_F": lf,
+        "bound_last": float(bound.value),
+        "printed_last": float(bound.printed),
+        "applies": bool(bound.applies) and full_gradient,
+        "note": (
+            "not drawn: the theorem's outer step is 1 / L_F with full gradients; "
+            "L_F grows like 4^T, so the bound is astronomically large (vacuous) "
+            "for the inner horizons used here"
+        ),
+    }
 
 
 def figure(results: dict) -> bytes:
