@@ -164,7 +164,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--solvers", nargs="*", default=list(CASES))
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--smoke", action="store_true", help="2 games, 20 iterations (a quick check)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.games, args.steps = 2, 20
     jax.config.update("jax_enable_x64", True)
     rows = []
     for name in args.solvers:

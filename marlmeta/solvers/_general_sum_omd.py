@@ -100,18 +100,6 @@ class GeneralSumOMD(AbstractStageOMD):
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
 
-    @classmethod
-    def from_theorem(cls, game: MarkovGame, num_steps: int) -> GeneralSumOMD:
-        """The step size of Mao et al.'s Theorem 5, eq. (11),
-        ``eta = H^(-2/3) T^(-1/3) (N-1)^(-2/3) / c`` for ``T = num_steps``
-        iterations, with ``c`` the largest reward range among the players
-        (the paper's rule is for rewards in ``[0, 1]``;
-        :func:`marlmeta.theory.theorem5_step_size`)."""
-        from marlmeta.theory import largest_reward_range, theorem5_step_size
-
-        rule = theorem5_step_size(game.horizon, int(num_steps), game.num_players)
-        return cls(rule / largest_reward_range(game))
-
     def init(self, game: MarkovGame, init_policy) -> GeneralSumOMDState:
         dtype = game.rewards.dtype
         log_init = tuple(jnp.log(p.astype(dtype)) for p in init_policy)

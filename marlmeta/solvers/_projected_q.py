@@ -74,17 +74,6 @@ class ProjectedQDescent(AbstractSolver):
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
 
-    @classmethod
-    def from_theorem(cls, game: AbstractMarkovGame) -> ProjectedQDescent:
-        """The step size of Mao et al.'s Proposition 1 (and Theorem 3),
-        ``alpha = (1-gamma)^4 / (8 kappa^3 N A_max)`` over the largest reward
-        range, with ``kappa`` the exact distribution mismatch
-        (:func:`marlmeta.theory.projected_q_step_size`). For Theorem 3's
-        sequence of games, take the smallest step over the sequence."""
-        from marlmeta.theory import projected_q_step_size
-
-        return cls(projected_q_step_size(game))
-
     def default_init(self, game: AbstractMarkovGame, num_steps: int):
         del num_steps
         return uniform(game)

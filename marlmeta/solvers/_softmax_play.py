@@ -106,16 +106,6 @@ class GradientPlay(AbstractSoftmaxPlay):
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
     barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
 
-    @classmethod
-    def from_theorem(cls, game: DiscountedMarkovGame, barrier) -> GradientPlay:
-        """Log-barrier gradient play at the step size of Zhang et al.'s
-        Theorem 6, ``eta = 1/beta`` with
-        ``beta = 6 n (phi_max - phi_min) / (1-gamma)^3 + 2 lambda max_i |A_i|``
-        (:func:`marlmeta.theory.barrier_gradient_play_step_size`)."""
-        from marlmeta.theory import barrier_gradient_play_step_size
-
-        return cls(barrier_gradient_play_step_size(game, barrier), barrier=barrier)
-
     def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
         dtype = state[0].dtype
         eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
@@ -150,18 +140,6 @@ class NaturalGradientPlay(AbstractSoftmaxPlay):
 
     def __check_init__(self):
         check_hyperparameter("clip", self.clip)
-
-    @classmethod
-    def from_theorem(cls, game: DiscountedMarkovGame, barrier) -> NaturalGradientPlay:
-        """Log-barrier natural gradient play (no clip) at the step size of
-        Zhang et al.'s Theorem 7, the minimum of
-        ``1 / (15 (1/(1-gamma)^2 + lambda A M))`` and
-        ``1 / (4 (4 lambda A M^2 + 4 M/(1-gamma)^2 + 3 n M/(1-gamma)^3))``
-        (:func:`marlmeta.theory.barrier_natural_gradient_play_step_size`)."""
-        from marlmeta.theory import barrier_natural_gradient_play_step_size
-
-        eta = barrier_natural_gradient_play_step_size(game, barrier)
-        return cls(eta, barrier=barrier)
 
     def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
         dtype = state[0].dtype

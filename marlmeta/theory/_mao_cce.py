@@ -54,7 +54,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.solvers._stages import full_stage_lengths, num_stages, stage_lengths
+from marlmeta.solvers import full_stage_lengths, num_stages, stage_lengths
 from marlmeta.theory._mao import Bound, _face_kl, _kl
 from marlmeta.theory._regret import StageRegrets
 

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation._cooperative import shared_reward
+from marlmeta.evaluation import shared_reward
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.theory._mao import Bound
 
