@@ -8,9 +8,11 @@ from marlmeta.experiments.softmax import _barrier_theorem
 HEAD = """
 name: barrier_theorem_smoke
 experiment: softmax_mpg
-game: {game}
-plot_steps: 1
-stride: 1
+game:
+  name: {game}
+output:
+  plot_steps: 1
+  stride: 1
 solvers:
 """
 GP = """  - {label: gp, solver: GradientPlay, step_size: 0.001, barrier: 0.3,
