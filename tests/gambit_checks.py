@@ -1,6 +1,6 @@
 """marlmeta's Gambit readers and normal-form conversions against pygambit.
 
-Not collected by the suite directly: ``tests/test_interop_pygambit.py`` runs
+Not collected by the suite directly: ``tests/test_interop_child_checks.py`` runs
 this file in a child process (as the OpenSpiel checks), so that pygambit's C++
 extension is never loaded into a test worker that goes on to compile XLA
 programs.

@@ -1,6 +1,6 @@
 """OpenSpiel normal-form games in and out; exploitability against OpenSpiel's own.
 
-Not collected by the suite directly: ``tests/test_interop_openspiel.py`` runs
+Not collected by the suite directly: ``tests/test_interop_child_checks.py`` runs
 this file in a child process, so that OpenSpiel's C++ extension (which exports
 its own copy of abseil) is never loaded into a test worker that goes on to
 compile XLA programs.
