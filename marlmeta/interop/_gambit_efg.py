@@ -28,11 +28,11 @@ import dataclasses
 import os
 import pathlib
 
-import jax.numpy as jnp
 import numpy as np
 
-from marlmeta.games import TurnBasedGame, TurnStep
+from marlmeta.games import TurnBasedGame
 from marlmeta.interop._gambit import _Tokens
+from marlmeta.interop._openspiel_turns import turn_based_game
 
 
 @dataclasses.dataclass
@@ -224,32 +224,8 @@ def parse_efg(text: str, name: str = "efg", dtype=None) -> GambitTree:
 
 
 def _assemble(steps, initial, ids, n, num_actions, players, dtype) -> GambitTree:
-    dtype = dtype or jnp.result_type(float)
-    out = []
-    for h, (player, infoset, legal, reward, outs) in enumerate(steps):
-        size = len(steps[h + 1][0]) if h + 1 < len(steps) else 0
-        fan = max([len(e) for e in outs.values()] + [1])
-        child = np.full((len(player), num_actions, fan), size, np.int32)
-        prob = np.zeros((len(player), num_actions, fan))
-        for (s, a), edge in outs.items():
-            for k, (t, q) in enumerate(edge):
-                child[s, a, k], prob[s, a, k] = t, q
-        out.append(
-            TurnStep(
-                jnp.asarray(player),
-                jnp.asarray(infoset),
-                jnp.asarray(legal),
-                jnp.asarray(child),
-                jnp.asarray(prob, dtype),
-                jnp.asarray(reward, dtype),
-            )
-        )
-    owner = np.zeros(len(ids), np.int32)
-    for (p, _), i in ids.items():
-        owner[i] = p
-    game = TurnBasedGame(
-        tuple(out), jnp.asarray(initial, dtype), jnp.asarray(owner), n, len(ids)
-    )
+    steps = [(p, i, legal, outs, r) for p, i, legal, r, outs in steps]
+    game = turn_based_game(steps, initial, ids, n, num_actions, dtype)
     return GambitTree(game, tuple((p, k) for p, k in ids), players)
 
 

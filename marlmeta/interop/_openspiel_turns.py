@@ -145,6 +145,23 @@ def from_openspiel_turns(
             )
         step, layer = _step(layer, ids, step_of, len(steps), n, num_actions)
         steps.append(step)
+    init = np.zeros(len(steps[0][0]))
+    for idx, p in initial:
+        init[idx] += p
+    tree = turn_based_game(steps, init, ids, n, num_actions, dtype)
+    return OpenSpielTurns(tree, tuple(ids), game)
+
+
+def turn_based_game(steps, initial, ids, n: int, num_actions: int, dtype=None):
+    """The :class:`~marlmeta.games.TurnBasedGame` of a tree built step by step.
+
+    ``steps[h] = (player, infoset, legal, edges, reward)``: per node of step
+    ``h`` its acting player, information-set index and legal mask, ``edges``
+    mapping ``(node, action)`` to ``[(child, probability), ..]`` (a child
+    below 0, or any child at the last step, is the end of the game) and the
+    rewards; ``initial`` the distribution over step 0's nodes; ``ids`` maps
+    ``(player, key)`` to the information-set index.
+    """
     dtype = dtype or jnp.result_type(float)
     out = []
     for h, (player, infoset, legal, edges, reward) in enumerate(steps):
@@ -166,16 +183,12 @@ def from_openspiel_turns(
                 jnp.asarray(reward, dtype),
             )
         )
-    init = np.zeros(len(steps[0][0]))
-    for idx, p in initial:
-        init[idx] += p
     owner = np.zeros(len(ids), np.int32)
     for (p, _), i in ids.items():
         owner[i] = p
-    tree = TurnBasedGame(
-        tuple(out), jnp.asarray(init, dtype), jnp.asarray(owner), n, len(ids)
+    return TurnBasedGame(
+        tuple(out), jnp.asarray(initial, dtype), jnp.asarray(owner), n, len(ids)
     )
-    return OpenSpielTurns(tree, tuple(ids), game)
 
 
 def _step(layer, ids, step_of, h: int, n: int, num_actions: int):
