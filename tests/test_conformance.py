@@ -261,7 +261,11 @@ def _markov(s):
 
 # Which catalogue games each solver applies to.
 CATALOGUE_SOLVERS = {
-    "ZeroSumOMD": (lambda: M.solvers.ZeroSumOMD(0.3), lambda s: s[3]),
+    "ZeroSumOMD": (lambda: M.solvers.ZeroSumOMD(0.3), lambda s: s[3] and _markov(s)),
+    "ObservedZeroSumOMD": (
+        lambda: M.solvers.ObservedZeroSumOMD(0.3),
+        lambda s: s[4] == "observed",
+    ),
     "GeneralSumOMD": (
         lambda: M.solvers.GeneralSumOMD(0.3),
         lambda s: not s[2] and _markov(s),

@@ -5,7 +5,7 @@ sequence of river endgames whose stacks are perturbed.
 Every seed draws ``K`` games (:func:`marlmeta.games.zoo.river_endgame_family`:
 pot-normalised stacks plus ``N(0, stack_std)``, clipped at 0.05; only the
 rewards change). Algorithm 1 with local observations
-(:class:`marlmeta.solvers.ZeroSumOMD` on a game with observations) runs on
+(:class:`marlmeta.solvers.ObservedZeroSumOMD`) runs on
 each game from uniform play (individual learning) and from the averaged
 ``alpha``-greedy stage best responses of the games before it (sequential
 meta-initialisation, Theorem 2). The metric is the exact exploitability
@@ -195,7 +195,10 @@ def _seed_fn(config: PokerEndgameConfig):
     g, s = config.game, config.solver
     board, pot, ranges = g.weights()
     steps, cps = s.num_steps, config.run.checkpoints
-    solver = M.solvers.ZeroSumOMD(jnp.asarray(s.step_size, dtype), average=s.average)
+    average = {"reach": M.solvers.ReachAverage(), "plain": M.solvers.PlainAverage()}
+    solver = M.solvers.ObservedZeroSumOMD(
+        jnp.asarray(s.step_size, dtype), average=average[s.average]
+    )
 
     @jax.jit
     def learn(games):

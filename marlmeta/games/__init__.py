@@ -43,6 +43,7 @@ from marlmeta.games._normal_form import (
     to_normal_form as to_normal_form,
 )
 from marlmeta.games._observations import (
+    ObservedGame as ObservedGame,
     check_perfect_recall as check_perfect_recall,
     observe as observe,
 )

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marlmeta.games._game import FiniteHorizonGame
-from marlmeta.games._observations import observe
+from marlmeta.games._observations import ObservedGame, observe
 from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
 
@@ -104,7 +104,7 @@ def betting_game(
     variant: str,
     dtype=np.float32,
     check: bool = True,
-) -> FiniteHorizonGame:
+) -> ObservedGame:
     """The betting game of the module text, with observations.
 
     Args:

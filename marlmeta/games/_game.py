@@ -50,7 +50,7 @@ from marlmeta.games._checks import (
 )
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy
+from marlmeta.policies import AbstractPolicy, ProductPolicy
 
 
 def _optional_array(name: str, x) -> Array | None:
@@ -244,6 +244,11 @@ class AbstractMarkovGame(eqx.Module):
             f"game is a {type(self).__name__} without them"
         )
 
+    def require_state_policies(self, caller: str) -> None:
+        """Raise ``ValueError`` unless every player's policy lives on states
+        (an :class:`~marlmeta.games.ObservedGame` raises)."""
+        del caller
+
 
 class FiniteHorizonGame(AbstractMarkovGame):
     """Finite-horizon ``N``-player Markov game (also known as ``MarkovGame``).
@@ -258,11 +263,9 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward: ``(H, S, A_0, .., A_{N-1})`` or ``None``.
         num_actions: ``(A_0, .., A_{N-1})``.
         horizon: ``H``.
-        observations: ``None`` (every player sees the state), or one integer
-            map ``(H, S)`` per player into its ``O_i`` observations (set by
-            :func:`marlmeta.games.observe`, which checks perfect recall);
-            policies are then :class:`~marlmeta.policies.ObservationPolicy`.
-        num_observations: ``(O_0, .., O_{N-1})`` (static) or ``None``.
+
+    Every player sees the state; a game whose players see observations is an
+    :class:`~marlmeta.games.ObservedGame` (:func:`marlmeta.games.observe`).
     """
 
     reward_model: AbstractRewards
@@ -271,8 +274,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
     potential_reward: Float[Array, "H S *A"] | None
     num_actions: tuple[int, ...] = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
-    observations: tuple[Int[Array, "H S"], ...] | None
-    num_observations: tuple[int, ...] | None = eqx.field(static=True)
     _state_axes: ClassVar[int] = 2
 
     def __init__(
@@ -283,8 +284,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward,
         num_actions,
         horizon,
-        observations=None,
-        num_observations=None,
     ):
         """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array.
 
@@ -298,8 +297,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.potential_reward = _optional_array("potential_reward", potential_reward)
         self.num_actions = num_actions
         self.horizon = count("horizon", horizon)
-        self.observations = observations
-        self.num_observations = num_observations
 
     def _step_sizes(self):
         return (self.horizon,)
@@ -323,10 +320,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
     def require_finite_horizon(self, caller: str) -> None:
         del caller
 
-    def require_observations(self, caller: str) -> None:
-        if self.observations is None:
-            AbstractMarkovGame.require_observations(self, caller)
-
     def step_policy(self, policy, h):
         return policy.at(h)
 
@@ -344,22 +337,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
                 f"runs its horizon {self.horizon} steps (leave num_steps None)"
             )
         return self.horizon
-
-    @property
-    def observation_counts(self):
-        if self.observations is None:
-            return AbstractMarkovGame.observation_counts.fget(self)
-        return self.num_observations
-
-    def player_observations(self, h, state):
-        if self.observations is None:
-            return AbstractMarkovGame.player_observations(self, h, state)
-        return jnp.stack([o[h, state] for o in self.observations])
-
-    def observation_policy(self, tables):
-        if self.observations is None:
-            return AbstractMarkovGame.observation_policy(self, tables)
-        return ObservationPolicy(tuple(tables), tuple(self.observations))
 
 
 #: The name of :class:`FiniteHorizonGame` in earlier releases.

@@ -1,6 +1,8 @@
-"""Games with per-player observations, and the perfect-recall check.
+"""Games with per-player observations (a game kind), and the perfect-recall check.
 
-Player ``i`` sees ``obs[i][h, s]`` in ``[0, O_i)`` instead of the state ``s``.
+An :class:`ObservedGame` is a finite-horizon game on states together with what
+each player sees: player ``i`` sees ``obs[i][h, s]`` in ``[0, O_i)`` instead
+of the state ``s``.
 Exact best responses over observation policies need **perfect recall**: on the
 support reachable from ``initial``, for every ``(h, s)``, joint action ``a`` and
 successor ``s'`` with ``P_h(s'|s, a) > 0``, the observation ``obs[i][h+1, s']``
@@ -13,16 +15,119 @@ state) are not checked.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float, Int
 
+from marlmeta.evaluation import _finite
 from marlmeta.games._checks import _concrete
-from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame
+from marlmeta.games._rewards import AbstractRewards
+from marlmeta.games._transitions import AbstractTransitions
+from marlmeta.policies import ObservationPolicy
+
+
+class ObservedGame(AbstractMarkovGame):
+    """A finite-horizon game whose players see observations, not the state.
+
+    Build with :func:`observe` (which checks the maps and perfect recall). The
+    state arrays are those of a :class:`~marlmeta.games.FiniteHorizonGame`
+    (:meth:`states` is that game); policies are
+    :class:`~marlmeta.policies.ObservationPolicy` (one table ``(H, O_i, A_i)``
+    per player), evaluated by backward induction on states after lifting,
+    with best responses over observation policies. Algorithm 1 on
+    observations is :class:`marlmeta.solvers.ObservedZeroSumOMD`.
+
+    Attributes:
+        reward_model, transitions, initial, potential_reward, num_actions,
+            horizon: as :class:`~marlmeta.games.FiniteHorizonGame`.
+        observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``.
+        num_observations: ``(O_0, .., O_{N-1})`` (static).
+    """
+
+    reward_model: AbstractRewards
+    transitions: AbstractTransitions
+    initial: Float[Array, " S"]
+    potential_reward: Float[Array, "H S *A"] | None
+    num_actions: tuple[int, ...] = eqx.field(static=True)
+    horizon: int = eqx.field(static=True)
+    observations: tuple[Int[Array, "H S"], ...]
+    num_observations: tuple[int, ...] = eqx.field(static=True)
+    _state_axes: ClassVar[int] = 2
+
+    def states(self) -> FiniteHorizonGame:
+        """The game on states (every player sees the state), checked."""
+        return FiniteHorizonGame(
+            self.reward_model,
+            self.transitions,
+            self.initial,
+            self.potential_reward,
+            self.num_actions,
+            self.horizon,
+        )
+
+    def _step_sizes(self):
+        return (self.horizon,)
+
+    def _num_steps(self):
+        return (self.horizon, 1)
+
+    @property
+    def lead_shape(self) -> tuple[int, ...]:
+        return (self.horizon, self.num_states)
+
+    def evaluate(self, policy, rewards=None, *, best: bool = False):
+        return _finite.backward(self, policy, rewards, best=best)[:3]
+
+    def averaged_q(self, policy):
+        return _finite.backward(self, policy, averaged=True)[3]
+
+    def optimal_values(self, reward):
+        return _finite.optimal_values(self, reward)
+
+    def step_policy(self, policy, h):
+        return policy.at(h)
+
+    def step_rewards(self, h, state, actions):
+        return self.rewards[(slice(None), h, state, *actions)]
+
+    @property
+    def step_discount(self):
+        return jnp.ones((), self.initial.dtype)
+
+    def episode_steps(self, num_steps):
+        return self.states().episode_steps(num_steps)
+
+    def require_finite_horizon(self, caller: str) -> None:
+        del caller
+
+    def require_observations(self, caller: str) -> None:
+        del caller
+
+    def require_state_policies(self, caller: str) -> None:
+        raise ValueError(
+            f"{caller} needs a game whose policies live on states; game is an "
+            "ObservedGame (observation maps): use its observation solvers, e.g. "
+            "marlmeta.solvers.ObservedZeroSumOMD"
+        )
+
+    @property
+    def observation_counts(self):
+        return self.num_observations
+
+    def player_observations(self, h, state):
+        return jnp.stack([o[h, state] for o in self.observations])
+
+    def observation_policy(self, tables) -> ObservationPolicy:
+        return ObservationPolicy(tuple(tables), tuple(self.observations))
 
 
 def observe(
     game: FiniteHorizonGame, observations, num_observations=None, *, check=True
-) -> FiniteHorizonGame:
+) -> ObservedGame:
     """``game`` where player ``i`` observes ``observations[i]`` instead of the state.
 
     Args:
@@ -60,22 +165,23 @@ def observe(
                 f"observation in [0, {count})"
             )
         counts.append(int(count))
-    out = FiniteHorizonGame(
+    game.require_state_policies("observe")
+    out = ObservedGame(
         game.reward_model,
         game.transitions,
         game.initial,
         game.potential_reward,
         game.num_actions,
         game.horizon,
-        observations=tuple(jnp.asarray(o, jnp.int32) for o in maps),
-        num_observations=tuple(counts),
+        tuple(jnp.asarray(o, jnp.int32) for o in maps),
+        tuple(counts),
     )
     if check:
         check_perfect_recall(out)
     return out
 
 
-def _dummies(game: FiniteHorizonGame, nxt, prob) -> list[np.ndarray]:
+def _dummies(game: ObservedGame, nxt, prob) -> list[np.ndarray]:
     """Per player a boolean ``(H, S)``: its action changes nothing there."""
     r = np.asarray(game.rewards)
     out = []
@@ -100,7 +206,7 @@ def _history(parents, h: int, o: int, action) -> str:
     return " -> ".join(reversed(steps))
 
 
-def check_perfect_recall(game: FiniteHorizonGame) -> None:
+def check_perfect_recall(game: ObservedGame) -> None:
     """Raise ``ValueError`` unless every player has perfect recall.
 
     The message names the player, the step, the observation and the two

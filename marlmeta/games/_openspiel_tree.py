@@ -32,8 +32,7 @@ from typing import Any
 import numpy as np
 
 from marlmeta.games._constructors import markov_game
-from marlmeta.games._game import FiniteHorizonGame
-from marlmeta.games._observations import observe
+from marlmeta.games._observations import ObservedGame, observe
 from marlmeta.games._openspiel import _pyspiel
 
 
@@ -78,7 +77,7 @@ def _layer(pairs, index: dict) -> list[tuple[int, float, Any]]:
 
 def from_openspiel_tree(
     game: Any, dtype=None
-) -> tuple[FiniteHorizonGame, tuple[tuple[str, ...], ...]]:
+) -> tuple[ObservedGame, tuple[tuple[str, ...], ...]]:
     """The finite-horizon game with observations of a small OpenSpiel game.
 
     Args:
@@ -87,7 +86,7 @@ def from_openspiel_tree(
         dtype: floating dtype of the arrays (default: float64 under x64).
 
     Returns:
-        ``(converted, names)``: a :class:`~marlmeta.games.FiniteHorizonGame`
+        ``(converted, names)``: an :class:`~marlmeta.games.ObservedGame`
         with one observation map a player (see the module text for the
         layout), and per player the information state string of each
         observation (``names[i][o]``; ``"terminal"`` for ``o = 0``), which maps

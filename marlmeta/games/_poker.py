@@ -38,7 +38,7 @@ from phevaluator import evaluate_cards
 from marlmeta.games._betting import _check_variant, betting_game, betting_rewards
 from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._families import stack as stack_games
-from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games._observations import ObservedGame
 from marlmeta.games._rewards import ZeroSumRewards
 
 RANKS = "23456789TJQKA"
@@ -181,7 +181,7 @@ def river_endgame(
     dtype=jnp.float32,
     *,
     check: bool = True,
-) -> FiniteHorizonGame:
+) -> ObservedGame:
     """A river endgame with all-in betting, each player observing its own hand.
 
     Args:
@@ -239,7 +239,7 @@ def river_endgame_family(
     ranges="uniform",
     variant: str = "bet_call",
     dtype=jnp.float32,
-) -> FiniteHorizonGame:
+) -> ObservedGame:
     """A batch of river endgames whose stacks are perturbed
     (:func:`perturbed_stacks`); deals, transitions and observations are shared
     (bit-identical), only the rewards differ."""

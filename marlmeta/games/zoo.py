@@ -30,6 +30,7 @@ from marlmeta.games._constructors import (
 from marlmeta.games._cooperative import cooperative_game
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.games._lq_tracking import lq_tracking as lq_tracking
+from marlmeta.games._observations import ObservedGame
 from marlmeta.games._poker import (  # noqa: F401  (re-exported)
     CARDS,
     HANDS,
@@ -213,7 +214,7 @@ def ratio_game(dtype=None) -> DiscountedMarkovGame:
     )
 
 
-def kuhn_poker(dtype=jnp.float32) -> FiniteHorizonGame:
+def kuhn_poker(dtype=jnp.float32) -> ObservedGame:
     """Kuhn poker with observations (each player sees its card and the betting).
 
     Three cards (``0 < 1 < 2``), one to each player, ante 1 each: player 0

@@ -43,7 +43,13 @@ from marlmeta.solvers._ma_ppo_sampling import (
     OccupancySampling as OccupancySampling,
     StationarySampling as StationarySampling,
 )
-from marlmeta.solvers._observed_omd import ObservedOMDState as ObservedOMDState
+from marlmeta.solvers._observed_omd import (
+    AbstractAverage as AbstractAverage,
+    ObservedOMDState as ObservedOMDState,
+    ObservedZeroSumOMD as ObservedZeroSumOMD,
+    PlainAverage as PlainAverage,
+    ReachAverage as ReachAverage,
+)
 from marlmeta.solvers._projected_q import (
     ProjectedQDescent as ProjectedQDescent,
     project_simplex as project_simplex,
@@ -59,6 +65,7 @@ from marlmeta.solvers._stages import (
     stage_lengths as stage_lengths,
 )
 from marlmeta.solvers._zero_sum_omd import (
+    AbstractZeroSumOMD as AbstractZeroSumOMD,
     ZeroSumOMD as ZeroSumOMD,
     ZeroSumOMDState as ZeroSumOMDState,
 )

@@ -4,8 +4,8 @@ state-level stage values (the converging reference is in
 
 **Algorithm 1 with local observations** (Mao, Qiu, Zhang, Başar, "Multi-Agent
 Meta-Reinforcement Learning", NeurIPS 2023, appendix F.3: "each agent simply
-uses its local observation as the state"). :class:`~marlmeta.solvers.ZeroSumOMD`
-runs this when the game has observations: the policies live on ``(h, o)``, the
+uses its local observation as the state"), :class:`ObservedZeroSumOMD`, on an
+:class:`~marlmeta.games.ObservedGame`: the policies live on ``(h, o)``, the
 stage values ``vsum`` and ``Q`` stay on states, and each player's feedback is
 averaged over its belief,
 
@@ -16,25 +16,36 @@ opponent's iterate and a uniform own policy; symmetrically for ``nu``. Stage
 best responses in hindsight are per ``(h, o)``, so the meta-learner works
 unchanged. Output: the own-reach-weighted (sequence-form) average
 ``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)``, ``w^t_h(o)`` the reach mass of
-``o`` under (own iterate ``t``, uniform opponents); ``average="plain"`` gives
-the plain average. The stage values are not counterfactual, so this dynamic
-need not converge to an equilibrium of the imperfect-information game.
+``o`` under (own iterate ``t``, uniform opponents) (:class:`ReachAverage`);
+:class:`PlainAverage` gives the plain average. The stage values are not
+counterfactual, so this dynamic need not converge to an equilibrium of the
+imperfect-information game.
 """
 
 from __future__ import annotations
+
+import abc
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation._finite import reach
-from marlmeta.games import FiniteHorizonGame
+from marlmeta.games import ObservedGame
 from marlmeta.policies import ObservationPolicy
 from marlmeta.policies._observation import lift, pool
-from marlmeta.solvers._stages import StageClock, omd_step, reduce_last, renormalise
+from marlmeta.solvers._stages import (
+    StageClock,
+    num_stages,
+    omd_step,
+    reduce_last,
+    renormalise,
+    stage_q,
+)
+from marlmeta.solvers._zero_sum_omd import AbstractZeroSumOMD
 
 
-def beliefs(game: FiniteHorizonGame, tables) -> list[Float[Array, "H S"]]:
+def beliefs(game: ObservedGame, tables) -> list[Float[Array, "H S"]]:
     """Per player ``i``: ``c_h(s)``, the reach under the others' iterates and a
     uniform policy of ``i`` (its belief weights, and for two players the own
     reach of the other player)."""
@@ -68,7 +79,7 @@ def reach_average(total, mass, plain, count):
 
 
 class ObservedOMDState(eqx.Module):
-    """State of :class:`~marlmeta.solvers.ZeroSumOMD` on a game with observations.
+    """State of :class:`ObservedZeroSumOMD`.
 
     Policies, feedback and stage statistics are per ``(h, o)`` (``O``: the
     player's observations); ``q`` and ``vsum`` are per state.
@@ -97,7 +108,7 @@ class ObservedOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H P B"]
 
 
-def observed_feedback(game: FiniteHorizonGame, q, mu, nu):
+def observed_feedback(game: ObservedGame, q, mu, nu):
     """Belief-weighted feedback of both players, the stage value per state, and
     each player's own-reach mass per observation.
 
@@ -123,7 +134,7 @@ def observed_feedback(game: FiniteHorizonGame, q, mu, nu):
     )
 
 
-def observed_init(game: FiniteHorizonGame, init_policy) -> ObservedOMDState:
+def _observed_init(game: ObservedGame, init_policy) -> ObservedOMDState:
     """The state before the first iteration (``Q = 0``: zero feedback)."""
     mu0, nu0 = init_policy
     dtype = game.rewards.dtype
@@ -145,7 +156,7 @@ def observed_init(game: FiniteHorizonGame, init_policy) -> ObservedOMDState:
     )  # fmt: skip
 
 
-def observed_iterate(game: FiniteHorizonGame, state: ObservedOMDState, eta):
+def _observed_iterate(game: ObservedGame, state: ObservedOMDState, eta):
     """Optimistic steps on ``(h, o)``, then the new feedback and accumulators."""
     log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
     log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
@@ -167,7 +178,7 @@ def observed_iterate(game: FiniteHorizonGame, state: ObservedOMDState, eta):
     )  # fmt: skip
 
 
-def observed_restart(game, state: ObservedOMDState, q, brs, nxt):
+def _observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     """Stage end: new ``Q``, recorded best responses, restart from stage ``nxt``."""
     mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
     g_mu, g_nu, *_ = observed_feedback(game, q, mu, nu)
@@ -185,14 +196,76 @@ def observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     )  # fmt: skip
 
 
-def observed_output(game, state: ObservedOMDState, average: str) -> ObservationPolicy:
-    """The averaged observation policy (own-reach-weighted or plain)."""
-    t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
-    if average == "plain":
-        tables = (state.mu_plain / t, state.nu_plain / t)
-    else:
-        tables = (
-            reach_average(state.mu_sum, state.mu_mass, state.mu_plain, t),
-            reach_average(state.nu_sum, state.nu_mass, state.nu_plain, t),
+class AbstractAverage(eqx.Module):
+    """How :class:`ObservedZeroSumOMD` averages its iterates into its output."""
+
+    @abc.abstractmethod
+    def __call__(self, total, mass, plain, t) -> Array:
+        """The output table from the reach-weighted sum ``total``, the reach
+        ``mass``, the plain sum ``plain`` of the iterates and their number ``t``."""
+
+
+class ReachAverage(AbstractAverage):
+    """The own-reach-weighted (sequence-form) average
+    ``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)``, the plain average where the
+    reach mass is ``0``."""
+
+    def __call__(self, total, mass, plain, t):
+        return reach_average(total, mass, plain, t)
+
+
+class PlainAverage(AbstractAverage):
+    """The plain average ``(1/T) sum_t pi^t``."""
+
+    def __call__(self, total, mass, plain, t):
+        del total, mass
+        return plain / t
+
+
+class ObservedZeroSumOMD(AbstractZeroSumOMD):
+    """Algorithm 1 of Mao et al. with local observations (module text).
+
+    The initial-policy argument is per stage: a pair of ``(num_stages, H, O_i,
+    A_i)`` tables; the meta statistics (:meth:`stats`) are the stage best
+    responses in hindsight per observation, of the same shapes. The output is an
+    :class:`~marlmeta.policies.ObservationPolicy`.
+
+    Needs a two-player zero-sum :class:`~marlmeta.games.ObservedGame`
+    (general-sum rewards: as :class:`~marlmeta.solvers.ZeroSumOMD`).
+
+    Attributes:
+        step_size: ``eta > 0`` (an array leaf).
+        average: the averaging rule of the output (:class:`ReachAverage`,
+            default, or :class:`PlainAverage`).
+    """
+
+    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    average: AbstractAverage = ReachAverage()
+
+    def default_init(self, game: ObservedGame, num_steps: int):
+        game.require_observations("ObservedZeroSumOMD")
+        k, dtype = num_stages(game.horizon, num_steps), game.rewards.dtype
+        return tuple(
+            jnp.full((k, game.horizon, o, a), 1.0 / a, dtype)
+            for o, a in zip(game.num_observations, game.num_actions, strict=True)
         )
-    return ObservationPolicy(tables, tuple(game.observations))
+
+    def init(self, game: ObservedGame, init_policy) -> ObservedOMDState:
+        game.require_observations("ObservedZeroSumOMD")
+        init_policy = self._zero_sum_init(game, init_policy, "ObservedZeroSumOMD")
+        return _observed_init(game, init_policy)
+
+    def _iterate(self, game: ObservedGame, state: ObservedOMDState, eta):
+        return _observed_iterate(game, state, eta)
+
+    def _restart(self, game: ObservedGame, state: ObservedOMDState, length, brs, nxt):
+        q = stage_q(game, game.rewards[0], state.vsum, length)
+        return _observed_restart(game, state, q, brs, nxt)
+
+    def output(self, game: ObservedGame, state: ObservedOMDState):
+        t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
+        tables = (
+            self.average(state.mu_sum, state.mu_mass, state.mu_plain, t),
+            self.average(state.nu_sum, state.nu_mass, state.nu_plain, t),
+        )
+        return ObservationPolicy(tables, tuple(game.observations))
