@@ -200,22 +200,27 @@ def _seed_fn(config: PokerEndgameConfig):
         jnp.asarray(s.step_size, dtype), average=average[s.average]
     )
 
+    kw = {"checkpoints": cps, "metric": exploitability}
+
+    def individual(learner, games):
+        # One game at a time (lax.map), not side by side (vmap): the games
+        # share their deals, kernel and observation maps, and under vmap every
+        # gather and scatter over the ~10^6 states carries a batch axis of
+        # indices, about 14x slower per game on a CPU
+        # (benchmarks/poker_profile.py).
+        return jax.lax.map(lambda g: M.solve(learner, g, steps, **kw).trace, games)
+
     @jax.jit
     def learn(games):
-        kw = {"checkpoints": cps, "metric": exploitability}
-        ind = M.meta.individual(solver, games, steps, **kw)
         met = M.meta.sequential_meta(
             solver, games, steps, alpha=config.meta.alpha, **kw
         )
-        return ind.solutions.trace, met.solutions.trace, met.similarity
+        return individual(solver, games), met.solutions.trace, met.similarity
 
     @jax.jit
     def reference(games):
         ref = M.solvers.CounterfactualOMD(jnp.asarray(s.reference_step_size, dtype))
-        run = M.meta.individual(
-            ref, games, steps, checkpoints=cps, metric=exploitability
-        )
-        return run.solutions.trace
+        return individual(ref, games)
 
     def one_seed(seed):
         with jax.ensure_compile_time_eval():
