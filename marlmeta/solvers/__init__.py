@@ -8,6 +8,11 @@ from marlmeta.solvers._adaptive_oftrl import (
     select_lambda as select_lambda,
 )
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
+from marlmeta.solvers._cfr_plus import (
+    CFRPlus as CFRPlus,
+    CFRPlusState as CFRPlusState,
+    regret_matching as regret_matching,
+)
 from marlmeta.solvers._counterfactual_omd import (
     CounterfactualOMD as CounterfactualOMD,
     CounterfactualOMDState as CounterfactualOMDState,
