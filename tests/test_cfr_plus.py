@@ -2,8 +2,9 @@
 
 The reference walks Kuhn poker's betting tree (histories ``""``, ``"p"``,
 ``"b"``, ``"pb"``, ..., information sets ``(card, history)``), with
-alternating regret-matching+ updates and the average weighted by ``t`` times
-the player's own reach; it shares no code with marlmeta's state/observation
+alternating regret-matching+ updates (regrets within rounding, ``64 eps
+max |U|``, of 0 count as 0) and the average weighted by ``t`` times the
+player's own reach; it shares no code with marlmeta's state/observation
 machinery.
 """
 
@@ -79,7 +80,9 @@ def reference_cfr_plus(num_steps):
                 walk(c0, c1, "", 1.0 / 6.0, 1.0)
             for key, u in cfv.items():
                 avg[key] = avg[key] + t * own[key] * sigma[key]
-                regret[key] = np.maximum(regret[key] + u - sigma[key] @ u, 0.0)
+                new = regret[key] + u - sigma[key] @ u
+                tol = 64 * np.finfo(float).eps * np.abs(u).max()
+                regret[key] = np.where(new > tol, new, 0.0)
                 pos = regret[key]
                 sigma[key] = pos / pos.sum() if pos.sum() > 0 else np.full(2, 0.5)
     return {k: v / v.sum() for k, v in avg.items()}, sigma

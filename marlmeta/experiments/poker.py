@@ -50,6 +50,14 @@ class RiverGameConfig:
     ``max_hands`` keeps ``max_hands`` hands per player, drawn without
     replacement with probability proportional to the weight (NumPy
     ``default_rng(range_seed)``; ``null``: all), a pruned range for small runs.
+    ``stacks`` are chips behind each player (``[19750, 19750]``: the real
+    size of LibratusEndgames subgame 3, 20,000-chip starting stacks minus half
+    the pot 500); ``stack_std`` is the noise on stacks normalised by
+    ``stack_unit`` chips (``null``: the pot; ``20000``: the starting stack).
+    ``layout``: ``"generic"`` (the list of deals, pooled by scatter; default)
+    or ``"structured"`` (a hand pair times the betting, pooled by
+    contractions; the same game and numbers to rounding, but not yet faster on
+    a CPU: see ``benchmarks/results/poker.json``).
     """
 
     board: str = "4s8hTc9h2s"
@@ -60,7 +68,9 @@ class RiverGameConfig:
     range_seed: int = 0
     variant: str = "bet_call"
     stack_std: float = 0.5
+    stack_unit: float | None = None
     num_games: int = 10
+    layout: str = "generic"
     note: str = ""
 
     def weights(self) -> tuple[str, float, Any]:
@@ -169,6 +179,11 @@ class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
                 f"{path}: key 'game.variant' is {self.game.variant!r}; expected "
                 "'bet_call' or 'check_bet_call'"
             )
+        if self.game.layout not in ("structured", "generic"):
+            raise ConfigError(
+                f"{path}: key 'game.layout' is {self.game.layout!r}; expected "
+                "'structured' or 'generic'"
+            )
         if self.solver.average not in ("reach", "plain"):
             raise ConfigError(
                 f"{path}: key 'solver.average' is {self.solver.average!r}; "
@@ -226,10 +241,12 @@ def _seed_fn(config: PokerEndgameConfig):
         with jax.ensure_compile_time_eval():
             games = M.games.zoo.river_endgame_family(
                 int(seed), g.num_games, g.stack_std, board=board, pot=pot,
+                stack_unit=g.stack_unit,
                 stacks=g.stacks, ranges=ranges, variant=g.variant, dtype=dtype,
+                structured=g.layout == "structured",
             )  # fmt: skip
             stacks = M.games.zoo.perturbed_stacks(
-                int(seed), g.num_games, pot, g.stacks, g.stack_std
+                int(seed), g.num_games, pot, g.stacks, g.stack_std, g.stack_unit
             )
         ind, met, sim = learn(games)
         ref = None if s.reference_step_size is None else reference(games)

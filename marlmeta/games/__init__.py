@@ -43,6 +43,7 @@ from marlmeta.games._normal_form import (
     to_normal_form as to_normal_form,
 )
 from marlmeta.games._observations import (
+    AbstractObservedGame as AbstractObservedGame,
     ObservedGame as ObservedGame,
     check_perfect_recall as check_perfect_recall,
     observe as observe,
@@ -52,6 +53,10 @@ from marlmeta.games._openspiel import (
     to_openspiel as to_openspiel,
 )
 from marlmeta.games._openspiel_tree import from_openspiel_tree as from_openspiel_tree
+from marlmeta.games._private_types import (
+    PrivateTypeGame as PrivateTypeGame,
+    PublicTransitions as PublicTransitions,
+)
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,
     DenseRewards as DenseRewards,

@@ -15,6 +15,7 @@ state) are not checked.
 
 from __future__ import annotations
 
+import abc
 from typing import ClassVar
 
 import equinox as eqx
@@ -27,36 +28,33 @@ from marlmeta.games._checks import _concrete
 from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import ObservationPolicy
+from marlmeta.policies import AbstractPolicy, ObservationPolicy
+from marlmeta.policies._observation import pool
 
 
-class ObservedGame(AbstractMarkovGame):
+class AbstractObservedGame(AbstractMarkovGame):
     """A finite-horizon game whose players see observations, not the state.
 
-    Build with :func:`observe` (which checks the maps and perfect recall). The
-    state arrays are those of a :class:`~marlmeta.games.FiniteHorizonGame`
-    (:meth:`states` is that game); policies are
-    :class:`~marlmeta.policies.ObservationPolicy` (one table ``(H, O_i, A_i)``
-    per player), evaluated by backward induction on states after lifting,
-    with best responses over observation policies. Algorithm 1 on
-    observations is :class:`marlmeta.solvers.ObservedZeroSumOMD`.
-
-    Attributes:
-        reward_model, transitions, initial, potential_reward, num_actions,
-            horizon: as :class:`~marlmeta.games.FiniteHorizonGame`.
-        observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``.
-        num_observations: ``(O_0, .., O_{N-1})`` (static).
+    Policies are observation policies (one table ``(H, O_i, A_i)`` per player,
+    :meth:`observation_policy`), evaluated by backward induction on states
+    after lifting, with best responses over observation policies. A kind
+    implements :meth:`observation_policy`, :meth:`pool` and :attr:`observations`
+    (and has the fields of :class:`~marlmeta.games.FiniteHorizonGame` plus
+    ``num_observations``). Algorithm 1 on observations is
+    :class:`marlmeta.solvers.ObservedZeroSumOMD`.
     """
 
-    reward_model: AbstractRewards
-    transitions: AbstractTransitions
-    initial: Float[Array, " S"]
-    potential_reward: Float[Array, "H S *A"] | None
-    num_actions: tuple[int, ...] = eqx.field(static=True)
-    horizon: int = eqx.field(static=True)
-    observations: tuple[Int[Array, "H S"], ...]
-    num_observations: tuple[int, ...] = eqx.field(static=True)
     _state_axes: ClassVar[int] = 2
+
+    @abc.abstractmethod
+    def observation_policy(self, tables) -> AbstractPolicy:
+        """The policy whose player ``i`` plays ``tables[i][h, o, :]`` on its
+        observation ``o`` (tables ``(H, O_i, A_i)``)."""
+
+    @abc.abstractmethod
+    def pool(self, i: int, x: Float[Array, "H S A"]) -> Float[Array, "H O A"]:
+        """``sum_{s: obs_i[h, s] = o} x[h, s, :]``: player ``i``'s per-state rows
+        summed per observation (the transpose of lifting its table)."""
 
     def states(self) -> FiniteHorizonGame:
         """The game on states (every player sees the state), checked."""
@@ -110,8 +108,8 @@ class ObservedGame(AbstractMarkovGame):
     def require_state_policies(self, caller: str) -> None:
         raise ValueError(
             f"{caller} needs a game whose policies live on states; game is an "
-            "ObservedGame (observation maps): use its observation solvers, e.g. "
-            "marlmeta.solvers.ObservedZeroSumOMD"
+            f"{type(self).__name__} (observation maps): use its observation "
+            "solvers, e.g. marlmeta.solvers.ObservedZeroSumOMD"
         )
 
     @property
@@ -121,8 +119,34 @@ class ObservedGame(AbstractMarkovGame):
     def player_observations(self, h, state):
         return jnp.stack([o[h, state] for o in self.observations])
 
+
+class ObservedGame(AbstractObservedGame):
+    """A finite-horizon game with one observation map per player.
+
+    Build with :func:`observe` (which checks the maps and perfect recall);
+    policies are :class:`~marlmeta.policies.ObservationPolicy`.
+
+    Attributes:
+        reward_model, transitions, initial, potential_reward, num_actions,
+            horizon: as :class:`~marlmeta.games.FiniteHorizonGame`.
+        observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``.
+        num_observations: ``(O_0, .., O_{N-1})`` (static).
+    """
+
+    reward_model: AbstractRewards
+    transitions: AbstractTransitions
+    initial: Float[Array, " S"]
+    potential_reward: Float[Array, "H S *A"] | None
+    num_actions: tuple[int, ...] = eqx.field(static=True)
+    horizon: int = eqx.field(static=True)
+    observations: tuple[Int[Array, "H S"], ...]
+    num_observations: tuple[int, ...] = eqx.field(static=True)
+
     def observation_policy(self, tables) -> ObservationPolicy:
         return ObservationPolicy(tuple(tables), tuple(self.observations))
+
+    def pool(self, i, x):
+        return pool(x, self.observations[i], self.num_observations[i])
 
 
 def observe(

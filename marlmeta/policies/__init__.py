@@ -39,3 +39,6 @@ from marlmeta.policies._observation import (
     observation_policy as observation_policy,
     observation_uniform as observation_uniform,
 )
+from marlmeta.policies._private_types import (
+    PrivateTypePolicy as PrivateTypePolicy,
+)

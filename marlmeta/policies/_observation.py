@@ -169,12 +169,11 @@ def observation_uniform(game: FiniteHorizonGame, dtype=None) -> ObservationPolic
     game.require_one_game("observation_uniform")
     game.require_observations("observation_uniform")
     dtype = dtype or game.rewards.dtype
-    return ObservationPolicy(
+    return game.observation_policy(
         tuple(
             jnp.full((game.horizon, o, a), 1.0 / a, dtype)
             for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        ),
-        tuple(game.observations),
+        )
     )
 
 
@@ -183,7 +182,7 @@ def observation_policy(game: FiniteHorizonGame, tables) -> ObservationPolicy:
     (any array-likes), checked (``ValueError`` naming player, index, value)."""
     game.require_observations("observation_policy")
     game.require_one_game("observation_policy")
-    out = ObservationPolicy(tables, tuple(game.observations))
+    out = game.observation_policy(tables)
     out = out.check(game.lead_shape, game.num_actions)
     for i, (t, o) in enumerate(zip(out.tables, game.num_observations, strict=True)):
         if t.shape[-2] != o:

@@ -11,6 +11,9 @@ turn, ``i = 0, .., N-1``, each against the others' latest policies:
     R_h(o, a) <- max(R_h(o, a) + U_h(o, a) - <pi_h(o), U_h(o)>, 0)
     pi_h(o)   <- R_h(o) / sum_a R_h(o, a)   (uniform where the sum is 0)
 
+where a regret within ``64 eps max_a |U_h(o, a)|`` of 0 counts as 0 (at an
+exact tie of the values, rounding would otherwise decide between a pure and
+the uniform policy, differently for every layout of the same game), and
 with ``c_h(s)`` the reach of ``s`` under the others' policies and a uniform
 policy of player ``i`` (a positive constant per observation times the
 counterfactual reach under perfect recall; regret matching is invariant to
@@ -28,9 +31,8 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from marlmeta.evaluation._finite import reach
-from marlmeta.games import ObservedGame
-from marlmeta.policies import ObservationPolicy, ProductPolicy
-from marlmeta.policies._observation import pool
+from marlmeta.games import AbstractObservedGame
+from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver
 from marlmeta.solvers._observed_omd import mass_per_observation, reach_average
 
@@ -43,13 +45,12 @@ def regret_matching(regret: Array) -> Array:
     return jnp.where(total > 0, pos / jnp.where(total > 0, total, 1), uniform)
 
 
-def _counterfactual_values(game: ObservedGame, tables, i: int):
+def _counterfactual_values(game: AbstractObservedGame, tables, i: int):
     """Player ``i``'s counterfactual values ``U (H, O_i, A_i)`` and own reach
     mass ``w (H, O_i)`` under the observation policy ``tables``."""
-    obs_pol = ObservationPolicy(tables, tuple(game.observations))
+    obs_pol = game.observation_policy(tables)
     qbar = game.averaged_q(obs_pol.lift())[i]
     c = reach(game, obs_pol.deviation_policies()[i])
-    obs, count = game.observations[i], game.num_observations[i]
     lifted = obs_pol.lift().tables
     own = ProductPolicy(
         tuple(
@@ -58,8 +59,8 @@ def _counterfactual_values(game: ObservedGame, tables, i: int):
         )
     )
     return (
-        pool(c[..., None] * qbar, obs, count),
-        mass_per_observation(reach(game, own), obs, count),
+        game.pool(i, c[..., None] * qbar),
+        mass_per_observation(game, i, reach(game, own)),
     )
 
 
@@ -84,7 +85,7 @@ class CFRPlus(AbstractSolver):
     :class:`~marlmeta.policies.ObservationPolicy`.
     """
 
-    def default_init(self, game: ObservedGame, num_steps: int):
+    def default_init(self, game: AbstractObservedGame, num_steps: int):
         game.require_observations("CFRPlus")
         del num_steps
         dtype = game.rewards.dtype
@@ -93,7 +94,7 @@ class CFRPlus(AbstractSolver):
             for o, a in zip(game.num_observations, game.num_actions, strict=True)
         )
 
-    def init(self, game: ObservedGame, init_policy) -> CFRPlusState:
+    def init(self, game: AbstractObservedGame, init_policy) -> CFRPlusState:
         game.require_observations("CFRPlus")
         dtype = game.rewards.dtype
         pol = tuple(jnp.asarray(p, dtype) for p in init_policy)
@@ -106,7 +107,7 @@ class CFRPlus(AbstractSolver):
             mass=tuple(jnp.zeros(p.shape[:-1], dtype) for p in pol),
         )
 
-    def step(self, game: ObservedGame, state: CFRPlusState) -> CFRPlusState:
+    def step(self, game: AbstractObservedGame, state: CFRPlusState) -> CFRPlusState:
         t = state.t + 1
         weight = t.astype(state.policy[0].dtype)
         pol, regret = list(state.policy), list(state.regret)
@@ -115,16 +116,17 @@ class CFRPlus(AbstractSolver):
             u, w = _counterfactual_values(game, tuple(pol), i)
             total[i] = total[i] + weight * w[..., None] * pol[i]
             mass[i] = mass[i] + weight * w
-            inst = u - (pol[i] * u).sum(-1, keepdims=True)
-            regret[i] = jnp.maximum(regret[i] + inst, 0)
+            new = regret[i] + u - (pol[i] * u).sum(-1, keepdims=True)
+            tol = 64 * jnp.finfo(u.dtype).eps * jnp.abs(u).max(-1, keepdims=True)
+            regret[i] = jnp.where(new > tol, new, 0)
             pol[i] = regret_matching(regret[i])
         return CFRPlusState(t, tuple(regret), tuple(pol), tuple(total), tuple(mass))
 
-    def output(self, game: ObservedGame, state: CFRPlusState) -> ObservationPolicy:
+    def output(self, game: AbstractObservedGame, state: CFRPlusState):
         # Where an observation was never reached: the current policy.
         t = jnp.maximum(state.t, 1).astype(state.policy[0].dtype)
         tables = tuple(
             reach_average(s, m, p * t, t)
             for s, m, p in zip(state.total, state.mass, state.policy, strict=True)
         )
-        return ObservationPolicy(tables, tuple(game.observations))
+        return game.observation_policy(tables)

@@ -17,8 +17,7 @@ from jaxtyping import Array, Float
 
 from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.policies import ObservationPolicy, ProductPolicy
-from marlmeta.policies._observation import pool
+from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._observed_omd import beliefs, mass_per_observation, reach_average
 from marlmeta.solvers._stages import omd_step
@@ -97,13 +96,12 @@ class CounterfactualOMD(AbstractSolver):
             for lh, g in zip(state.log_hat, state.feedback, strict=True)
         ]
         pol = tuple(p for _, p in steps)
-        obs_pol = ObservationPolicy(pol, tuple(game.observations))
+        obs_pol = game.observation_policy(pol)
         qbar = game.averaged_q(obs_pol.lift())
         weights = beliefs(game, pol)
-        counts = game.num_observations
         feedback = tuple(
-            pool(c[..., None] * q, o, k)
-            for c, q, o, k in zip(weights, qbar, game.observations, counts, strict=True)
+            game.pool(i, c[..., None] * q)
+            for i, (c, q) in enumerate(zip(weights, qbar, strict=True))
         )
         lifted = obs_pol.lift().tables
         own = [
@@ -113,8 +111,7 @@ class CounterfactualOMD(AbstractSolver):
             for i in range(len(pol))
         ]
         w = tuple(
-            mass_per_observation(reach(game, d), o, k)
-            for d, o, k in zip(own, game.observations, counts, strict=True)
+            mass_per_observation(game, i, reach(game, d)) for i, d in enumerate(own)
         )
         return CounterfactualOMDState(
             t=state.t + 1,
@@ -134,4 +131,4 @@ class CounterfactualOMD(AbstractSolver):
             reach_average(s, m, p * t, t)
             for s, m, p in zip(state.total, state.mass, state.policy, strict=True)
         )
-        return ObservationPolicy(tables, tuple(game.observations))
+        return game.observation_policy(tables)
