@@ -299,6 +299,15 @@ def _aggregate(config: PokerEndgameConfig, raw: PokerChunk) -> dict[str, Any]:
             entry[f"{key}_std"] = x.std(0).tolist()
         entry["nash_conv_per_game"] = np.asarray(trace.nash_conv).mean(0).tolist()
         out[label] = entry
+    ind, met = out["individual"]["nash_conv_mean"], out["meta"]["nash_conv_mean"]
+    out["meta_vs_individual"] = {
+        "definition": "mean NashConv of meta-learning minus that of individual "
+        "learning at each checkpoint (negative: meta-initialisation helps)",
+        "difference": [m - i for m, i in zip(met, ind, strict=True)],
+        "meta_better_at": [
+            t for t, m, i in zip(config.run.checkpoints, met, ind, strict=True) if m < i
+        ],
+    }
     out["finite"] = finite
     return out
 
