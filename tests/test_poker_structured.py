@@ -57,18 +57,15 @@ def test_metrics_agree(name):
         np.testing.assert_allclose(a, b, atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES[:2])
 def test_solver_iterates_agree(name):
     generic, structured = _pair(name)
-    solvers = (
-        M.solvers.ObservedZeroSumOMD(0.7),
-        M.solvers.ObservedZeroSumOMD(0.7, average=M.solvers.PlainAverage()),
-        M.solvers.CounterfactualOMD(30.0),
-        M.solvers.CFRPlus(),
-    )
-    for solver in solvers:
-        a = M.solve(solver, generic, 9, checkpoints=(4, 9))
-        b = M.solve(solver, structured, 9, checkpoints=(4, 9))
+    solvers = (M.solvers.ObservedZeroSumOMD(0.7),)
+    if name == "kuhn":  # every observation solver, on the small game
+        solvers += (M.solvers.CounterfactualOMD(30.0), M.solvers.CFRPlus())
+    for solver in solvers:  # 7 iterations: three stage ends of Algorithm 1
+        a = M.solve(solver, generic, 7, checkpoints=(3, 7))
+        b = M.solve(solver, structured, 7, checkpoints=(3, 7))
         for x, y in zip(a.policy.tables, b.policy.tables, strict=True):
             np.testing.assert_allclose(x, y, atol=1e-12, rtol=0)
         np.testing.assert_allclose(
