@@ -146,7 +146,7 @@ def _bench_layout(table, layout: str, reference: dict) -> None:
     c2, s2 = compile_and_steady(both, game, uniform, repeats=2)
     full = float(both(game, uniform)[1])
     row = dict(
-        benchmark="exploitability",
+        benchmark=f"exploitability [{layout}]",
         **size,
         build_s=build_s,
         compile_s=c,
@@ -192,7 +192,7 @@ def _bench_layout(table, layout: str, reference: dict) -> None:
         _, s1, _ = run(1)  # one iteration and the same final evaluation
         per = (s - s1) / (ARGS.steps - 1)
         table.add(
-            benchmark=name,
+            benchmark=f"{name} [{layout}]",
             **size,
             steps=ARGS.steps,
             step_size=ARGS.step_size,

@@ -126,9 +126,11 @@ class ObservedGame(AbstractObservedGame):
     Build with :func:`observe` (which checks the maps and perfect recall);
     policies are :class:`~marlmeta.policies.ObservationPolicy`.
 
+    The fields ``reward_model``, ``transitions``, ``initial``,
+    ``potential_reward``, ``num_actions`` and ``horizon`` are those of
+    :class:`~marlmeta.games.FiniteHorizonGame`.
+
     Attributes:
-        reward_model, transitions, initial, potential_reward, num_actions,
-            horizon: as :class:`~marlmeta.games.FiniteHorizonGame`.
         observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``.
         num_observations: ``(O_0, .., O_{N-1})`` (static).
     """

@@ -113,11 +113,12 @@ class PrivateTypeGame(AbstractObservedGame):
     """A finite-horizon game on ``(private types, public part)`` states (module
     text), each player seeing its own type and the public slot.
 
+    The fields ``reward_model``, ``transitions``, ``initial``,
+    ``potential_reward``, ``num_actions`` and ``horizon`` are those of
+    :class:`~marlmeta.games.FiniteHorizonGame`, on the states laid out as in
+    the module text (``initial`` carries the joint type distribution).
+
     Attributes:
-        reward_model, transitions, initial, potential_reward, num_actions,
-            horizon: as :class:`~marlmeta.games.FiniteHorizonGame` (the
-            states laid out as in the module text; ``initial`` carries the
-            joint type distribution).
         slots: player ``i``'s public slot ``(H, P)`` (``< 0``: nothing to see).
         num_types: ``(n_0, .., n_{N-1})`` (static).
         num_observations: ``O_i = K_i n_i + 1`` (static; ``K_i`` slots).
