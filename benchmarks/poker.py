@@ -5,11 +5,17 @@ Builds ``zoo.river_endgame()`` (board 4s8hTc9h2s, pot 500, uniform ranges:
 1,070,190 deals) and times, each with compile time apart:
 
 - one exact exploitability evaluation (``nash_conv`` with best responses over
-  observation policies, and the full-state upper bound), beside a NumPy
-  vectorised reference of the same evaluation timed in the same run (checked
-  against it; ``speedup`` is its time over the steady-state time);
-- ``--steps`` iterations (default 100) of ``ZeroSumOMD`` with local
-  observations and of the ``CounterfactualOMD`` reference, per iteration.
+  observation policies; also with the full-state upper bound), beside a
+  NumPy vectorised reference of the same evaluation timed in the same run
+  (checked against it; ``speedup`` is its time over the steady-state time);
+- ``--steps`` iterations (default 100) of ``ObservedZeroSumOMD`` (Algorithm 1
+  on observations), of the ``CounterfactualOMD`` reference and of ``CFRPlus``,
+  per iteration;
+
+each for two layouts of the same game, in the same run: ``generic`` (an
+``ObservedGame`` over the list of deals: pooling by scatter over the states)
+and ``structured`` (a ``PrivateTypeGame``: a hand pair times the betting,
+pooled by contractions).
 
 Each row records the game's size, the build time (first row), the compile and
 steady-state seconds and the process's peak memory (``VmHWM``) after its part.
@@ -94,23 +100,29 @@ def numpy_exploitability(game, tables) -> float:
     return total
 
 
-def main():
-    table = Table(
-        f"river endgame ({ARGS.variant}, {ARGS.dtype}): exact exploitability "
-        "and Algorithm 1 on observations",
-        ARGS,
-    )
+def _ranges():
+    if ARGS.max_hands is None:
+        return "uniform"
+    # the first hands off the board, both players
+    off = np.flatnonzero(zoo.hand_ranks("4s8hTc9h2s") >= 0)
+    w = np.zeros(len(zoo.HANDS))
+    w[off[:: len(off) // ARGS.max_hands][: ARGS.max_hands]] = 1.0
+    return (w, w)
+
+
+def _bench_layout(table, layout: str, reference: dict) -> None:
+    """Exploitability and per-iteration times of one layout of the game."""
     t0 = time.perf_counter()
-    ranges = "uniform"
-    if ARGS.max_hands is not None:  # the first hands off the board, both players
-        off = np.flatnonzero(zoo.hand_ranks("4s8hTc9h2s") >= 0)
-        w = np.zeros(len(zoo.HANDS))
-        w[off[:: len(off) // ARGS.max_hands][: ARGS.max_hands]] = 1.0
-        ranges = (w, w)
     dtype = jnp.float64 if ARGS.dtype == "float64" else jnp.float32
-    game = zoo.river_endgame(ranges=ranges, variant=ARGS.variant, dtype=dtype)
+    game = zoo.river_endgame(
+        ranges=_ranges(),
+        variant=ARGS.variant,
+        dtype=dtype,
+        structured=layout == "structured",
+    )
     build_s = time.perf_counter() - t0
     size = dict(
+        layout=layout,
         variant=ARGS.variant,
         dtype=str(game.rewards.dtype),
         horizon=game.horizon,
@@ -118,49 +130,54 @@ def main():
         deals=int((np.asarray(game.initial) > 0).sum()),
     )
     print(
-        f"build {build_s:.1f} s: H={game.horizon}, S={game.num_states:,}, "
+        f"[{layout}] build {build_s:.1f} s: H={game.horizon}, S={game.num_states:,}, "
         f"deals {size['deals']:,}, observations {game.num_observations}"
     )
-
     uniform = M.policies.observation_uniform(game)
-    evaluate = jax.jit(
+    exploit = jax.jit(M.evaluation.nash_conv)
+    c, s = compile_and_steady(exploit, game, uniform, repeats=3)
+    nc = float(exploit(game, uniform))
+    both = jax.jit(
         lambda g, p: (
             M.evaluation.nash_conv(g, p),
             M.evaluation.full_state_nash_conv(g, p),
         )
     )
-    c, s = compile_and_steady(evaluate, game, uniform, repeats=2)
-    nc, full = (float(x) for x in evaluate(game, uniform))
-    t0 = time.perf_counter()
-    ref = numpy_exploitability(game, uniform.tables)
-    numpy_s = time.perf_counter() - t0
-    print(
-        f"exploitability: compile {c:.1f} s, run {s:.2f} s | NumPy {numpy_s:.2f} s "
-        f"({numpy_s / s:.1f}x) | uniform nash_conv {nc:.6f} (NumPy {ref:.6f}), "
-        f"full-state {full:.6f}"
-    )
-    # float32: XLA's CPU reduction of ``initial @ V`` over 10^6 states is off
-    # by about 1e-3 relative (the per-state values agree with NumPy to 1e-7);
-    # float64 agrees to 1e-12.
-    tol = 1e-9 if ARGS.dtype == "float64" else 2e-3 * abs(ref)
-    assert abs(nc - ref) < tol, (nc, ref)
-    table.add(
-        benchmark="exploitability",
+    c2, s2 = compile_and_steady(both, game, uniform, repeats=2)
+    full = float(both(game, uniform)[1])
+    row = dict(
+        benchmark=f"exploitability [{layout}]",
         **size,
         build_s=build_s,
         compile_s=c,
         steady_s=s,
-        numpy_s=numpy_s,
-        speedup=numpy_s / s,
+        with_full_state_steady_s=s2,
         uniform_nash_conv=nc,
         uniform_full_state_nash_conv=full,
-        numpy_uniform_nash_conv=ref,
-        peak_memory_bytes=peak_memory_bytes(),
     )
+    if layout == "generic":
+        t0 = time.perf_counter()
+        ref = numpy_exploitability(game, uniform.tables)
+        numpy_s = time.perf_counter() - t0
+        row.update(numpy_s=numpy_s, speedup=numpy_s / s, numpy_uniform_nash_conv=ref)
+        reference["nash_conv"] = ref
+    ref = reference["nash_conv"]
+    # float32: XLA's CPU reduction of ``initial @ V`` over 10^6 states is off
+    # by about 1e-3 relative (the per-state values agree with NumPy to 1e-7);
+    # float64 agrees to 1e-12.
+    tol = 1e-9 if ARGS.dtype == "float64" else 2e-3 * abs(ref)
+    assert abs(nc - ref) < tol, (layout, nc, ref)
+    print(
+        f"[{layout}] exploitability: compile {c:.1f} s, run {s * 1e3:.1f} ms "
+        f"(with the full-state bound {s2 * 1e3:.1f} ms) | uniform nash_conv "
+        f"{nc:.6f} (NumPy {ref:.6f}), full-state {full:.6f}"
+    )
+    table.add(**row, peak_memory_bytes=peak_memory_bytes())
 
     for name, solver in (
-        ("ZeroSumOMD", M.solvers.ZeroSumOMD(ARGS.step_size)),
+        ("ObservedZeroSumOMD", M.solvers.ObservedZeroSumOMD(ARGS.step_size)),
         ("CounterfactualOMD", M.solvers.CounterfactualOMD(ARGS.step_size)),
+        ("CFRPlus", M.solvers.CFRPlus()),
     ):
 
         def run(steps, solver=solver):
@@ -175,7 +192,7 @@ def main():
         _, s1, _ = run(1)  # one iteration and the same final evaluation
         per = (s - s1) / (ARGS.steps - 1)
         table.add(
-            benchmark=name,
+            benchmark=f"{name} [{layout}]",
             **size,
             steps=ARGS.steps,
             step_size=ARGS.step_size,
@@ -186,10 +203,22 @@ def main():
             peak_memory_bytes=peak_memory_bytes(),
         )
         print(
-            f"{name}: {ARGS.steps} iterations, compile {c:.1f} s, run {s:.1f} s "
-            f"({per * 1e3:.0f} ms/iteration), nash_conv after {ARGS.steps}: {gap:.4f}"
+            f"[{layout}] {name}: {ARGS.steps} iterations, compile {c:.1f} s, run "
+            f"{s:.1f} s ({per * 1e3:.1f} ms/iteration), nash_conv after "
+            f"{ARGS.steps}: {gap:.4f}"
         )
-    print(f"peak memory {peak_memory_bytes() / 2**30:.2f} GiB ({size['dtype']})")
+
+
+def main():
+    table = Table(
+        f"river endgame ({ARGS.variant}, {ARGS.dtype}): exact exploitability "
+        "and Algorithm 1 on observations, generic and structured layouts",
+        ARGS,
+    )
+    reference: dict = {}
+    for layout in ("generic", "structured"):
+        _bench_layout(table, layout, reference)
+    print(f"peak memory {peak_memory_bytes() / 2**30:.2f} GiB ({ARGS.dtype})")
     table.save(ARGS.json)
 
 

@@ -261,7 +261,11 @@ def _markov(s):
 
 # Which catalogue games each solver applies to.
 CATALOGUE_SOLVERS = {
-    "ZeroSumOMD": (lambda: M.solvers.ZeroSumOMD(0.3), lambda s: s[3]),
+    "ZeroSumOMD": (lambda: M.solvers.ZeroSumOMD(0.3), lambda s: s[3] and _markov(s)),
+    "ObservedZeroSumOMD": (
+        lambda: M.solvers.ObservedZeroSumOMD(0.3),
+        lambda s: s[4] == "observed",
+    ),
     "GeneralSumOMD": (
         lambda: M.solvers.GeneralSumOMD(0.3),
         lambda s: not s[2] and _markov(s),
@@ -283,6 +287,7 @@ CATALOGUE_SOLVERS = {
         lambda: M.solvers.CounterfactualOMD(1.0),
         lambda s: s[4] == "observed",
     ),
+    "CFRPlus": (lambda: M.solvers.CFRPlus(), lambda s: s[4] == "observed"),
     "MultiAgentPPO": (
         lambda: M.solvers.MultiAgentPPO(0.5),
         lambda s: s[4] == "cooperative",
@@ -308,6 +313,8 @@ CATALOGUE_SOLVERS = {
 # Solvers whose step is not smooth in its hyperparameters or initial policy,
 # and why; tests/test_adjoint_gradients.py checks the gradients of all others.
 NON_SMOOTH = {
+    "CFRPlus": "regret matching+ clips the regrets at 0 (kinks) and has no "
+    "hyperparameter to differentiate",
     "AdaptiveOFTRL": "lambda is found by a bisection while_loop of "
     "data-dependent length: piecewise constant in eta, and reverse mode "
     "cannot pass a while_loop",

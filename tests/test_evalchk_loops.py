@@ -87,7 +87,7 @@ def test_a_batch_of_random_potential_games_returns_with_every_status():
 
 def test_float32_solver_output_after_many_iterations_is_on_the_simplex():
     game = G.zoo.kuhn_poker()  # float32
-    sol = jax.jit(lambda g: M.solve(M.solvers.ZeroSumOMD(0.1), g, 3000))(game)
+    sol = jax.jit(lambda g: M.solve(M.solvers.ObservedZeroSumOMD(0.1), g, 3000))(game)
     tol = P.simplex_tolerance(jnp.float32)
     for table in sol.policy:
         assert table.dtype == jnp.float32

@@ -1,4 +1,4 @@
-"""ZeroSumOMD with local observations and the counterfactual reference.
+"""ObservedZeroSumOMD (Algorithm 1 on observations) and the counterfactual reference.
 
 References: the NumPy loops of ``tests/reference_observed.py`` (Algorithm 1
 with observations, ALGORITHMS.md sections 2 and 11) and the exact
@@ -40,7 +40,7 @@ def test_matches_numpy_reference(kuhn):
         rng.dirichlet(np.ones(2), size=(k, kuhn.horizon, o))
         for o in kuhn.num_observations
     ]
-    sol = marlmeta.solve(solvers.ZeroSumOMD(eta), kuhn, T, init=inits)
+    sol = marlmeta.solve(solvers.ObservedZeroSumOMD(eta), kuhn, T, init=inits)
     assert isinstance(sol.policy, policies.ObservationPolicy)
     mu, nu, mu_br, nu_br = observed_omd(*_dense(kuhn), eta, T, *inits)
     np.testing.assert_allclose(sol.policy[0], mu, atol=1e-12)
@@ -53,12 +53,12 @@ def test_kuhn_exploitability_decreases(kuhn):
     uniform = evaluation.nash_conv(kuhn, policies.observation_uniform(kuhn))
     # The README's calls (so that the compilation cache serves both).
     gaps = {}
-    for solver in (solvers.ZeroSumOMD(0.2), solvers.CounterfactualOMD(1.0)):
+    for solver in (solvers.ObservedZeroSumOMD(0.2), solvers.CounterfactualOMD(1.0)):
         sol = jax.jit(lambda g, s=solver: marlmeta.solve(s, g, 1000))(kuhn)
         gaps[type(solver).__name__] = float(sol.trace.nash_conv[-1])
     # Algorithm 1 with observations lowers the exploitability well below the
     # uniform policy's (measured 0.170 at t = 1000) but stays above 0.1.
-    assert gaps["ZeroSumOMD"] < 0.5 * uniform
+    assert gaps["ObservedZeroSumOMD"] < 0.5 * uniform
     # The counterfactual reference converges (measured 0.0067 at t = 1000).
     assert gaps["CounterfactualOMD"] < 0.02
 
@@ -66,7 +66,7 @@ def test_kuhn_exploitability_decreases(kuhn):
 def test_sequential_meta_runs_unchanged(kuhn):
     games = marlmeta.games.stack([kuhn, kuhn, kuhn])
     T = 20
-    run = meta.sequential_meta(solvers.ZeroSumOMD(0.2), games, T)
+    run = meta.sequential_meta(solvers.ObservedZeroSumOMD(0.2), games, T)
     k = num_stages(kuhn.horizon, T)
     assert run.solutions.stats[0].shape == (3, k, 3, 13, 2)
     assert np.isfinite(run.similarity)
@@ -75,7 +75,7 @@ def test_sequential_meta_runs_unchanged(kuhn):
     assert bool(np.all(run.solutions.finite))
 
 
-@pytest.mark.parametrize("name", ["ZeroSumOMD", "CounterfactualOMD"])
+@pytest.mark.parametrize("name", ["ObservedZeroSumOMD", "CounterfactualOMD"])
 def test_batch_equals_loop_on_river_family(name):
     w = np.zeros((2, 1326))
     w[:, 100:1326:60] = 1.0  # a few hands each

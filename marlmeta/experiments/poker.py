@@ -5,7 +5,7 @@ sequence of river endgames whose stacks are perturbed.
 Every seed draws ``K`` games (:func:`marlmeta.games.zoo.river_endgame_family`:
 pot-normalised stacks plus ``N(0, stack_std)``, clipped at 0.05; only the
 rewards change). Algorithm 1 with local observations
-(:class:`marlmeta.solvers.ZeroSumOMD` on a game with observations) runs on
+(:class:`marlmeta.solvers.ObservedZeroSumOMD`) runs on
 each game from uniform play (individual learning) and from the averaged
 ``alpha``-greedy stage best responses of the games before it (sequential
 meta-initialisation, Theorem 2). The metric is the exact exploitability
@@ -53,6 +53,14 @@ class RiverGameConfig:
     ``max_hands`` keeps ``max_hands`` hands per player, drawn without
     replacement with probability proportional to the weight (NumPy
     ``default_rng(range_seed)``; ``null``: all), a pruned range for small runs.
+    ``stacks`` are chips behind each player (``[19750, 19750]``: the real
+    size of LibratusEndgames subgame 3, 20,000-chip starting stacks minus half
+    the pot 500); ``stack_std`` is the noise on stacks normalised by
+    ``stack_unit`` chips (``null``: the pot; ``20000``: the starting stack).
+    ``layout``: ``"generic"`` (the list of deals, pooled by scatter; default)
+    or ``"structured"`` (a hand pair times the betting, pooled by
+    contractions; the same game and numbers to rounding, but not yet faster on
+    a CPU: see ``benchmarks/results/poker.json``).
     """
 
     board: str = "4s8hTc9h2s"
@@ -63,7 +71,9 @@ class RiverGameConfig:
     range_seed: int = 0
     variant: str = "bet_call"
     stack_std: float = 0.5
+    stack_unit: float | None = None
     num_games: int = 10
+    layout: str = "generic"
     note: str = ""
 
     def weights(self) -> tuple[str, float, Any]:
@@ -178,6 +188,11 @@ class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
                 f"{path}: key 'game.variant' is {self.game.variant!r}; expected "
                 "'bet_call' or 'check_bet_call'"
             )
+        if self.game.layout not in ("structured", "generic"):
+            raise ConfigError(
+                f"{path}: key 'game.layout' is {self.game.layout!r}; expected "
+                "'structured' or 'generic'"
+            )
         if self.solver.average not in M.solvers.AVERAGES:
             raise ConfigError(
                 f"{path}: key 'solver.average' is {self.solver.average!r}; "
@@ -204,35 +219,42 @@ def _seed_fn(config: PokerEndgameConfig):
     g, s = config.game, config.solver
     board, pot, ranges = g.weights()
     steps, cps = s.num_steps, config.run.checkpoints
-    solver = M.solvers.ZeroSumOMD(
+    solver = M.solvers.ObservedZeroSumOMD(
         jnp.asarray(s.step_size, dtype), average=M.solvers.AVERAGES[s.average]
     )
 
+    kw = {"checkpoints": cps, "metric": exploitability}
+
+    def individual(learner, games):
+        # One game at a time (lax.map), not side by side (vmap): the games
+        # share their deals, kernel and observation maps, and under vmap every
+        # gather and scatter over the ~10^6 states carries a batch axis of
+        # indices, about 14x slower per game on a CPU
+        # (benchmarks/poker_profile.py).
+        return jax.lax.map(lambda g: M.solve(learner, g, steps, **kw).trace, games)
+
     @jax.jit
     def learn(games):
-        kw = {"checkpoints": cps, "metric": exploitability}
-        ind = M.meta.individual(solver, games, steps, **kw)
         met = M.meta.sequential_meta(
             solver, games, steps, alpha=config.meta.alpha, **kw
         )
-        return ind.solutions.trace, met.solutions.trace, met.similarity
+        return individual(solver, games), met.solutions.trace, met.similarity
 
     @jax.jit
     def reference(games):
         ref = M.solvers.CounterfactualOMD(jnp.asarray(s.reference_step_size, dtype))
-        run = M.meta.individual(
-            ref, games, steps, checkpoints=cps, metric=exploitability
-        )
-        return run.solutions.trace
+        return individual(ref, games)
 
     def one_seed(seed):
         with jax.ensure_compile_time_eval():
             games = M.games.zoo.river_endgame_family(
                 int(seed), g.num_games, g.stack_std, board=board, pot=pot,
+                stack_unit=g.stack_unit,
                 stacks=g.stacks, ranges=ranges, variant=g.variant, dtype=dtype,
+                structured=g.layout == "structured",
             )  # fmt: skip
             stacks = M.games.zoo.perturbed_stacks(
-                int(seed), g.num_games, pot, g.stacks, g.stack_std
+                int(seed), g.num_games, pot, g.stacks, g.stack_std, g.stack_unit
             )
         ind, met, sim = learn(games)
         ref = None if s.reference_step_size is None else reference(games)
@@ -285,6 +307,15 @@ def _aggregate(config: PokerEndgameConfig, raw: PokerChunk) -> dict[str, Any]:
             entry[f"{key}_std"] = x.std(0).tolist()
         entry["nash_conv_per_game"] = np.asarray(trace.nash_conv).mean(0).tolist()
         out[label] = entry
+    ind, met = out["individual"]["nash_conv_mean"], out["meta"]["nash_conv_mean"]
+    out["meta_vs_individual"] = {
+        "definition": "mean NashConv of meta-learning minus that of individual "
+        "learning at each checkpoint (negative: meta-initialisation helps)",
+        "difference": [m - i for m, i in zip(met, ind, strict=True)],
+        "meta_better_at": [
+            t for t, m, i in zip(config.run.checkpoints, met, ind, strict=True) if m < i
+        ],
+    }
     out["finite"] = finite
     return out
 

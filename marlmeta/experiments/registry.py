@@ -99,6 +99,18 @@ SOLVERS: dict[str, SolverSpec] = {
         "counterfactual-regret OMD on observations: the exploitability reference "
         "of imperfect-information (poker) games",
     ),
+    "ObservedZeroSumOMD": SolverSpec(
+        solvers.ObservedZeroSumOMD,
+        "Mao et al. 2023 Algorithm 1 with local observations (games with "
+        "observations, e.g. poker endgames)",
+    ),
+    "CFRPlus": SolverSpec(
+        solvers.CFRPlus,
+        "Tammelin et al. 2015 CFR+: regret-matching+, alternating updates, "
+        "linear averaging, on observations (no step size)",
+        arrays=(),
+        required=(),
+    ),
 }
 
 #: Games by name: zoo constructors (callable without arguments) and generators.

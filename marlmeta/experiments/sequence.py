@@ -218,6 +218,21 @@ _AVERAGED = (
 )
 
 
+@functools.singledispatch
+def _algorithm1(game) -> str:
+    """Algorithm 1 of Mao et al. for a game kind: on states ``ZeroSumOMD``, on a
+    game with observations (an OpenSpiel imperfect-information game)
+    ``ObservedZeroSumOMD``."""
+    del game
+    return "ZeroSumOMD"
+
+
+@_algorithm1.register
+def _(game: M.games.AbstractObservedGame) -> str:
+    del game
+    return "ObservedZeroSumOMD"
+
+
 class SequenceExperiment(Experiment):
     """What the three variants share; subclasses say what differs.
 
@@ -245,6 +260,11 @@ class SequenceExperiment(Experiment):
     def read(self, report):
         """The metric of a :class:`marlmeta.evaluation.Report` trace."""
         raise NotImplementedError
+
+    def solver_for(self, game) -> str:
+        """The registry name of the solver that runs on ``game``'s kind."""
+        del game
+        return self.solver_name
 
     def meta_learn(self, solver, games, num_steps, checkpoints) -> M.meta.MetaRun:
         """The meta-learner on one sequence: sequential meta-initialisation
@@ -335,6 +355,9 @@ class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
     metric_label = "NashConv (NE-gap) of the output policy"
     solver_name = "ZeroSumOMD"
     coupling = "zero_sum"
+
+    def solver_for(self, game) -> str:
+        return _algorithm1(game)
 
     def base_game(self, dtype):
         return self.game.build(dtype, _two_state_zero_sum)
@@ -504,7 +527,7 @@ def _chunk_fn(config: SequenceExperiment):
     with jax.ensure_compile_time_eval():
         base = config.base_game(dtype)
         solver = make_solver(
-            config.solver_name, dtype, step_size=config.solver.step_size
+            config.solver_for(base), dtype, step_size=config.solver.step_size
         )
     steps, cps = config.solver.num_steps, config.run.checkpoints
 

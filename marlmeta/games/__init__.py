@@ -56,12 +56,18 @@ from marlmeta.games._lq_tracking import (
     lq_tracking_potential as lq_tracking_potential,
 )
 from marlmeta.games._observations import (
+    AbstractObservedGame as AbstractObservedGame,
+    ObservedGame as ObservedGame,
     check_perfect_recall as check_perfect_recall,
     observe as observe,
 )
 from marlmeta.games._poker import (
     HANDS as HANDS,
     parse_cards as parse_cards,
+)
+from marlmeta.games._private_types import (
+    PrivateTypeGame as PrivateTypeGame,
+    PublicTransitions as PublicTransitions,
 )
 from marlmeta.games._rewards import (
     AbstractRewards as AbstractRewards,

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from marlmeta.games._game import FiniteHorizonGame
-from marlmeta.games._observations import observe
+from marlmeta.games._observations import ObservedGame, observe
+from marlmeta.games._private_types import PrivateTypeGame, PublicTransitions
 from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
 
@@ -104,7 +105,7 @@ def betting_game(
     variant: str,
     dtype=np.float32,
     check: bool = True,
-) -> FiniteHorizonGame:
+) -> ObservedGame:
     """The betting game of the module text, with observations.
 
     Args:
@@ -141,3 +142,74 @@ def betting_game(
     ]
     counts = tuple(slots * k + 1 for k in num_hands)
     return observe(game, obs, counts, check=check)
+
+
+def _slots(variant: str) -> np.ndarray:
+    """Public slot ``(H, P)`` of each public part, ``-1`` where none."""
+    obs = _observations(np.zeros(1, np.int32), 1, 1, variant)
+    num_slots = 2 if variant == "bet_call" else 4
+    return np.where(obs == num_slots, -1, obs).astype(np.int32)
+
+
+def betting_type_rewards(sd, pot, bet, scale, variant: str, dtype=np.float32):
+    """Player 0's rewards ``(H, D P, 2, 2)`` on the type-major states of
+    :func:`betting_type_game` (``sd``: ``(D,)`` per type pair)."""
+    sd = np.asarray(sd).reshape(-1)
+    num_deals = sd.shape[0]
+    r = betting_rewards(sd, pot, bet, scale, variant, dtype)
+    horizon, k = r.shape[0], (r.shape[1] - 1) // num_deals
+    blocks = r[:, : k * num_deals].reshape(horizon, k, num_deals, 2, 2)
+    grid = np.concatenate(
+        [blocks.transpose(0, 2, 1, 3, 4), np.zeros((horizon, num_deals, 1, 2, 2))],
+        axis=2,
+    )
+    return grid.reshape(horizon, -1, 2, 2).astype(dtype)
+
+
+def betting_type_game(
+    sd,
+    weight,
+    *,
+    pot: float,
+    bet: float,
+    scale: float,
+    variant: str,
+    dtype=np.float32,
+) -> PrivateTypeGame:
+    """The betting game of the module text on (hand pair, public part) states.
+
+    The same game as :func:`betting_game` over the deals of positive weight,
+    stored as a :class:`~marlmeta.games.PrivateTypeGame`: the public parts are
+    the betting slots and the end, and the hands a pair of private types.
+
+    Args:
+        sd: ``(n_0, n_1)`` showdown outcome for player 0 of each hand pair.
+        weight: ``(n_0, n_1)`` non-negative weights of the hand pairs (``0``
+            for pairs that cannot be dealt, e.g. sharing a card).
+        pot, bet, scale: chips before the round, the bet, the reward unit.
+        variant: ``"bet_call"`` or ``"check_bet_call"``.
+        dtype: floating dtype of rewards and ``initial``.
+    """
+    _check_variant(variant)
+    sd = np.asarray(sd, np.float64)
+    w = np.asarray(weight, np.float64)
+    num_types = tuple(int(n) for n in w.shape)
+    nxt = _kernel(1, variant)  # the public kernel: one deal
+    num_public = nxt.shape[1]
+    initial = np.zeros((w.size, num_public))
+    initial[:, 0] = w.reshape(-1) / w.sum()
+    slots = jnp.asarray(_slots(variant))
+    num_slots = 2 if variant == "bet_call" else 4
+    return PrivateTypeGame(
+        ZeroSumRewards(
+            jnp.asarray(betting_type_rewards(sd, pot, bet, scale, variant, dtype))
+        ),
+        PublicTransitions(jnp.asarray(nxt), w.size),
+        jnp.asarray(initial.reshape(-1), dtype),
+        None,
+        (2, 2),
+        nxt.shape[0],
+        (slots, slots),
+        num_types,
+        tuple(num_slots * n + 1 for n in num_types),
+    )

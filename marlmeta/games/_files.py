@@ -4,14 +4,15 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
 
 - ``header``: UTF-8 JSON as a ``uint8`` array, with ``format``
   (``"marlmeta-game"``), ``version`` (:data:`FORMAT_VERSION`), ``kind`` (the
-  game class: ``FiniteHorizonGame`` or ``DiscountedMarkovGame``), ``tree`` (the
-  game's structure: every module's class and fields in order (the
-  ``linear_solver`` strategy too), static fields such as ``num_actions`` or
-  ``horizon`` as JSON values,
+  game class: ``FiniteHorizonGame``, ``DiscountedMarkovGame`` or
+  ``ObservedGame``), ``tree`` (the game's structure: every module's class and
+  fields in order (the ``linear_solver`` strategy too), static fields such as
+  ``num_actions`` or ``horizon`` as JSON values,
   array fields as ``{"array": name}``) and ``sha256`` (per array, the SHA-256 of
   its dtype, shape and bytes);
 - one array per array leaf, named by its path in the game
-  (``reward_model.tables``, ``transitions.local.1``, ``observations.0``, ...).
+  (``reward_model.tables``, ``transitions.local.1``,
+  ``observations.0``, ...).
 
 Every reward model (dense, zero-sum, identical-interest, stationary), every
 kernel (dense, sparse, factored), observation maps, legal-action masks and
@@ -47,7 +48,7 @@ from marlmeta.games._game import (
 )
 from marlmeta.games._legal import AllLegal, LegalActions
 from marlmeta.games._linear_solves import AutoSolve, DenseSolve, MatrixFreeSolve
-from marlmeta.games._observations import observe
+from marlmeta.games._observations import ObservedGame, observe
 from marlmeta.games._rewards import (
     DenseRewards,
     IdenticalRewards,
@@ -65,7 +66,9 @@ FORMAT_NAME = "marlmeta-game"
 #: The version this release writes and reads.
 FORMAT_VERSION = 1
 
-_GAMES = {c.__name__: c for c in (FiniteHorizonGame, DiscountedMarkovGame)}
+_GAMES = {
+    c.__name__: c for c in (FiniteHorizonGame, DiscountedMarkovGame, ObservedGame)
+}
 _MODULES = _GAMES | {
     c.__name__: c
     for c in (
@@ -125,9 +128,10 @@ def save_game(path: str | os.PathLike, game: AbstractMarkovGame) -> None:
 
     Args:
         path: the file to write (NumPy adds ``.npz`` when it is missing).
-        game: a :class:`~marlmeta.games.FiniteHorizonGame` or
-            :class:`~marlmeta.games.DiscountedMarkovGame` of any reward model,
-            kernel and observation maps, with concrete arrays.
+        game: a :class:`~marlmeta.games.FiniteHorizonGame`,
+            :class:`~marlmeta.games.DiscountedMarkovGame` or
+            :class:`~marlmeta.games.ObservedGame` of any reward model and
+            kernel, with concrete arrays.
 
     Raises:
         ValueError: ``game`` is not a game, or holds a module of another kind.
@@ -204,12 +208,11 @@ def _build(cls, args: dict):
     """``cls(**args)``; observation maps go through :func:`observe` (one game)
     or each member's :func:`observe` (a batch), which check them."""
     game = cls(**args)
-    if cls is not FiniteHorizonGame or game.observations is None:
+    if cls is not ObservedGame:
         return game
-    plain = dataclasses.replace(game, observations=None, num_observations=None)
-    if not plain.batch_shape:
-        return observe(plain, game.observations, game.num_observations)
-    for b, one in enumerate(unstack(plain)):
+    if not game.batch_shape:
+        return observe(game.states(), game.observations, game.num_observations)
+    for b, one in enumerate(unstack(game.states())):
         observe(one, [o[b] for o in game.observations], game.num_observations)
     return game
 

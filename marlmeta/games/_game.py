@@ -55,16 +55,23 @@ from marlmeta.games._evaluation import Evaluation
 from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import (
-    AbstractPolicy,
-    ObservationPolicy,
-    ProductPolicy,
-    validate,
-)
+from marlmeta.policies import AbstractPolicy, ProductPolicy, validate
 
 
 def _optional_array(name: str, x) -> Array | None:
     return None if x is None else real_array(name, x)
+
+
+def check_legal_kind(game) -> None:
+    """Raise ``ValueError`` unless ``game.legal`` is a legal-action kind whose
+    masks fit the game's steps, states and actions (checked at construction of
+    every finite-horizon kind)."""
+    if not isinstance(game.legal, AbstractLegalActions):
+        raise ValueError(
+            f"legal is a {type(game.legal).__name__}; expected a legal-action "
+            "kind (marlmeta.games.AllLegal or LegalActions)"
+        )
+    game.legal.check_shapes(game.horizon, game.num_states, game.num_actions)
 
 
 class AbstractMarkovGame(eqx.Module):
@@ -240,6 +247,11 @@ class AbstractMarkovGame(eqx.Module):
         del h
         return jnp.full(self.num_players, state, jnp.int32)
 
+    def policy_masks(self) -> tuple[Array, ...]:
+        """Per player the legal mask of the rows of a policy table (boolean
+        ``(*lead, A_i)`` per state; per observation for observation games)."""
+        return self.legal.masks(self.lead_shape, self.num_actions)
+
     def observation_policy(self, tables) -> AbstractPolicy:
         """The policy whose player ``i`` plays ``tables[i][(h,) o, :]`` on its
         observation ``o`` (tables ``(*lead[:-1], O_i, A_i)``): here a product
@@ -270,6 +282,11 @@ class AbstractMarkovGame(eqx.Module):
             f"game is a {type(self).__name__} without them"
         )
 
+    def require_state_policies(self, caller: str) -> None:
+        """Raise ``ValueError`` unless every player's policy lives on states
+        (an :class:`~marlmeta.games.ObservedGame` raises)."""
+        del caller
+
 
 class FiniteHorizonGame(AbstractMarkovGame):
     """Finite-horizon ``N``-player Markov game (also known as ``MarkovGame``).
@@ -284,14 +301,12 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward: ``(H, S, A_0, .., A_{N-1})`` or ``None``.
         num_actions: ``(A_0, .., A_{N-1})``.
         horizon: ``H``.
-        observations: ``None`` (every player sees the state), or one integer
-            map ``(H, S)`` per player into its ``O_i`` observations (set by
-            :func:`marlmeta.games.observe`, which checks perfect recall);
-            policies are then :class:`~marlmeta.policies.ObservationPolicy`.
-        num_observations: ``(O_0, .., O_{N-1})`` (static) or ``None``.
         legal: the legal actions (:mod:`marlmeta.games._legal`):
             :class:`~marlmeta.games.AllLegal` (default) or per-player masks
             ``(H, S, A_i)`` (:class:`~marlmeta.games.LegalActions`).
+
+    Every player sees the state; a game whose players see observations is an
+    :class:`~marlmeta.games.ObservedGame` (:func:`marlmeta.games.observe`).
     """
 
     reward_model: AbstractRewards
@@ -300,8 +315,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
     potential_reward: Float[Array, "H S *A"] | None
     num_actions: tuple[int, ...] = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
-    observations: tuple[Int[Array, "H S"], ...] | None
-    num_observations: tuple[int, ...] | None = eqx.field(static=True)
     legal: AbstractLegalActions
     _state_axes: ClassVar[int] = 2
 
@@ -313,8 +326,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward,
         num_actions,
         horizon,
-        observations=None,
-        num_observations=None,
         legal: AbstractLegalActions = ALL_LEGAL,
     ):
         """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array.
@@ -329,17 +340,10 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.potential_reward = _optional_array("potential_reward", potential_reward)
         self.num_actions = num_actions
         self.horizon = count("horizon", horizon)
-        self.observations = observations
-        self.num_observations = num_observations
         self.legal = legal
 
     def __check_init__(self):
-        if not isinstance(self.legal, AbstractLegalActions):
-            raise ValueError(
-                f"legal is a {type(self.legal).__name__}; expected a legal-action "
-                "kind (marlmeta.games.AllLegal or LegalActions)"
-            )
-        self.legal.check_shapes(self.horizon, self.num_states, self.num_actions)
+        check_legal_kind(self)
 
     def _step_sizes(self):
         return (self.horizon,)
@@ -366,10 +370,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
         P_h(s'|s, a)``."""
         return _backward.reach(self, policy)
 
-    def require_observations(self, caller: str) -> None:
-        if self.observations is None:
-            AbstractMarkovGame.require_observations(self, caller)
-
     def step_policy(self, policy, h):
         return policy.at(h)
 
@@ -387,22 +387,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
                 f"runs its horizon {self.horizon} steps (leave num_steps None)"
             )
         return self.horizon
-
-    @property
-    def observation_counts(self):
-        if self.observations is None:
-            return AbstractMarkovGame.observation_counts.fget(self)
-        return self.num_observations
-
-    def player_observations(self, h, state):
-        if self.observations is None:
-            return AbstractMarkovGame.player_observations(self, h, state)
-        return jnp.stack([o[h, state] for o in self.observations])
-
-    def observation_policy(self, tables):
-        if self.observations is None:
-            return AbstractMarkovGame.observation_policy(self, tables)
-        return ObservationPolicy(tuple(tables), tuple(self.observations))
 
 
 #: The name of :class:`FiniteHorizonGame` in earlier releases.

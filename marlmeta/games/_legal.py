@@ -235,14 +235,9 @@ class LegalActions(AbstractLegalActions):
 def policy_masks(game) -> tuple[Array, ...]:
     """Per player the legal mask of the rows of ``game``'s policy tables:
     ``(H, O_i, A_i)`` per observation when the game has observations, else
-    ``(*lead, A_i)`` per state (one game)."""
-    lead = game.lead_shape
-    observations = getattr(game, "observations", None)
-    if observations is None:
-        return game.legal.masks(lead, game.num_actions)
-    return game.legal.per_observation(
-        lead, game.num_actions, observations, game.num_observations
-    )
+    ``(*lead, A_i)`` per state (one game; the game kind's
+    ``policy_masks``)."""
+    return game.policy_masks()
 
 
 def uniform_rows(game, dtype=None) -> tuple[Array, ...]:

@@ -1,6 +1,8 @@
-"""Games with per-player observations, and the perfect-recall check.
+"""Games with per-player observations (a game kind), and the perfect-recall check.
 
-Player ``i`` sees ``obs[i][h, s]`` in ``[0, O_i)`` instead of the state ``s``.
+An :class:`ObservedGame` is a finite-horizon game on states together with what
+each player sees: player ``i`` sees ``obs[i][h, s]`` in ``[0, O_i)`` instead
+of the state ``s``.
 Exact best responses over observation policies need **perfect recall**: on the
 support reachable from ``initial``, for every ``(h, s)``, joint action ``a`` and
 successor ``s'`` with ``P_h(s'|s, a) > 0``, the observation ``obs[i][h+1, s']``
@@ -16,16 +18,162 @@ excepted).
 
 from __future__ import annotations
 
+import abc
+from typing import ClassVar
+
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Float, Int
 
 from marlmeta._checks import concrete
-from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games import _backward_induction as _backward
+from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame, check_legal_kind
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
+from marlmeta.games._rewards import AbstractRewards
+from marlmeta.games._transitions import AbstractTransitions
+from marlmeta.policies import AbstractPolicy, ObservationPolicy, pool
+
+
+class AbstractObservedGame(AbstractMarkovGame):
+    """A finite-horizon game whose players see observations, not the state.
+
+    Policies are observation policies (one table ``(H, O_i, A_i)`` per player,
+    :meth:`observation_policy`), evaluated by backward induction on states
+    after lifting, with best responses over observation policies. A kind
+    implements :meth:`observation_policy`, :meth:`pool` and :attr:`observations`
+    (and has the fields of :class:`~marlmeta.games.FiniteHorizonGame`, legal
+    actions included, plus ``num_observations``). Algorithm 1 on observations is
+    :class:`marlmeta.solvers.ObservedZeroSumOMD`.
+    """
+
+    _state_axes: ClassVar[int] = 2
+
+    def __check_init__(self):
+        check_legal_kind(self)
+
+    @abc.abstractmethod
+    def observation_policy(self, tables) -> AbstractPolicy:
+        """The policy whose player ``i`` plays ``tables[i][h, o, :]`` on its
+        observation ``o`` (tables ``(H, O_i, A_i)``)."""
+
+    @abc.abstractmethod
+    def pool(self, i: int, x: Float[Array, "H S A"]) -> Float[Array, "H O A"]:
+        """``sum_{s: obs_i[h, s] = o} x[h, s, :]``: player ``i``'s per-state rows
+        summed per observation (the transpose of lifting its table)."""
+
+    def states(self) -> FiniteHorizonGame:
+        """The game on states (every player sees the state), checked."""
+        return FiniteHorizonGame(
+            self.reward_model,
+            self.transitions,
+            self.initial,
+            self.potential_reward,
+            self.num_actions,
+            self.horizon,
+            self.legal,
+        )
+
+    def _step_sizes(self):
+        return (self.horizon,)
+
+    def _num_steps(self):
+        return (self.horizon, 1)
+
+    @property
+    def lead_shape(self) -> tuple[int, ...]:
+        return (self.horizon, self.num_states)
+
+    def evaluate(self, policy, rewards=None, *, best: bool = False):
+        return _backward.backward(self, policy, rewards, best=best)
+
+    def averaged_q(self, policy):
+        return _backward.backward(self, policy, averaged=True).averaged_q
+
+    def optimal_values(self, reward):
+        return _backward.optimal_values(self, reward)
+
+    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
+        """State reach probabilities ``c_h(s)`` under a product policy (as
+        :meth:`FiniteHorizonGame.reach`)."""
+        return _backward.reach(self, policy)
+
+    def step_policy(self, policy, h):
+        return policy.at(h)
+
+    def step_rewards(self, h, state, actions):
+        return self.rewards[(slice(None), h, state, *actions)]
+
+    @property
+    def step_discount(self):
+        return jnp.ones((), self.initial.dtype)
+
+    def episode_steps(self, num_steps):
+        return self.states().episode_steps(num_steps)
+
+    def require_finite_horizon(
+        self, caller: str, needs: str = "finite-horizon games"
+    ) -> None:
+        del caller, needs
+
+    def require_observations(self, caller: str) -> None:
+        del caller
+
+    def require_state_policies(self, caller: str) -> None:
+        raise ValueError(
+            f"{caller} needs a game whose policies live on states; game is an "
+            f"{type(self).__name__} (observation maps): use its observation "
+            "solvers, e.g. marlmeta.solvers.ObservedZeroSumOMD"
+        )
+
+    def policy_masks(self):
+        return self.legal.per_observation(
+            self.lead_shape, self.num_actions, self.observations, self.num_observations
+        )
+
+    @property
+    def observation_counts(self):
+        return self.num_observations
+
+    def player_observations(self, h, state):
+        return jnp.stack([o[h, state] for o in self.observations])
+
+
+class ObservedGame(AbstractObservedGame):
+    """A finite-horizon game with one observation map per player.
+
+    Build with :func:`observe` (which checks the maps and perfect recall);
+    policies are :class:`~marlmeta.policies.ObservationPolicy`.
+
+    The fields ``reward_model``, ``transitions``, ``initial``,
+    ``potential_reward``, ``num_actions``, ``horizon`` and ``legal`` are those
+    of :class:`~marlmeta.games.FiniteHorizonGame`.
+
+    Attributes:
+        observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``.
+        num_observations: ``(O_0, .., O_{N-1})`` (static).
+    """
+
+    reward_model: AbstractRewards
+    transitions: AbstractTransitions
+    initial: Float[Array, " S"]
+    potential_reward: Float[Array, "H S *A"] | None
+    num_actions: tuple[int, ...] = eqx.field(static=True)
+    horizon: int = eqx.field(static=True)
+    observations: tuple[Int[Array, "H S"], ...]
+    num_observations: tuple[int, ...] = eqx.field(static=True)
+    legal: AbstractLegalActions = ALL_LEGAL
+
+    def observation_policy(self, tables) -> ObservationPolicy:
+        return ObservationPolicy(tuple(tables), tuple(self.observations))
+
+    def pool(self, i, x):
+        return pool(x, self.observations[i], self.num_observations[i])
 
 
 def observe(
     game: FiniteHorizonGame, observations, num_observations=None, *, check=True
-) -> FiniteHorizonGame:
+) -> ObservedGame:
     """``game`` where player ``i`` observes ``observations[i]`` instead of the state.
 
     Args:
@@ -63,16 +211,17 @@ def observe(
                 f"observation in [0, {count})"
             )
         counts.append(int(count))
-    out = FiniteHorizonGame(
+    game.require_state_policies("observe")
+    out = ObservedGame(
         game.reward_model,
         game.transitions,
         game.initial,
         game.potential_reward,
         game.num_actions,
         game.horizon,
-        observations=tuple(jnp.asarray(o, jnp.int32) for o in maps),
-        num_observations=tuple(counts),
-        legal=game.legal,
+        tuple(jnp.asarray(o, jnp.int32) for o in maps),
+        tuple(counts),
+        game.legal,
     )
     _check_legal(out)
     if check:
@@ -80,7 +229,7 @@ def observe(
     return out
 
 
-def _check_legal(game: FiniteHorizonGame) -> None:
+def _check_legal(game: ObservedGame) -> None:
     """Raise ``ValueError`` unless, for every player, the states it observes
     alike have the same legal actions (a state where every action is legal, a
     dummy move, excepted): an observation policy's row is then legal at every
@@ -103,7 +252,7 @@ def _check_legal(game: FiniteHorizonGame) -> None:
             )
 
 
-def _dummies(game: FiniteHorizonGame, nxt, prob) -> list[np.ndarray]:
+def _dummies(game: ObservedGame, nxt, prob) -> list[np.ndarray]:
     """Per player a boolean ``(H, S)``: its action changes nothing there."""
     r = np.asarray(game.rewards)
     out = []
@@ -128,7 +277,7 @@ def _history(parents, h: int, o: int, action) -> str:
     return " -> ".join(reversed(steps))
 
 
-def check_perfect_recall(game: FiniteHorizonGame) -> None:
+def check_perfect_recall(game: ObservedGame) -> None:
     """Raise ``ValueError`` unless every player has perfect recall.
 
     The message names the player, the step, the observation and the two

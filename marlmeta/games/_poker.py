@@ -36,9 +36,16 @@ import numpy as np
 from phevaluator import evaluate_cards
 
 from marlmeta._checks import count, real_array, real_scalar
-from marlmeta.games._betting import _check_variant, betting_game, betting_rewards
+from marlmeta.games._betting import (
+    _check_variant,
+    betting_game,
+    betting_rewards,
+    betting_type_game,
+    betting_type_rewards,
+)
 from marlmeta.games._families import stack as stack_games
-from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games._observations import ObservedGame
+from marlmeta.games._private_types import PrivateTypeGame
 from marlmeta.games._rewards import ZeroSumRewards
 
 RANKS = "23456789TJQKA"
@@ -167,6 +174,16 @@ def river_deals(board: str, ranges="uniform") -> RiverDeals:
     )
 
 
+def type_grid(deals: RiverDeals) -> tuple[np.ndarray, np.ndarray]:
+    """``(sd, weight)`` on the ``(n_0, n_1)`` grid of kept hands (``0`` for
+    pairs that share a card)."""
+    shape = (len(deals.hands[0]), len(deals.hands[1]))
+    sd, weight = np.zeros(shape, np.int8), np.zeros(shape)
+    sd[deals.deal_hands] = deals.showdown
+    weight[deals.deal_hands] = deals.weight
+    return sd, weight
+
+
 def _bet_and_scale(pot: float, stacks) -> tuple[float, float]:
     bet = min(stacks)
     return bet, pot / 2.0 + bet
@@ -181,7 +198,8 @@ def river_endgame(
     dtype=jnp.float32,
     *,
     check: bool = True,
-) -> FiniteHorizonGame:
+    structured: bool = False,
+) -> ObservedGame | PrivateTypeGame:
     """A river endgame with all-in betting, each player observing its own hand.
 
     Args:
@@ -193,7 +211,12 @@ def river_endgame(
             e.g. the ``reach`` of :func:`load_range_file`.
         variant: ``"bet_call"`` (``H = 2``) or ``"check_bet_call"`` (``H = 3``).
         dtype: floating dtype of rewards, transitions and ``initial``.
-        check: run the perfect-recall check.
+        check: run the perfect-recall check (generic layout).
+        structured: the same game as a
+            :class:`~marlmeta.games.PrivateTypeGame` (states: a hand pair
+            times the betting, pooled by contractions; the fast path),
+            instead of an :class:`~marlmeta.games.ObservedGame` over the
+            list of deals.
 
     Raises:
         ValueError: a board with invalid or repeated cards, ranges of the wrong
@@ -204,6 +227,12 @@ def river_endgame(
     stacks = _check_stacks(stacks)
     deals = river_deals(board, ranges)
     bet, scale = _bet_and_scale(pot, stacks)
+    if structured:
+        sd, weight = type_grid(deals)
+        return betting_type_game(
+            sd, weight, pot=float(pot), bet=bet, scale=scale, variant=variant,
+            dtype=dtype,
+        )  # fmt: skip
     return betting_game(
         *deals.deal_hands,
         deals.showdown,
@@ -218,14 +247,26 @@ def river_endgame(
     )
 
 
-def perturbed_stacks(seed: int, num_games: int, pot: float, stacks, std: float = 0.5):
-    """``(num_games, 2)`` stacks ``pot * max(stack_i / pot + N(0, std), 0.05)``."""
+def perturbed_stacks(
+    seed: int, num_games: int, pot: float, stacks, std: float = 0.5, unit=None
+):
+    """``(num_games, 2)`` stacks ``u * max(stack_i / u + N(0, std), 0.05)``.
+
+    The stacks are normalised by ``u = unit`` chips (default: the pot), so
+    ``std`` is in units of ``u``: ``N(0, 0.5)`` on pot-normalised stacks is
+    noise of half a pot; with ``unit`` the starting stack of the LibratusEndgames
+    (20,000 chips), half a starting stack.
+    """
     real_scalar("std", std, 0.0)
     _check_pot(pot)
-    sigma = np.asarray(_check_stacks(stacks)) / pot
+    unit = pot if unit is None else unit
+    real_scalar("unit", unit)
+    if not unit > 0:
+        raise ValueError(f"unit is {unit!r}; expected a number > 0")
+    sigma = np.asarray(_check_stacks(stacks)) / unit
     size = (count("num_games", num_games), 2)
     noise = np.random.default_rng(seed).normal(0.0, std, size)
-    return pot * np.maximum(sigma + noise, 0.05)
+    return unit * np.maximum(sigma + noise, 0.05)
 
 
 def river_endgame_family(
@@ -239,17 +280,24 @@ def river_endgame_family(
     ranges="uniform",
     variant: str = "bet_call",
     dtype=jnp.float32,
-) -> FiniteHorizonGame:
+    structured: bool = False,
+    stack_unit=None,
+) -> ObservedGame | PrivateTypeGame:
     """A batch of river endgames whose stacks are perturbed
-    (:func:`perturbed_stacks`); deals, transitions and observations are shared
-    (bit-identical), only the rewards differ."""
-    stacks_ = perturbed_stacks(seed, num_games, pot, stacks, std)
-    base = river_endgame(board, pot, stacks, ranges, variant, dtype)
+    (:func:`perturbed_stacks`, normalised by ``stack_unit`` chips, default the
+    pot); deals, transitions and observations are shared (bit-identical),
+    only the rewards differ (``structured``: as :func:`river_endgame`)."""
+    stacks_ = perturbed_stacks(seed, num_games, pot, stacks, std, stack_unit)
+    base = river_endgame(
+        board, pot, stacks, ranges, variant, dtype, structured=structured
+    )
     deals = river_deals(board, ranges)
+    rewards = betting_type_rewards if structured else betting_rewards
+    sd = type_grid(deals)[0] if structured else deals.showdown
     games = []
     for s in stacks_:
         bet, scale = _bet_and_scale(pot, tuple(s))
-        r = betting_rewards(deals.showdown, pot, bet, scale, variant, dtype)
+        r = rewards(sd, pot, bet, scale, variant, dtype)
         reward = ZeroSumRewards(jnp.asarray(r))
         games.append(eqx.tree_at(lambda g: g.reward_model, base, reward))
     return stack_games(games)

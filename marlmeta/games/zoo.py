@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marlmeta._checks import count, real_array, real_scalar
-from marlmeta.games._betting import betting_game
+from marlmeta.games._betting import betting_game, betting_type_game
 from marlmeta.games._constructors import (
     discounted_game,
     markov_game,
@@ -30,6 +30,7 @@ from marlmeta.games._constructors import (
 from marlmeta.games._cooperative import cooperative_game
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.games._lq_tracking import lq_tracking as lq_tracking
+from marlmeta.games._observations import ObservedGame
 from marlmeta.games._poker import (  # noqa: F401  (re-exported)
     CARDS,
     HANDS,
@@ -40,6 +41,7 @@ from marlmeta.games._poker import (  # noqa: F401  (re-exported)
     river_endgame,
     river_endgame_family,
 )
+from marlmeta.games._private_types import PrivateTypeGame
 
 #: Mao et al. F.1 base game (max-player's reward, rows its actions): both stage
 #: games have a pure saddle point. The paper's Table 1 is missing from its text.
@@ -213,7 +215,9 @@ def ratio_game(dtype=None) -> DiscountedMarkovGame:
     )
 
 
-def kuhn_poker(dtype=jnp.float32) -> FiniteHorizonGame:
+def kuhn_poker(
+    dtype=jnp.float32, *, structured: bool = False
+) -> ObservedGame | PrivateTypeGame:
     """Kuhn poker with observations (each player sees its card and the betting).
 
     Three cards (``0 < 1 < 2``), one to each player, ante 1 each: player 0
@@ -222,8 +226,21 @@ def kuhn_poker(dtype=jnp.float32) -> FiniteHorizonGame:
     folds or calls. Actions ``0`` = pass/fold, ``1`` = bet/call; states are the
     six deals times the betting slots of :mod:`marlmeta.games._betting`
     (``H = 3``, ``S = 13``). Player 0's equilibrium value is ``-1/18``
-    (Kuhn, "A simplified two-person poker", 1950).
+    (Kuhn, "A simplified two-person poker", 1950). With ``structured``, the
+    same game as a :class:`~marlmeta.games.PrivateTypeGame` (a card pair
+    times the betting, ``S = 9 x 3``; pairs of equal cards have probability 0).
     """
+    if structured:
+        c = np.arange(3)
+        return betting_type_game(
+            np.sign(c[:, None] - c[None, :]),
+            (c[:, None] != c[None, :]).astype(float),
+            pot=2.0,
+            bet=1.0,
+            scale=1.0,
+            variant="check_bet_call",
+            dtype=dtype,
+        )
     c0, c1 = np.array([(a, b) for a in range(3) for b in range(3) if a != b]).T
     return betting_game(
         c0,

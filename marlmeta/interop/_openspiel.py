@@ -14,7 +14,7 @@ indices. The representation is a strategy object:
   legal actions only; the fast exact judge); a policy is one ``(I, A)`` table
   over all information sets;
 - :class:`ObservationTree`: any small game as a
-  :class:`~marlmeta.games.FiniteHorizonGame` with one observation per
+  :class:`~marlmeta.games.ObservedGame` with one observation per
   information state and legal-action masks (every solver of marlmeta runs on
   it); a policy is an :class:`~marlmeta.policies.ObservationPolicy`;
 - :class:`Automatic` (the default): :class:`NormalForm` for a normal-form
@@ -107,7 +107,7 @@ class OpenSpielTree(eqx.Module):
     """A converted OpenSpiel game with one observation per information state.
 
     Attributes:
-        game: the :class:`~marlmeta.games.FiniteHorizonGame` with observations
+        game: the :class:`~marlmeta.games.ObservedGame` (observations)
             and legal-action masks.
         names: per player the information state string of each observation
             (``"terminal"`` for observation ``0``).

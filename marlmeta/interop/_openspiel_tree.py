@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from marlmeta.games import (
-    FiniteHorizonGame,
     LegalActions,
+    ObservedGame,
     SparseTransitions,
     markov_game,
     observe,
@@ -89,7 +89,7 @@ def _layer(pairs, index: dict) -> list[tuple[int, float, Any]]:
 
 def from_openspiel_tree(
     game: Any, dtype=None
-) -> tuple[FiniteHorizonGame, tuple[tuple[str, ...], ...]]:
+) -> tuple[ObservedGame, tuple[tuple[str, ...], ...]]:
     """The finite-horizon game with observations of a small OpenSpiel game.
 
     Args:
@@ -99,7 +99,7 @@ def from_openspiel_tree(
         dtype: floating dtype of the arrays (default: float64 under x64).
 
     Returns:
-        ``(converted, names)``: a :class:`~marlmeta.games.FiniteHorizonGame`
+        ``(converted, names)``: an :class:`~marlmeta.games.ObservedGame`
         with one observation map a player (see the module text for the
         layout), and per player the information state string of each
         observation (``names[i][o]``; ``"terminal"`` for ``o = 0``), which maps

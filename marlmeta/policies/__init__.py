@@ -41,3 +41,8 @@ from marlmeta.policies._observation import (
     observation_uniform as observation_uniform,
     pool as pool,
 )
+from marlmeta.policies._private_types import (
+    PrivateTypePolicy as PrivateTypePolicy,
+    lift_types as lift_types,
+    pool_types as pool_types,
+)

@@ -62,7 +62,7 @@ class ObservationPolicy(AbstractPolicy):
         tables: player ``i``'s ``(H, O_i, A_i)`` table (``(O_i, A_i)`` after
             :meth:`at`).
         observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``, the
-            game's :attr:`~marlmeta.games.FiniteHorizonGame.observations`.
+            game's :attr:`~marlmeta.games.ObservedGame.observations`.
     """
 
     tables: tuple[Float[Array, "*H Oi Ai"], ...] = eqx.field(converter=_tables)
@@ -182,7 +182,7 @@ def observation_uniform(game: FiniteHorizonGame, dtype=None) -> ObservationPolic
         game.num_observations,
         dtype,
     )
-    return ObservationPolicy(tables, tuple(game.observations))
+    return game.observation_policy(tables)
 
 
 def observation_policy(game: FiniteHorizonGame, tables) -> ObservationPolicy:
@@ -190,7 +190,7 @@ def observation_policy(game: FiniteHorizonGame, tables) -> ObservationPolicy:
     (any array-likes), checked (``ValueError`` naming player, index, value)."""
     game.require_observations("observation_policy")
     game.require_one_game("observation_policy")
-    out = ObservationPolicy(tables, tuple(game.observations))
+    out = game.observation_policy(tables)
     out = out.check(game.lead_shape, game.num_actions)
     for i, (t, o) in enumerate(zip(out.tables, game.num_observations, strict=True)):
         if t.shape[-2] != o:

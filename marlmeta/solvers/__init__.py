@@ -8,6 +8,11 @@ from marlmeta.solvers._adaptive_oftrl import (
     select_lambda as select_lambda,
 )
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
+from marlmeta.solvers._cfr_plus import (
+    CFRPlus as CFRPlus,
+    CFRPlusState as CFRPlusState,
+    regret_matching as regret_matching,
+)
 from marlmeta.solvers._counterfactual_omd import (
     CounterfactualOMD as CounterfactualOMD,
     CounterfactualOMDState as CounterfactualOMDState,
@@ -47,6 +52,7 @@ from marlmeta.solvers._observed_omd import (
     AVERAGES as AVERAGES,
     AbstractAverage as AbstractAverage,
     ObservedOMDState as ObservedOMDState,
+    ObservedZeroSumOMD as ObservedZeroSumOMD,
     PlainAverage as PlainAverage,
     ReachAverage as ReachAverage,
 )
@@ -71,6 +77,7 @@ from marlmeta.solvers._stages import (
     theorem1_step_size as theorem1_step_size,
 )
 from marlmeta.solvers._zero_sum_omd import (
+    AbstractZeroSumOMD as AbstractZeroSumOMD,
     ZeroSumOMD as ZeroSumOMD,
     ZeroSumOMDState as ZeroSumOMDState,
 )

@@ -15,8 +15,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import FiniteHorizonGame, uniform_rows
-from marlmeta.policies import ObservationPolicy, ProductPolicy, pool
+from marlmeta.games import AbstractObservedGame, uniform_rows
+from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._observed_omd import beliefs, mass_per_observation, reach_average
 from marlmeta.solvers._stages import omd_step
@@ -65,12 +65,12 @@ class CounterfactualOMD(AbstractSolver):
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
 
-    def default_init(self, game: FiniteHorizonGame, num_steps: int):
+    def default_init(self, game: AbstractObservedGame, num_steps: int):
         game.require_observations("CounterfactualOMD")
         del num_steps
         return uniform_rows(game)
 
-    def init(self, game: FiniteHorizonGame, init_policy) -> CounterfactualOMDState:
+    def init(self, game: AbstractObservedGame, init_policy) -> CounterfactualOMDState:
         game.require_observations("CounterfactualOMD")
         dtype = game.rewards.dtype
         pol = tuple(jnp.asarray(p, dtype) for p in init_policy)
@@ -84,20 +84,19 @@ class CounterfactualOMD(AbstractSolver):
             mass=tuple(jnp.zeros(p.shape[:-1], dtype) for p in pol),
         )
 
-    def step(self, game: FiniteHorizonGame, state: CounterfactualOMDState):
+    def step(self, game: AbstractObservedGame, state: CounterfactualOMDState):
         eta = self.step_size.astype(state.policy[0].dtype)
         steps = [
             omd_step(lh, g, eta)
             for lh, g in zip(state.log_hat, state.feedback, strict=True)
         ]
         pol = tuple(p for _, p in steps)
-        obs_pol = ObservationPolicy(pol, tuple(game.observations))
+        obs_pol = game.observation_policy(pol)
         qbar = game.averaged_q(obs_pol.lift())
         weights = beliefs(game, pol)
-        counts = game.num_observations
         feedback = tuple(
-            pool(c[..., None] * q, o, k)
-            for c, q, o, k in zip(weights, qbar, game.observations, counts, strict=True)
+            game.pool(i, c[..., None] * q)
+            for i, (c, q) in enumerate(zip(weights, qbar, strict=True))
         )
         lifted = obs_pol.lift().tables
         own = [
@@ -107,8 +106,7 @@ class CounterfactualOMD(AbstractSolver):
             for i in range(len(pol))
         ]
         w = tuple(
-            mass_per_observation(game.reach(d), o, k)
-            for d, o, k in zip(own, game.observations, counts, strict=True)
+            mass_per_observation(game, i, game.reach(d)) for i, d in enumerate(own)
         )
         return CounterfactualOMDState(
             t=state.t + 1,
@@ -122,10 +120,10 @@ class CounterfactualOMD(AbstractSolver):
             mass=tuple(s + m for s, m in zip(state.mass, w, strict=True)),
         )
 
-    def output(self, game: FiniteHorizonGame, state: CounterfactualOMDState):
+    def output(self, game: AbstractObservedGame, state: CounterfactualOMDState):
         t = jnp.maximum(state.t, 1).astype(state.policy[0].dtype)
         tables = tuple(
             reach_average(s, m, p * t, t)
             for s, m, p in zip(state.total, state.mass, state.policy, strict=True)
         )
-        return ObservationPolicy(tables, tuple(game.observations))
+        return game.observation_policy(tables)

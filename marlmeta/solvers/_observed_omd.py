@@ -4,8 +4,8 @@ state-level stage values (the converging reference is in
 
 **Algorithm 1 with local observations** (Mao, Qiu, Zhang, Başar, "Multi-Agent
 Meta-Reinforcement Learning", NeurIPS 2023, appendix F.3: "each agent simply
-uses its local observation as the state"). :class:`~marlmeta.solvers.ZeroSumOMD`
-runs this when the game has observations: the policies live on ``(h, o)``, the
+uses its local observation as the state"), :class:`ObservedZeroSumOMD`, on an
+:class:`~marlmeta.games.AbstractObservedGame`: the policies live on ``(h, o)``, the
 stage values ``vsum`` and ``Q`` stay on states, and each player's feedback is
 averaged over its belief,
 
@@ -30,32 +30,36 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import FiniteHorizonGame
-from marlmeta.policies import ObservationPolicy, lift, pool
-from marlmeta.solvers._stages import StageClock, omd_step, reduce_last, renormalise
+from marlmeta.games import AbstractObservedGame
+from marlmeta.solvers._stages import (
+    StageClock,
+    num_stages,
+    omd_step,
+    reduce_last,
+    renormalise,
+    stage_q,
+)
+from marlmeta.solvers._zero_sum_omd import AbstractZeroSumOMD
 
 
-def beliefs(game: FiniteHorizonGame, tables) -> list[Float[Array, "H S"]]:
+def beliefs(game: AbstractObservedGame, tables) -> list[Float[Array, "H S"]]:
     """Per player ``i``: ``c_h(s)``, the reach under the others' iterates and a
     uniform policy of ``i`` (its belief weights, and for two players the own
     reach of the other player)."""
-    return [
-        game.reach(d)
-        for d in ObservationPolicy(tables, game.observations).deviation_policies()
-    ]
+    return [game.reach(d) for d in game.observation_policy(tables).deviation_policies()]
 
 
-def belief_average(x, weight, obs, num_observations: int):
-    """``sum_{s in o} w(s) x(s, .) / sum_{s in o} w(s)`` (``0`` where the mass
-    is ``0``)."""
-    num = pool(weight[..., None] * x, obs, num_observations)
-    mass = mass_per_observation(weight, obs, num_observations)[..., None]
+def belief_average(game: AbstractObservedGame, i: int, x, weight):
+    """``sum_{s in o} w(s) x(s, .) / sum_{s in o} w(s)`` over player ``i``'s
+    observations (``0`` where the mass is ``0``)."""
+    num = game.pool(i, weight[..., None] * x)
+    mass = mass_per_observation(game, i, weight)[..., None]
     return jnp.where(mass > 0, num / jnp.where(mass > 0, mass, 1), 0)
 
 
-def mass_per_observation(weight, obs, num_observations: int):
-    """``sum_{s in o} w(s)`` per observation ``(H, O)``."""
-    return pool(weight[..., None], obs, num_observations)[..., 0]
+def mass_per_observation(game: AbstractObservedGame, i: int, weight):
+    """``sum_{s in o} w(s)`` per observation ``(H, O_i)`` of player ``i``."""
+    return game.pool(i, weight[..., None])[..., 0]
 
 
 def reach_average(total, mass, plain, count):
@@ -69,7 +73,7 @@ def reach_average(total, mass, plain, count):
 
 
 class ObservedOMDState(eqx.Module):
-    """State of :class:`~marlmeta.solvers.ZeroSumOMD` on a game with observations.
+    """State of :class:`ObservedZeroSumOMD`.
 
     Policies, feedback and stage statistics are per ``(h, o)`` (``O``: the
     player's observations); ``q`` and ``vsum`` are per state.
@@ -98,33 +102,32 @@ class ObservedOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H P B"]
 
 
-def observed_feedback(game: FiniteHorizonGame, q, mu, nu):
+def observed_feedback(game: AbstractObservedGame, q, mu, nu):
     """Belief-weighted feedback of both players, the stage value per state, and
     each player's own-reach mass per observation.
 
     Returns:
         ``(g_mu, g_nu, value, mass_mu, mass_nu)``.
     """
-    (o_mu, o_nu), (n_mu, n_nu) = game.observations, game.num_observations
-    mu_s, nu_s = lift(mu, o_mu), lift(nu, o_nu)
+    mu_s, nu_s = game.observation_policy((mu, nu)).lift().tables
     q_nu = reduce_last(jnp.add, q * nu_s[..., None, :])
     mu_q = reduce_last(jnp.add, q * mu_s[..., None], -2)
     # c0: reach under (uniform, nu), player 0's beliefs and nu's own reach;
     # c1: reach under (mu, uniform), player 1's beliefs and mu's own reach.
     c0, c1 = beliefs(game, (mu, nu))
-    g_mu = belief_average(q_nu, c0, o_mu, n_mu)
-    g_nu = belief_average(mu_q, c1, o_nu, n_nu)
+    g_mu = belief_average(game, 0, q_nu, c0)
+    g_nu = belief_average(game, 1, mu_q, c1)
     value = reduce_last(jnp.add, mu_s * q_nu)
     return (
         g_mu,
         g_nu,
         value,
-        mass_per_observation(c1, o_mu, n_mu),
-        mass_per_observation(c0, o_nu, n_nu),
+        mass_per_observation(game, 0, c1),
+        mass_per_observation(game, 1, c0),
     )
 
 
-def observed_init(game: FiniteHorizonGame, init_policy) -> ObservedOMDState:
+def _observed_init(game: AbstractObservedGame, init_policy) -> ObservedOMDState:
     """The state before the first iteration (``Q = 0``: zero feedback)."""
     mu0, nu0 = init_policy
     dtype = game.rewards.dtype
@@ -146,7 +149,7 @@ def observed_init(game: FiniteHorizonGame, init_policy) -> ObservedOMDState:
     )  # fmt: skip
 
 
-def observed_iterate(game: FiniteHorizonGame, state: ObservedOMDState, eta):
+def _observed_iterate(game: AbstractObservedGame, state: ObservedOMDState, eta):
     """Optimistic steps on ``(h, o)``, then the new feedback and accumulators."""
     log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
     log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
@@ -168,7 +171,7 @@ def observed_iterate(game: FiniteHorizonGame, state: ObservedOMDState, eta):
     )  # fmt: skip
 
 
-def observed_restart(game, state: ObservedOMDState, q, brs, nxt):
+def _observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     """Stage end: new ``Q``, recorded best responses, restart from stage ``nxt``."""
     mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
     g_mu, g_nu, *_ = observed_feedback(game, q, mu, nu)
@@ -187,31 +190,29 @@ def observed_restart(game, state: ObservedOMDState, q, brs, nxt):
 
 
 class AbstractAverage(eqx.Module):
-    """How the output averages the iterates ``pi^1 .. pi^t`` of each player (a
-    strategy object)."""
+    """How :class:`ObservedZeroSumOMD` averages its iterates into its output."""
 
     @abc.abstractmethod
-    def tables(self, state: ObservedOMDState, t) -> tuple[Array, Array]:
-        """The two players' averaged observation tables after ``t`` iterations."""
+    def __call__(self, total, mass, plain, t) -> Array:
+        """The output table from the reach-weighted sum ``total``, the reach
+        ``mass``, the plain sum ``plain`` of the iterates and their number ``t``."""
 
 
 class ReachAverage(AbstractAverage):
-    """The own-reach-weighted (sequence-form) average ``pibar_h(a|o) ∝ sum_t
-    w^t_h(o) pi^t_h(a|o)``; the plain average where an observation has no
-    reach mass."""
+    """The own-reach-weighted (sequence-form) average
+    ``pibar_h(a|o) ∝ sum_t w^t_h(o) pi^t_h(a|o)``, the plain average where the
+    reach mass is ``0``."""
 
-    def tables(self, state, t):
-        return (
-            reach_average(state.mu_sum, state.mu_mass, state.mu_plain, t),
-            reach_average(state.nu_sum, state.nu_mass, state.nu_plain, t),
-        )
+    def __call__(self, total, mass, plain, t):
+        return reach_average(total, mass, plain, t)
 
 
 class PlainAverage(AbstractAverage):
-    """The plain average ``pibar = (1/t) sum_t pi^t``."""
+    """The plain average ``(1/T) sum_t pi^t``."""
 
-    def tables(self, state, t):
-        return state.mu_plain / t, state.nu_plain / t
+    def __call__(self, total, mass, plain, t):
+        del total, mass
+        return plain / t
 
 
 #: The averaging rules by the names a config gives them.
@@ -221,9 +222,59 @@ AVERAGES: dict[str, AbstractAverage] = {
 }
 
 
-def observed_output(
-    game, state: ObservedOMDState, average: AbstractAverage
-) -> ObservationPolicy:
-    """The averaged observation policy (by the averaging rule ``average``)."""
-    t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
-    return ObservationPolicy(average.tables(state, t), tuple(game.observations))
+class ObservedZeroSumOMD(AbstractZeroSumOMD):
+    """Algorithm 1 of Mao et al. with local observations (module text).
+
+    The initial-policy argument is per stage: a pair of ``(num_stages, H, O_i,
+    A_i)`` tables; the meta statistics (:meth:`stats`) are the stage best
+    responses in hindsight per observation, of the same shapes. The output is an
+    :class:`~marlmeta.policies.ObservationPolicy`.
+
+    Needs a two-player zero-sum :class:`~marlmeta.games.AbstractObservedGame`
+    (general-sum rewards: as :class:`~marlmeta.solvers.ZeroSumOMD`).
+
+    Attributes:
+        step_size: ``eta > 0`` (an array leaf).
+        average: the averaging rule of the output (:class:`ReachAverage`,
+            default, or :class:`PlainAverage`).
+    """
+
+    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    average: AbstractAverage = ReachAverage()
+
+    def __check_init__(self):
+        if not isinstance(self.average, AbstractAverage):
+            raise ValueError(
+                f"average is {self.average!r}; expected an averaging rule "
+                "(ReachAverage() or PlainAverage())"
+            )
+
+    def default_init(self, game: AbstractObservedGame, num_steps: int):
+        game.require_observations("ObservedZeroSumOMD")
+        k, dtype = num_stages(game.horizon, num_steps), game.rewards.dtype
+        return tuple(
+            jnp.full((k, game.horizon, o, a), 1.0 / a, dtype)
+            for o, a in zip(game.num_observations, game.num_actions, strict=True)
+        )
+
+    def init(self, game: AbstractObservedGame, init_policy) -> ObservedOMDState:
+        game.require_observations("ObservedZeroSumOMD")
+        init_policy = self._zero_sum_init(game, init_policy, "ObservedZeroSumOMD")
+        return _observed_init(game, init_policy)
+
+    def _iterate(self, game: AbstractObservedGame, state: ObservedOMDState, eta):
+        return _observed_iterate(game, state, eta)
+
+    def _restart(
+        self, game: AbstractObservedGame, state: ObservedOMDState, length, brs, nxt
+    ):
+        q = stage_q(game, game.rewards[0], state.vsum, length)
+        return _observed_restart(game, state, q, brs, nxt)
+
+    def output(self, game: AbstractObservedGame, state: ObservedOMDState):
+        t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
+        tables = (
+            self.average(state.mu_sum, state.mu_mass, state.mu_plain, t),
+            self.average(state.nu_sum, state.nu_mass, state.nu_plain, t),
+        )
+        return game.observation_policy(tables)

@@ -32,15 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from marlmeta.games import MarkovGame
-from marlmeta.solvers._observed_omd import (
-    AVERAGES,
-    AbstractAverage,
-    observed_init,
-    observed_iterate,
-    observed_output,
-    observed_restart,
-)
+from marlmeta.games import AbstractMarkovGame, MarkovGame
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
     StageClock,
@@ -105,20 +97,50 @@ class ZeroSumOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H S B"]
 
 
-class ZeroSumOMD(AbstractStageOMD):
+class AbstractZeroSumOMD(AbstractStageOMD):
+    """Algorithm 1 of Mao et al. (two-player zero-sum, stage-based ``Q``): what
+    its variant on states (:class:`ZeroSumOMD`) and on observations
+    (:class:`~marlmeta.solvers.ObservedZeroSumOMD`) share.
+
+    A variant's state has the fields ``mu_br``, ``nu_br``, ``gsum_mu``,
+    ``gsum_nu`` (stage best responses and accumulated feedback) and ``vsum``
+    (the stage's accumulated values of player 0).
+    """
+
+    @classmethod
+    def from_theorem(cls, game: AbstractMarkovGame, **kwargs):
+        """The step size of Mao et al.'s Theorem 1, ``eta = 1/(8 H^2 c)`` with
+        ``c`` player 0's reward range
+        (:func:`marlmeta.theory.theorem1_step_size`)."""
+        return cls(theorem1_step_size(game), **kwargs)
+
+    def _zero_sum_init(self, game: AbstractMarkovGame, init_policy, name: str):
+        """``init_policy``, checked for a two-player zero-sum game (NaN for a
+        traced general-sum one)."""
+        if game.num_players != 2:
+            raise ValueError(f"game has {game.num_players} players; {name} needs 2")
+        zero_sum = zero_sum_flag(game, name)
+        if zero_sum is not True:  # traced: a general-sum game runs on NaN
+            nan = lambda p: jnp.where(zero_sum, p, jnp.nan)  # noqa: E731
+            init_policy = jax.tree.map(nan, init_policy)
+        return init_policy
+
+    def _hindsight(self, state):
+        return (state.mu_br, state.nu_br), (state.gsum_mu, -state.gsum_nu)
+
+    def _stage_values(self, state):
+        return state.vsum, -state.vsum
+
+
+class ZeroSumOMD(AbstractZeroSumOMD):
     """Optimistic OMD with stage-based values for two-player zero-sum games.
 
     The initial-policy argument is per stage: a pair ``(mu_init, nu_init)`` of
     shapes ``(num_stages, H, S, A)`` and ``(num_stages, H, S, B)``; the meta
     statistics (:meth:`stats`) are the stage best responses in hindsight, of the
-    same shapes.
-
-    On a game with observations (:func:`marlmeta.games.observe`) the policies
-    live on observations, the feedback is averaged over each player's belief
-    and the output is an :class:`~marlmeta.policies.ObservationPolicy`
-    ("each agent simply using its local observation as the state", appendix
-    F.3; see :mod:`marlmeta.solvers._observed_omd`); the initial policies and
-    stage best responses are then ``(num_stages, H, O_i, A_i)``.
+    same shapes. Policies live on states; on a game with observations
+    (:class:`~marlmeta.games.ObservedGame`) Algorithm 1 is
+    :class:`~marlmeta.solvers.ObservedZeroSumOMD`.
 
     Needs a two-player zero-sum game: general-sum rewards are a ``ValueError``
     for a concrete game, and under ``vmap``/``jit`` make that game's output and
@@ -128,10 +150,6 @@ class ZeroSumOMD(AbstractStageOMD):
         step_size: ``eta > 0`` (an array leaf, or one per game for
             ``solve_batch(..., batch_solver=True)``; Theorem 1 takes
             ``eta <= 1/(8 H^2)``).
-        average: on games with observations, the averaging rule (static):
-            :class:`~marlmeta.solvers.ReachAverage` (the own-reach-weighted,
-            sequence-form average; default) or
-            :class:`~marlmeta.solvers.PlainAverage`.
 
     Example:
         >>> import marlmeta
@@ -144,32 +162,10 @@ class ZeroSumOMD(AbstractStageOMD):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    average: AbstractAverage = eqx.field(static=True, default=AVERAGES["reach"])
-
-    def __check_init__(self):
-        if not isinstance(self.average, AbstractAverage):
-            raise ValueError(
-                f"average is {self.average!r}; expected an averaging rule "
-                "(ReachAverage() or PlainAverage())"
-            )
-
-    @classmethod
-    def from_theorem(cls, game: MarkovGame, **kwargs) -> ZeroSumOMD:
-        """The step size of Mao et al.'s Theorem 1, ``eta = 1/(8 H^2 c)`` with
-        ``c`` player 0's reward range
-        (:func:`marlmeta.theory.theorem1_step_size`)."""
-        return cls(theorem1_step_size(game), **kwargs)
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
-        if game.num_players != 2:
-            raise ValueError(f"game has {game.num_players} players; ZeroSumOMD needs 2")
-        zero_sum = zero_sum_flag(game, "ZeroSumOMD")
-        if zero_sum is not True:  # traced: a general-sum game runs on NaN
-            nan = lambda p: jnp.where(zero_sum, p, jnp.nan)  # noqa: E731
-            init_policy = jax.tree.map(nan, init_policy)
-        if game.observations is not None:
-            return observed_init(game, init_policy)
-        mu0, nu0 = init_policy
+        game.require_state_policies("ZeroSumOMD")
+        mu0, nu0 = self._zero_sum_init(game, init_policy, "ZeroSumOMD")
         dtype = game.rewards.dtype
         log_mu0, log_nu0 = jnp.log(mu0.astype(dtype)), jnp.log(nu0.astype(dtype))
         H, S, (A, B) = game.horizon, game.num_states, game.num_actions
@@ -195,8 +191,6 @@ class ZeroSumOMD(AbstractStageOMD):
         )
 
     def _iterate(self, game: MarkovGame, state: ZeroSumOMDState, eta):
-        if game.observations is not None:
-            return observed_iterate(game, state, eta)
         # g_mu = Q nu, g_nu = mu^T Q of the previous iterate, carried in the state.
         log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
         log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
@@ -215,16 +209,8 @@ class ZeroSumOMD(AbstractStageOMD):
             ),
         )  # fmt: skip
 
-    def _hindsight(self, state: ZeroSumOMDState):
-        return (state.mu_br, state.nu_br), (state.gsum_mu, -state.gsum_nu)
-
-    def _stage_values(self, state: ZeroSumOMDState):
-        return state.vsum, -state.vsum
-
     def _restart(self, game: MarkovGame, state: ZeroSumOMDState, length, brs, nxt):
         q = stage_q(game, game.rewards[0], state.vsum, length)
-        if game.observations is not None:
-            return observed_restart(game, state, q, brs, nxt)
         mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
         g_mu, g_nu = _feedback(q, mu, nu)
         return eqx.tree_at(
@@ -244,7 +230,5 @@ class ZeroSumOMD(AbstractStageOMD):
         )  # fmt: skip
 
     def output(self, game: MarkovGame, state: ZeroSumOMDState):
-        if game.observations is not None:
-            return observed_output(game, state, self.average)
         t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
         return renormalise(state.mu_sum / t), renormalise(state.nu_sum / t)

@@ -86,11 +86,7 @@ def stage_regrets(
     Raises:
         ValueError: for a game with observations or ``num_steps < 1``.
     """
-    if game.observations is not None:
-        raise ValueError(
-            "game has observation maps; stage_regrets needs a game whose "
-            "policies live on states"
-        )
+    game.require_state_policies("stage_regrets")
     if int(num_steps) < 1:
         raise ValueError(f"num_steps is {num_steps}; expected >= 1")
     game.require_one_game("stage_regrets")

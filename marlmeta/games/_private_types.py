@@ -1,0 +1,172 @@
+"""Games whose state is a public part times one private type per player.
+
+A poker deal is a pair of hands, and nothing that happens after the deal
+changes it: the state is ``(t_0, .., t_{N-1}, p)``, private types ``t_i`` in
+``[0, n_i)`` (drawn once, from a joint distribution that carries any
+dependence such as card removal) and a public part ``p`` in ``[0, P)`` that
+moves with the actions. States are laid out type-major, ``s = d P + p`` with
+``d`` the row-major index of the types, ``S = n_0 .. n_{N-1} P``.
+
+- :class:`PublicTransitions`: ``P_h(s' | s, a) = 1`` for ``s' = d P +
+  next_public[h, p, a]``; ``expectation`` is a contraction of ``V`` viewed as
+  ``(D, P)`` with a one-hot ``(P, A.., P)`` kernel (a matrix product; its
+  transpose, the forward step, too), exact since every product is by 0 or 1.
+- :class:`PrivateTypeGame`: the game kind, whose policies are
+  :class:`~marlmeta.policies.PrivateTypePolicy` (player ``i`` sees its type
+  and the public slot ``slots_i[h, p]``): the observations of an
+  :class:`~marlmeta.games.ObservedGame` with the same maps, pooled by sums
+  over the other players' types instead of a scatter over all states.
+  Type combinations of probability 0 (two hands sharing a card) are states
+  that are never reached.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from marlmeta._checks import check_trailing
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
+from marlmeta.games._observations import AbstractObservedGame
+from marlmeta.games._rewards import AbstractRewards
+from marlmeta.games._transitions import AbstractTransitions
+from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types
+
+
+class PublicTransitions(AbstractTransitions):
+    """Deterministic moves of the public part; the private types stay.
+
+    Attributes:
+        next_public: ``(T, P, A_0, .., A_{N-1})`` integers in ``[0, P)``.
+        num_deals: ``D``, the number of type combinations (static).
+    """
+
+    next_public: Int[Array, "T P *A"]
+    num_deals: int = eqx.field(static=True)
+
+    @property
+    def num_steps(self) -> int:
+        return self.next_public.shape[0]
+
+    @property
+    def num_public(self) -> int:
+        """``P``."""
+        return self.next_public.shape[1]
+
+    @property
+    def num_states(self) -> int:
+        return self.num_deals * self.num_public
+
+    @property
+    def num_actions(self) -> tuple[int, ...]:
+        return tuple(self.next_public.shape[2:])
+
+    def _one_hot(self, h, dtype):
+        return (self.next_public[h][..., None] == jnp.arange(self.num_public)).astype(
+            dtype
+        )
+
+    def _expectation(self, h, value):
+        v = value.reshape(self.num_deals, self.num_public)
+        out = jnp.tensordot(v, self._one_hot(h, value.dtype), axes=[[1], [-1]])
+        return out.reshape(self.num_states, *self.num_actions)
+
+    def dense(self):
+        nxt, prob = self.support()
+        one_hot = nxt[..., None] == np.arange(self.num_states)
+        return jnp.asarray(np.sum(prob[..., None] * one_hot, axis=-2))
+
+    def support(self):
+        nxt = np.asarray(self.next_public)
+        deal = np.arange(self.num_deals).reshape(1, -1, 1, *[1] * (nxt.ndim - 2))
+        full = (deal * self.num_public + nxt[:, None]).reshape(
+            nxt.shape[0], self.num_states, *nxt.shape[2:], 1
+        )
+        return full.astype(np.int32), np.ones(full.shape)
+
+    def _sample(self, u, h, state, actions):
+        del u
+        d, p = state // self.num_public, state % self.num_public
+        return d * self.num_public + self.next_public[(h, p, *actions)]
+
+    def check_shapes(self, num_steps, num_states, num_actions):
+        if self.num_states != num_states:
+            raise ValueError(
+                f"transitions has {self.num_states} states; expected "
+                f"{num_states} to agree with the rewards"
+            )
+        n = len(num_actions)
+        nxt = self.next_public.shape
+        steps = nxt[-(n + 2)] if len(nxt) >= n + 2 else None
+        t = steps if steps in num_steps else num_steps[0]
+        check_trailing(
+            "transitions.next_public",
+            nxt,
+            (t, self.num_public, *num_actions),
+            "the rewards",
+        )
+
+
+class PrivateTypeGame(AbstractObservedGame):
+    """A finite-horizon game on ``(private types, public part)`` states (module
+    text), each player seeing its own type and the public slot.
+
+    The fields ``reward_model``, ``transitions``, ``initial``,
+    ``potential_reward``, ``num_actions``, ``horizon`` and ``legal`` are those
+    of :class:`~marlmeta.games.FiniteHorizonGame`, on the states laid out as in
+    the module text (``initial`` carries the joint type distribution).
+
+    Attributes:
+        slots: player ``i``'s public slot ``(H, P)`` (``< 0``: nothing to see).
+        num_types: ``(n_0, .., n_{N-1})`` (static).
+        num_observations: ``O_i = K_i n_i + 1`` (static; ``K_i`` slots).
+    """
+
+    reward_model: AbstractRewards
+    transitions: AbstractTransitions
+    initial: Float[Array, " S"]
+    potential_reward: Float[Array, "H S *A"] | None
+    num_actions: tuple[int, ...] = eqx.field(static=True)
+    horizon: int = eqx.field(static=True)
+    slots: tuple[Int[Array, "H P"], ...]
+    num_types: tuple[int, ...] = eqx.field(static=True)
+    num_observations: tuple[int, ...] = eqx.field(static=True)
+    legal: AbstractLegalActions = ALL_LEGAL
+
+    def __check_init__(self):
+        size = int(np.prod(self.num_types)) * self.slots[0].shape[-1]
+        if size != self.num_states:
+            raise ValueError(
+                f"num_types {self.num_types} and {self.slots[0].shape[-1]} public "
+                f"parts make {size} states; the rewards have {self.num_states}"
+            )
+
+    def observation_policy(self, tables) -> PrivateTypePolicy:
+        return PrivateTypePolicy(tuple(tables), tuple(self.slots), self.num_types)
+
+    def pool(self, i, x):
+        return pool_types(x, self.slots[i], self.num_types, i, self.num_observations[i])
+
+    @property
+    def observations(self) -> tuple[Int[Array, "H S"], ...]:
+        """Per player the map ``(H, S)`` (materialised; for sampling, files
+        and comparisons, not on the solvers' path)."""
+        return tuple(
+            lift_types(
+                jnp.arange(o, dtype=jnp.int32)[None, :, None].repeat(self.horizon, 0),
+                k,
+                self.num_types,
+                i,
+            )[..., 0]
+            for i, (o, k) in enumerate(
+                zip(self.num_observations, self.slots, strict=True)
+            )
+        )
+
+    def player_observations(self, h, state):
+        step = self.observation_policy(
+            [jnp.zeros((self.horizon, o, 1)) for o in self.num_observations]
+        ).at(h)
+        return jnp.stack([step.observation(i, state) for i in range(len(step))])

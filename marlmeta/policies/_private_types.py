@@ -1,0 +1,169 @@
+"""Observation policies of a game whose state is a public part times one
+private type per player (a poker deal: a pair of hands).
+
+The states are laid out type-major, ``s = (t_0, .., t_{N-1}, p)`` flattened
+row-major (``S = n_0 .. n_{N-1} P``: private types ``t_i`` in ``[0, n_i)``,
+public part ``p`` in ``[0, P)``). At step ``h`` player ``i`` sees its own type
+and the public slot ``k = slots_i[h, p]``: observation ``k n_i + t_i``, or the
+single observation ``K_i n_i`` where ``k < 0`` (nothing to see, e.g. after the
+game ended). These are the observations of
+:class:`~marlmeta.policies.ObservationPolicy` with the maps
+``obs_i[h, s] = k n_i + t_i``, but lifting a table to the states is a
+broadcast over the other players' types and pooling states into observations
+(its transpose) a sum over them: dense contractions instead of a gather and a
+scatter over all ``S`` states.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from marlmeta._sampling import draw
+from marlmeta.policies._kinds import AbstractPolicy, ProductPolicy, _tables, check_table
+
+
+def lift_types(
+    table: Float[Array, "*H O A"],
+    slots: Int[Array, "*H P"],
+    num_types: tuple[int, ...],
+    i: int,
+) -> Float[Array, "*H S A"]:
+    """Player ``i``'s observation table on the states (module text)."""
+    n, a = num_types[i], table.shape[-1]
+    k = (table.shape[-2] - 1) // n
+    lead = table.shape[:-2]
+    blocks = table[..., : k * n, :].reshape(*lead, k, n, a)
+    none = jnp.broadcast_to(table[..., k * n :, None, :], (*lead, 1, n, a))
+    blocks = jnp.concatenate([blocks, none], axis=-3)  # (*H, K + 1, n, A)
+    slot = jnp.where(slots < 0, k, slots)  # (*H, P)
+    per_public = jnp.take_along_axis(blocks, slot[..., None, None], axis=-3)
+    x = jnp.moveaxis(per_public, -3, -2)  # (*H, n_i, P, A)
+    num_public = slots.shape[-1]
+    shape = [1] * len(num_types)
+    shape[i] = n
+    x = x.reshape(*lead, *shape, num_public, a)
+    x = jnp.broadcast_to(x, (*lead, *num_types, num_public, a))
+    return x.reshape(*lead, -1, a)
+
+
+def pool_types(
+    x: Float[Array, "*H S A"],
+    slots: Int[Array, "*H P"],
+    num_types: tuple[int, ...],
+    i: int,
+    num_observations: int,
+) -> Float[Array, "*H O A"]:
+    """``sum_{s: obs_i(s) = o} x[.., s, :]``, the transpose of
+    :func:`lift_types` (sums over the other players' types)."""
+    zero = jnp.zeros((*slots.shape[:-1], num_observations, x.shape[-1]), x.dtype)
+    (out,) = jax.linear_transpose(lambda t: lift_types(t, slots, num_types, i), zero)(x)
+    return out
+
+
+class PrivateTypePolicy(AbstractPolicy):
+    """Per-player observation tables of a public-times-private-types game.
+
+    Attributes:
+        tables: player ``i``'s ``(H, O_i, A_i)`` table (``(O_i, A_i)`` after
+            :meth:`at`), ``O_i = K_i n_i + 1``.
+        slots: player ``i``'s public slots ``(H, P)`` (``(P,)`` after
+            :meth:`at`; ``< 0``: nothing to see).
+        num_types: ``(n_0, .., n_{N-1})`` (static).
+    """
+
+    tables: tuple[Float[Array, "*H Oi Ai"], ...] = eqx.field(converter=_tables)
+    slots: tuple[Int[Array, "*H P"], ...]
+    num_types: tuple[int, ...] = eqx.field(static=True)
+
+    def __iter__(self):
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def __getitem__(self, i):
+        return self.tables[i]
+
+    def lift(self) -> ProductPolicy:
+        """The product policy on states."""
+        return ProductPolicy(
+            tuple(
+                lift_types(t, k, self.num_types, i)
+                for i, (t, k) in enumerate(zip(self.tables, self.slots, strict=True))
+            )
+        )
+
+    on_states = lift
+
+    def pool(self, i: int, x: Float[Array, "*H S A"]) -> Float[Array, "*H O A"]:
+        """Player ``i``'s per-state rows summed per observation."""
+        count = self.tables[i].shape[-2]
+        return pool_types(x, self.slots[i], self.num_types, i, count)
+
+    def at(self, h) -> PrivateTypePolicy:
+        return PrivateTypePolicy(
+            tuple(t[h] for t in self.tables),
+            tuple(k[h] for k in self.slots),
+            self.num_types,
+        )
+
+    def observation(self, i: int, state) -> Int[Array, ""]:
+        """Player ``i``'s observation of ``state`` (one step's policy)."""
+        num_public = self.slots[i].shape[-1]
+        types = jnp.unravel_index(state // num_public, self.num_types)
+        k = self.slots[i][state % num_public]
+        n = self.num_types[i]
+        none = (self.tables[i].shape[-2] - 1) // n * n
+        return jnp.where(k < 0, none, k * n + types[i])
+
+    def sample(self, u, state):
+        """Player ``i`` draws from its row of its own observation (``u[i]``)."""
+        return jnp.stack(
+            [draw(u[i], t[self.observation(i, state)]) for i, t in enumerate(self)]
+        )
+
+    def expect(self, q):
+        return self.lift().expect(q)
+
+    def expect_others(self, q, i: int):
+        return self.lift().expect_others(q, i)
+
+    def joint(self) -> Array:
+        return self.lift().joint()
+
+    def deviation_policies(self) -> tuple[ProductPolicy, ...]:
+        """Per player ``i``: the lifted policy with ``i`` playing uniformly."""
+        lifted = self.lift().tables
+        return tuple(
+            ProductPolicy(
+                tuple(
+                    jnp.full_like(p, 1.0 / p.shape[-1]) if j == i else p
+                    for j, p in enumerate(lifted)
+                )
+            )
+            for i in range(len(lifted))
+        )
+
+    def best_choice(self, dev, i: int, weight):
+        u = self.pool(i, weight[:, None] * dev)
+        br = jax.nn.one_hot(jnp.argmax(u, axis=-1), dev.shape[-1], dtype=dev.dtype)
+        on_states = lift_types(br, self.slots[i], self.num_types, i)
+        return jnp.sum(on_states * dev, axis=-1), br
+
+    def check(self, lead, num_actions, name: str = "policy", *, tol=None):
+        if len(self.tables) != len(num_actions):
+            raise ValueError(
+                f"{name} has {len(self.tables)} tables; the game has "
+                f"{len(num_actions)} players"
+            )
+        checked = []
+        for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True)):
+            count = p.shape[-2] if p.ndim == len(lead) + 1 else -1
+            lead_o = (*lead[:-1], count)
+            checked.append(
+                check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
+            )
+        return PrivateTypePolicy(tuple(checked), self.slots, self.num_types)
