@@ -212,7 +212,8 @@ class MarkovGameEnv(eqx.Module):
         rule stops it."""
         n = self.num_agents
         u = jr.uniform(key, (n + 1,), self.game.initial.dtype)
-        a = jnp.stack([jnp.asarray(actions[name]) for name in self.agents])
+        # One action per agent (JaxMARL scripts may send shape (1,)).
+        a = jnp.stack([jnp.reshape(actions[name], ()) for name in self.agents])
         a = a.astype(jnp.int32)
         h = state.step
         r = self.game.step_rewards(h, state.state, a)
