@@ -52,7 +52,7 @@ from marlmeta._checks import (
 )
 from marlmeta.games import _backward_induction as _backward, _linear_solves as _linear
 from marlmeta.games._evaluation import Evaluation
-from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import (
@@ -65,6 +65,16 @@ from marlmeta.policies import (
 
 def _optional_array(name: str, x) -> Array | None:
     return None if x is None else real_array(name, x)
+
+
+def _check_legal(game) -> None:
+    """The game's legal-action kind fits its policy tables (static)."""
+    if not isinstance(game.legal, AbstractLegalActions):
+        raise ValueError(
+            f"legal is a {type(game.legal).__name__}; expected a legal-action "
+            "kind (marlmeta.games.AllLegal or LegalActions)"
+        )
+    game.legal.check_shapes(game.lead_shape, game.num_actions)
 
 
 class AbstractMarkovGame(eqx.Module):
@@ -90,6 +100,7 @@ class AbstractMarkovGame(eqx.Module):
     initial: eqx.AbstractVar[Float[Array, " S"]]
     potential_reward: eqx.AbstractVar[Array | None]
     num_actions: eqx.AbstractVar[tuple[int, ...]]
+    legal: eqx.AbstractVar[AbstractLegalActions]
 
     @property
     def rewards(self) -> Array:
@@ -216,6 +227,10 @@ class AbstractMarkovGame(eqx.Module):
     def step_rewards(self, h, state, actions: Int[Array, " N"]) -> Float[Array, " N"]:
         """Every player's reward ``r_i(h, state, actions)``, shape ``(N,)``."""
 
+    @abc.abstractmethod
+    def step_legal(self, h, state) -> tuple[Array, ...]:
+        """Every player's legal-action mask ``(A_i,)`` at ``(h, state)``."""
+
     @property
     @abc.abstractmethod
     def step_discount(self) -> Float[Array, ""]:
@@ -334,12 +349,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.legal = legal
 
     def __check_init__(self):
-        if not isinstance(self.legal, AbstractLegalActions):
-            raise ValueError(
-                f"legal is a {type(self.legal).__name__}; expected a legal-action "
-                "kind (marlmeta.games.AllLegal or LegalActions)"
-            )
-        self.legal.check_shapes(self.horizon, self.num_states, self.num_actions)
+        _check_legal(self)
 
     def _step_sizes(self):
         return (self.horizon,)
@@ -375,6 +385,10 @@ class FiniteHorizonGame(AbstractMarkovGame):
 
     def step_rewards(self, h, state, actions):
         return self.rewards[(slice(None), h, state, *actions)]
+
+    def step_legal(self, h, state):
+        masks = self.legal.masks(self.lead_shape, self.num_actions)
+        return tuple(m[h, state] for m in masks)
 
     @property
     def step_discount(self):
@@ -431,6 +445,9 @@ class DiscountedMarkovGame(AbstractMarkovGame):
             float32) or :class:`~marlmeta.games.AutoSolve` (the default: dense
             up to 2,000 states); the names ``"dense"``, ``"iterative"`` and
             ``"auto"`` are accepted at construction.
+        legal: the legal actions (:mod:`marlmeta.games._legal`):
+            :class:`~marlmeta.games.AllLegal` (default) or per-player masks
+            ``(S, A_i)`` (:class:`~marlmeta.games.LegalActions`).
     """
 
     reward_model: AbstractRewards
@@ -440,6 +457,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     discount: Float[Array, ""]
     num_actions: tuple[int, ...] = eqx.field(static=True)
     linear_solver: _linear.AbstractLinearSolver = eqx.field(static=True)
+    legal: AbstractLegalActions
     _state_axes: ClassVar[int] = 1
 
     def __init__(
@@ -451,6 +469,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         discount,
         num_actions,
         linear_solver=_linear.LINEAR_SOLVERS["auto"],
+        legal: AbstractLegalActions = ALL_LEGAL,
     ):
         """``reward_model``: a reward model or a dense ``(N, S, *A)`` array.
 
@@ -464,8 +483,10 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         self.discount = real_array("discount", discount)
         self.num_actions = num_actions
         self.linear_solver = _linear.as_linear_solver(linear_solver)
+        self.legal = legal
 
     def __check_init__(self):
+        _check_legal(self)
         batch = tuple(self.initial.shape[:-1])
         if tuple(self.discount.shape) != batch:
             raise ValueError(
@@ -523,11 +544,6 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         state kernel (the softmax quantities)."""
         return _linear.parts(self, policy)
 
-    @property
-    def legal(self) -> AbstractLegalActions:
-        """Every action is legal (masks are per step: finite-horizon games)."""
-        return AllLegal()
-
     def step_policy(self, policy, h):
         del h
         return policy
@@ -535,6 +551,11 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     def step_rewards(self, h, state, actions):
         del h
         return self.rewards[(slice(None), state, *actions)]
+
+    def step_legal(self, h, state):
+        del h
+        masks = self.legal.masks(self.lead_shape, self.num_actions)
+        return tuple(m[state] for m in masks)
 
     @property
     def step_discount(self):
