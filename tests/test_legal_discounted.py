@@ -173,12 +173,18 @@ def test_masked_run_equals_the_deleted_game(solver):
     np.testing.assert_allclose(joint_big[:, :2], joint_ref, atol=1e-10)
 
 
-def test_log_linear_ma_ppo_starts_and_stays_legal():
+def test_log_linear_ma_ppo_variants_start_and_stay_legal():
     masked, _ = deleted_pair()
-    solver = V.LogLinearMAPPO(1.0, V.one_hot_features(masked), radius=10.0)
-    sol = M.solve(solver, masked, 3, metric=no_metric)
-    joint = np.asarray(sol.policy.joint())
-    assert not joint[:, 2].any() and np.isfinite(joint).all()
+    features = V.one_hot_features(masked)
+    key = jax.random.key(4)
+    for solver in (
+        V.LogLinearMAPPO(1.0, features, radius=10.0),
+        V.SampledMAPPO(1.0, features, key, num_samples=16, rollout_steps=8),
+        V.PessimisticMAPPO(1.0, features, key, num_samples=16),
+    ):
+        sol = M.solve(solver, masked, 2, metric=no_metric)
+        joint = np.asarray(sol.policy.joint())
+        assert not joint[:, 2].any() and np.isfinite(joint).all(), solver
 
 
 # --- simulation, environment, files --------------------------------------------
