@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marlmeta.games._game import FiniteHorizonGame
+from marlmeta.games._legal import ALL_LEGAL
 from marlmeta.games._observations import ObservedGame, observe
 from marlmeta.games._private_types import PrivateTypeGame, PublicTransitions
 from marlmeta.games._rewards import ZeroSumRewards
@@ -201,15 +202,16 @@ def betting_type_game(
     slots = jnp.asarray(_slots(variant))
     num_slots = 2 if variant == "bet_call" else 4
     return PrivateTypeGame(
-        ZeroSumRewards(
+        reward_model=ZeroSumRewards(
             jnp.asarray(betting_type_rewards(sd, pot, bet, scale, variant, dtype))
         ),
-        PublicTransitions(jnp.asarray(nxt), w.size),
-        jnp.asarray(initial.reshape(-1), dtype),
-        None,
-        (2, 2),
-        nxt.shape[0],
-        (slots, slots),
-        num_types,
-        tuple(num_slots * n + 1 for n in num_types),
+        transitions=PublicTransitions(jnp.asarray(nxt), w.size),
+        initial=jnp.asarray(initial.reshape(-1), dtype),
+        potential_reward=None,
+        num_actions=(2, 2),
+        horizon=nxt.shape[0],
+        slots=(slots, slots),
+        num_types=num_types,
+        num_observations=tuple(num_slots * n + 1 for n in num_types),
+        legal=ALL_LEGAL,
     )

@@ -21,6 +21,7 @@ import numpy as np
 
 from marlmeta._checks import check_values, concrete, real_array, real_scalar
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
 from marlmeta.games._rewards import (
     AbstractRewards,
     DenseRewards,
@@ -162,6 +163,7 @@ def discounted_game(
     *,
     potential_reward=None,
     linear_solver: str = "auto",
+    legal: AbstractLegalActions = ALL_LEGAL,
 ) -> DiscountedMarkovGame:
     """An infinite-horizon discounted ``N``-player Markov game, validated.
 
@@ -175,6 +177,8 @@ def discounted_game(
             reward when omitted and every player's rewards are equal.
         linear_solver: how values are computed: ``"auto"``, ``"dense"`` or
             ``"iterative"`` (see :class:`DiscountedMarkovGame`).
+        legal: the legal actions: :class:`AllLegal` (default) or
+            :class:`LegalActions` with one boolean mask ``(S, A_i)`` per player.
     """
     r, num_actions = _rewards(rewards, 2, "(N, S, A_0, .., A_(N-1))")
     num_states = int(r.shape[1])
@@ -190,6 +194,7 @@ def discounted_game(
         discount=gamma,
         num_actions=num_actions,
         linear_solver=linear_solver,
+        legal=legal,
     )
 
 

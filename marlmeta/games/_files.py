@@ -193,7 +193,7 @@ class _Reader(eqx.Module):
             for k in names
             if params.get(k) is None or params[k].default is inspect.Parameter.empty
         ]
-        if not isinstance(fields, dict) or list(fields) not in (names, required):
+        if not isinstance(fields, dict) or not _fits(list(fields), names, required):
             self.fail(
                 f"{name} ({cls.__name__}) has fields {fields!r:.80}; expected {names}"
             )
@@ -202,6 +202,12 @@ class _Reader(eqx.Module):
             for k, v in fields.items()
         }
         return _build(cls, args)
+
+
+def _fits(given: list, names: list, required: list) -> bool:
+    """Whether a file's field names are the class's in order, some fields that
+    have defaults left out (fields added since the file was written)."""
+    return set(required) <= set(given) and given == [k for k in names if k in given]
 
 
 def _build(cls, args: dict):

@@ -52,7 +52,7 @@ from marlmeta._checks import (
 )
 from marlmeta.games import _backward_induction as _backward, _linear_solves as _linear
 from marlmeta.games._evaluation import Evaluation
-from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy, ProductPolicy, validate
@@ -64,14 +64,14 @@ def _optional_array(name: str, x) -> Array | None:
 
 def check_legal_kind(game) -> None:
     """Raise ``ValueError`` unless ``game.legal`` is a legal-action kind whose
-    masks fit the game's steps, states and actions (checked at construction of
-    every finite-horizon kind)."""
+    masks fit the game's policy tables (static; checked at construction of
+    every game kind)."""
     if not isinstance(game.legal, AbstractLegalActions):
         raise ValueError(
             f"legal is a {type(game.legal).__name__}; expected a legal-action "
             "kind (marlmeta.games.AllLegal or LegalActions)"
         )
-    game.legal.check_shapes(game.horizon, game.num_states, game.num_actions)
+    game.legal.check_shapes(game.lead_shape, game.num_actions)
 
 
 class AbstractMarkovGame(eqx.Module):
@@ -97,6 +97,7 @@ class AbstractMarkovGame(eqx.Module):
     initial: eqx.AbstractVar[Float[Array, " S"]]
     potential_reward: eqx.AbstractVar[Array | None]
     num_actions: eqx.AbstractVar[tuple[int, ...]]
+    legal: eqx.AbstractVar[AbstractLegalActions]
 
     @property
     def rewards(self) -> Array:
@@ -222,6 +223,10 @@ class AbstractMarkovGame(eqx.Module):
     @abc.abstractmethod
     def step_rewards(self, h, state, actions: Int[Array, " N"]) -> Float[Array, " N"]:
         """Every player's reward ``r_i(h, state, actions)``, shape ``(N,)``."""
+
+    @abc.abstractmethod
+    def step_legal(self, h, state) -> tuple[Array, ...]:
+        """Every player's legal-action mask ``(A_i,)`` at ``(h, state)``."""
 
     @property
     @abc.abstractmethod
@@ -376,6 +381,10 @@ class FiniteHorizonGame(AbstractMarkovGame):
     def step_rewards(self, h, state, actions):
         return self.rewards[(slice(None), h, state, *actions)]
 
+    def step_legal(self, h, state):
+        masks = self.legal.masks(self.lead_shape, self.num_actions)
+        return tuple(m[h, state] for m in masks)
+
     @property
     def step_discount(self):
         return jnp.ones((), self.initial.dtype)
@@ -415,6 +424,9 @@ class DiscountedMarkovGame(AbstractMarkovGame):
             float32) or :class:`~marlmeta.games.AutoSolve` (the default: dense
             up to 2,000 states); the names ``"dense"``, ``"iterative"`` and
             ``"auto"`` are accepted at construction.
+        legal: the legal actions (:mod:`marlmeta.games._legal`):
+            :class:`~marlmeta.games.AllLegal` (default) or per-player masks
+            ``(S, A_i)`` (:class:`~marlmeta.games.LegalActions`).
     """
 
     reward_model: AbstractRewards
@@ -424,6 +436,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     discount: Float[Array, ""]
     num_actions: tuple[int, ...] = eqx.field(static=True)
     linear_solver: _linear.AbstractLinearSolver = eqx.field(static=True)
+    legal: AbstractLegalActions
     _state_axes: ClassVar[int] = 1
 
     def __init__(
@@ -435,6 +448,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         discount,
         num_actions,
         linear_solver=_linear.LINEAR_SOLVERS["auto"],
+        legal: AbstractLegalActions = ALL_LEGAL,
     ):
         """``reward_model``: a reward model or a dense ``(N, S, *A)`` array.
 
@@ -448,8 +462,10 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         self.discount = real_array("discount", discount)
         self.num_actions = num_actions
         self.linear_solver = _linear.as_linear_solver(linear_solver)
+        self.legal = legal
 
     def __check_init__(self):
+        check_legal_kind(self)
         batch = tuple(self.initial.shape[:-1])
         if tuple(self.discount.shape) != batch:
             raise ValueError(
@@ -507,11 +523,6 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         state kernel (the softmax quantities)."""
         return _linear.parts(self, policy)
 
-    @property
-    def legal(self) -> AbstractLegalActions:
-        """Every action is legal (masks are per step: finite-horizon games)."""
-        return AllLegal()
-
     def step_policy(self, policy, h):
         del h
         return policy
@@ -519,6 +530,11 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     def step_rewards(self, h, state, actions):
         del h
         return self.rewards[(slice(None), state, *actions)]
+
+    def step_legal(self, h, state):
+        del h
+        masks = self.legal.masks(self.lead_shape, self.num_actions)
+        return tuple(m[state] for m in masks)
 
     @property
     def step_discount(self):

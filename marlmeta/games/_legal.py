@@ -1,12 +1,19 @@
 """Legal actions: which actions each player may take at each step and state.
 
-A finite-horizon game carries one legal-action kind (its ``legal`` field):
+Every game carries one legal-action kind (its ``legal`` field), shaped like
+its policy tables: per step and state in a finite-horizon game, per state in a
+discounted one (``lead`` below is ``(H, S)`` or ``(S,)``):
 
 - :class:`AllLegal` (the default): every action is legal everywhere; nothing is
   stored and every operation below is the identity;
-- :class:`LegalActions`: one boolean mask ``(H, S, A_i)`` per player, with at
-  least one legal action at every ``(h, s)`` (a player who does not move at a
-  state has every action legal there: its action is a dummy).
+- :class:`LegalActions`: one boolean mask ``(*lead, A_i)`` per player, with at
+  least one legal action at every ``(h, s)`` or ``s`` (a player who does not
+  move at a state has every action legal there: its action is a dummy).
+
+A masked game is the game with the illegal actions deleted: values, best
+responses and every solver's iterates on the legal actions are those of the
+smaller game (the illegal entries of the reward and kernel tables are never
+read with positive weight).
 
 Evaluation and the solvers ask the kind, never what it is:
 
@@ -41,18 +48,18 @@ from marlmeta.policies import marginals, pool
 
 
 class AbstractLegalActions(eqx.Module):
-    """Which actions are legal, per step, state and player."""
+    """Which actions are legal, per (step and) state and player."""
 
     @abc.abstractmethod
-    def check_shapes(
-        self, horizon: int, num_states: int, num_actions: tuple[int, ...]
-    ) -> None:
-        """Raise ``ValueError`` unless the masks fit a game's sizes (static)."""
+    def check_shapes(self, lead: tuple[int, ...], num_actions: tuple[int, ...]) -> None:
+        """Raise ``ValueError`` unless the masks fit a game's policy tables
+        ``(*lead, A_i)`` (static)."""
 
     @abc.abstractmethod
     def restrict(self, h, i: int, values: Float[Array, "S Ai"]) -> Array:
-        """Player ``i``'s per-action ``values`` at step ``h`` with ``-inf`` at its
-        illegal actions (what a best response maximises)."""
+        """Player ``i``'s per-action ``values`` at step ``h`` of a finite-horizon
+        game with ``-inf`` at its illegal actions (what a best response
+        maximises); :meth:`restrict_logits` restricts whole tables."""
 
     @abc.abstractmethod
     def masks(self, lead: tuple[int, ...], num_actions) -> tuple[Array, ...]:
@@ -94,9 +101,21 @@ class AbstractLegalActions(eqx.Module):
         del caller
         return policy
 
+    def restrict_autoregressive(self, logits: tuple[Array, ...]) -> tuple[Array, ...]:
+        """Autoregressive logits, agent ``m``'s ``(*lead, A_0, .., A_m)``, with
+        ``-inf`` where ``a_m`` is illegal for agent ``m`` (whatever the prefix)."""
+        return logits
+
+    def counts(self, lead, num_actions) -> tuple[Array, ...]:
+        """Per player its number of legal actions ``(*lead, 1)``."""
+        return tuple(
+            jnp.sum(m, axis=-1, keepdims=True) for m in self.masks(lead, num_actions)
+        )
+
     def restrict_logits(self, i: int, logits: Array) -> Array:
-        """Player ``i``'s state-level logits ``(.., H, S, A_i)`` with ``-inf`` at
-        illegal actions (softmax then gives them probability ``0``)."""
+        """Player ``i``'s state-level logits or values ``(*lead, A_i)`` with
+        ``-inf`` at illegal actions (softmax then gives them probability ``0``;
+        a maximum ignores them)."""
         del i
         return logits
 
@@ -109,8 +128,8 @@ def _normalise(mask: Array, dtype) -> Array:
 class AllLegal(AbstractLegalActions):
     """Every action is legal at every step and state (no arrays stored)."""
 
-    def check_shapes(self, horizon, num_states, num_actions) -> None:
-        del horizon, num_states, num_actions
+    def check_shapes(self, lead, num_actions) -> None:
+        del lead, num_actions
 
     def restrict(self, h, i, values):
         del h, i
@@ -131,20 +150,23 @@ class AllLegal(AbstractLegalActions):
 
 
 class LegalActions(AbstractLegalActions):
-    """Boolean masks ``legal[i][h, s, a_i]``: ``True`` where player ``i`` may
-    play ``a_i`` at step ``h`` in state ``s``.
+    """Boolean masks ``legal[i][h, s, a_i]`` (finite horizon) or
+    ``legal[i][s, a_i]`` (discounted): ``True`` where player ``i`` may play
+    ``a_i`` at step ``h`` in state ``s``.
 
     Attributes:
-        legal: one boolean array ``(H, S, A_i)`` per player (after any batch
-            axes); every ``(h, s)`` has at least one legal action per player.
+        legal: one boolean array ``(*lead, A_i)`` per player (after any batch
+            axes), ``lead`` being the game's ``(H, S)`` or ``(S,)``; every
+            ``(h, s)`` or ``s`` has at least one legal action per player.
     """
 
     legal: tuple[Bool[Array, "H S Ai"], ...]
 
     def __init__(self, legal):
-        """``legal``: per player a boolean array-like ``(H, S, A_i)``; checked:
-        booleans (or 0/1 integers) with a legal action at every ``(h, s)``
-        (``ValueError`` naming the player and the index)."""
+        """``legal``: per player a boolean array-like ``(H, S, A_i)`` or
+        ``(S, A_i)``; checked: booleans (or 0/1 integers) with a legal action
+        at every ``(h, s)`` or ``s`` (``ValueError`` naming the player and the
+        index)."""
         arrays = []
         for i, m in enumerate(legal):
             m = jnp.asarray(m)
@@ -163,9 +185,10 @@ class LegalActions(AbstractLegalActions):
 
     def __check_init__(self):
         for i, m in enumerate(self.legal):
-            if m.ndim < 3:
+            if m.ndim < 2:
                 raise ValueError(
-                    f"legal[{i}] has shape {tuple(m.shape)}; expected (H, S, A_{i})"
+                    f"legal[{i}] has shape {tuple(m.shape)}; expected (H, S, A_{i}) "
+                    f"or (S, A_{i})"
                 )
             c = concrete(m)
             if c is None:
@@ -175,22 +198,23 @@ class LegalActions(AbstractLegalActions):
                 idx = unravel(int(np.argmax(empty)), empty.shape)
                 raise ValueError(
                     f"legal[{i}]{list(idx)} has no legal action; every player "
-                    "needs one at every step and state (all True where it does "
+                    "needs one at every (step and) state (all True where it does "
                     "not move)"
                 )
 
-    def check_shapes(self, horizon, num_states, num_actions) -> None:
+    def check_shapes(self, lead, num_actions) -> None:
         if len(self.legal) != len(num_actions):
             raise ValueError(
                 f"legal has {len(self.legal)} masks; the game has "
                 f"{len(num_actions)} players"
             )
         for i, (m, a) in enumerate(zip(self.legal, num_actions, strict=True)):
-            want = (horizon, num_states, a)
-            if tuple(m.shape[-3:]) != want:
+            want = (*lead, a)
+            if tuple(m.shape[-len(want) :]) != want:
+                names = "(H, S, A_i)" if len(lead) == 2 else "(S, A_i)"
                 raise ValueError(
                     f"legal[{i}] has shape {tuple(m.shape)}; expected {want} "
-                    "(H, S, A_i) after any batch axes"
+                    f"{names} after any batch axes"
                 )
 
     def restrict(self, h, i, values):
@@ -209,6 +233,13 @@ class LegalActions(AbstractLegalActions):
     def restrict_logits(self, i, logits):
         return jnp.where(self.legal[i], logits, -jnp.inf)
 
+    def restrict_autoregressive(self, logits):
+        out = []
+        for m, (mask, t) in enumerate(zip(self.legal, logits, strict=True)):
+            lead = mask.shape[:-1]
+            out.append(jnp.where(mask.reshape(*lead, *(1,) * m, -1), t, -jnp.inf))
+        return tuple(out)
+
     def check_policy(self, policy, caller):
         n = len(self.legal)
         pairs = zip(self.legal, marginals(policy.joint(), n), strict=True)
@@ -223,10 +254,15 @@ class LegalActions(AbstractLegalActions):
                     f"of player {i}",
                 )
             elif c.any():
-                h, s, a = unravel(int(np.argmax(c)), c.shape)
+                idx = unravel(int(np.argmax(c)), c.shape)
+                where = (
+                    f"step {idx[0]}, state {idx[1]}"
+                    if len(idx) == 3
+                    else (f"state {idx[0]}")
+                )
                 raise ValueError(
-                    f"{caller}: policy puts probability {float(p[h, s, a])!r} on "
-                    f"action {a} of player {i} at step {h}, state {s}, which is "
+                    f"{caller}: policy puts probability {float(p[idx])!r} on "
+                    f"action {idx[-1]} of player {i} at {where}, which is "
                     "illegal there (expected probability 0)"
                 )
         return policy

@@ -39,7 +39,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 from marlmeta.games._evaluation import Evaluation
 
@@ -148,9 +148,12 @@ def parts(game: DiscountedMarkovGame, policy) -> PolicyParts:
     return PolicyParts(values=v, qbar=qbar, visitation=_visitation(game, p_pi))
 
 
-def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
-    """Optimal deterministic policy of an MDP by policy iteration (no gradient),
-    and whether the search converged (:func:`_policy_iteration`)."""
+def _mdp_best_response(
+    gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"], legal: Bool[Array, "S A"]
+):
+    """Optimal deterministic policy of an MDP over the ``legal`` actions by
+    policy iteration (no gradient), and whether the search converged
+    (:func:`_policy_iteration`)."""
     gamma, r, p = jax.lax.stop_gradient((gamma, r, p))
     states = jnp.arange(r.shape[0])
     scale = jnp.max(jnp.abs(r)) + 1.0
@@ -158,12 +161,12 @@ def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
 
     def improve(d):
         v = _solve(gamma, p[states, d], r[states, d])
-        q = r + gamma * p @ v
+        q = jnp.where(legal, r + gamma * p @ v, -jnp.inf)
         best = jnp.argmax(q, axis=-1)
         better = q[states, best] > q[states, d] + tol
         return jnp.where(better, best, d)
 
-    return _policy_iteration(improve, jnp.argmax(r, axis=-1))
+    return _policy_iteration(improve, jnp.argmax(jnp.where(legal, r, -jnp.inf), -1))
 
 
 def _policy_iteration(improve, d0):
@@ -200,12 +203,13 @@ def best_response_values(game: DiscountedMarkovGame, policy, nxt=None):
     if nxt is None:
         nxt = next_state_tensor(game, dtype)
     states = jnp.arange(game.num_states)
+    masks = game.legal.masks(game.lead_shape, game.num_actions)
     values, brs = [], []
     for i in range(game.num_players):
         r = policy.expect_others(game.rewards[i], i)  # (S, A_i)
         p = jax.vmap(lambda e, i=i: policy.expect_others(e, i))(nxt)  # (S', S, A_i)
         p = jnp.moveaxis(p, 0, -1)  # (S, A_i, S')
-        d, ok = _mdp_best_response(game.discount, r, p)
+        d, ok = _mdp_best_response(game.discount, r, p, masks[i])
         values.append(_flag(ok, _solve(game.discount, p[states, d], r[states, d])))
         brs.append(jax.nn.one_hot(d, r.shape[-1], dtype=dtype))
     return jnp.stack(values), tuple(brs)
@@ -241,9 +245,10 @@ def _iterative_values(game, policy, rewards):
     )
 
 
-def _optimal(gamma, r: Float[Array, "S A"], step):
+def _optimal(gamma, r: Float[Array, "S A"], step, legal: Bool[Array, "S A"]):
     """Optimal values and a deterministic optimal policy of the MDP with reward
-    ``r`` and next-value map ``step(v) -> (S, A)``, matrix-free.
+    ``r``, next-value map ``step(v) -> (S, A)`` and actions ``legal``,
+    matrix-free.
 
     Value iteration to the square root of the solver tolerance (a near-optimal
     greedy policy), then policy iteration (strict improvements only, by more
@@ -255,8 +260,11 @@ def _optimal(gamma, r: Float[Array, "S A"], step):
     tol = iterative_tolerance(r.dtype) * (jnp.max(jnp.abs(rs)) + 1.0)
     states = jnp.arange(r.shape[0])
 
+    def greedy(v):  # the legal actions' values
+        return jnp.where(legal, rs + g * jax.lax.stop_gradient(step(v)), -jnp.inf)
+
     def bellman(v):
-        return jnp.max(rs + g * jax.lax.stop_gradient(step(v)), axis=-1)
+        return jnp.max(greedy(v), axis=-1)
 
     def vi_cond(c):
         v, prev, k = c
@@ -267,7 +275,7 @@ def _optimal(gamma, r: Float[Array, "S A"], step):
         v, _, k = c
         return bellman(v), v, k + 1
 
-    v0 = jnp.max(rs, axis=-1)
+    v0 = jnp.max(jnp.where(legal, rs, -jnp.inf), axis=-1)
     v, _, _ = jax.lax.while_loop(vi_cond, vi_body, (bellman(v0), v0, 1))
 
     def evaluate(d, r, gamma):  # started from the value-iteration estimate
@@ -275,18 +283,19 @@ def _optimal(gamma, r: Float[Array, "S A"], step):
         return _solve_operator(gamma, lambda u: pick(step(u)), pick(r), v)
 
     def improve(d):
-        q = rs + g * jax.lax.stop_gradient(step(evaluate(d, rs, g)))
+        q = greedy(evaluate(d, rs, g))
         best = jnp.argmax(q, axis=-1)
         better = q[states, best] > q[states, d] + tol
         return jnp.where(better, best, d)
 
-    d0 = jnp.argmax(rs + g * jax.lax.stop_gradient(step(v)), axis=-1)
+    d0 = jnp.argmax(greedy(v), axis=-1)
     d, ok = _policy_iteration(improve, d0)
     return _flag(ok, evaluate(d, r, gamma)), d
 
 
 def _iterative_best(game, policy):
     dtype = dtype_of(game.rewards, policy)
+    masks = game.legal.masks(game.lead_shape, game.num_actions)
     values, brs = [], []
     for i in range(game.num_players):
         r = policy.expect_others(game.rewards[i], i)
@@ -294,7 +303,7 @@ def _iterative_best(game, policy):
         def step(v, i=i):
             return policy.expect_others(game.transitions.expectation(0, v), i)
 
-        v, d = _optimal(game.discount, r, step)
+        v, d = _optimal(game.discount, r, step, masks[i])
         values.append(v)
         brs.append(jax.nn.one_hot(d, r.shape[-1], dtype=dtype))
     return jnp.stack(values), tuple(brs)
@@ -363,7 +372,7 @@ class DenseSolve(AbstractLinearSolver):
         flat = reward.reshape(s, -1)
         nxt = next_state_tensor(game, reward.dtype).reshape(s, s, -1)  # (S', S, A)
         p = jnp.moveaxis(nxt, 0, -1)  # (S, A, S')
-        d, ok = _mdp_best_response(game.discount, flat, p)
+        d, ok = _mdp_best_response(game.discount, flat, p, joint_legal(game))
         states = jnp.arange(s)
         v = _flag(ok, _solve(game.discount, p[states, d], flat[states, d]))
         return OptimalPolicy(values=v, actions=d)
@@ -390,7 +399,8 @@ class MatrixFreeSolve(AbstractLinearSolver):
     def optimal_policy(self, game, reward):
         s = game.num_states
         flat = reward.reshape(s, -1)
-        return OptimalPolicy(*_optimal(game.discount, flat, _joint_step(game)))
+        step = _joint_step(game)
+        return OptimalPolicy(*_optimal(game.discount, flat, step, joint_legal(game)))
 
 
 class AutoSolve(AbstractLinearSolver):
@@ -419,6 +429,18 @@ class AutoSolve(AbstractLinearSolver):
         return self.pick(game).optimal_policy(game, reward)
 
 
+def joint_legal(game) -> Bool[Array, "S A"]:
+    """``(S, prod_i A_i)``: whether every player's action of each joint action
+    (flat, row-major) is legal at each state."""
+    masks = game.legal.masks(game.lead_shape, game.num_actions)
+    n, out = len(masks), jnp.ones((game.num_states,) + (1,) * len(masks), bool)
+    for i, m in enumerate(masks):
+        out = out & m.reshape(
+            m.shape[0], *(m.shape[-1] if j == i else 1 for j in range(n))
+        )
+    return out.reshape(game.num_states, -1)
+
+
 def _joint_step(game):
     s = game.num_states
 
@@ -432,7 +454,7 @@ def optimal_values(game, reward: Float[Array, " S *A"]) -> Float[Array, " S"]:
     """Optimal values of the MDP over joint actions with ``reward`` (matrix-free
     value and policy iteration, for every strategy)."""
     flat = reward.reshape(game.num_states, -1)
-    return _optimal(game.discount, flat, _joint_step(game))[0]
+    return _optimal(game.discount, flat, _joint_step(game), joint_legal(game))[0]
 
 
 #: The strategies by the names a config or a game file gives them.

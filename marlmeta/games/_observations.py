@@ -29,7 +29,7 @@ from jaxtyping import Array, Float, Int
 from marlmeta._checks import concrete
 from marlmeta.games import _backward_induction as _backward
 from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame, check_legal_kind
-from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
+from marlmeta.games._legal import AbstractLegalActions
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy, ObservationPolicy, pool
@@ -71,7 +71,7 @@ class AbstractObservedGame(AbstractMarkovGame):
             self.potential_reward,
             self.num_actions,
             self.horizon,
-            self.legal,
+            legal=self.legal,
         )
 
     def _step_sizes(self):
@@ -103,6 +103,10 @@ class AbstractObservedGame(AbstractMarkovGame):
 
     def step_rewards(self, h, state, actions):
         return self.rewards[(slice(None), h, state, *actions)]
+
+    def step_legal(self, h, state):
+        masks = self.legal.masks(self.lead_shape, self.num_actions)
+        return tuple(m[h, state] for m in masks)
 
     @property
     def step_discount(self):
@@ -162,7 +166,7 @@ class ObservedGame(AbstractObservedGame):
     horizon: int = eqx.field(static=True)
     observations: tuple[Int[Array, "H S"], ...]
     num_observations: tuple[int, ...] = eqx.field(static=True)
-    legal: AbstractLegalActions = ALL_LEGAL
+    legal: AbstractLegalActions
 
     def observation_policy(self, tables) -> ObservationPolicy:
         return ObservationPolicy(tuple(tables), tuple(self.observations))
@@ -213,15 +217,15 @@ def observe(
         counts.append(int(count))
     game.require_state_policies("observe")
     out = ObservedGame(
-        game.reward_model,
-        game.transitions,
-        game.initial,
-        game.potential_reward,
-        game.num_actions,
-        game.horizon,
-        tuple(jnp.asarray(o, jnp.int32) for o in maps),
-        tuple(counts),
-        game.legal,
+        reward_model=game.reward_model,
+        transitions=game.transitions,
+        initial=game.initial,
+        potential_reward=game.potential_reward,
+        num_actions=game.num_actions,
+        horizon=game.horizon,
+        observations=tuple(jnp.asarray(o, jnp.int32) for o in maps),
+        num_observations=tuple(counts),
+        legal=game.legal,
     )
     _check_legal(out)
     if check:

@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from marlmeta._checks import check_trailing
-from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
+from marlmeta.games._legal import AbstractLegalActions
 from marlmeta.games._observations import AbstractObservedGame
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
@@ -133,7 +133,7 @@ class PrivateTypeGame(AbstractObservedGame):
     slots: tuple[Int[Array, "H P"], ...]
     num_types: tuple[int, ...] = eqx.field(static=True)
     num_observations: tuple[int, ...] = eqx.field(static=True)
-    legal: AbstractLegalActions = ALL_LEGAL
+    legal: AbstractLegalActions
 
     def __check_init__(self):
         size = int(np.prod(self.num_types)) * self.slots[0].shape[-1]

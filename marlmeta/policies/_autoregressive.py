@@ -38,26 +38,25 @@ def _shapes(game: AbstractMarkovGame, caller: str) -> list[tuple[int, ...]]:
 def autoregressive_uniform(
     game: AbstractMarkovGame, dtype=None
 ) -> AutoregressivePolicy:
-    """The uniform autoregressive policy of ``game`` (every table uniform)."""
+    """The uniform autoregressive policy of ``game``: every table uniform over
+    the agent's legal actions (an illegal action has probability ``0``)."""
     dtype = dtype or game.rewards.dtype
-    return AutoregressivePolicy(
-        tuple(
-            jnp.full(s, 1.0 / s[-1], dtype)
-            for s in _shapes(game, "autoregressive_uniform")
-        )
-    )
+    zeros = tuple(jnp.zeros(s, dtype) for s in _shapes(game, "autoregressive_uniform"))
+    return autoregressive_softmax(game.legal.restrict_autoregressive(zeros))
 
 
 def random_autoregressive(
     game: AbstractMarkovGame, *, key: PRNGKeyArray, scale: float = 1.0, dtype=None
 ) -> AutoregressivePolicy:
-    """Softmax of Gaussian logits with standard deviation ``scale``, every table."""
+    """Softmax of Gaussian logits with standard deviation ``scale``, every table
+    (over the legal actions)."""
     dtype = dtype or game.rewards.dtype
     shapes = _shapes(game, "random_autoregressive")
     keys = jr.split(key, len(shapes))
-    return autoregressive_softmax(
-        tuple(scale * jr.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=True))
+    theta = tuple(
+        scale * jr.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=True)
     )
+    return autoregressive_softmax(game.legal.restrict_autoregressive(theta))
 
 
 def autoregressive_softmax(theta) -> AutoregressivePolicy:

@@ -10,6 +10,12 @@ from marlmeta.simulation._env import (
     observation_table as observation_table,
 )
 from marlmeta.simulation._ippo import IPPO as IPPO, IPPORun as IPPORun
+from marlmeta.simulation._jaxmarl import (
+    FamilyEnv as FamilyEnv,
+    FamilyState as FamilyState,
+    register_with_jaxmarl as register_with_jaxmarl,
+    unregister_from_jaxmarl as unregister_from_jaxmarl,
+)
 from marlmeta.simulation._simulate import (
     Episodes as Episodes,
     Estimate as Estimate,

@@ -189,12 +189,11 @@ class MarkovGameEnv(eqx.Module):
         return {a: self.encode(i, stage, obs[i]) for i, a in enumerate(self.agents)}
 
     def get_avail_actions(self, state: EnvState) -> dict[str, Array]:
-        """Every action is available everywhere."""
-        del state
-        return {
-            a: jnp.ones(n, bool)
-            for a, n in zip(self.agents, self.game.num_actions, strict=True)
-        }
+        """Every agent's legal actions at the state (JaxMARL's action masks;
+        all ``True`` in a game without legal-action masks)."""
+        stage = jnp.minimum(state.step, self.num_steps - 1)
+        legal = self.game.step_legal(stage, state.state)
+        return dict(zip(self.agents, legal, strict=True))
 
     # --- dynamics ----------------------------------------------------------------
 
@@ -209,12 +208,18 @@ class MarkovGameEnv(eqx.Module):
     def step_env(self, key: PRNGKeyArray, state: EnvState, actions: dict):
         """One step without automatic reset: ``r(h, s, a)``, ``s' ~ P_h(.|s, a)``;
         the episode is done after ``num_steps`` steps or when the termination
-        rule stops it."""
+        rule stops it. An illegal action (see :meth:`get_avail_actions`) is
+        played as the agent's first legal action there, as OpenSpiel-converted
+        games do; a policy that never plays one is unaffected."""
         n = self.num_agents
         u = jr.uniform(key, (n + 1,), self.game.initial.dtype)
-        a = jnp.stack([jnp.asarray(actions[name]) for name in self.agents])
-        a = a.astype(jnp.int32)
+        # One action per agent (JaxMARL scripts may send shape (1,)).
+        a = jnp.stack([jnp.reshape(actions[name], ()) for name in self.agents])
         h = state.step
+        legal = self.game.step_legal(h, state.state)
+        a = jnp.stack(
+            [jnp.where(m[x], x, jnp.argmax(m)) for m, x in zip(legal, a, strict=True)]
+        ).astype(jnp.int32)
         r = self.game.step_rewards(h, state.state, a)
         nxt = self.game.transitions.sample(u[:n], h, state.state, a)
         stop = self.termination.continuation(u[n], self.game.step_discount) == 0

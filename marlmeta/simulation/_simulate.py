@@ -186,12 +186,13 @@ def simulate(
 
     Raises:
         ValueError: a batch of games, a policy of the wrong shape or off the
-            simplex (naming the player and index), a bad ``num_episodes`` or
-            ``num_steps``.
+            simplex or with probability on an illegal action (naming the
+            player and index), a bad ``num_episodes`` or ``num_steps``.
     """
     game.require_one_game("simulate")
     policy = as_policy(policy)
     policy.check(game.lead_shape, game.num_actions)
+    policy = game.legal.check_policy(policy, "simulate")
     count = _count(num_episodes)
     steps = game.episode_steps(num_steps)
     return _batch(game, policy, key, count, steps, termination)

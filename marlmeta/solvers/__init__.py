@@ -30,6 +30,7 @@ from marlmeta.solvers._ma_ppo_linear import (
     SampledMAPPO as SampledMAPPO,
     ball_least_squares as ball_least_squares,
     feature_policy as feature_policy,
+    legal_feature_policy as legal_feature_policy,
     one_hot_features as one_hot_features,
 )
 from marlmeta.solvers._ma_ppo_pessimistic import (

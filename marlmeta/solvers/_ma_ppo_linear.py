@@ -48,7 +48,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from marlmeta.evaluation import localized_q, occupancy, shared_reward
 from marlmeta.games import DiscountedMarkovGame
-from marlmeta.policies import AutoregressivePolicy
+from marlmeta.policies import AutoregressivePolicy, autoregressive_softmax
 from marlmeta.simulation import Truncation, episode
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._ma_ppo_sampling import (
@@ -85,6 +85,13 @@ def feature_policy(features, theta: Params) -> AutoregressivePolicy:
             jax.nn.softmax(f @ t, axis=-1) for f, t in zip(features, theta, strict=True)
         )
     )
+
+
+def legal_feature_policy(game, features, theta: Params) -> AutoregressivePolicy:
+    """:func:`feature_policy` over the game's legal actions only:
+    ``pi^m(a_m | s, a_{<m}) ∝ m_m(s, a_m) exp(phi_m . theta^m)``."""
+    logits = tuple(f @ t for f, t in zip(features, theta, strict=True))
+    return autoregressive_softmax(game.legal.restrict_autoregressive(logits))
 
 
 def prefix_weights(d: Float[Array, " S"], policy: AutoregressivePolicy, m: int):
@@ -175,13 +182,12 @@ class _LogLinear(AbstractSolver):
         return state
 
     def output(self, game, state) -> AutoregressivePolicy:
-        del game
-        return feature_policy(self.features, self._parameters(state))
+        return legal_feature_policy(game, self.features, self._parameters(state))
 
     def _targets(self, game, theta):
         """Per agent ``(phi flat (n, d), logits flat, eta Q flat, sigma flat)``."""
         eta = self.step_size.astype(theta[0].dtype)
-        pol = feature_policy(self.features, theta)
+        pol = legal_feature_policy(game, self.features, theta)
         qs = localized_q(game, pol)
         d = occupancy(game, pol)
         out = []
@@ -299,7 +305,7 @@ class SampledMAPPO(_LogLinear):
         r = shared_reward(game, "SampledMAPPO")
         bound = jnp.max(jnp.abs(r)) / (1 - game.discount)
         lr = radius / (2 * (2 * radius + bound * eta) * jnp.sqrt(self.num_samples))
-        pol = feature_policy(self.features, theta)
+        pol = legal_feature_policy(game, self.features, theta)
         steps = self.episode_steps
         eps = jax.vmap(lambda k: episode(game, pol, k, steps, Truncation()))(
             jr.split(k_sim, self.num_samples)

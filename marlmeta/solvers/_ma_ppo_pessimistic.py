@@ -45,8 +45,8 @@ from marlmeta.solvers._base import check_hyperparameter
 from marlmeta.solvers._ma_ppo_linear import (
     _LogLinear,
     _sample_suffix,
-    feature_policy,
     features_field,
+    legal_feature_policy,
     prefix_weights,
 )
 
@@ -158,7 +158,7 @@ class PessimisticMAPPO(_LogLinear):
         """Every agent's pessimistic ``w`` at ``theta`` from fresh data."""
         shared_reward(game, "PessimisticMAPPO")
         dtype = theta[0].dtype
-        pol = feature_policy(self.features, theta)
+        pol = legal_feature_policy(game, self.features, theta)
         out = []
         for m, k in enumerate(jr.split(key, len(theta))):
             raw = reset_data(k, game, pol, self.features, m, self.num_samples)

@@ -111,9 +111,11 @@ class GradientPlay(AbstractSoftmaxPlay):
         eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
         pol = softmax(state)
         grad = policy_gradient(game, pol)
+        # |A_i| counts the legal actions (illegal logits stay at -inf).
+        counts = game.legal.counts(game.lead_shape, game.num_actions)
         return tuple(
-            t + eta * (g + lam * (1 - p.shape[-1] * p))
-            for t, g, p in zip(state, grad, pol, strict=True)
+            t + eta * (g + lam * (1 - k * p))
+            for t, g, p, k in zip(state, grad, pol, counts, strict=True)
         )
 
 
@@ -149,16 +151,21 @@ class NaturalGradientPlay(AbstractSoftmaxPlay):
             as_policy(pol)
         )  # values, Qbar and d from one state kernel
         v, qbar, d = parts.values, parts.qbar, parts.visitation[:, None]
+        # Illegal actions: no step (their logits stay -inf); |A_i| and the
+        # centring count the legal actions only.
+        masks = game.legal.masks(game.lead_shape, game.num_actions)
         out = []
-        for i, (t, p) in enumerate(zip(state, pol, strict=True)):
+        for i, (t, m) in enumerate(zip(state, masks, strict=True)):
+            k = jnp.sum(m, axis=-1, keepdims=True)
             inv_p = jnp.exp(-jax.nn.log_softmax(t, axis=-1))
             if self.clip is None or self.centred_clip:
                 a = qbar[i] - v[i][:, None]
-                reg = lam / d * (inv_p - p.shape[-1])
+                reg = lam / d * (inv_p - k)
             else:
                 a, reg = qbar[i], lam / d * inv_p
             w = eta * (a / (1 - game.discount) + jnp.where(lam > 0, reg, 0))
             if self.clip is not None:
                 w = jnp.clip(w, -self.clip, self.clip)
-            out.append(t + w - jnp.mean(w, axis=-1, keepdims=True))
+            w = jnp.where(m, w, 0)
+            out.append(t + jnp.where(m, w - jnp.sum(w, -1, keepdims=True) / k, 0))
         return tuple(out)
