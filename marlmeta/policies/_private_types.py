@@ -25,13 +25,15 @@ from marlmeta._sampling import draw
 from marlmeta.policies._kinds import AbstractPolicy, ProductPolicy, _tables, check_table
 
 
-def lift_types(
+def type_table(
     table: Float[Array, "*H O A"],
     slots: Int[Array, "*H P"],
     num_types: tuple[int, ...],
     i: int,
-) -> Float[Array, "*H S A"]:
-    """Player ``i``'s observation table on the states (module text)."""
+) -> Float[Array, "*H ... P A"]:
+    """Player ``i``'s observation table on the type grid: ``(*H, 1, .., n_i,
+    .., 1, P, A)`` (player ``i``'s type axis, the others of size 1; broadcast
+    it to ``(*H, n_0, .., n_{N-1}, P, A)`` for the states)."""
     n, a = num_types[i], table.shape[-1]
     k = (table.shape[-2] - 1) // n
     lead = table.shape[:-2]
@@ -41,11 +43,21 @@ def lift_types(
     slot = jnp.where(slots < 0, k, slots)  # (*H, P)
     per_public = jnp.take_along_axis(blocks, slot[..., None, None], axis=-3)
     x = jnp.moveaxis(per_public, -3, -2)  # (*H, n_i, P, A)
-    num_public = slots.shape[-1]
     shape = [1] * len(num_types)
     shape[i] = n
-    x = x.reshape(*lead, *shape, num_public, a)
-    x = jnp.broadcast_to(x, (*lead, *num_types, num_public, a))
+    return x.reshape(*lead, *shape, slots.shape[-1], a)
+
+
+def lift_types(
+    table: Float[Array, "*H O A"],
+    slots: Int[Array, "*H P"],
+    num_types: tuple[int, ...],
+    i: int,
+) -> Float[Array, "*H S A"]:
+    """Player ``i``'s observation table on the states (module text)."""
+    x = type_table(table, slots, num_types, i)
+    lead, a = table.shape[:-2], table.shape[-1]
+    x = jnp.broadcast_to(x, (*lead, *num_types, slots.shape[-1], a))
     return x.reshape(*lead, -1, a)
 
 
@@ -134,17 +146,18 @@ class PrivateTypePolicy(AbstractPolicy):
     def joint(self) -> Array:
         return self.lift().joint()
 
-    def deviation_policies(self) -> tuple[ProductPolicy, ...]:
-        """Per player ``i``: the lifted policy with ``i`` playing uniformly."""
-        lifted = self.lift().tables
+    def deviation_policies(self) -> tuple[PrivateTypePolicy, ...]:
+        """Per player ``i``: this policy with ``i`` playing uniformly."""
         return tuple(
-            ProductPolicy(
+            PrivateTypePolicy(
                 tuple(
-                    jnp.full_like(p, 1.0 / p.shape[-1]) if j == i else p
-                    for j, p in enumerate(lifted)
-                )
+                    jnp.full_like(t, 1.0 / t.shape[-1]) if j == i else t
+                    for j, t in enumerate(self.tables)
+                ),
+                self.slots,
+                self.num_types,
             )
-            for i in range(len(lifted))
+            for i in range(len(self.tables))
         )
 
     def best_choice(self, dev, i: int, weight):

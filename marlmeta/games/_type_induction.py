@@ -1,0 +1,185 @@
+"""Backward induction of a :class:`~marlmeta.games.PrivateTypeGame` on its
+type grid.
+
+The states of a private-type game are ``(t_0, .., t_{N-1}, p)``, so every
+per-state array is viewed as the grid ``(n_0, .., n_{N-1}, P)`` (a reshape of
+the type-major layout, no copy), and a player's policy at step ``h`` as a
+table ``pi_i[t_i, p, a_i]`` broadcast over the other players' types (the
+observation ``k n_i + t_i`` of the public slot ``k = slots_i[h, p]``). With
+``V_H = 0`` and ``nxt = next_public[h]``,
+
+- ``Q_h(t, p, a) = r_h(t, p, a) + V_{h+1}(t, nxt[p, a])`` (a one-hot
+  contraction over the public axis),
+- ``V_h(t, p) = sum_a prod_i pi_i(a_i | t_i, p) Q_h(t, p, a)``: one
+  multiply-and-add over each short action axis, fused by XLA into a pass over
+  the grid (no gather or scatter over the states, no lifted ``(S, A)`` table);
+- the best response of player ``i`` over observation policies: its deviation
+  values ``dev_i(t, p, a_i) = E_{a_{-i}} [r_h + B_{h+1, i}]``, weighted by the
+  reach ``c_{h, i}(t, p)`` of the states under ``(uniform_i, pi_{-i})`` and
+  summed over the other players' types and the public parts of each slot
+  (:func:`~marlmeta.policies._private_types.pool_types`), give one action per
+  observation (lowest index on ties) and ``B_{h, i}(t, p) = dev_i(t, p,
+  br_i(t_i, p))``.
+
+The reach is the forward step ``c_{h+1} = P_h^T (c_h pi_h)``, the transpose of
+the same contraction. These are the numbers of the generic backward
+induction (:mod:`marlmeta.evaluation._finite`) on the same states, computed in
+a different order (equal to rounding).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from marlmeta.policies import pool_types, type_table
+
+if TYPE_CHECKING:
+    from marlmeta.games._private_types import PrivateTypeGame
+    from marlmeta.policies import PrivateTypePolicy
+
+
+def _sum_axis(x: Array, axis: int) -> Array:
+    """Sum over a short axis by unrolled adds (they fuse with the surrounding
+    elementwise work; XLA's CPU reduction over a tiny minor axis does not)."""
+    parts = [
+        jax.lax.index_in_dim(x, k, axis, keepdims=False) for k in range(x.shape[axis])
+    ]
+    out = parts[0]
+    for y in parts[1:]:
+        out = out + y
+    return out
+
+
+def _on_axis(table: Array, before: int, after: int) -> Array:
+    """``table (.., A)`` reshaped so that ``A`` broadcasts against an axis with
+    ``before`` joint axes before it and ``after`` after it."""
+    lead, a = table.shape[:-1], table.shape[-1]
+    return table.reshape(*lead, *(1,) * before, a, *(1,) * after)
+
+
+def joint_expect(q: Array, tables) -> Array:
+    """``sum_a prod_i pi_i(a_i | ..) q(.., a)`` (``q``: ``(.., A_0, .., A_{N-1})``,
+    ``pi_i``: ``(.., A_i)`` broadcastable to the grid)."""
+    for j in reversed(range(len(tables))):
+        q = _sum_axis(q * _on_axis(tables[j], j, 0), -1)
+    return q
+
+
+def expect_others(q: Array, tables, i: int) -> Array:
+    """``sum_{a_{-i}} prod_{j != i} pi_j(a_j | ..) q(.., a)``: ``(.., A_i)``."""
+    n = len(tables)
+    q = jnp.moveaxis(q, q.ndim - n + i, -1)
+    others = [j for j in range(n) if j != i]
+    for k in reversed(range(len(others))):
+        q = _sum_axis(q * _on_axis(tables[others[k]], k, 1), -2)
+    return q
+
+
+def next_values(nxt: Array, v: Array) -> Array:
+    """``v(.., nxt[p, a])`` ``(.., P, *A)``: a select per next public part
+    (the public axis is short; a gather or a one-hot matrix product would
+    materialise ``(.., P, *A)`` arrays that XLA's CPU backend does not fuse
+    with their consumers). Exact."""
+    hot = nxt[..., None] == jnp.arange(nxt.shape[0])
+    lead, n = v.shape[:-1], nxt.ndim - 1
+    out = jnp.zeros((), v.dtype)
+    for k in range(nxt.shape[0]):
+        out = out + jnp.where(hot[..., k], v[..., k].reshape(*lead, 1, *(1,) * n), 0)
+    return jnp.broadcast_to(out, (*lead, *nxt.shape))
+
+
+def propagate_public(nxt: Array, mass: Array) -> Array:
+    """``c(.., p') = sum_{p, a: nxt[p, a] = p'} mass(.., p, a)`` (the transpose
+    of :func:`next_values`), unrolled over the public parts and actions."""
+    lead = mass.shape[: mass.ndim - nxt.ndim]
+    out = []
+    for k in range(nxt.shape[0]):
+        total = jnp.zeros(lead, mass.dtype)
+        for idx in itertools.product(*(range(x) for x in nxt.shape)):
+            total = total + jnp.where(nxt[idx] == k, mass[(..., *idx)], 0)
+        out.append(total)
+    return jnp.stack(out, axis=-1)
+
+
+def _step_tables(game: PrivateTypeGame, policy: PrivateTypePolicy, h: int, dtype):
+    """Every player's step-``h`` table on the type grid."""
+    return [
+        type_table(t[h], k[h], game.num_types, i).astype(dtype)
+        for i, (t, k) in enumerate(zip(policy.tables, policy.slots, strict=True))
+    ]
+
+
+def type_reach(
+    game: PrivateTypeGame, policy: PrivateTypePolicy, deviator: int | None, dtype
+) -> list[Array]:
+    """Reach ``c_h(t, p)`` (per step ``h``, on the grid) under ``policy``, with
+    player ``deviator`` playing uniformly (``None``: nobody)."""
+    grid, n = (*game.num_types, game.num_public), game.num_players
+    c = [game.initial.astype(dtype).reshape(grid)]
+    for h in range(game.horizon - 1):
+        tables = _step_tables(game, policy, h, dtype)
+        if deviator is not None:
+            a = game.num_actions[deviator]
+            tables[deviator] = jnp.full((a,), 1.0 / a, dtype)
+        mass = c[-1].reshape(*grid, *(1,) * n)
+        for j, t in enumerate(tables):
+            mass = mass * _on_axis(t, j, n - 1 - j)
+        c.append(propagate_public(game.transitions.next_public[h], mass))
+    return c
+
+
+def type_backward(
+    game: PrivateTypeGame,
+    policy: PrivateTypePolicy,
+    rewards: Float[Array, "M H S *A"] | None = None,
+    *,
+    best: bool = False,
+):
+    """Backward induction on the type grid (module text), the steps unrolled
+    (private-type games are short: compile time grows with ``H``).
+
+    Returns:
+        ``(V_0, B_0, br)`` as :func:`marlmeta.evaluation._finite.backward`:
+        values ``(M, S)``, best-response values ``(N, S)`` (or ``None``) and
+        the best responses, one-hot per observation ``(H, O_i, A_i)`` (or
+        ``None``).
+    """
+    rewards = game.rewards if rewards is None else rewards
+    m, n = rewards.shape[0], game.num_players
+    types, actions = game.num_types, game.num_actions
+    grid = (*types, game.num_public)
+    num_states = game.num_states
+    dtype = jnp.result_type(rewards.dtype, policy.dtype)
+    r = rewards.reshape(m, game.horizon, *grid, *actions)  # r[k, h]: no copy
+    c = [type_reach(game, policy, i, dtype) for i in range(n)] if best else None
+    v = jnp.zeros((m, *grid), dtype)
+    b = jnp.zeros((n, *grid), dtype) if best else None
+    brs = []
+    for h in reversed(range(game.horizon)):
+        tables = _step_tables(game, policy, h, dtype)
+        nxt = v if b is None else jnp.concatenate([v, b])
+        ev = next_values(game.transitions.next_public[h], nxt)
+        v = jnp.stack([joint_expect(r[k, h] + ev[k], tables) for k in range(m)])
+        if b is None:
+            continue
+        b_h, br = [], []
+        for i in range(n):
+            dev = expect_others(r[i, h] + ev[m + i], tables, i)  # (*grid, A_i)
+            weighted = (c[i][h][..., None] * dev).reshape(num_states, actions[i])
+            slots = policy.slots[i][h]
+            u = pool_types(weighted, slots, types, i, policy.tables[i].shape[-2])
+            choice = jax.nn.one_hot(jnp.argmax(u, axis=-1), actions[i], dtype=dtype)
+            b_h.append(_sum_axis(dev * type_table(choice, slots, types, i), -1))
+            br.append(choice)
+        b = jnp.stack(b_h)
+        brs.append(br)
+    v0 = v.reshape(m, num_states)
+    if b is None:
+        return v0, None, None
+    br = tuple(jnp.stack(x[::-1]) for x in zip(*brs, strict=True))
+    return v0, b.reshape(n, num_states), br
