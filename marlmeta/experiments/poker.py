@@ -54,10 +54,10 @@ class RiverGameConfig:
     size of LibratusEndgames subgame 3, 20,000-chip starting stacks minus half
     the pot 500); ``stack_std`` is the noise on stacks normalised by
     ``stack_unit`` chips (``null``: the pot; ``20000``: the starting stack).
-    ``layout``: ``"generic"`` (the list of deals, pooled by scatter; default)
-    or ``"structured"`` (a hand pair times the betting, pooled by
-    contractions; the same game and numbers to rounding, but not yet faster on
-    a CPU: see ``benchmarks/results/poker.json``).
+    ``layout``: ``"structured"`` (a hand pair times the betting, evaluated on
+    the type grid; default, the fast path) or ``"generic"`` (the list of
+    deals, pooled by scatter; the same game and numbers to rounding, slower:
+    see ``benchmarks/results/poker.json``).
     """
 
     board: str = "4s8hTc9h2s"
@@ -70,7 +70,7 @@ class RiverGameConfig:
     stack_std: float = 0.5
     stack_unit: float | None = None
     num_games: int = 10
-    layout: str = "generic"
+    layout: str = "structured"
     note: str = ""
 
     def weights(self) -> tuple[str, float, Any]:

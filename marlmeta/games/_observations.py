@@ -83,6 +83,11 @@ class AbstractObservedGame(AbstractMarkovGame):
     def averaged_q(self, policy):
         return _finite.backward(self, policy, averaged=True)[3]
 
+    def reach(self, policy) -> Float[Array, "H S"]:
+        """State reach probabilities ``c_h(s)`` under ``policy`` (a kind may
+        compute them on its own layout)."""
+        return _finite.reach(self, policy)
+
     def optimal_values(self, reward):
         return _finite.optimal_values(self, reward)
 

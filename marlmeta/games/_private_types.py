@@ -35,6 +35,7 @@ from marlmeta.games._type_induction import (
     next_values,
     propagate_public,
     type_backward,
+    type_reach,
 )
 from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types
 
@@ -162,6 +163,14 @@ class PrivateTypeGame(AbstractObservedGame):
         if isinstance(policy, PrivateTypePolicy):
             return type_backward(self, policy, rewards, best=best)
         return AbstractObservedGame.evaluate(self, policy, rewards, best=best)
+
+    def reach(self, policy) -> Float[Array, "H S"]:
+        """State reach under ``policy``; a private-type policy's on the type
+        grid (:func:`~marlmeta.games._type_induction.type_reach`)."""
+        if isinstance(policy, PrivateTypePolicy):
+            c = type_reach(self, policy, None, policy.dtype)
+            return jnp.stack(c).reshape(self.horizon, self.num_states)
+        return AbstractObservedGame.reach(self, policy)
 
     def observation_policy(self, tables) -> PrivateTypePolicy:
         return PrivateTypePolicy(tuple(tables), tuple(self.slots), self.num_types)

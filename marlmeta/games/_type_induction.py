@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.policies import pool_types, type_table
+from marlmeta.policies import type_table
 
 if TYPE_CHECKING:
     from marlmeta.games._private_types import PrivateTypeGame
@@ -71,12 +71,16 @@ def joint_expect(q: Array, tables) -> Array:
 
 
 def expect_others(q: Array, tables, i: int) -> Array:
-    """``sum_{a_{-i}} prod_{j != i} pi_j(a_j | ..) q(.., a)``: ``(.., A_i)``."""
-    n = len(tables)
-    q = jnp.moveaxis(q, q.ndim - n + i, -1)
-    others = [j for j in range(n) if j != i]
-    for k in reversed(range(len(others))):
-        q = _sum_axis(q * _on_axis(tables[others[k]], k, 1), -2)
+    """``sum_{a_{-i}} prod_{j != i} pi_j(a_j | ..) q(.., a)``: ``(.., A_i)``
+    (each axis summed where it lies: a transpose would be materialised)."""
+    left = list(range(len(tables)))
+    for j in reversed(left):
+        if j == i:
+            continue
+        pos = left.index(j)
+        after = len(left) - 1 - pos
+        q = _sum_axis(q * _on_axis(tables[j], pos, after), -1 - after)
+        left.remove(j)
     return q
 
 
@@ -118,18 +122,28 @@ def type_reach(
     game: PrivateTypeGame, policy: PrivateTypePolicy, deviator: int | None, dtype
 ) -> list[Array]:
     """Reach ``c_h(t, p)`` (per step ``h``, on the grid) under ``policy``, with
-    player ``deviator`` playing uniformly (``None``: nobody)."""
-    grid, n = (*game.num_types, game.num_public), game.num_players
+    player ``deviator`` playing uniformly (``None``: nobody):
+    ``c_{h+1}(t, p') = sum_{p, a: nxt[p, a] = p'} c_h(t, p) prod_i pi_i(a_i |
+    t_i, p)``, each term a product of slices (nothing of size ``S A`` is
+    formed)."""
+    grid = (*game.num_types, game.num_public)
     c = [game.initial.astype(dtype).reshape(grid)]
     for h in range(game.horizon - 1):
         tables = _step_tables(game, policy, h, dtype)
         if deviator is not None:
             a = game.num_actions[deviator]
-            tables[deviator] = jnp.full((a,), 1.0 / a, dtype)
-        mass = c[-1].reshape(*grid, *(1,) * n)
-        for j, t in enumerate(tables):
-            mass = mass * _on_axis(t, j, n - 1 - j)
-        c.append(propagate_public(game.transitions.next_public[h], mass))
+            tables[deviator] = jnp.full((game.num_public, a), 1.0 / a, dtype)
+        nxt = game.transitions.next_public[h]
+        out = []
+        for k in range(game.num_public):
+            total = jnp.zeros(grid[:-1], dtype)
+            for p, *acts in itertools.product(*(range(x) for x in nxt.shape)):
+                term = jnp.where(nxt[(p, *acts)] == k, c[-1][..., p], 0)
+                for j, a in enumerate(acts):
+                    term = term * tables[j][..., p, a]
+                total = total + term
+            out.append(total)
+        c.append(jnp.stack(out, axis=-1))
     return c
 
 
@@ -155,7 +169,10 @@ def type_backward(
     grid = (*types, game.num_public)
     num_states = game.num_states
     dtype = jnp.result_type(rewards.dtype, policy.dtype)
-    r = rewards.reshape(m, game.horizon, *grid, *actions)  # r[k, h]: no copy
+    # each player's table sliced before any reshape: XLA then reads the
+    # reward model's arrays (a slice of a stacked zero-sum table is a negation)
+    # instead of materialising the stack
+    r = [rewards[k].reshape(game.horizon, *grid, *actions) for k in range(m)]
     c = [type_reach(game, policy, i, dtype) for i in range(n)] if best else None
     v = jnp.zeros((m, *grid), dtype)
     b = jnp.zeros((n, *grid), dtype) if best else None
@@ -164,17 +181,21 @@ def type_backward(
         tables = _step_tables(game, policy, h, dtype)
         nxt = v if b is None else jnp.concatenate([v, b])
         ev = next_values(game.transitions.next_public[h], nxt)
-        v = jnp.stack([joint_expect(r[k, h] + ev[k], tables) for k in range(m)])
+        v = jnp.stack([joint_expect(r[k][h] + ev[k], tables) for k in range(m)])
         if b is None:
             continue
         b_h, br = [], []
         for i in range(n):
-            dev = expect_others(r[i, h] + ev[m + i], tables, i)  # (*grid, A_i)
-            weighted = (c[i][h][..., None] * dev).reshape(num_states, actions[i])
-            slots = policy.slots[i][h]
-            u = pool_types(weighted, slots, types, i, policy.tables[i].shape[-2])
-            choice = jax.nn.one_hot(jnp.argmax(u, axis=-1), actions[i], dtype=dtype)
-            b_h.append(_sum_axis(dev * type_table(choice, slots, types, i), -1))
+            dev = expect_others(r[i][h] + ev[m + i], tables, i)  # (*grid, A_i)
+            best_h, choice = policy.deviations.choose(
+                dev,
+                c[i][h],
+                policy.slots[i][h],
+                types,
+                i,
+                policy.tables[i].shape[-2],
+            )
+            b_h.append(best_h)
             br.append(choice)
         b = jnp.stack(b_h)
         brs.append(br)

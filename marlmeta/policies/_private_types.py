@@ -16,6 +16,8 @@ scatter over all ``S`` states.
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -75,6 +77,67 @@ def pool_types(
     return out
 
 
+class AbstractDeviations(eqx.Module):
+    """What a deviating player of a :class:`PrivateTypePolicy` sees (its best
+    responses are over policies on that)."""
+
+    @abc.abstractmethod
+    def choose(self, dev, weight, slots, num_types, i: int, count: int):
+        """Player ``i``'s best deviation at one step, on the type grid.
+
+        Args:
+            dev: ``(n_0, .., n_{N-1}, P, A_i)`` the value of each own action.
+            weight: ``(n_0, .., n_{N-1}, P)`` the reach of each state.
+            slots: ``(P,)`` player ``i``'s public slots.
+            num_types: ``(n_0, .., n_{N-1})``.
+            i: the player.
+            count: ``O_i``, its number of observations.
+
+        Returns:
+            ``(B, br)``: the best-response value per state (the grid) and the
+            best response, one-hot (lowest index on ties).
+        """
+
+
+class ObservationDeviations(AbstractDeviations):
+    """The deviator sees its observation: one action per observation, the
+    maximiser of the reach-weighted deviation values summed over the other
+    players' types and the public parts of each slot; ``br`` is ``(O_i,
+    A_i)``."""
+
+    def choose(self, dev, weight, slots, num_types, i, count):
+        a = dev.shape[-1]
+        u = pool_types(
+            (weight[..., None] * dev).reshape(-1, a), slots, num_types, i, count
+        )
+        br = jax.nn.one_hot(jnp.argmax(u, axis=-1), a, dtype=dev.dtype)
+        grid = type_table(br, slots, num_types, i)
+        return _sum_last(dev * grid), br
+
+
+class StateDeviations(AbstractDeviations):
+    """The deviator sees the state (both types and the public part): the
+    maximiser per state; ``br`` is ``(S, A_i)``. The full-state view
+    :meth:`PrivateTypePolicy.on_states` (an upper bound of the
+    observation deviations)."""
+
+    def choose(self, dev, weight, slots, num_types, i, count):
+        del weight, slots, num_types, i, count
+        a = dev.shape[-1]
+        br = jax.nn.one_hot(jnp.argmax(dev, axis=-1), a, dtype=dev.dtype)
+        return _sum_last(dev * br), br.reshape(-1, a)
+
+
+def _sum_last(x):
+    """Sum over a short last axis by unrolled adds (they fuse with their
+    producers on XLA's CPU backend; a reduction over a tiny minor axis does
+    not)."""
+    out = x[..., 0]
+    for k in range(1, x.shape[-1]):
+        out = out + x[..., k]
+    return out
+
+
 class PrivateTypePolicy(AbstractPolicy):
     """Per-player observation tables of a public-times-private-types game.
 
@@ -84,11 +147,14 @@ class PrivateTypePolicy(AbstractPolicy):
         slots: player ``i``'s public slots ``(H, P)`` (``(P,)`` after
             :meth:`at`; ``< 0``: nothing to see).
         num_types: ``(n_0, .., n_{N-1})`` (static).
+        deviations: what a deviating player sees (:class:`ObservationDeviations`,
+            default, or :class:`StateDeviations`: :meth:`on_states`).
     """
 
     tables: tuple[Float[Array, "*H Oi Ai"], ...] = eqx.field(converter=_tables)
     slots: tuple[Int[Array, "*H P"], ...]
     num_types: tuple[int, ...] = eqx.field(static=True)
+    deviations: AbstractDeviations = ObservationDeviations()
 
     def __iter__(self):
         return iter(self.tables)
@@ -108,7 +174,12 @@ class PrivateTypePolicy(AbstractPolicy):
             )
         )
 
-    on_states = lift
+    def on_states(self) -> PrivateTypePolicy:
+        """The same policy, its deviators seeing the state
+        (:class:`StateDeviations`)."""
+        return PrivateTypePolicy(
+            self.tables, self.slots, self.num_types, StateDeviations()
+        )
 
     def pool(self, i: int, x: Float[Array, "*H S A"]) -> Float[Array, "*H O A"]:
         """Player ``i``'s per-state rows summed per observation."""
@@ -120,6 +191,7 @@ class PrivateTypePolicy(AbstractPolicy):
             tuple(t[h] for t in self.tables),
             tuple(k[h] for k in self.slots),
             self.num_types,
+            self.deviations,
         )
 
     def observation(self, i: int, state) -> Int[Array, ""]:
@@ -156,15 +228,24 @@ class PrivateTypePolicy(AbstractPolicy):
                 ),
                 self.slots,
                 self.num_types,
+                self.deviations,
             )
             for i in range(len(self.tables))
         )
 
     def best_choice(self, dev, i: int, weight):
-        u = self.pool(i, weight[:, None] * dev)
-        br = jax.nn.one_hot(jnp.argmax(u, axis=-1), dev.shape[-1], dtype=dev.dtype)
-        on_states = lift_types(br, self.slots[i], self.num_types, i)
-        return jnp.sum(on_states * dev, axis=-1), br
+        """Player ``i``'s best deviation at one step (:attr:`deviations`)."""
+        num_public = self.slots[i].shape[-1]
+        grid = (*self.num_types, num_public)
+        b, br = self.deviations.choose(
+            dev.reshape(*grid, dev.shape[-1]),
+            weight.reshape(grid),
+            self.slots[i],
+            self.num_types,
+            i,
+            self.tables[i].shape[-2],
+        )
+        return b.reshape(-1), br
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=None):
         if len(self.tables) != len(num_actions):
@@ -179,4 +260,6 @@ class PrivateTypePolicy(AbstractPolicy):
             checked.append(
                 check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
             )
-        return PrivateTypePolicy(tuple(checked), self.slots, self.num_types)
+        return PrivateTypePolicy(
+            tuple(checked), self.slots, self.num_types, self.deviations
+        )

@@ -30,7 +30,6 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from marlmeta.evaluation._finite import reach
 from marlmeta.games import AbstractObservedGame
 from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver
@@ -50,7 +49,7 @@ def _counterfactual_values(game: AbstractObservedGame, tables, i: int):
     mass ``w (H, O_i)`` under the observation policy ``tables``."""
     obs_pol = game.observation_policy(tables)
     qbar = game.averaged_q(obs_pol.lift())[i]
-    c = reach(game, obs_pol.deviation_policies()[i])
+    c = game.reach(obs_pol.deviation_policies()[i])
     lifted = obs_pol.lift().tables
     own = ProductPolicy(
         tuple(
@@ -60,7 +59,7 @@ def _counterfactual_values(game: AbstractObservedGame, tables, i: int):
     )
     return (
         game.pool(i, c[..., None] * qbar),
-        mass_per_observation(game, i, reach(game, own)),
+        mass_per_observation(game, i, game.reach(own)),
     )
 
 

@@ -15,7 +15,6 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation._finite import reach
 from marlmeta.games import FiniteHorizonGame
 from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
@@ -111,7 +110,7 @@ class CounterfactualOMD(AbstractSolver):
             for i in range(len(pol))
         ]
         w = tuple(
-            mass_per_observation(game, i, reach(game, d)) for i, d in enumerate(own)
+            mass_per_observation(game, i, game.reach(d)) for i, d in enumerate(own)
         )
         return CounterfactualOMDState(
             t=state.t + 1,

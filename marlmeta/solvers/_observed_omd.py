@@ -30,7 +30,6 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation._finite import reach
 from marlmeta.games import AbstractObservedGame
 from marlmeta.solvers._stages import (
     StageClock,
@@ -47,9 +46,7 @@ def beliefs(game: AbstractObservedGame, tables) -> list[Float[Array, "H S"]]:
     """Per player ``i``: ``c_h(s)``, the reach under the others' iterates and a
     uniform policy of ``i`` (its belief weights, and for two players the own
     reach of the other player)."""
-    return [
-        reach(game, d) for d in game.observation_policy(tables).deviation_policies()
-    ]
+    return [game.reach(d) for d in game.observation_policy(tables).deviation_policies()]
 
 
 def belief_average(game: AbstractObservedGame, i: int, x, weight):
