@@ -58,6 +58,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python cooperative.py --json results/cooperative.json
 	cd benchmarks && ../$(BIN)/python aggregative.py --json results/aggregative.json
 	cd benchmarks && ../$(BIN)/python simulation.py --json results/simulation.json
+	cd benchmarks && ../$(BIN)/python interop.py --liars-dice --json results/interop.json
 	mkdir -p runs/bench
 	cd benchmarks && ../$(BIN)/python million.py --json ../runs/bench/million.json
 	$(BIN)/python docs/_generate.py readme

@@ -1,6 +1,6 @@
 """CCE solvers on batches of 3-player games vs per-game NumPy loops.
 
-GeneralSumOMD (seed 000 Algorithm 2) and AdaptiveOFTRL (seed 002) with
+GeneralSumOMD (Mao et al. 2023, Algorithm 2) and AdaptiveOFTRL (Yorulmaz, Başar) with
 solve_batch over 1,000 games (N=3, two actions each, S=3, H=5), T=500, trace
 at T only. The NumPy references run the same algorithms one game at a time,
 vectorised over (H, S, actions) within a game, timed on a few games and
@@ -94,7 +94,7 @@ def numpy_omd(r, p, eta, T):
 
 
 def numpy_oftrl(r, p, eta, T, beta=70.0):
-    """Seed 002 DLRC-OMWU (instantaneous baseline); returns the average joint."""
+    """Yorulmaz and Başar's DLRC-OMWU (instantaneous baseline); returns the average joint."""
     H = r.shape[1]
     at = beta * np.log(2) ** 2 + 2 * np.log(2) + 2
     U = [np.zeros(r.shape[1:3] + (2,)) for _ in range(3)]

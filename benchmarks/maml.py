@@ -1,7 +1,7 @@
 """MAML meta-gradients: checkpointed vs unrolled reverse-mode autodiff.
 
 For random discounted potential games (S=5, two players with 3 actions,
-gamma=0.9) the exact meta-gradient of F_T (seed 000 eq. 46) is computed two
+gamma=0.9) the exact meta-gradient of F_T (Mao et al. 2023, eq. 46) is computed two
 ways, batched over games with vmap:
 
 - checkpointed: ``marlmeta.meta.maml_gradient`` (reverse mode through the inner

@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import marlmeta as M
-from marlmeta.evaluation._finite import reach
 from marlmeta.experiments.poker import exploitability
 from marlmeta.games import zoo
 
@@ -75,7 +74,7 @@ V = jnp.ones((game.num_states,), game.rewards.dtype)
 rows = {
     "lift": timed(lambda g, p: p.lift().tables[0], game, pol),
     "pool": timed(lambda g, y: g.pool(0, y), game, x),
-    "reach": timed(lambda g, p: reach(g, p.lift()), game, pol),
+    "reach": timed(lambda g, p: g.reach(p.lift()), game, pol),
     "expectation": timed(lambda g, v: g.transitions.expectation(0, v), game, V),
     "step": timed(lambda g, s: solver.step(g, s), game, state),
     "report": timed(lambda g, p: M.evaluation.report(g, p).nash_conv, game, pol),

@@ -1,6 +1,6 @@
-"""solve_batch with ZeroSumOMD (seed 000 Algorithm 1) vs a NumPy per-game loop.
+"""solve_batch with ZeroSumOMD (Mao et al. 2023, Algorithm 1) vs a NumPy per-game loop.
 
-Games of the main config's shape: H=10, S=2, A=B=2 (the seed 000 F.1 family),
+Games of the main config's shape: H=10, S=2, A=B=2 (the family of Mao et al. 2023, appendix F.1),
 T=1000 iterations, trace at T only. The NumPy reference runs the same algorithm
 one game at a time, vectorised over (H, S, A, B) within a game; it is timed on
 a few games and reported per game-iteration.
@@ -81,7 +81,7 @@ def main():
     args = ARGS
     T = args.steps
     table = Table(f"ZeroSumOMD solve_batch, H=10 S=2 A=B=2, T={T}, float32", args)
-    base = zoo.seed000_zero_sum()
+    base = zoo.mao2023_zero_sum()
     solver = M.solvers.ZeroSumOMD(0.02)
     fam = M.games.perturb_rewards(
         jax.random.key(0), base, max(args.sizes), 0.1, coupling="zero_sum"

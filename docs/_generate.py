@@ -160,7 +160,7 @@ def benchmarks_markdown() -> str:
 README = ROOT / "README.md"
 README_BEGIN = "<!-- benchmarks:begin (python docs/_generate.py readme) -->"
 README_END = "<!-- benchmarks:end -->"
-_REFERENCE_PREFIXES = ("numpy_", "scipy_")
+_REFERENCE_PREFIXES = ("numpy_", "scipy_", "openspiel_")
 _LABEL_KEYS = ("benchmark", "solver", "method", "players", "dim", "inner_steps")
 
 
@@ -239,16 +239,170 @@ def readme_table() -> str:
     return "\n".join(lines)
 
 
+STEP_SIZES = ROOT / "benchmarks" / "step_sizes.json"
+STEP_BEGIN = (
+    "<!-- step-sizes:begin (python benchmarks/step_sizes.py --json step_sizes.json) -->"
+)
+STEP_END = "<!-- step-sizes:end -->"
+
+
+def step_size_table() -> str:
+    """The README's step-size table from ``benchmarks/step_sizes.json``: per
+    solver and game size, the mean metric after ``T`` iterations at every step
+    size tried, the best one in bold."""
+    if not STEP_SIZES.exists():
+        return "(run `python benchmarks/step_sizes.py --json step_sizes.json`)"
+    data = json.loads(STEP_SIZES.read_text())
+    etas = data["step_sizes"]
+    lines = [
+        "| solver (metric) | actions, states | from uniform | "
+        + " | ".join(f"eta = {e:g}" for e in etas)
+        + " |",
+        "|---|---|---|" + "---|" * len(etas),
+    ]
+    groups: dict[tuple, dict] = {}
+    for row in data["rows"]:
+        key = (row["solver"], row["metric"], row["actions"], row["states"])
+        groups.setdefault(key, {})[row["step_size"]] = row
+    for (solver, metric, actions, states), rows in groups.items():
+        finite = [r for r in rows.values() if r["finite"]]
+        best = (
+            min(finite, key=lambda r: r["final_mean"])["step_size"] if finite else None
+        )
+        start = next(iter(rows.values()))["start_mean"]
+        cells = []
+        for e in etas:
+            r = rows.get(e)
+            text = "NaN" if r is None or not r["finite"] else f"{r['final_mean']:.2g}"
+            cells.append(f"**{text}**" if e == best else text)
+        lines.append(
+            f"| `{solver}` ({metric}) | {actions}, {states} | {start:.2g} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _fill(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def write_readme(check: bool = False) -> bool:
     """Replace the README's table between its markers; with ``check``, only
     report whether it is up to date. Returns whether it was up to date."""
     text = README.read_text()
-    head, rest = text.split(README_BEGIN)
-    _, tail = rest.split(README_END)
-    new = f"{head}{README_BEGIN}\n{readme_table()}\n{README_END}{tail}"
+    new = _fill(text, README_BEGIN, README_END, readme_table())
+    new = _fill(new, STEP_BEGIN, STEP_END, step_size_table())
     if not check and new != text:
         README.write_text(new)
     return new == text
+
+
+# ------------------------------------------------------ the config reference
+
+
+def _type_text(tp) -> str:
+    """A config field's type in YAML words (``list of int``, ``number or null``)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        text = " or ".join(_type_text(a) for a in args)
+        return text + " or null" if len(args) < len(typing.get_args(tp)) else text
+    if origin is tuple:
+        return f"list of {_type_text(typing.get_args(tp)[0])}"
+    names = {int: "int", float: "number", bool: "bool", str: "string"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _default_text(f) -> str:
+    import dataclasses
+
+    if f.default is dataclasses.MISSING:
+        return "required"
+    if dataclasses.is_dataclass(f.default):
+        return ""
+    value = f.default
+    if isinstance(value, tuple):
+        value = list(value)
+    return f"`{json.dumps(value)}`"
+
+
+def _config_rows(cls, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """``(key, type, default, meaning)`` of every key of config class ``cls``
+    (nested sections and list entries flattened to dotted keys)."""
+    import dataclasses
+    import typing
+
+    from marlmeta.experiments._loader import HEADER, file_key, meaning
+
+    rows = []
+    hints = typing.get_type_hints(cls)
+    fields = sorted(
+        dataclasses.fields(cls),
+        key=lambda f: "." in file_key(f) or f.name not in HEADER,
+    )
+    for f in fields:
+        tp = hints[f.name]
+        key = prefix + file_key(f)
+        inner = typing.get_args(tp)[0] if typing.get_origin(tp) is tuple else tp
+        if dataclasses.is_dataclass(inner):
+            sub = key + ("[]." if inner is not tp else ".")
+            doc = meaning(f) or " ".join(
+                (inner.__doc__ or "").strip().split("\n\n")[0].split()
+            )
+            shown = "list of entries" if inner is not tp else "section"
+            rows.append((key, shown, _default_text(f), doc))
+            rows += _config_rows(inner, sub)
+        else:
+            doc = HEADER.get(f.name, "") if not prefix else ""
+            rows.append((key, _type_text(tp), _default_text(f), meaning(f) or doc))
+    return rows
+
+
+def experiment_kinds_markdown() -> str:
+    """The table of every experiment kind: its ``experiment`` key, module and
+    what it runs (the config class's docstring), from the registry."""
+    from marlmeta.experiments import EXPERIMENTS
+
+    lines = ["| `experiment` | module | what it runs |", "|---|---|---|"]
+    for name, cls in sorted(EXPERIMENTS.items()):
+        doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        lines.append(f"| `{name}` | `{cls.__module__}` | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+def config_reference_markdown() -> str:
+    """The reference of every experiment's config keys: one table per
+    experiment kind, generated from the config classes."""
+    from marlmeta.experiments import EXPERIMENTS
+    from marlmeta.experiments._loader import HEADER, SECTIONS
+
+    out = [
+        "Every config has the header keys and the sections below; each "
+        "experiment uses the sections it needs.\n",
+        "| key | what it holds |",
+        "|---|---|",
+    ]
+    out += [f"| `{k}` | {v} |" for k, v in {**HEADER, **SECTIONS}.items()]
+    for name, cls in sorted(EXPERIMENTS.items()):
+        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        out.append(f"\n### `experiment: {name}`\n\n{summary}\n")
+        out.append("| key | type | default | meaning |")
+        out.append("|---|---|---|---|")
+        order = [*HEADER, *SECTIONS]
+
+        def place(row):
+            top = row[0].split(".")[0].split("[")[0]
+            return order.index(top) if top in order else len(order)
+
+        for key, tp, default, doc in sorted(_config_rows(cls), key=place):
+            out.append(f"| `{key}` | {tp} | {default} | {doc} |")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

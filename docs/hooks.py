@@ -24,7 +24,9 @@ from _generate import (  # noqa: E402
     ROOT,
     api_page,
     benchmarks_markdown,
+    config_reference_markdown,
     configs_markdown,
+    experiment_kinds_markdown,
     public_modules,
 )
 
@@ -32,6 +34,8 @@ API_DIR = "api"
 PLACEHOLDERS = {
     "<!-- marlmeta:configs -->": configs_markdown,
     "<!-- marlmeta:benchmarks -->": benchmarks_markdown,
+    "<!-- marlmeta:config-reference -->": config_reference_markdown,
+    "<!-- marlmeta:experiment-kinds -->": experiment_kinds_markdown,
 }
 
 

@@ -5,6 +5,7 @@ from marlmeta import (
     evaluation as evaluation,
     exact as exact,
     games as games,
+    interop as interop,
     lp as lp,
     meta as meta,
     policies as policies,

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Int
+from jaxtyping import Array, Bool, Int, PyTree
 
 from marlmeta._adjoint import AbstractAdjoint, ForwardOnly
 from marlmeta._placement import LocalPlacement, ProcessPlacement
@@ -34,18 +33,18 @@ class Solution(eqx.Module):
         policy: the output policy after ``num_steps`` iterations.
         stats: the solver's meta-learning statistics (e.g. stage best responses).
         checkpoints: ``(C,)`` iteration counts of the trace.
-        trace: the metric (default :class:`marlmeta.evaluation.Report`) of the
+        trace: the metric (default :func:`marlmeta.evaluation.report`) of the
             output policy at each checkpoint, stacked on a leading ``C`` axis.
         diagnostics: the solver's own diagnostics at each checkpoint (``None``
             for solvers without any).
         finite: ``True`` when the policy and the trace are finite everywhere.
     """
 
-    policy: Any
-    stats: Any
+    policy: PyTree[Array]
+    stats: PyTree[Array]
     checkpoints: Int[Array, " C"]
-    trace: Any
-    diagnostics: Any
+    trace: PyTree[Array]
+    diagnostics: PyTree[Array] | None
     finite: Bool[Array, ""]
 
 
@@ -55,7 +54,9 @@ FORWARD_ONLY = ForwardOnly()
 MIN_CHUNK_WIDTH = 2
 
 
-def _checkpoints(num_steps: int, checkpoints: Sequence[int] | None) -> tuple[int, ...]:
+def checkpoint_steps(
+    num_steps: int, checkpoints: Sequence[int] | None
+) -> tuple[int, ...]:
     if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
         raise ValueError(f"num_steps is {num_steps!r}; expected a positive int")
     if num_steps < 1:
@@ -106,7 +107,7 @@ def _as_init(init):
     return init
 
 
-def _iterate(solver, game, state, num_steps, checkpoints, metric, adjoint):
+def iterate_solver(solver, game, state, num_steps, checkpoints, metric, adjoint):
     """The driver's pure loop from a solver state: the final state, and the
     metric and diagnostics at each checkpoint (shared with the meta-learners)."""
     if not isinstance(adjoint, AbstractAdjoint):
@@ -123,7 +124,7 @@ def _iterate(solver, game, state, num_steps, checkpoints, metric, adjoint):
     return adjoint.loop(step, observe, state, num_steps, checkpoints)
 
 
-def _run(
+def run_solver(
     solver,
     game,
     init,
@@ -134,7 +135,7 @@ def _run(
 ):
     """The pure body shared by ``solve`` and ``solve_batch``."""
     state = solver.init(game, init)
-    state, (trace, diagnostics) = _iterate(
+    state, (trace, diagnostics) = iterate_solver(
         solver, game, state, num_steps, checkpoints, metric, adjoint
     )
     policy = solver.output(game, state)
@@ -199,25 +200,25 @@ def solve(
     Returns:
         A :class:`Solution`.
     """
-    cps = _checkpoints(num_steps, checkpoints)
+    cps = checkpoint_steps(num_steps, checkpoints)
     game.require_one_game("solve")
     init = solver.default_init(game, num_steps) if init is None else _as_init(init)
-    return _run(solver, game, init, int(num_steps), cps, metric, adjoint)
+    return run_solver(solver, game, init, int(num_steps), cps, metric, adjoint)
 
 
 @eqx.filter_jit
 def _solve_chunk(
     solver, games, init, num_steps, checkpoints, metric, solver_axis, adjoint
 ):
-    def run(s, g, i):
-        return _run(s, g, i, num_steps, checkpoints, metric, adjoint)
+    def one(s, g, i):
+        return run_solver(s, g, i, num_steps, checkpoints, metric, adjoint)
 
-    return jax.vmap(run, in_axes=(solver_axis, 0, 0))(solver, games, init)
+    return jax.vmap(one, in_axes=(solver_axis, 0, 0))(solver, games, init)
 
 
 def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
     shapes = jax.eval_shape(
-        lambda: _run(solver, game, init, num_steps, checkpoints, metric)
+        lambda: run_solver(solver, game, init, num_steps, checkpoints, metric)
     )
     state = jax.eval_shape(lambda: solver.init(game, init))
     leaves = jax.tree.leaves((shapes, state, game))
@@ -250,7 +251,7 @@ def bytes_per_game(
     and the game itself, from shapes alone (nothing is computed). Arguments as
     in :func:`solve_batch`.
     """
-    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
     _batch_size(games)
     init = _batch_init(solver, games, init, num_steps)
     solver_one = _first(solver) if batch_solver else solver
@@ -318,7 +319,7 @@ def solve_batch(
     Returns:
         A :class:`Solution` whose leaves have a leading batch axis ``B``.
     """
-    cps = _checkpoints(num_steps, checkpoints)
+    cps = checkpoint_steps(num_steps, checkpoints)
     num_steps = int(num_steps)
     local_size = _batch_size(games)
     if batch_solver:

@@ -19,28 +19,68 @@ from marlmeta import __version__
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
 
+def first_line(doc: str | None) -> str:
+    """The first paragraph of a docstring on one line."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
+def config_description(path: pathlib.Path) -> str:
+    """The ``description`` of a YAML config (empty when it has none or cannot
+    be read)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    return str(data.get("description", "")) if isinstance(data, dict) else ""
+
+
+def listing(what: str, config_dir: pathlib.Path) -> list[tuple[str, list]]:
+    """``[(heading, [(name, description), ..]), ..]`` of ``marlmeta list WHAT``.
+
+    The names are the registries': games and solvers of
+    :mod:`marlmeta.experiments.registry`, its metrics (described by their
+    docstrings), the experiment kinds, and the configs of ``config_dir``.
+    """
+    from marlmeta import evaluation
+    from marlmeta.experiments import EXPERIMENTS
+    from marlmeta.experiments.registry import GAMES, METRICS, SOLVERS
+
+    sections = {
+        "configs": (
+            f"configs ({config_dir}):",
+            [
+                (p.name, config_description(p))
+                for p in sorted(config_dir.glob("*.yaml"))
+            ],
+        ),
+        "games": (
+            "games (marlmeta.games.zoo and generators; the 'game' of a config):",
+            [(name, doc) for name, (_, doc) in GAMES.items()],
+        ),
+        "solvers": (
+            "solvers (marlmeta.solvers):",
+            [(name, spec.doc) for name, spec in SOLVERS.items()],
+        ),
+        "metrics": (
+            "metrics (marlmeta.evaluation):",
+            [(n, first_line(getattr(evaluation, n).__doc__)) for n in METRICS],
+        ),
+        "experiments": (
+            "experiments (the 'experiment' key of a config):",
+            [(n, first_line(c.__doc__)) for n, c in sorted(EXPERIMENTS.items())],
+        ),
+    }
+    keys = list(sections) if what == "all" else [what]
+    return [sections[k] for k in keys]
+
+
 def _list(what: str, config_dir: pathlib.Path) -> None:
-    if what in ("all", "configs"):
-        print("configs:")
-        for path in sorted(config_dir.glob("*.yaml")):
-            print(f"  {path}")
-    from marlmeta.experiments.registry import GAMES, SOLVERS
-
-    if what in ("all", "games"):
-        print("games (marlmeta.games, zoo):")
-        for name, (_, doc) in GAMES.items():
-            print(f"  {name:30s} {doc}")
-    if what in ("all", "solvers"):
-        print("solvers (marlmeta.solvers):")
-        for name, spec in SOLVERS.items():
-            print(f"  {name:30s} {spec.doc}")
-    if what in ("all", "experiments"):
-        from marlmeta.experiments import EXPERIMENTS
-
-        print("experiments (the 'experiment' key of a config):")
-        for name, cls in sorted(EXPERIMENTS.items()):
-            doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-            print(f"  {name:30s} {' '.join(doc.split())}")
+    for heading, rows in listing(what, config_dir):
+        print(heading)
+        for name, doc in rows:
+            print(f"  {name:30s} {doc}".rstrip())
 
 
 def _interrupted(signum: int) -> str:
@@ -65,7 +105,7 @@ def _os_error(verb: str, err: OSError) -> str:
 
 def main(argv: list[str] | None = None, *, on_signal=None) -> int:
     """The ``marlmeta`` command: ``run CONFIG [--out DIR] [--fresh] [--quiet]``,
-    ``list [configs|games|solvers|experiments]`` or ``--version``.
+    ``list [configs|games|solvers|metrics|experiments]`` or ``--version``.
 
     Args:
         argv: the arguments (``sys.argv[1:]`` by default).
@@ -95,20 +135,26 @@ def main(argv: list[str] | None = None, *, on_signal=None) -> int:
         "--fresh", action="store_true", help="discard chunks already written"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    lst = sub.add_parser("list", help="list configs, games, solvers and experiments")
+    lst = sub.add_parser(
+        "list", help="list configs, games, solvers, metrics and experiments"
+    )
     lst.add_argument(
         "what",
         nargs="?",
         default="all",
-        choices=["all", "configs", "games", "solvers", "experiments"],
+        choices=["all", "configs", "games", "solvers", "metrics", "experiments"],
     )
     lst.add_argument("--configs", default=str(CONFIG_DIR), help="config folder")
     args = parser.parse_args(argv)
     if args.command == "list":
         _list(args.what, pathlib.Path(args.configs))
         return 0
-    from marlmeta.experiments import ConfigError, load_config, run_experiment
-    from marlmeta.experiments._interrupt import Interrupted
+    from marlmeta.experiments import (
+        ConfigError,
+        Interrupted,
+        load_config,
+        run_experiment,
+    )
 
     try:
         config = load_config(args.config)

@@ -5,14 +5,20 @@ import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
-# JAX's persistent compilation cache is opt-in: set MARLMETA_JAX_CACHE to a
-# folder (e.g. ~/.cache/marlmeta/jax-tests) and every xdist worker, checkout
-# and subprocess the tests start shares it. It is off by default: with a cache
-# shared across many concurrent runs, the test workers crashed intermittently
-# (SIGSEGV inside JAX's cache read and XLA compilation, 2026-12-06), and a
-# suite that is slower but never crashes comes first.
-_CACHE = os.environ.get("MARLMETA_JAX_CACHE")
-if _CACHE:
+# JAX's persistent compilation cache lives in a per-user folder outside the
+# clone (``~/.cache/marlmeta/jax-tests``, or ``$MARLMETA_JAX_CACHE``; ``off``
+# disables it). Every xdist worker, and every subprocess a test starts (they
+# inherit the JAX_* variables), reads and writes it, so a program compiled
+# once in a run is loaded, not recompiled, by the other worker, by a CLI
+# subprocess and by a later test module (see ``_release_compiled_programs``);
+# a second run on the same machine skips most compilation, and a fresh
+# machine starts empty and still passes.
+_CACHE = os.environ.get("MARLMETA_JAX_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+    "marlmeta",
+    "jax-tests",
+)
+if _CACHE != "off":
     jax.config.update("jax_compilation_cache_dir", _CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE

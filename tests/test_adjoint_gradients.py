@@ -140,7 +140,9 @@ def test_nash_conv_gradient_matches_central_differences(name):
         solver = eqx.tree_at(lambda s: s.step_size, base, eta)
         init = jax.tree.map(lambda z: jax.nn.softmax(z, axis=-1), logits)
         sol = M.solve(solver, game, STEPS, init=init, checkpoints=CPS, adjoint=adjoint)
-        return sol.trace.nash_conv[-1]
+        # the sum of the gains: NashConv, or for a correlated output (a
+        # CCEReport) the sum of its CCE gains
+        return jnp.sum(sol.trace.gains[-1], axis=-1)
 
     eta = jnp.asarray(base.step_size, jnp.float64)
     grad = jax.jit(jax.grad(lambda e, z: objective(e, z, ADJOINT), argnums=(0, 1)))

@@ -254,8 +254,9 @@ def _discounted_evaluations(game, pol):
 
 def test_matrix_free_discounted_evaluation_agrees_with_dense():
     game = _sparse_game(jax.random.key(3), 500)
-    assert game.linear_solver == "auto"  # 500 states: the dense path
-    iterative = dataclasses.replace(game, linear_solver="iterative")
+    assert game.linear_solver == M.games.AutoSolve()  # 500 states: dense
+    assert game.linear_solver.pick(game) == M.games.DenseSolve()
+    iterative = dataclasses.replace(game, linear_solver=M.games.MatrixFreeSolve())
     pol = P.random_policy(game, key=jax.random.key(4))
     free, free_q, grad = _discounted_evaluations(iterative, pol)
     dense, dense_q, ref = _discounted_evaluations(game, pol)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
 
-from marlmeta.lp import Status, grouped_linprog, linprog, matrix_game
+from marlmeta.lp import Status, grouped_linprog, linprog, solve_matrix_game
 from tests import reference_exact as ref
 from tests.test_lp import _batch
 
@@ -122,7 +122,7 @@ def test_float32_degenerate_lps_and_matrix_games():
     Ms = rng.normal(size=(100, 4, 7)) * 10.0 ** rng.uniform(-6, 6, (100, 1, 1))
     Ms[::3] = np.round(Ms[::3] / np.abs(Ms[::3]).max((1, 2), keepdims=True) * 3)
     Ms = Ms.astype(np.float32)
-    sols = jax.jit(jax.vmap(matrix_game))(Ms)
+    sols = jax.jit(jax.vmap(solve_matrix_game))(Ms)
     ok = np.asarray(sols.status) == Status.OPTIMAL
     for M, sol_ok, v, x, y in zip(Ms, ok, sols.value, sols.x, sols.y, strict=True):
         if not sol_ok:
@@ -140,7 +140,7 @@ def test_float32_degenerate_lps_and_matrix_games():
 def test_bad_tolerance_raises(tol):
     for call in (
         lambda: linprog([-1.0, -2.0], [[1.0, 1.0]], [4.0], tol=tol),
-        lambda: matrix_game([[1.0, 0.0], [0.0, 1.0]], tol=tol),
+        lambda: solve_matrix_game([[1.0, 0.0], [0.0, 1.0]], tol=tol),
         lambda: grouped_linprog([[0.0, -1.0]], [[True, True]], tol=tol),
     ):
         with pytest.raises(ValueError, match=r"tol is .*expected a number in"):
@@ -153,7 +153,7 @@ def test_bad_pivot_budget_raises(budget):
         budget = "10"
     for call in (
         lambda: linprog([-1.0, -2.0], [[1.0, 1.0]], [4.0], max_iterations=budget),
-        lambda: matrix_game([[1.0, 0.0], [0.0, 1.0]], max_iterations=budget),
+        lambda: solve_matrix_game([[1.0, 0.0], [0.0, 1.0]], max_iterations=budget),
         lambda: grouped_linprog([[0.0, -1.0]], [[True, True]], max_iterations=budget),
     ):
         with pytest.raises(ValueError, match=r"max_iterations is .*expected an int"):
@@ -168,7 +168,7 @@ def test_non_finite_data_under_jit_is_never_optimal():
         res = jax.jit(linprog)(jnp.asarray(c), A, jnp.asarray(b_ub))
         assert int(res.status) == Status.NUMERICAL and np.isnan(res.value)
         assert np.isnan(res.x).all()
-    sol = jax.jit(matrix_game)(jnp.array([[1.0, np.nan], [0.0, 1.0]]))
+    sol = jax.jit(solve_matrix_game)(jnp.array([[1.0, np.nan], [0.0, 1.0]]))
     assert int(sol.status) == Status.NUMERICAL and np.isnan(sol.value)
     g = jax.jit(grouped_linprog)(
         jnp.array([[0.0, np.nan]]), jnp.ones((1, 2), bool), A[None], b

@@ -380,3 +380,100 @@ def test_page_renders_in_headless_chromium(server, tmp_path, path, title, headin
     marker = 'data-md-type="copy"'
     assert marker not in _fetch(server + path)[1].decode()
     assert marker in dom
+
+
+# ------------------------------------------------- no horizontal overflow
+_OVERFLOW_CHECK = """<!doctype html><html><body><pre id="out">pending</pre><script>
+const pages = PAGES;
+function check(url) {
+  return new Promise((resolve) => {
+    const f = document.createElement("iframe");
+    f.style.width = "1280px";
+    f.style.height = "900px";
+    f.src = url;
+    f.onload = () => setTimeout(() => {
+      const bad = [];
+      try {
+        const doc = f.contentDocument;
+        const col = doc.querySelector(".md-content");
+        const right = col.getBoundingClientRect().right;
+        for (const el of col.querySelectorAll("*")) {
+          const r = el.getBoundingClientRect();
+          if (r.width === 0 || r.right <= right + 1) continue;
+          let a = el.parentElement, clipped = false;
+          while (a && a !== col) {
+            if (getComputedStyle(a).overflowX !== "visible") { clipped = true; break; }
+            a = a.parentElement;
+          }
+          const by = Math.round(r.right - right);
+          if (!clipped) bad.push(el.tagName + " past the column by " + by);
+        }
+        for (const el of col.querySelectorAll("pre > code")) {
+          if (el.scrollWidth > el.clientWidth + 1) {
+            bad.push("code block scrolls: " + el.textContent.slice(0, 60));
+          }
+        }
+      } catch (e) { bad.push("error " + e); }
+      f.remove();
+      resolve(bad.slice(0, 5));
+    }, 100);
+    document.body.appendChild(f);
+  });
+}
+(async () => {
+  const out = {};
+  for (const p of pages) out[p] = await check(p);
+  document.getElementById("out").textContent = JSON.stringify(out);
+})();
+</script></body></html>
+"""
+
+
+def test_no_page_overflows_the_content_column_at_1280px(site, server, tmp_path):
+    """Every page of the site, loaded at 1280 px in headless Chromium: no
+    element runs past the content column (outside a scrolling container such
+    as a wide table's), and no code block needs a horizontal scroll bar."""
+    pages = sorted(
+        "/" + str(p.relative_to(site).parent).replace("\\", "/").strip(".") + "/"
+        for p in site.rglob("index.html")
+        if p.parent.name not in ("search", "assets")
+    )
+    pages = [p.replace("//", "/") for p in pages]
+    # A probe: the home page with an element wider than the column, which the
+    # check must report (so that it can fail).
+    home = (site / "index.html").read_text()
+    article = re.search(r'<article class="md-content__inner[^"]*">', home)
+    probe = site / "overflow-probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "index.html").write_text(
+        home[: article.end()]
+        + '<div style="width:3000px;height:4px"></div>'
+        + home[article.end() :]
+    )
+    (site / "overflow-check.html").write_text(
+        _OVERFLOW_CHECK.replace("PAGES", json.dumps([*pages, "/overflow-probe/"]))
+    )
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=300000",
+        "--dump-dom",
+        server + "overflow-check.html",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="out">(.*?)</pre>', proc.stdout, re.S)
+    assert found and found.group(1) != "pending", proc.stdout[-2000:]
+    results = json.loads(html.unescape(found.group(1)))
+    assert results.pop("/overflow-probe/"), "the check missed the probe's overflow"
+    assert len(results) == len(pages) > 10
+    overflowing = {page: bad for page, bad in results.items() if bad}
+    assert not overflowing, json.dumps(overflowing, indent=1)

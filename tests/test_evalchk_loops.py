@@ -21,7 +21,7 @@ import marlmeta as M
 import marlmeta.evaluation as E
 import marlmeta.games as G
 import marlmeta.policies as P
-from marlmeta.evaluation import _discounted
+from marlmeta.games import _linear_solves as _discounted
 
 
 def _potential_batch(n, dtype=jnp.float32):

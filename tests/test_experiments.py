@@ -55,15 +55,24 @@ def _cli(*args, cwd):
     )
 
 
+# The theorems' bounds each smoke run records: smoke's eta = 0.1 > 1/(8 H^2)
+# is outside Mao et al.'s Theorems 1 and 2 (the entries say so and carry no
+# number); Theorem 5 holds for every eta > 0.
+OUTSIDE = ("theorem1_individual", "theorem1_meta", "theorem2_meta")
+INSIDE = ("theorem5_individual", "theorem5_meta")
+
+
 @pytest.mark.parametrize(
-    "config, metric, cps",
+    "config, metric, cps, outside, inside",
     [
-        ("smoke", "nash_conv", [10, 30, 60]),
-        ("smoke_general_sum", "cce_gap", [10, 40]),
-        ("smoke_potential", "mpg_ne_gap", [10, 40]),
+        ("smoke", "nash_conv", [10, 30, 60], OUTSIDE, ()),
+        ("smoke_general_sum", "cce_gap", [10, 40], (), INSIDE),
+        ("smoke_potential", "mpg_ne_gap", [10, 40], (), ()),
     ],
 )
-def test_cli_runs_smoke_config_end_to_end(tmp_path, config, metric, cps):
+def test_cli_runs_smoke_config_end_to_end(
+    tmp_path, config, metric, cps, outside, inside
+):
     path = ROOT / "configs" / f"{config}.yaml"
     proc = _cli("run", str(path), "--out", str(tmp_path), "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -71,6 +80,18 @@ def test_cli_runs_smoke_config_end_to_end(tmp_path, config, metric, cps):
     results = json.loads((out / "results.json").read_text())
     assert results["metric"] == metric
     assert results["checkpoints"] == cps
+    for key in outside:
+        entry = results["bounds"][key]
+        assert entry["applies"] is False
+        assert "bound_mean" not in entry and "bound_last" not in entry
+    for key in inside:  # every game's bound is above its gap, so the means are too
+        entry, label = results["bounds"][key], key.split("_")[1]
+        gap = np.asarray(results[label][f"{metric}_mean"])
+        bound = np.asarray(entry["bound_mean"])
+        assert entry["applies"] is True and bound.shape == gap.shape
+        assert np.all(bound >= gap)
+        np.testing.assert_allclose(entry["ratio_last"], bound[-1] / gap[-1])
+        assert entry["vacuous_last"] == bool(bound[-1] >= entry["largest_possible_gap"])
     for label in ("individual", "meta"):
         for key in (f"{metric}_mean", f"{metric}_std", "value_mean"):
             assert len(results[label][key]) == len(cps)
@@ -114,6 +135,19 @@ def test_compare_runs_from_the_cli(tmp_path):
             exact["welfare_mean"] - np.array(row["welfare_mean"]),
             atol=1e-12,
         )
+    # adaptive OFTRL at Theorem 4's step size (rewards in [0, 1]): the exact
+    # gap of the nested-index output is never above the paper's online bound
+    # cce_gap_ub, and Theorem 4's bound is above it.
+    assert "bounds" not in omd
+    nested = np.asarray(oftrl["bounds"]["nested_cce_gap_per_game"])
+    assert nested.shape == (3, 2)
+    assert np.all(nested <= np.asarray(oftrl["cce_gap_ub_per_game"]) + 1e-8)
+    thm = oftrl["bounds"]["theorem4"]
+    assert thm["applies"] is True
+    assert np.all(np.asarray(thm["bound"]) >= nested.mean(0))
+    np.testing.assert_allclose(
+        thm["ratio_last"], thm["bound"][-1] / np.mean(nested[:, -1])
+    )
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
     bad = tmp_path / "bad.yaml"
     bad.write_text(path.read_text().replace("solver: GeneralSumOMD", "solver: Nope"))
@@ -180,7 +214,7 @@ def test_meta_learning_halves_the_gap_on_the_pure_saddle_family():
     # iteration 50 on, meta-learning's average NashConv is clearly below
     # individual learning's (measured ratio ~0.5 on the full config).
     solver = M.solvers.ZeroSumOMD(0.02)
-    base = zoo.seed000_zero_sum()
+    base = zoo.mao2023_zero_sum()
     cps = [50, 100, 200, 300]
 
     def one(key):
@@ -203,7 +237,7 @@ def test_meta_does_not_help_on_the_mixed_family():
 
     def one(key, table):
         fam = M.games.perturb_rewards(
-            key, zoo.seed000_zero_sum(table), 10, 0.1, coupling="zero_sum"
+            key, zoo.mao2023_zero_sum(table), 10, 0.1, coupling="zero_sum"
         )
         ind = M.meta.individual(solver, fam, 300, checkpoints=cps)
         met = M.meta.sequential_meta(solver, fam, 300, checkpoints=cps)

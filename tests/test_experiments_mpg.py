@@ -54,7 +54,7 @@ def test_potential_meta_warm_start_pays_early(tmp_path):
     g = config.game
     assert set(r["similarity"]) == {"definition", "family"}
     assert "similarity_mean" not in r["individual"] | r["meta"]
-    base = zoo.seed000_identical_interest(
+    base = zoo.mao2023_identical_interest(
         g.rewards, g.horizon, g.stay, g.switch, jnp.float64
     )
     deltas = []
@@ -138,13 +138,17 @@ def test_maml_random_baseline_is_the_returned_one():
 @pytest.mark.parametrize(
     "config, edit, fragment",
     [
-        ("smoke_maml", ("maml", "optimiser", "rmsprop"), "key 'maml.optimiser'"),
-        ("smoke_maml", ("maml", "batch_size", 99), "key 'maml.batch_size' is 99"),
-        ("smoke_maml", ("maml", "first_order", 1), "must be true or false"),
+        ("smoke_maml", ("meta", "optimiser", "rmsprop"), "key 'meta.optimiser'"),
+        ("smoke_maml", ("meta", "batch_size", 99), "key 'meta.batch_size' is 99"),
+        ("smoke_maml", ("meta", "first_order", 1), "must be true or false"),
         ("smoke_maml", ("game", "discount", 1.0), "key 'game.discount' is 1.0"),
-        ("softmax_mpg_g2", (None, "game", "g9"), "key 'game' is 'g9'"),
-        ("softmax_mpg_g2", (None, "init", [[0.5, 0.6]]), "key 'init[0]'"),
-        ("softmax_mpg_g2", (None, "trajectory_of", "nope"), "key 'trajectory_of'"),
+        ("softmax_mpg_g2", ("game", "name", "g9"), "key 'game.name' is 'g9'"),
+        ("softmax_mpg_g2", ("run", "init", [[0.5, 0.6]]), "key 'run.init[0]'"),
+        (
+            "softmax_mpg_g2",
+            ("output", "trajectory_of", "nope"),
+            "key 'output.trajectory_of'",
+        ),
         ("smoke_potential", ("solver", "num_steps", 0), "key 'solver.num_steps' is 0"),
     ],
 )
@@ -161,9 +165,9 @@ def test_mpg_config_errors_name_key_and_file(tmp_path, config, edit, fragment):
 
 def test_softmax_init_of_the_wrong_size_is_a_clear_error(tmp_path):
     data = yaml.safe_load((ROOT / "configs" / "softmax_mpg_g2.yaml").read_text())
-    data["init"] = [[0.5, 0.5], [0.5, 0.5]]
+    data["run"]["init"] = [[0.5, 0.5], [0.5, 0.5]]
     data["solvers"] = data["solvers"][:1]
-    data["trajectory_of"] = None
+    data["output"]["trajectory_of"] = None
     data["solvers"][0]["num_steps"] = 3
     data["solvers"][0]["paper"] = []
     path = tmp_path / "bad.yaml"

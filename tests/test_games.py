@@ -183,13 +183,13 @@ def test_potential_property_exact(key, discount):
 
 
 def test_perturbation_families(key):
-    base = G.zoo.seed000_zero_sum()
+    base = G.zoo.mao2023_zero_sum()
     fam = G.perturb_rewards(key, base, 50, 0.1, coupling="zero_sum")
     np.testing.assert_array_equal(fam.rewards[:, 1], -fam.rewards[:, 0])
     noise = np.asarray(fam.rewards[:, 0] - base.rewards[0])
     np.testing.assert_allclose(noise[:, 0], noise[:, 5], atol=1e-7)  # shared over h
     assert 0.07 < noise[:, 0].std() < 0.13
-    ii = G.zoo.seed000_identical_interest()
+    ii = G.zoo.mao2023_identical_interest()
     fam2 = G.perturb_rewards(key, ii, 4, 0.1, coupling="identical")
     np.testing.assert_array_equal(fam2.rewards[:, 0], fam2.potential_reward)
     with pytest.raises(ValueError, match="coupling"):

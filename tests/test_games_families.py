@@ -34,17 +34,17 @@ def _dense_zero_sum():
 
 
 ZERO_SUM = {
-    "zoo": lambda: G.zoo.seed000_zero_sum(horizon=3),
+    "zoo": lambda: G.zoo.mao2023_zero_sum(horizon=3),
     "random": lambda: _one(G.random_zero_sum(KEY, 2, (2, 3), 2, 3)),
     "discounted": lambda: _one(G.random_zero_sum(KEY, 2, (2, 3), 2, discount=0.9)),
     "dense": _dense_zero_sum,
     "matrix": G.zoo.rock_paper_scissors,
 }
 IDENTICAL = {
-    "zoo": lambda: G.zoo.seed000_identical_interest(horizon=3),
+    "zoo": lambda: G.zoo.mao2023_identical_interest(horizon=3),
     "random": lambda: _one(G.random_identical_interest(KEY, 2, (2, 3), 2, 3)),
     "cooperative": lambda: _one(G.random_cooperative(KEY, 2, (2, 2), 2)),
-    "matrix": G.zoo.seed001_g2,
+    "matrix": G.zoo.zhang2022_g2,
 }
 
 
@@ -93,7 +93,7 @@ def test_potential_game_stays_a_potential_game():
 
 
 def test_general_sum_only_when_asked():
-    zs = G.zoo.seed000_zero_sum(horizon=3)
+    zs = G.zoo.mao2023_zero_sum(horizon=3)
     fam = G.perturb_rewards(KEY, zs, 400, 0.1, coupling="independent")
     r = np.asarray(fam.rewards)
     assert np.abs(r[:, 0] + r[:, 1]).min() > 0  # no member is zero-sum
@@ -115,7 +115,7 @@ def test_general_sum_only_when_asked():
 
 
 def test_zero_sum_noise_law():
-    zs = G.zoo.seed000_zero_sum(horizon=3)
+    zs = G.zoo.mao2023_zero_sum(horizon=3)
     fam = G.perturb_rewards(KEY, zs, 500, 0.2)
     eps = (np.asarray(fam.rewards[:, 0]) - np.asarray(zs.rewards[0]))[:, 0]
     assert abs(eps.mean()) < 0.02

@@ -24,7 +24,7 @@ RNG = np.random.default_rng(0)
 R = RNG.uniform(size=(2, 3, 2, 2, 2))
 P = RNG.dirichlet(np.ones(2), size=(2, 2, 2))  # (S, A, B, S): no step axis
 INIT = np.array([0.5, 0.5])
-ZS = G.zoo.seed000_zero_sum(horizon=3)
+ZS = G.zoo.mao2023_zero_sum(horizon=3)
 
 
 def _with(x, idx, value):
@@ -319,12 +319,12 @@ CASES = {
         "fan_out is 0",
     ),
     "zoo string table": (
-        lambda: G.zoo.seed000_zero_sum(table=np.full((2, 2, 2), "0.5")),
+        lambda: G.zoo.mao2023_zero_sum(table=np.full((2, 2, 2), "0.5")),
         r"table\[0, 0, 0\] is '0\.5'",
     ),
-    "zoo stay": (lambda: G.zoo.seed000_zero_sum(stay=1.5), r"stay is 1\.5"),
+    "zoo stay": (lambda: G.zoo.mao2023_zero_sum(stay=1.5), r"stay is 1\.5"),
     "zoo horizon": (
-        lambda: G.zoo.seed000_identical_interest(horizon=0),
+        lambda: G.zoo.mao2023_identical_interest(horizon=0),
         "horizon is 0",
     ),
     "zoo complex matrix": (

@@ -29,9 +29,10 @@ def _games():
     key = jr.key(0)
     one = lambda games: G.unstack(games)[0]  # noqa: E731
     f64 = jnp.float64
+    batch = G.random_general_sum(key, 4, (2, 3), 3, 3, dtype=f64)
     return {
-        "finite dense": one(G.random_general_sum(key, 4, (2, 3), 3, 3, dtype=f64)),
-        "finite batch": G.random_general_sum(key, 4, (2, 3), 3, 3, dtype=f64),
+        "finite dense": one(batch),
+        "finite batch": batch,
         "float32": one(G.random_general_sum(key, 1, (2, 3), 3, 3)),
         "discounted": one(
             G.random_general_sum(key, 3, (2, 2, 2), 4, discount=0.9, dtype=f64)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog as scipy_linprog
 
-from marlmeta.lp import Status, linprog, matrix_game
+from marlmeta.lp import Status, linprog, solve_matrix_game
 from tests import reference_exact as ref
 
 SCIPY_STATUS = {0: Status.OPTIMAL, 2: Status.INFEASIBLE, 3: Status.UNBOUNDED}
 linprog_j = jax.jit(linprog)
-matrix_game_j = jax.jit(matrix_game)
+matrix_game_j = jax.jit(solve_matrix_game)
 
 
 N, M_UB, M_EQ = 5, 4, 2
@@ -148,7 +148,7 @@ def test_float32():
         assert int(batch.status[k]) == SCIPY_STATUS[theirs.status]
         np.testing.assert_allclose(batch.value[k], theirs.fun, rtol=1e-4, atol=1e-4)
     M = np.random.default_rng(4).normal(size=(4, 5))
-    sol = matrix_game(jnp.asarray(M, jnp.float32))
+    sol = solve_matrix_game(jnp.asarray(M, jnp.float32))
     assert sol.value.dtype == jnp.float32 and abs(float(sol.certificate)) < 1e-5
     np.testing.assert_allclose(sol.value, ref.matrix_game_value(M), atol=1e-5)
 
@@ -173,9 +173,9 @@ def test_bad_input_raises(args, match):
 
 def test_matrix_game_bad_input():
     with pytest.raises(ValueError, match=r"M\[1, 0\] is nan"):
-        matrix_game([[1.0, 2.0], [np.nan, 0.0]])
+        solve_matrix_game([[1.0, 2.0], [np.nan, 0.0]])
     with pytest.raises(ValueError, match="M has shape"):
-        matrix_game([1.0, 2.0])
+        solve_matrix_game([1.0, 2.0])
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (3, 3), (4, 7), (10, 10), (9, 2)])
@@ -183,7 +183,7 @@ def test_matrix_game_matches_highs(shape):
     rng = np.random.default_rng(shape[0] * 10 + shape[1])
     Ms = rng.normal(size=(10, *shape))
     Ms[::2] = np.round(Ms[::2])  # integer games: degenerate, ties
-    sols = jax.jit(jax.vmap(matrix_game))(Ms)
+    sols = jax.jit(jax.vmap(solve_matrix_game))(Ms)
     assert (np.asarray(sols.status) == Status.OPTIMAL).all()
     for M, v, x, y, cert in zip(
         Ms, sols.value, sols.x, sols.y, sols.certificate, strict=True
@@ -217,5 +217,5 @@ def test_matrix_game_hand_solved():
     # A pure saddle point and a 1 x n game.
     sad = matrix_game_j(np.array([[3.0, 5.0], [1.0, 4.0]]))
     np.testing.assert_allclose([sad.value, *sad.x, *sad.y], [3, 1, 0, 1, 0])
-    row = matrix_game(np.array([[4.0, -2.0, 7.0]]))
+    row = solve_matrix_game(np.array([[4.0, -2.0, 7.0]]))
     np.testing.assert_allclose([row.value, *row.y], [-2, 0, 1, 0])

@@ -115,6 +115,6 @@ def test_bad_input():
     )[0]
     with pytest.raises(ValueError, match=r"game.rewards\[1, 0, 0, 0\] is .* but"):
         M.solve(M.solvers.MultiAgentPPO(1.0), general, 2)
-    finite = M.games.zoo.seed000_identical_interest()
+    finite = M.games.zoo.mao2023_identical_interest()
     with pytest.raises(ValueError, match="needs a DiscountedMarkovGame"):
         M.solve(M.solvers.MultiAgentPPO(1.0), finite, 2)

@@ -165,7 +165,7 @@ def test_bad_inputs_are_clear_errors(key):
     theta = _theta(key, 2, (2, 2))
     with pytest.raises(ValueError, match="batch_size is 5; expected 1 <= b <= 3"):
         M.meta.maml(games, theta, optax.sgd(0.1), 1, 1, 0.5, key=key, batch_size=5)
-    finite = G.zoo.seed000_identical_interest(horizon=2)
+    finite = G.zoo.mao2023_identical_interest(horizon=2)
     with pytest.raises(ValueError, match="GradientPlay needs a DiscountedMarkovGame"):
         M.solve(M.solvers.GradientPlay(0.1), finite, 3)
     with pytest.raises(ValueError, match="finite-horizon games with a potential"):

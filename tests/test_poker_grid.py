@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 import marlmeta as M
-from marlmeta.evaluation import _finite
-from marlmeta.games import zoo
+from marlmeta.games import _backward_induction as engine, zoo
 
 jax.config.update("jax_enable_x64", True)
 
@@ -45,16 +44,18 @@ def test_grid_backward_equals_generic(deviations):
     pol = _policy(game)
     generic_pol = pol.lift() if deviations == "states" else pol
     pol = pol.on_states() if deviations == "states" else pol
-    v, b, br = game.evaluate(pol, best=True)
-    v_ref, b_ref, br_ref = _finite.backward(game, generic_pol, best=True)[:3]
-    np.testing.assert_allclose(v, v_ref, atol=1e-12, rtol=0)
-    np.testing.assert_allclose(b, b_ref, atol=1e-12, rtol=0)
-    for x, y in zip(br, br_ref, strict=True):
+    out = game.evaluate(pol, best=True)
+    ref = engine.backward(game, generic_pol, best=True)
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(out.best_values, ref.best_values, atol=1e-12, rtol=0)
+    for x, y in zip(out.best_responses, ref.best_responses, strict=True):
         np.testing.assert_array_equal(x, y)
     # values of another reward table (one table, M = 1)
     r = game.rewards[:1] * 2.0
     np.testing.assert_allclose(
-        game.evaluate(pol, r)[0], _finite.backward(game, generic_pol, r)[0], atol=1e-12
+        game.evaluate(pol, r).values,
+        engine.backward(game, generic_pol, r).values,
+        atol=1e-12,
     )
 
 
@@ -63,7 +64,7 @@ def test_grid_reach_and_float32():
     pol = _policy(game, 1)
     for d in (pol, *pol.deviation_policies()):
         np.testing.assert_allclose(
-            game.reach(d), _finite.reach(game, d), atol=1e-15, rtol=0
+            game.reach(d), engine.reach(game, d), atol=1e-15, rtol=0
         )
     ref = M.evaluation.report(game, pol)
     g32 = _game(jnp.float32)

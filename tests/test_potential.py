@@ -129,7 +129,7 @@ def test_averaged_q_finite_and_discounted(key):
 
 def test_lojasiewicz_constant_by_hand():
     """G2 at pi_1 = (0.2, 0.3, 0.5), pi_2 = (0.6, 0.4)."""
-    game = G.zoo.seed001_g2(jnp.float64)
+    game = G.zoo.zhang2022_g2(jnp.float64)
     pol = (jnp.array([[0.2, 0.3, 0.5]]), jnp.array([[0.6, 0.4]]))
     # Qbar_1 = R pi_2 = (-0.544, 0.156, -0.28): best a_1 = 2, mass 0.3.
     # Qbar_2 = pi_1^T R = (-0.052, -0.427): best a_2 = 1, mass 0.6.
@@ -188,7 +188,7 @@ def test_projected_q_descent_raises_potential_monotonically(key):
 
 
 def test_warm_start_hands_over_last_iterate_and_potential_similarity(key):
-    base = G.zoo.seed000_identical_interest(horizon=2, dtype=jnp.float64)
+    base = G.zoo.mao2023_identical_interest(horizon=2, dtype=jnp.float64)
     fam = G.perturb_rewards(key, base, 4, 0.1, coupling="identical")
     solver = M.solvers.ProjectedQDescent(0.05)
     run = M.meta.warm_start(solver, fam, 30, checkpoints=[10, 30])

@@ -33,7 +33,7 @@ def test_readme_policy_error_example_runs(capsys):
 
 
 def test_readme_exact_equilibria_example_runs(capsys):
-    _run_the_example_with("zero_sum_equilibrium")
+    _run_the_example_with("jax.vmap(M.exact.zero_sum_equilibrium)")
     out = capsys.readouterr().out
     assert out.strip().endswith("True")
 

@@ -56,15 +56,15 @@ def test_sampled_ppo_smoke_against_numpy(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (("ippo_updates", [2, 2]), "key 'ippo_updates[1]' is 2"),
-        (("sample_counts", [0]), "key 'sample_counts[0]' is 0"),
-        (("discount", 1.0), "key 'discount' is 1.0"),
-        (("ippo_steps", 3), "'ippo_envs' x 'ippo_steps' is 6"),
+        (("baseline", "updates", [2, 2]), "key 'baseline.updates[1]' is 2"),
+        (("solver", "sample_counts", [0]), "key 'solver.sample_counts[0]' is 0"),
+        (("game", "discount", 1.0), "key 'game.discount' is 1.0"),
+        (("baseline", "steps", 3), "'baseline.envs' x 'baseline.steps' is 6"),
     ],
 )
 def test_config_errors_name_key_and_file(tmp_path, edit, fragment):
     data = yaml.safe_load((ROOT / "configs" / "smoke_sampled_ppo.yaml").read_text())
-    data[edit[0]] = edit[1]
+    data[edit[0]][edit[1]] = edit[2]
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=str(path)) as err:

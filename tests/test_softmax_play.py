@@ -63,7 +63,7 @@ GOLDEN = [
 def _golden_run(kind):
     """One run per algorithm, read at each of its golden iterations."""
     ts = sorted({t for k, t, _, _ in GOLDEN if k == kind})
-    return ts, _trace(SOLVERS[kind](5.0, 0.003), zoo.seed001_g2(jnp.float64), ts)
+    return ts, _trace(SOLVERS[kind](5.0, 0.003), zoo.zhang2022_g2(jnp.float64), ts)
 
 
 @pytest.mark.parametrize("kind, t, phi, gap", GOLDEN)
@@ -75,7 +75,7 @@ def test_g2_golden_checkpoints(kind, t, phi, gap):
 
 
 def test_g2_gp_policy_after_one_step():
-    sol = _trace(SOLVERS["GP"](5.0, 0.0), zoo.seed001_g2(jnp.float64), [2])
+    sol = _trace(SOLVERS["GP"](5.0, 0.0), zoo.zhang2022_g2(jnp.float64), [2])
     np.testing.assert_allclose(
         sol.policy[0][0], [0.21265563, 0.56378564, 0.22355872], atol=5e-9
     )
@@ -95,7 +95,7 @@ def test_g2_gp_policy_after_one_step():
     ],
 )
 def test_trajectory_matches_matlab_port(game, kind, eta, lam, steps):
-    g = getattr(zoo, f"seed001_{game}")(jnp.float64)
+    g = getattr(zoo, f"zhang2022_{game}")(jnp.float64)
     R = np.asarray(g.potential_reward[0])
     init = [np.full(a, 1.0 / a) for a in R.shape]
     phi, gap, _, _ = ref.matlab_softmax_play(R, kind, eta, steps, init, lam)
@@ -107,7 +107,7 @@ def test_trajectory_matches_matlab_port(game, kind, eta, lam, steps):
 
 def test_g2_lbngp_two_agent_clip_is_chaotic_but_settles():
     """Seed-001.md 4.7: rounding grows from t ~ 20; only the attractor matches."""
-    g = zoo.seed001_g2(jnp.float64)
+    g = zoo.zhang2022_g2(jnp.float64)
     solver = M.solvers.NaturalGradientPlay(5.0, 0.003, clip=1.0, centred_clip=False)
     R = np.asarray(g.potential_reward[0])
     phi, _, _, _ = ref.matlab_softmax_play(
@@ -122,7 +122,7 @@ def test_g2_lbngp_two_agent_clip_is_chaotic_but_settles():
 
 
 def test_g2_long_runs_match_the_paper():
-    g = zoo.seed001_g2(jnp.float64)
+    g = zoo.zhang2022_g2(jnp.float64)
     gp = _trace(SOLVERS["GP"](5.0, 0.0), g, [20000])
     assert float(gp.trace.potential[0]) == pytest.approx(0.19998, abs=5e-6)
     assert float(gp.trace.ne_gap[0]) == pytest.approx(1.30e-5, abs=5e-8)
@@ -138,7 +138,7 @@ def test_g2_long_runs_match_the_paper():
 
 def test_g2_ngp_escape_time_and_lojasiewicz_floor():
     """NGP: Qbar_1(3) overtakes Qbar_1(2) first at t = 66, where c = 1.89e-26."""
-    g = zoo.seed001_g2(jnp.float64)
+    g = zoo.zhang2022_g2(jnp.float64)
     ts = list(range(2, 121))
     sol = _trace(SOLVERS["NGP"](5.0, 0.0), g, ts)
     c = np.asarray(sol.trace.lojasiewicz)
@@ -149,7 +149,7 @@ def test_g2_ngp_escape_time_and_lojasiewicz_floor():
 
 
 def test_g2_bad_init_gp_is_stuck_at_the_trap():
-    g = zoo.seed001_g2(jnp.float64)
+    g = zoo.zhang2022_g2(jnp.float64)
     init = (jnp.array([[0.8, 0.1, 0.1]]), jnp.array([[0.5, 0.5]]))
     sol = _trace(SOLVERS["GP"](5.0, 0.0), g, [5000], init=init)
     assert float(sol.trace.potential[0]) == pytest.approx(0.14998, abs=5e-6)
@@ -158,7 +158,7 @@ def test_g2_bad_init_gp_is_stuck_at_the_trap():
 
 
 def test_g8_natural_gradient_reaches_the_papers_equilibrium():
-    g = zoo.seed001_g8(jnp.float64)
+    g = zoo.zhang2022_g8(jnp.float64)
     R = np.asarray(g.potential_reward[0])
     assert R.min() == pytest.approx(0.000626, abs=5e-7)
     assert R.max() == pytest.approx(0.999747, abs=5e-7)
@@ -173,7 +173,7 @@ def test_g8_natural_gradient_reaches_the_papers_equilibrium():
 
 
 def test_float32_runs_and_stays_finite():
-    g = zoo.seed001_g2(jnp.float32)
+    g = zoo.zhang2022_g2(jnp.float32)
     for make in SOLVERS.values():
         sol = _trace(make(5.0, 0.003), g, [300])
         assert bool(sol.finite)

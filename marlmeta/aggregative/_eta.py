@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from marlmeta.games._checks import _concrete, _fmt
+from marlmeta._checks import concrete, fmt_value
 from marlmeta.lp import Status
 
 
@@ -99,7 +99,7 @@ class FixedEta(AbstractEtaRule):
         e = jnp.asarray(eta)
         if not jnp.issubdtype(e.dtype, jnp.floating):
             e = e.astype(jnp.result_type(float))
-        c = _concrete(e)
+        c = concrete(e)
         if c is not None:
             if c.ndim > 1:
                 raise ValueError(f"eta has shape {c.shape}; expected () or (H,)")
@@ -108,7 +108,7 @@ class FixedEta(AbstractEtaRule):
             if bad.any():
                 h = int(np.argmax(bad))
                 raise ValueError(
-                    f"eta[{h}] is {_fmt(flat[h])}; expected a finite number >= 0"
+                    f"eta[{h}] is {fmt_value(flat[h])}; expected a finite number >= 0"
                 )
         self.eta = e
 

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtri
 
+from marlmeta._checks import check_finite, count, real_array, real_scalar
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.aggregative._models import (
     AffineRewards,
@@ -23,7 +24,6 @@ from marlmeta.aggregative._models import (
     SoftmaxTransitions,
     ThresholdTransitions,
 )
-from marlmeta.games._checks import _check_finite, count, real_array, real_scalar
 
 
 def _sizes(**sizes) -> None:
@@ -41,7 +41,7 @@ def _vector(name: str, x):
     a = real_array(name, x)
     if a.ndim != 1 or a.shape[0] == 0:
         raise ValueError(f"{name} has shape {a.shape}; expected a non-empty vector")
-    _check_finite(name, np.asarray(a))
+    check_finite(name, np.asarray(a))
     return a
 
 
@@ -118,7 +118,9 @@ def random_aggregative(
     ``slope_scale``), then rescaled to span ``[0, 1]`` over the box of
     aggregates; transitions ``softmax(logits + coupling @ x)`` with standard
     normal logits and coupling of scale ``coupling_scale``; uniform initial
-    state.
+    state. A compiled convenience entry point (its draws run as one program,
+    compiled once per structure: counts, sizes and dtype are static); the
+    caller need not jit it.
 
     Args:
         key: a JAX PRNG key.

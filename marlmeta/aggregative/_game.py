@@ -31,16 +31,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta._checks import (
+    check_finite,
+    check_simplex_rows,
+    concrete,
+    fmt_value,
+    unravel,
+)
 from marlmeta.aggregative._models import (
     AbstractAggregateRewards,
     AbstractAggregateTransitions,
-)
-from marlmeta.games._checks import (
-    _check_distributions,
-    _check_finite,
-    _concrete,
-    _fmt,
-    _index,
 )
 
 #: Slack allowed when a declared ``delta`` is compared with the contributions.
@@ -142,7 +142,7 @@ def _spread(contributions: np.ndarray):
     diff = np.abs(contributions[..., :, None, :] - contributions[..., None, :, :])
     spread = diff.max(-1)
     flat = int(np.argmax(spread))
-    return float(spread.ravel()[flat]), _index(flat, spread.shape)
+    return float(spread.ravel()[flat]), unravel(flat, spread.shape)
 
 
 def aggregative_game(
@@ -209,19 +209,19 @@ def aggregative_game(
     init = jnp.asarray(initial)
     if not jnp.issubdtype(init.dtype, jnp.floating):
         init = init.astype(contrib.dtype)
-    c = _concrete(contrib)
+    c = concrete(contrib)
     spread = None
     if c is not None:
-        _check_finite("contributions", c)
+        check_finite("contributions", c)
         spread, where = _spread(c)
-    ci = _concrete(init)
+    ci = concrete(init)
     if ci is not None:
         if ci.shape != (num_states,):
             raise ValueError(
                 f"initial has shape {ci.shape}; expected ({num_states},) "
                 "to agree with contributions"
             )
-        _check_distributions("initial", ci)
+        check_simplex_rows("initial", ci)
     if delta is None:
         delta = 0.0 if spread is None else spread
         if spread is None:
@@ -229,10 +229,10 @@ def aggregative_game(
                 jnp.abs(contrib[..., :, None, :] - contrib[..., None, :, :])
             )
     else:
-        dl = _concrete(delta)
+        dl = concrete(delta)
         if dl is not None:
             if dl.shape != () or not np.isfinite(dl) or dl < 0:
-                raise ValueError(f"delta is {_fmt(dl)}; expected a scalar >= 0")
+                raise ValueError(f"delta is {fmt_value(dl)}; expected a scalar >= 0")
             if spread is not None and spread > float(dl) + DELTA_TOL:
                 h, s, i, a, b = where
                 raise ValueError(

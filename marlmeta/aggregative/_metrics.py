@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta._checks import concrete, fmt_value, unravel
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.games import FiniteHorizonGame, markov_game
-from marlmeta.games._checks import _concrete, _fmt, _index
 
 
 def validate_profile(game: AggregativeGame, profile, name: str = "profile") -> Array:
@@ -38,21 +38,22 @@ def validate_profile(game: AggregativeGame, profile, name: str = "profile") -> A
     shape = (game.horizon, game.num_states, game.num_players)
     if p.shape != shape:
         raise ValueError(f"{name} has shape {p.shape}; expected (H, S, n) = {shape}")
-    c = _concrete(p)
+    c = concrete(p)
     if c is not None:
         if c.dtype.kind not in "iub":
             bad = c != np.round(c)
             if bad.any() or not np.isfinite(c).all():
                 bad = bad | ~np.isfinite(c)
-                idx = _index(int(np.argmax(bad)), c.shape)
+                idx = unravel(int(np.argmax(bad)), c.shape)
                 raise ValueError(
-                    f"{name}{list(idx)} is {_fmt(c[idx])}; expected an action index"
+                    f"{name}{list(idx)} is {fmt_value(c[idx])}; "
+                    "expected an action index"
                 )
         out = (c < 0) | (c >= game.num_actions)
         if out.any():
-            idx = _index(int(np.argmax(out)), c.shape)
+            idx = unravel(int(np.argmax(out)), c.shape)
             raise ValueError(
-                f"{name}{list(idx)} is {_fmt(c[idx])}; expected an action "
+                f"{name}{list(idx)} is {fmt_value(c[idx])}; expected an action "
                 f"in [0, {game.num_actions})"
             )
     return p.astype(jnp.int32)
@@ -166,10 +167,10 @@ def _weights(game: AggregativeGame, weights) -> Array:
     shape = (game.horizon, game.num_states, game.num_players, game.num_actions)
     if w.shape != shape:
         raise ValueError(f"welfare weights have shape {w.shape}; expected {shape}")
-    c = _concrete(w)
+    c = concrete(w)
     if c is not None and not np.isfinite(c).all():
-        idx = _index(int(np.argmax(~np.isfinite(c))), c.shape)
-        raise ValueError(f"welfare{list(idx)} is {_fmt(c[idx])}; expected finite")
+        idx = unravel(int(np.argmax(~np.isfinite(c))), c.shape)
+        raise ValueError(f"welfare{list(idx)} is {fmt_value(c[idx])}; expected finite")
     return w
 
 

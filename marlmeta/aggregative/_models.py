@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games._checks import _check_distributions, _check_finite, _concrete
+from marlmeta._checks import check_finite, check_simplex_rows, concrete
 
 
 def _array(x) -> Array:
@@ -36,9 +36,9 @@ def _array(x) -> Array:
 def _check_leaves(module: eqx.Module, prefix: str) -> None:
     """``ValueError`` for the first non-finite entry of any array field."""
     for name, leaf in vars(module).items():
-        c = _concrete(leaf)
+        c = concrete(leaf)
         if c is not None and c.dtype.kind == "f":
-            _check_finite(f"{prefix}.{name}", c)
+            check_finite(f"{prefix}.{name}", c)
 
 
 class AbstractAggregateRewards(eqx.Module):
@@ -226,6 +226,6 @@ class ThresholdTransitions(AbstractAggregateTransitions):
     def check(self) -> None:
         _check_leaves(self, "transitions")
         for name, p in [("low", self.low), ("high", self.high)]:
-            c = _concrete(p)
+            c = concrete(p)
             if c is not None:
-                _check_distributions(f"transitions.{name}", c)
+                check_simplex_rows(f"transitions.{name}", c)

@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta._checks import concrete
 from marlmeta.aggregative._eta import AbstractEtaRule, TheoryEta
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.aggregative._grid import Grid
@@ -59,7 +60,6 @@ from marlmeta.aggregative._subroutine import (
     stage_lps,
     zeta,
 )
-from marlmeta.games._checks import _concrete
 
 
 class PlanningResult(eqx.Module):
@@ -308,20 +308,34 @@ _THEORY = TheoryEta()
 
 
 def _checked(result: PlanningResult) -> PlanningResult:
-    if _concrete(result.num_feasible) is None:
+    if concrete(result.num_feasible) is None:
         return result
     return check_plan(result)
 
 
-def aggre_bi(
-    game: AggregativeGame,
-    grid: Grid,
-    *,
-    eta: AbstractEtaRule = _THEORY,
-    welfare=None,
-    max_lp_iterations: int | None = None,
-    batch_size: int | None = None,
-) -> PlanningResult:
+def _entry_point(planner_class, name: str, doc: str):
+    """The public function that runs ``planner_class`` on one game."""
+
+    def plan(
+        game: AggregativeGame,
+        grid: Grid,
+        *,
+        eta: AbstractEtaRule = _THEORY,
+        welfare=None,
+        max_lp_iterations: int | None = None,
+        batch_size: int | None = None,
+    ) -> PlanningResult:
+        planner = planner_class(eta, max_lp_iterations, batch_size)
+        return _checked(planner.plan(game, grid, welfare))
+
+    plan.__name__ = plan.__qualname__ = name
+    plan.__doc__ = doc
+    return plan
+
+
+aggre_bi = _entry_point(
+    AggreBI,
+    "aggre_bi",
     """Aggre-BI (:class:`AggreBI`) on one game: ``AggreBI(...).plan(game, grid)``.
 
     Pure and traceable; the caller owns ``jit`` and ``vmap`` (over a batch of
@@ -341,21 +355,12 @@ def aggre_bi(
 
     Returns:
         A :class:`PlanningResult`.
-    """
-    planner = AggreBI(eta, max_lp_iterations, batch_size)
-    return _checked(planner.plan(game, grid, welfare))
+    """,
+)
 
-
-def statewise(
-    game: AggregativeGame,
-    grid: Grid,
-    *,
-    eta: AbstractEtaRule = _THEORY,
-    welfare=None,
-    max_lp_iterations: int | None = None,
-    batch_size: int | None = None,
-) -> PlanningResult:
+statewise = _entry_point(
+    Statewise,
+    "statewise",
     """The state-wise planner (:class:`Statewise`) on one game; arguments,
-    tracing and errors as in :func:`aggre_bi`."""
-    planner = Statewise(eta, max_lp_iterations, batch_size)
-    return _checked(planner.plan(game, grid, welfare))
+    tracing and errors as in :func:`aggre_bi`.""",
+)

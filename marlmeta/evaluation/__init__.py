@@ -5,10 +5,15 @@ cooperative games."""
 
 from marlmeta.evaluation._ce import ce_gains as ce_gains, ce_gap as ce_gap
 from marlmeta.evaluation._cooperative import (
+    MEASURES as MEASURES,
+    AbstractMeasure as AbstractMeasure,
+    InitialMeasure as InitialMeasure,
+    StationaryMeasure as StationaryMeasure,
     localized_q as localized_q,
     occupancy as occupancy,
     optimal_value as optimal_value,
     optimality_gap as optimality_gap,
+    shared_reward as shared_reward,
     stationary_distribution as stationary_distribution,
 )
 from marlmeta.evaluation._exploitability import exploitability as exploitability
@@ -26,6 +31,9 @@ from marlmeta.evaluation._gradients import (
     visitation as visitation,
 )
 from marlmeta.evaluation._metrics import (
+    AbstractReport as AbstractReport,
+    AbstractUnilateralReport as AbstractUnilateralReport,
+    CCEReport as CCEReport,
     Report as Report,
     best_response_values as best_response_values,
     best_responses as best_responses,

@@ -21,19 +21,18 @@ Everything is differentiable (through the value solve) and jit/vmap-compatible.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import abc
+from typing import TYPE_CHECKING
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation import _discounted
 from marlmeta.policies import as_autoregressive, validate
 
 if TYPE_CHECKING:
     from marlmeta.games import DiscountedMarkovGame
-
-Measure = Literal["initial", "stationary"]
 
 
 def shared_reward(game: DiscountedMarkovGame, caller: str) -> Float[Array, " S *A"]:
@@ -57,7 +56,7 @@ def shared_reward(game: DiscountedMarkovGame, caller: str) -> Float[Array, " S *
 
 def joint_q(game: DiscountedMarkovGame, policy, reward) -> Float[Array, " S *A"]:
     """``Q = r + gamma E[V(s')]`` of a policy kind (one value solve)."""
-    v = game.evaluate(policy, reward[None])[0][0]
+    v = game.evaluate(policy, reward[None]).values[0]
     return reward + game.discount * game.transitions.expectation(0, v)
 
 
@@ -88,16 +87,12 @@ def occupancy(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
     of any policy kind (dense kernels); sums to 1."""
     game.require_discounted("occupancy")
     pol = validate(game, policy, caller="occupancy")
-    nxt = _discounted.next_state_tensor(game, _discounted.dtype_of(game.rewards, pol))
-    p_pi = _discounted.state_kernel(pol, nxt)
-    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
-    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
-    return (1 - game.discount) * x
+    return game.visitation(pol)
 
 
 def optimal_value(game: DiscountedMarkovGame) -> Float[Array, " S"]:
     """``V*`` of the joint-action MDP of a cooperative game, per state."""
-    return _discounted.optimal(game, shared_reward(game, "optimal_value"))[0]
+    return game.optimal_policy(shared_reward(game, "optimal_value")).values
 
 
 def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
@@ -122,32 +117,68 @@ def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
 
 def _optimal_kernel(game: DiscountedMarkovGame, reward) -> tuple[Array, Array]:
     """``V*`` and the state kernel of the deterministic optimal policy found."""
-    v, d = _discounted.optimal(game, reward)
-    nxt = _discounted.next_state_tensor(game, reward.dtype)  # (S', S, *A)
+    opt = game.optimal_policy(reward)
+    v, d = opt.values, opt.actions
+    nxt = game.next_state_tensor(reward.dtype)  # (S', S, *A)
     flat = nxt.reshape(game.num_states, game.num_states, -1)
     return v, flat[:, jnp.arange(game.num_states), d].T
 
 
+class AbstractMeasure(eqx.Module):
+    """The state weights ``w`` of the optimality gap ``w @ (V* - V_sigma)`` (a
+    strategy object)."""
+
+    @abc.abstractmethod
+    def gap(self, game: DiscountedMarkovGame, reward, v) -> Float[Array, ""]:
+        """``w @ (V* - v)`` for the shared ``reward`` and the values ``v``."""
+
+
+class InitialMeasure(AbstractMeasure):
+    """``w = rho``, the game's initial distribution."""
+
+    def gap(self, game, reward, v):
+        return game.initial @ (game.optimal_policy(reward).values - v)
+
+
+class StationaryMeasure(AbstractMeasure):
+    """``w = nu*``, the stationary distribution of the deterministic optimal
+    policy that policy iteration finds (the objective of Zhao et al. section 4;
+    dense kernels only; it must be unique)."""
+
+    def gap(self, game, reward, v):
+        vstar, p_star = _optimal_kernel(game, reward)
+        return stationary_distribution(p_star) @ (vstar - v)
+
+
+#: The measures by the names a config gives them.
+MEASURES: dict[str, AbstractMeasure] = {
+    "initial": InitialMeasure(),
+    "stationary": StationaryMeasure(),
+}
+
+
 def optimality_gap(
-    game: DiscountedMarkovGame, sigma, *, measure: Measure = "initial"
+    game: DiscountedMarkovGame,
+    sigma,
+    *,
+    measure: AbstractMeasure | str = MEASURES["initial"],
 ) -> Float[Array, ""]:
     """``J* - J(sigma) = w @ (V* - V_sigma) >= 0`` of a cooperative game.
 
     Args:
         game: a cooperative discounted game.
         sigma: any policy kind (product, joint, autoregressive).
-        measure: ``"initial"`` (``w = rho``, the game's initial distribution) or
-            ``"stationary"`` (``w = nu*``, the stationary distribution of the
-            deterministic optimal policy that policy iteration finds, the
-            objective of Zhao et al. section 4; dense kernels only; it must be
-            unique).
+        measure: the weights ``w``: :class:`InitialMeasure` (default) or
+            :class:`StationaryMeasure`, or one of the names of
+            :data:`MEASURES` (``"initial"``, ``"stationary"``).
     """
+    if isinstance(measure, str):
+        if measure not in MEASURES:
+            raise ValueError(
+                f"measure is {measure!r}; expected one of {sorted(MEASURES)} "
+                "or a measure object"
+            )
+        measure = MEASURES[measure]
     r = shared_reward(game, "optimality_gap")
     pol = validate(game, sigma, name="sigma", caller="optimality_gap")
-    v = game.evaluate(pol, r[None])[0][0]
-    if measure == "initial":
-        return game.initial @ (_discounted.optimal(game, r)[0] - v)
-    if measure == "stationary":
-        vstar, p_star = _optimal_kernel(game, r)
-        return stationary_distribution(p_star) @ (vstar - v)
-    raise ValueError(f"measure is {measure!r}; expected 'initial' or 'stationary'")
+    return measure.gap(game, r, game.evaluate(pol, r[None]).values[0])

@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation import _discounted
 from marlmeta.evaluation._metrics import (
     _potential,
     _values_and_best,
@@ -37,7 +36,7 @@ from marlmeta.evaluation._metrics import (
 from marlmeta.policies import as_policy, as_product, softmax, validate
 
 if TYPE_CHECKING:
-    from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame
+    from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame, PolicyParts
 
 Logits = tuple[Float[Array, "S Ai"], ...]
 
@@ -51,9 +50,9 @@ def averaged_q(game: AbstractMarkovGame, policy) -> tuple[Array, ...]:
     return game.averaged_q(validate(game, policy, caller="averaged_q"))
 
 
-def _parts(game: DiscountedMarkovGame, policy) -> _discounted.Parts:
+def _parts(game: DiscountedMarkovGame, policy) -> PolicyParts:
     """Values, ``Qbar_i`` and the visitation from one state kernel (dense)."""
-    return _discounted.parts(game, as_policy(policy))
+    return game.policy_parts(as_policy(policy))
 
 
 def _checked(game, policy, caller: str):
@@ -62,11 +61,11 @@ def _checked(game, policy, caller: str):
     return as_product(validate(game, policy, caller=caller))
 
 
-def _advantages(parts: _discounted.Parts) -> tuple[Array, ...]:
+def _advantages(parts: PolicyParts) -> tuple[Array, ...]:
     return tuple(q - parts.values[i][:, None] for i, q in enumerate(parts.qbar))
 
 
-def _gradient(game: DiscountedMarkovGame, policy, parts: _discounted.Parts):
+def _gradient(game: DiscountedMarkovGame, policy, parts: PolicyParts):
     scale = parts.visitation[:, None] / (1 - game.discount)
     return tuple(scale * p * a for p, a in zip(policy, _advantages(parts), strict=True))
 

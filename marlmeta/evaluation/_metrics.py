@@ -16,7 +16,7 @@ No metric answers silently wrong: a non-finite result (NaN rewards or a NaN
 policy entry, a value that overflows its dtype, or a bounded search that did
 not converge: policy iteration, GMRES) is a ``ValueError`` for concrete inputs
 and a run-time ``eqx.error_if`` error under ``jit``/``vmap``. :func:`report`
-never raises on it: its :attr:`Report.finite` is the per-game flag (the one
+never raises on it: its :attr:`AbstractReport.finite` is the per-game flag (the one
 to use on a large ``vmap``-ed batch, where one bad game would otherwise stop
 the whole call).
 
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-from marlmeta.policies import CorrelatedPolicy, validate
+from marlmeta.policies import AutoregressivePolicy, CorrelatedPolicy, validate
 
 if TYPE_CHECKING:
     from marlmeta.games import AbstractMarkovGame
@@ -69,8 +69,7 @@ def finite_or_raise(name: str, x: Array) -> Array:
 
 
 def _values_and_best(game: AbstractMarkovGame, policy, *, best: bool, caller: str):
-    v, b, br = game.evaluate(validate(game, policy, caller=caller), best=best)
-    return v @ game.initial, (None if b is None else b @ game.initial), br
+    return game.initial_values(policy, best=best, caller=caller)
 
 
 def _gains(game: AbstractMarkovGame, policy, caller: str) -> Array:
@@ -162,21 +161,21 @@ def _potential(game: AbstractMarkovGame, policy, caller: str) -> Array:
     pol = validate(game, policy, caller=caller)
     if game.potential_reward is None:
         raise ValueError("game has no potential_reward; it is not a potential game")
-    v = game.evaluate(pol, game.potential_reward[None])[0]
+    v = game.evaluate(pol, game.potential_reward[None]).values
     return (v @ game.initial)[0]
 
 
-class Report(eqx.Module):
-    """Values and gains of one policy: what solvers trace at checkpoints.
+class AbstractReport(eqx.Module):
+    """Values and gains of one policy: what solvers trace at checkpoints; the
+    gaps derive from them.
 
     Attributes:
         values: ``(N,)`` each player's value.
-        gains: ``(N,)`` each player's best-deviation gain (CCE deviations for a
-            joint policy).
+        gains: ``(N,)`` each player's best-deviation gain.
     """
 
-    values: Float[Array, " N"]
-    gains: Float[Array, " N"]
+    values: eqx.AbstractVar[Float[Array, " N"]]
+    gains: eqx.AbstractVar[Float[Array, " N"]]
 
     @property
     def finite(self) -> Bool[Array, "..."]:
@@ -187,21 +186,76 @@ class Report(eqx.Module):
         ok = jnp.isfinite(self.values) & jnp.isfinite(self.gains)
         return jnp.all(ok, axis=-1)
 
+
+class AbstractUnilateralReport(AbstractReport):
+    """A report whose gains are those of unilateral deviations from a product
+    (or observation) policy: NashConv and NE-gap derive from them."""
+
     @property
     def nash_conv(self):
+        """NashConv ``sum_i gain_i``."""
         return jnp.sum(self.gains, axis=-1)
 
     @property
     def ne_gap(self):
+        """NE-gap ``max_i gain_i``."""
         return jnp.max(self.gains, axis=-1)
 
+    #: A product policy's CCE-gap is its NE-gap.
     cce_gap = ne_gap
 
 
-def report(game: AbstractMarkovGame, policy) -> Report:
+class Report(AbstractUnilateralReport):
+    """The report of a product (or observation) policy: the gains are those of
+    unilateral deviations.
+
+    Attributes:
+        values: ``(N,)`` each player's value.
+        gains: ``(N,)`` each player's best unilateral-deviation gain.
+    """
+
+    values: Float[Array, " N"]
+    gains: Float[Array, " N"]
+
+
+class CCEReport(AbstractReport):
+    """The report of a correlated (joint or autoregressive) policy: the gains
+    are those of coarse-correlated deviations (play one's own policy against
+    the joint policy's marginal of the others), so there is no NashConv.
+
+    Attributes:
+        values: ``(N,)`` each player's value.
+        gains: ``(N,)`` each player's best CCE-deviation gain.
+    """
+
+    values: Float[Array, " N"]
+    gains: Float[Array, " N"]
+
+    @property
+    def cce_gap(self):
+        """CCE-gap ``max_i gain_i``."""
+        return jnp.max(self.gains, axis=-1)
+
+    @property
+    def cce_gain_sum(self):
+        """``sum_i gain_i`` of the CCE deviations (zero exactly at a CCE)."""
+        return jnp.sum(self.gains, axis=-1)
+
+
+#: The report class of each policy kind whose deviations are coarse-correlated.
+_CORRELATED_REPORTS = {CorrelatedPolicy: CCEReport, AutoregressivePolicy: CCEReport}
+
+
+def report(game: AbstractMarkovGame, policy) -> AbstractReport:
     """Values and gains in one pass (the default checkpoint metric).
 
-    Never raises on a non-finite result: :attr:`Report.finite` flags it.
+    A :class:`Report` (``nash_conv``, ``ne_gap``) for a product or observation
+    policy; a :class:`CCEReport` (``cce_gap``, ``cce_gain_sum``) for a
+    correlated (joint or autoregressive) policy, whose gains are those of
+    coarse-correlated deviations. Never raises on a non-finite result:
+    :attr:`AbstractReport.finite` flags it.
     """
-    v, b, _ = _values_and_best(game, policy, best=True, caller="report")
-    return Report(values=v, gains=b - v)
+    pol = validate(game, policy, caller="report")
+    ev = game.evaluate(pol, best=True)
+    v, b = ev.values @ game.initial, ev.best_values @ game.initial
+    return _CORRELATED_REPORTS.get(type(pol), Report)(values=v, gains=b - v)

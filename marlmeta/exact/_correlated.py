@@ -24,10 +24,17 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-from marlmeta.evaluation import cce_gap, ce_gap
+from marlmeta.evaluation import ce_gap, report
 from marlmeta.games import MarkovGame
-from marlmeta.lp import Status, certificate_tolerance, default_tolerance, linprog
-from marlmeta.lp._certificate import check_budget, power_of_two
+from marlmeta.lp import (
+    Status,
+    certificate_tolerance,
+    check_budget,
+    default_tolerance,
+    linprog,
+    power_of_two,
+)
+from marlmeta.policies import CorrelatedPolicy
 
 
 class CorrelatedEquilibrium(eqx.Module):
@@ -95,6 +102,12 @@ def _weights(game: MarkovGame, welfare) -> Array:
     if not isinstance(w, jax.core.Tracer) and not np.isfinite(np.asarray(w)).all():
         raise ValueError(f"welfare is {np.asarray(w).tolist()!r}; expected finite")
     return w
+
+
+def _cce_certificate(game: MarkovGame, sigma) -> Float[Array, ""]:
+    """The exact CCE-gap of ``sigma``; NaN (not an error) when the stage LPs
+    left NaN in it, so that ``converged`` is then ``False``."""
+    return report(game, CorrelatedPolicy(sigma)).cce_gap
 
 
 def _solve(game: MarkovGame, rows_fn, gap_fn, welfare, lp_iterations):
@@ -192,7 +205,7 @@ def markov_cce(
         >>> print(eq.policy.shape, bool(eq.converged), bool(eq.certificate < 1e-5))
         (3, 2, 2, 2, 2) True True
     """
-    return _solve(game, _cce_rows, cce_gap, welfare, lp_iterations)
+    return _solve(game, _cce_rows, _cce_certificate, welfare, lp_iterations)
 
 
 def markov_ce(

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from marlmeta.evaluation import Report, nash_conv, report
-from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.evaluation import AbstractUnilateralReport, nash_conv, report
+from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.lp import (
     Status,
     certificate_tolerance,
+    check_budget,
+    check_tolerance,
     default_tolerance,
-    matrix_game,
+    power_of_two,
+    solve_matrix_game,
 )
-from marlmeta.lp._certificate import check_budget, check_tolerance, power_of_two
 
 ZERO_SUM_TOL = 1e-9
 
@@ -88,11 +92,24 @@ def _check_zero_sum(game: AbstractMarkovGame) -> Array:
 
 def _stage(q, lp_iterations):
     """Solve the matrix games ``q[s]`` of all states at once."""
-    sol = jax.vmap(lambda m: matrix_game(m, max_iterations=lp_iterations))(q)
+    sol = jax.vmap(lambda m: solve_matrix_game(m, max_iterations=lp_iterations))(q)
     return sol.value, sol.x, sol.y, jnp.all(sol.status == Status.OPTIMAL)
 
 
-def _finite(game: MarkovGame, r, lp_iterations):
+@functools.singledispatch
+def _shapley(game: AbstractMarkovGame, r, tol, max_iterations, lp_iterations):
+    """Shapley's method for the game's kind: ``(state values, values at the
+    start, policy, ok, sweeps, span)`` with ``span`` the largest total weight
+    of one reward (``H``, or ``1 / (1 - gamma)``)."""
+    raise ValueError(
+        f"game is a {type(game).__name__}; zero_sum_equilibrium takes a "
+        "FiniteHorizonGame or a DiscountedMarkovGame"
+    )
+
+
+@_shapley.register
+def _finite(game: FiniteHorizonGame, r, tol, max_iterations, lp_iterations):
+    del tol, max_iterations  # backward induction is exact
 
     def body(v_next, h):
         q = r[h] + game.transitions.expectation(h, v_next)
@@ -101,10 +118,12 @@ def _finite(game: MarkovGame, r, lp_iterations):
 
     v0 = jnp.zeros(game.num_states, r.dtype)
     _, (v, mu, nu, ok) = jax.lax.scan(body, v0, jnp.arange(game.horizon), reverse=True)
-    return v, v[0], (mu, nu), jnp.all(ok), jnp.int32(game.horizon)
+    span = jnp.asarray(game.horizon, r.dtype)
+    return v, v[0], (mu, nu), jnp.all(ok), jnp.int32(game.horizon), span
 
 
-def _discounted(game, r, tol, max_iterations, lp_iterations):
+@_shapley.register
+def _discounted(game: DiscountedMarkovGame, r, tol, max_iterations, lp_iterations):
 
     def bellman(v):
         return _stage(
@@ -124,7 +143,8 @@ def _discounted(game, r, tol, max_iterations, lp_iterations):
     init = (v0, jnp.array(jnp.inf, r.dtype), jnp.int32(0), jnp.array(True))
     v, delta, k, ok = jax.lax.while_loop(cond, body, init)
     v_final, mu, nu, ok_final = bellman(v)
-    return v_final, v_final, (mu, nu), ok & ok_final & (delta <= tol), k
+    ok = ok & ok_final & (delta <= tol)
+    return v_final, v_final, (mu, nu), ok, k, 1 / (1 - game.discount)
 
 
 def zero_sum_equilibrium(
@@ -153,7 +173,7 @@ def zero_sum_equilibrium(
     The rewards are first scaled by a power of two to a largest entry of
     about 1 (exactly; the strategies are unchanged and the values scale back),
     so the result does not depend on the units of the rewards. Matrix games
-    are solved by :func:`marlmeta.lp.matrix_game` (vertex strategies, each
+    are solved by :func:`marlmeta.lp.solve_matrix_game` (vertex strategies, each
     certified by its duality gap). The returned ``certificate`` is the exact
     NashConv of the returned policy, and ``converged`` holds only when it is
     within the tolerance stated in :class:`ZeroSumEquilibrium`. One game per
@@ -168,7 +188,7 @@ def zero_sum_equilibrium(
         max_iterations: value-iteration cap, a positive int (discounted games
             only).
         lp_iterations: pivot budget of each matrix game, a non-negative int
-            (default that of :func:`marlmeta.lp.matrix_game`).
+            (default that of :func:`marlmeta.lp.solve_matrix_game`).
 
     Returns:
         A :class:`ZeroSumEquilibrium`.
@@ -197,14 +217,9 @@ def zero_sum_equilibrium(
     # largest entry of about 1; values scale back, strategies do not change.
     rho = power_of_two(jnp.max(jnp.abs(game.rewards[0])))
     r = game.rewards[0] / rho
-    if isinstance(game, MarkovGame):
-        state_values, v0, policy, ok, sweeps = _finite(game, r, lp_iterations)
-        span = jnp.asarray(game.horizon, dtype)
-    else:
-        state_values, v0, policy, ok, sweeps = _discounted(
-            game, r, tol, max_iterations, lp_iterations
-        )
-        span = 1 / (1 - game.discount)
+    state_values, v0, policy, ok, sweeps, span = _shapley(
+        game, r, tol, max_iterations, lp_iterations
+    )
     certificate = nash_conv(game, policy)
     scale = rho * span
     certified = certificate <= certificate_tolerance(default_tolerance(dtype)) * scale
@@ -220,14 +235,18 @@ def zero_sum_equilibrium(
     )
 
 
-class ExactReport(Report):
+class ExactReport(AbstractUnilateralReport):
     """A checkpoint metric with the ground truth beside the gap: the
-    :class:`~marlmeta.evaluation.Report` fields (``values``, ``gains``) and
+    :class:`~marlmeta.evaluation.Report` fields and the exact value.
 
     Attributes:
+        values: ``(N,)`` each player's value.
+        gains: ``(N,)`` each player's best-deviation gain.
         exact_value: ``V*``, player 0's exact equilibrium value from ``initial``.
     """
 
+    values: Float[Array, " N"]
+    gains: Float[Array, " N"]
     exact_value: Float[Array, ""]
 
     @property

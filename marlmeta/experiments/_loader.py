@@ -1,4 +1,13 @@
-"""Typed config loading: YAML mappings to frozen dataclass trees, every key checked."""
+"""Typed config loading: YAML mappings to frozen dataclass trees, every key checked.
+
+Every config file has the same layout: the header keys :data:`HEADER` and the
+sections of :data:`SECTIONS` (each a mapping, or a list of entries for
+``solvers`` and ``panels``). A config class says where each of its fields lives
+in the file: a field whose type is a dataclass is a section of its own name;
+a plain field made with :func:`setting` lives in the section it names, under
+its own name or the ``key`` it gives. A key at the wrong place (the flat
+layout of earlier versions) is refused with its new place.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,198 @@ import typing
 
 from marlmeta.experiments.registry import SOLVERS, missing_hyperparameters
 
+#: The keys at the top level of every config besides the sections.
+HEADER: dict[str, str] = {
+    "name": "the run's folder name under the output folder",
+    "experiment": "the experiment kind (``marlmeta list experiments``)",
+    "description": "one line on what the run shows (printed by ``marlmeta list``)",
+}
+
+#: The top-level sections of a config, in file order, and what each holds.
+SECTIONS: dict[str, str] = {
+    "game": "the game or the family of games, and how it is drawn",
+    "solver": "the solver and its hyperparameters",
+    "solvers": "the solvers compared: a list of (label, solver, hyperparameters)",
+    "panels": "the figure's panels: a list of entries, one run each",
+    "baseline": "the baseline learner the solver is compared with",
+    "meta": "the meta-learning settings",
+    "sweep": "the values swept, one point of the figure each",
+    "run": "how the run is split and recorded: seeds, chunks, checkpoints, dtype",
+    "output": "what the results and the figure show",
+}
+
+#: Keys that mean the same in every experiment and section they appear in.
+GLOSSARY: dict[str, str] = {
+    "game": (
+        "the game: the experiment's own generator (its keys below), or a "
+        "``file:`` written by ``marlmeta.games.save_game`` or an ``openspiel:`` "
+        "game name, with the perturbation family's ``num_games``, "
+        "``noise_std`` and ``seed``"
+    ),
+    "num_games": "the number of games of the family (or batch)",
+    "num_actions": "each player's number of actions",
+    "num_states": "the number of states",
+    "num_players": "the number of players",
+    "horizon": "the horizon ``H`` (steps per episode)",
+    "discount": "the discount factor ``gamma``",
+    "noise_std": "the standard deviation of the reward perturbation of the family",
+    "seed": "the seed of the random draws",
+    "base_seed": "the seed of the random base game",
+    "note": "free text recorded with the results",
+    "step_size": "the step size ``eta`` (``null``: the solver's theory default)",
+    "num_steps": "the number of iterations",
+    "label": "the entry's name in the results and the figure's legend",
+    "solver": "the solver's registry name (``marlmeta list solvers``)",
+    "seeds": "the number of independent repetitions",
+    "chunk_seeds": "repetitions per saved chunk (an interrupted run resumes per chunk)",
+    "chunk_games": "games per saved chunk (an interrupted run resumes per chunk)",
+    "checkpoints": "the iteration counts at which the metric is recorded",
+    "dtype": "``float32`` or ``float64``",
+    "stride": "record every ``stride``-th iteration (after ``plot_steps``)",
+    # two-state families (Mao et al. F.1, F.2)
+    "rewards": "the base reward table ``rewards[s][a][b]``",
+    "stay": "the probability that the state stays when the actions match",
+    "switch": "the probability that the state switches when they differ",
+    # MAML and meta-learning
+    "alpha": "the meta-learning mixing weight ``alpha`` (``null``: ``1/sqrt(K)``)",
+    "kind": "``identical_interest`` (common noise) or ``potential`` (noise on phi)",
+    "train_games": "the games of the training pool",
+    "test_games": "the held-out games",
+    "inner_steps": "MAML's inner gradient steps ``T``",
+    "inner_step_size": "the inner loop's step size",
+    "meta_steps": "the outer loop's steps",
+    "optimiser": "the outer loop's optax optimiser: ``sgd``, ``adam`` or ``adamw``",
+    "learning_rate": "the outer loop's learning rate",
+    "batch_size": "training games per outer step (``null``: all)",
+    "first_order": "drop the second-order terms of the meta-gradient",
+    # linear-quadratic tracking (Mao et al. F.3)
+    "num_positions": "the positions on each player's line",
+    "drift": "every player's base drift",
+    "sigma": "the diffusion of the positions",
+    "kappa": "the weight of the tracking cost",
+    "dt": "the time step",
+    # river endgames
+    "board": "the five board cards, e.g. ``4s8hTc9h2s``",
+    "pot": "the pot before the river betting",
+    "stacks": "both players' stacks",
+    "ranges": "``uniform`` or the path of a range file (its board and pot win)",
+    "max_hands": "keep this many hands per player, drawn by weight (``null``: all)",
+    "range_seed": "the seed of the ``max_hands`` draw",
+    "variant": "the betting tree (``bet_call``, ...)",
+    "stack_std": "the standard deviation of the stacks' perturbation",
+    "average": "the output average: ``reach``-weighted or ``plain``",
+    "reference_step_size": "the counterfactual reference's step size (``null``: none)",
+    # solver entries
+    "barrier": "the log-barrier weight ``lambda`` (0: none)",
+    "clip": "the clip of the natural-gradient exponent (``null``: none)",
+    "centred_clip": "clip the centred exponent (``false``: the un-centred one)",
+    # quoted values of a paper, checked against the run
+    "paper": "values the paper reports, each checked against the run",
+    "values": "values the reference reports, each checked against the run",
+    "crossings": "threshold crossings the reference reports, checked against the run",
+    "t": "the iteration the value refers to",
+    "value": "the quoted value",
+    "potential": "the quoted potential ``Phi``",
+    "ne_gap": "the quoted NE-gap",
+    "tolerance": "the absolute agreement expected",
+    "method": "the update rule: ``seq``, ``joint``, ``indep`` or ``ma_ppo``",
+    "threshold": "the value whose first crossing is quoted",
+    "init": "the initialisation: ``uniform`` or ``near_stationary``",
+}
+
 
 class ConfigError(ValueError):
     """A config file is malformed; the message names the key and the file."""
+
+
+def setting(
+    section: str | None = None,
+    default=dataclasses.MISSING,
+    *,
+    key: str | None = None,
+    doc: str = "",
+):
+    """A config field that the file gives as ``section.key`` (or ``key``).
+
+    Args:
+        section: one of :data:`SECTIONS` (``None``: where its class is read).
+        default: the default (none: the key is required).
+        key: its name in the file (default: the field's name).
+        doc: its meaning, for the generated reference (default: the
+            :data:`GLOSSARY` entry of its key).
+    """
+    meta = {"section": section, "key": key, "doc": doc}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def file_key(f: dataclasses.Field) -> str:
+    """Where field ``f`` lives in the file: ``section.key`` or ``key``."""
+    key = f.metadata.get("key") or f.name
+    section = f.metadata.get("section")
+    return f"{section}.{key}" if section else key
+
+
+def meaning(f: dataclasses.Field) -> str:
+    """The documented meaning of field ``f`` (its ``doc`` or the glossary's)."""
+    key = f.metadata.get("key") or f.name
+    return f.metadata.get("doc") or GLOSSARY.get(key, "")
+
+
+def _flatten(cls, data: dict, path: str) -> dict:
+    """``data`` with the sections of ``cls``'s :func:`setting` fields read into
+    the fields' names; a section key out of place is a ConfigError."""
+    fields = [f for f in dataclasses.fields(cls) if file_key(f) != f.name]
+    placed = {file_key(f): f.name for f in fields}
+    moved = {f.name: file_key(f) for f in fields}
+    sections = {k.split(".")[0] for k in placed if "." in k}
+    out = {}
+    for k, v in data.items():
+        if k in placed:
+            out[placed[k]] = v
+        elif k in sections:
+            known = sorted(p for p in placed if p.startswith(k + "."))
+            if not isinstance(v, dict):
+                raise ConfigError(
+                    f"{path}: key '{k}' is {v!r}; expected a mapping with the "
+                    f"keys {', '.join(known)}"
+                )
+            for sub, value in v.items():
+                if f"{k}.{sub}" not in placed:
+                    raise ConfigError(
+                        f"{path}: unknown key '{k}.{sub}' "
+                        f"(expected one of: {', '.join(known)})"
+                    )
+                out[placed[f"{k}.{sub}"]] = value
+        elif k in moved:
+            raise ConfigError(
+                f"{path}: key '{k}' is now '{moved[k]}' (the same schema for "
+                "every experiment: see the config reference)"
+            )
+        else:
+            out[k] = v
+    return out
+
+
+def to_file_layout(config) -> dict:
+    """The config as the mapping its file has (sections nested), plain data."""
+
+    def plain(x):
+        if dataclasses.is_dataclass(x):
+            return to_file_layout(x)
+        if isinstance(x, tuple | list):
+            return [plain(v) for v in x]
+        return x
+
+    out: dict = {}
+    for f in dataclasses.fields(config):
+        value = plain(getattr(config, f.name))
+        section = f.metadata.get("section")
+        key = f.metadata.get("key") or f.name
+        if section:
+            out.setdefault(section, {})[key] = value
+        else:
+            out[key] = value
+    return out
 
 
 def _type_name(tp) -> str:
@@ -69,24 +267,40 @@ def _build(cls, data, path: str, prefix: str = ""):
     if not isinstance(data, dict):
         where = prefix.rstrip(".") or "the top level"
         raise ConfigError(f"{path}: '{where}' must be a mapping, got {data!r}")
+    _refuse_game_source(cls, data, path)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    data = _flatten(cls, data, path)
     for k in data:
         if k not in fields:
+            keys = sorted({file_key(f).split(".")[0] for f in fields.values()})
             raise ConfigError(
                 f"{path}: unknown key '{prefix}{k}' "
-                f"(expected one of: {', '.join(sorted(fields))})"
+                f"(expected one of: {', '.join(keys)})"
             )
     kwargs = {}
     for name, f in fields.items():
+        key = prefix + file_key(f)
         if name in data:
-            kwargs[name] = _convert(data[name], hints[name], prefix + name, path)
+            kwargs[name] = _convert(data[name], hints[name], key, path)
         elif (
             f.default is dataclasses.MISSING
             and f.default_factory is dataclasses.MISSING
         ):
-            raise ConfigError(f"{path}: missing key '{prefix}{name}'")
+            raise ConfigError(f"{path}: missing key '{key}'")
     return cls(**kwargs)
+
+
+def _refuse_game_source(cls, data: dict, path: str) -> None:
+    """A clear ConfigError where an experiment that cannot use an arbitrary
+    game is given one (``game: {file: ..}`` or ``game: {openspiel: ..}``)."""
+    game = data.get("game")
+    reason = getattr(cls, "game_source_refusal", None)
+    if reason and isinstance(game, dict) and {"file", "openspiel"} & game.keys():
+        raise ConfigError(
+            f"{path}: experiment '{cls.experiment_name}' cannot take a game from "
+            f"a file or an OpenSpiel name (key 'game'): {reason}"
+        )
 
 
 def check_name(path: str, name: str) -> None:

@@ -56,6 +56,9 @@ class Experiment:
 
     #: The registered name (``None`` on abstract intermediate classes).
     experiment_name: ClassVar[str | None] = None
+    #: Why the experiment cannot take a game from a file or an OpenSpiel name
+    #: (``game: {file: ..}``), or ``None`` where it can or has no game.
+    game_source_refusal: ClassVar[str | None] = None
 
     def __init_subclass__(cls, *, experiment: str | None = None, **kwargs):
         super().__init_subclass__(**kwargs)

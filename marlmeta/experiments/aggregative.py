@@ -33,7 +33,7 @@ from jaxtyping import Array, Float
 import marlmeta as M
 import marlmeta.aggregative as A
 from marlmeta.experiments import _plots
-from marlmeta.experiments._loader import ConfigError, check_sizes
+from marlmeta.experiments._loader import ConfigError, check_sizes, setting
 from marlmeta.experiments._protocol import Experiment, Plan
 
 #: The planner, compiled by the shell (the library never jits itself).
@@ -64,28 +64,51 @@ class Point(eqx.Module):
 class ScalingConfig(Experiment, experiment="aggregative_scaling"):
     """Aggre-BI's NE-gap and certificate against ``n``, ``alpha`` and ``d``."""
 
+    game_source_refusal = (
+        "aggregative games are defined by an aggregate of the players' actions, "
+        "not by a reward table"
+    )
+
     name: str
     experiment: str
-    players: tuple[int, ...] = (10, 30, 100, 300, 1000)
-    alphas: tuple[float, ...] = (0.4, 0.2, 0.1, 0.05)
-    dims: tuple[int, ...] = (1, 2, 3)
-    alpha: float = 0.1
-    num_players: int = 20
-    horizon: int = 2
-    num_states: int = 2
-    num_actions: int = 2
-    games: int = 3
-    eta: float | None = None
-    seed: int = 0
+    players: tuple[int, ...] = setting(
+        "sweep",
+        (10, 30, 100, 300, 1000),
+        doc="the numbers of players ``n`` of the first panel",
+    )
+    alphas: tuple[float, ...] = setting(
+        "sweep",
+        (0.4, 0.2, 0.1, 0.05),
+        doc="the resolutions ``alpha`` of the second panel",
+    )
+    dims: tuple[int, ...] = setting(
+        "sweep", (1, 2, 3), doc="the aggregate dimensions ``d`` of the run-time panel"
+    )
+    alpha: float = setting(
+        "solver",
+        0.1,
+        doc="the resolution ``alpha`` of the grid of aggregates (panels 1 and 3)",
+    )
+    num_players: int = setting(
+        "game", 20, doc="the number of players of panels 2 and 3"
+    )
+    horizon: int = setting("game", 2)
+    num_states: int = setting("game", 2)
+    num_actions: int = setting("game", 2)
+    games: int = setting("game", 3, key="num_games")
+    eta: float | None = setting(
+        "solver", None, doc="the planner's fixed ``eta`` (``null``: the theory's)"
+    )
+    seed: int = setting("game", 0)
     description: str = ""
 
     def check(self, path: str) -> None:
-        sizes = {"games": self.games, "horizon": self.horizon}
-        sizes.update({f"players[{i}]": n for i, n in enumerate(self.players)})
-        sizes.update({f"dims[{i}]": d for i, d in enumerate(self.dims)})
+        sizes = {"game.num_games": self.games, "game.horizon": self.horizon}
+        sizes.update({f"sweep.players[{i}]": n for i, n in enumerate(self.players)})
+        sizes.update({f"sweep.dims[{i}]": d for i, d in enumerate(self.dims)})
         check_sizes(path, sizes)
-        _positive(path, {f"alphas[{i}]": a for i, a in enumerate(self.alphas)})
-        _positive(path, {"alpha": self.alpha})
+        _positive(path, {f"sweep.alphas[{i}]": a for i, a in enumerate(self.alphas)})
+        _positive(path, {"solver.alpha": self.alpha})
 
     def sweep(self):
         """``(kind, n, alpha, d)`` per chunk."""
@@ -157,12 +180,13 @@ def _scaling_figure(results: dict) -> bytes:
             "k--",
             label="n^-1/2" if kind == "players" else "alpha",
         )
-        ax.set_xlabel(key)
+        ax.set_xlabel("players n" if kind == "players" else "grid resolution alpha")
+        ax.set_ylabel("NE-gap (mean over games)")
         ax.legend()
     rows = results["dim"]
     axes[2].semilogy([r["d"] for r in rows], [r["seconds_mean"] for r in rows], "o-")
-    axes[2].set_xlabel("d")
-    axes[2].set_ylabel("seconds per aggre_bi")
+    axes[2].set_xlabel("aggregate dimension d")
+    axes[2].set_ylabel("seconds per Aggre-BI plan")
     return _plots.png(fig, "Aggre-BI: NE-gap, certificate and run time")
 
 
@@ -178,24 +202,41 @@ class VIRun(eqx.Module):
 class AggreVIConfig(Experiment, experiment="aggre_vi"):
     """Aggre-VI's NE-gap and Nash regret against episodes."""
 
+    game_source_refusal = (
+        "aggregative games are defined by an aggregate of the players' actions, "
+        "not by a reward table"
+    )
+
     name: str
     experiment: str
-    episodes: int = 2000
-    seeds: int = 3
-    alpha: float = 0.1
-    bonus: float = 0.05
-    learn_rewards: bool = False
-    num_players: int = 3
-    horizon: int = 2
-    num_states: int = 2
-    slope_scale: float = 0.2
-    coupling_scale: float = 0.2
-    seed: int = 0
+    episodes: int = setting(
+        "solver", 2000, key="num_episodes", doc="Aggre-VI's episodes ``K``"
+    )
+    seeds: int = setting("run", 3)
+    alpha: float = setting(
+        "solver", 0.1, doc="the resolution ``alpha`` of the grid of aggregates"
+    )
+    bonus: float = setting("solver", 0.05, doc="the scale of the exploration bonus")
+    learn_rewards: bool = setting(
+        "solver", False, doc="estimate the rewards too (``false``: known rewards)"
+    )
+    num_players: int = setting("game", 3)
+    horizon: int = setting("game", 2)
+    num_states: int = setting("game", 2)
+    slope_scale: float = setting(
+        "game", 0.2, doc="the scale of the random reward slopes"
+    )
+    coupling_scale: float = setting(
+        "game", 0.2, doc="the scale of the random coupling through the aggregate"
+    )
+    seed: int = setting("game", 0)
     description: str = ""
 
     def check(self, path: str) -> None:
-        check_sizes(path, {"episodes": self.episodes, "seeds": self.seeds})
-        _positive(path, {"alpha": self.alpha, "bonus": self.bonus})
+        check_sizes(
+            path, {"solver.num_episodes": self.episodes, "run.seeds": self.seeds}
+        )
+        _positive(path, {"solver.alpha": self.alpha, "solver.bonus": self.bonus})
 
     def game(self):
         return A.random_aggregative(
@@ -261,11 +302,13 @@ def _vi_figure(results: dict) -> bytes:
     axes[0].loglog(k, w[0] * k**-0.5, "k--", label="K^-1/2")
     axes[0].legend()
     axes[0].set_xlabel("episodes K")
+    axes[0].set_ylabel("NE-gap and confidence width")
     axes[1].loglog(k, results["nash_regret_mean"], label="Nash regret")
     axes[1].loglog(k, results["nash_regret_mean"][0] * k**0.5, "k--", label="K^1/2")
     axes[1].legend()
     axes[1].set_xlabel("episodes K")
-    return _plots.png(fig, "Aggre-VI")
+    axes[1].set_ylabel("Nash regret")
+    return _plots.png(fig, "Aggre-VI: NE-gap and Nash regret against episodes")
 
 
 class WelfarePoint(eqx.Module):
@@ -282,20 +325,37 @@ class WelfarePoint(eqx.Module):
 class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
     """Equilibrium selection by linear welfare on singleton congestion games."""
 
+    game_source_refusal = (
+        "aggregative games are defined by an aggregate of the players' actions, "
+        "not by a reward table"
+    )
+
     name: str
     experiment: str
-    players: tuple[int, ...] = (4, 5, 6, 7, 8)
-    theta: tuple[float, ...] = (1.0, 0.8, 0.6)
-    cost: tuple[float, ...] = (1.0, 1.2, 0.8)
-    alpha: float = 0.1
-    seed: int = 0
+    players: tuple[int, ...] = setting(
+        "sweep", (4, 5, 6, 7, 8), doc="the numbers of players, one point each"
+    )
+    theta: tuple[float, ...] = setting(
+        "game", (1.0, 0.8, 0.6), doc="the resources' congestion slopes"
+    )
+    cost: tuple[float, ...] = setting(
+        "game", (1.0, 1.2, 0.8), doc="the resources' base costs"
+    )
+    alpha: float = setting(
+        "solver", 0.1, doc="the resolution ``alpha`` of the grid of aggregates"
+    )
+    seed: int = setting("game", 0, doc="the seed of the random welfare weights")
     description: str = ""
 
     def check(self, path: str) -> None:
-        check_sizes(path, {f"players[{i}]": n for i, n in enumerate(self.players)})
+        check_sizes(
+            path, {f"sweep.players[{i}]": n for i, n in enumerate(self.players)}
+        )
         if len(self.theta) != len(self.cost):
-            raise ConfigError(f"{path}: keys 'theta' and 'cost' differ in length")
-        _positive(path, {"alpha": self.alpha})
+            raise ConfigError(
+                f"{path}: keys 'game.theta' and 'game.cost' differ in length"
+            )
+        _positive(path, {"solver.alpha": self.alpha})
 
     def plan(self) -> Plan:
         return Plan(

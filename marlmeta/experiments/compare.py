@@ -4,7 +4,7 @@ Each solver is one resumable chunk. Results carry, per solver and checkpoint,
 the mean, standard deviation, median and 90th percentile of the exact CCE-gap
 over the games, every game's curve, the social welfare of the output policy,
 and (for adaptive OFTRL) its online bound ``cce_gap_ub``. With
-``exact_reference: true`` one more chunk computes every game's exact
+``output.exact_reference: true`` one more chunk computes every game's exact
 welfare-maximising Markov CCE (:func:`marlmeta.exact.markov_cce`), the ground
 truth the figure draws as a reference line.
 """
@@ -22,12 +22,14 @@ from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
 from marlmeta.experiments import _plots
+from marlmeta.experiments._game_source import GameSourceConfig
 from marlmeta.experiments._loader import (
     ConfigError,
     check_checkpoints,
     check_dtype,
     check_sizes,
     check_solver_entries,
+    setting,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import make_solver
@@ -51,6 +53,24 @@ class GameBatchConfig:
     stay: float | None = None
     seed: int = 0
 
+    def sizes(self) -> dict[str, int]:
+        """The sizes to check (``>= 1``)."""
+        sizes = {"game.num_states": self.num_states, "game.horizon": self.horizon}
+        for i, a in enumerate(self.num_actions):
+            sizes[f"game.num_actions[{i}]"] = a
+        return sizes
+
+    def check(self, path: str) -> None:
+        """``stay`` is a probability."""
+        if self.stay is not None and not 0.0 <= self.stay <= 1.0:
+            raise ConfigError(
+                f"{path}: key 'game.stay' is {self.stay}; expected in [0, 1]"
+            )
+
+    def batch(self, dtype):
+        """The batch of random games."""
+        return _random_batch(self, dtype)
+
 
 #: The registry names of the solvers a CCE comparison accepts.
 SOLVER_NAMES = ("GeneralSumOMD", "AdaptiveOFTRL")
@@ -72,34 +92,28 @@ class CompareConfig(Experiment, experiment="compare"):
 
     name: str
     experiment: str
-    game: GameBatchConfig
+    game: GameBatchConfig | GameSourceConfig
     solvers: tuple[SolverEntry, ...]
-    num_steps: int = 1000
-    checkpoints: tuple[int, ...] = (10, 100, 1000)
-    dtype: str = "float64"
-    exact_reference: bool = False
+    num_steps: int = setting("run", 1000, doc="the iterations of every solver")
+    checkpoints: tuple[int, ...] = setting("run", (10, 100, 1000))
+    dtype: str = setting("run", "float64")
+    exact_reference: bool = setting(
+        "output",
+        False,
+        doc="also solve each game's welfare-maximising CCE exactly, as a reference",
+    )
     description: str = ""
 
     def check(self, path: str) -> None:
         g = self.game
-        sizes = {
-            "game.num_games": g.num_games,
-            "game.num_states": g.num_states,
-            "game.horizon": g.horizon,
-            "num_steps": self.num_steps,
-        }
-        for i, a in enumerate(g.num_actions):
-            sizes[f"game.num_actions[{i}]"] = a
-        check_sizes(path, sizes)
-        if g.stay is not None and not 0.0 <= g.stay <= 1.0:
-            raise ConfigError(
-                f"{path}: key 'game.stay' is {g.stay}; expected in [0, 1]"
-            )
+        sizes = {"game.num_games": g.num_games, "run.num_steps": self.num_steps}
+        check_sizes(path, sizes | g.sizes())
+        g.check(path)
         check_solver_entries(path, self.solvers, SOLVER_NAMES)
         check_checkpoints(
-            path, "checkpoints", self.checkpoints, "num_steps", self.num_steps
+            path, "run.checkpoints", self.checkpoints, "run.num_steps", self.num_steps
         )
-        check_dtype(path, "dtype", self.dtype)
+        check_dtype(path, "run.dtype", self.dtype)
 
     def plan(self) -> Plan:
         return Plan(
@@ -147,9 +161,13 @@ class ExactChunk(eqx.Module):
 
 
 def games_of(config: CompareConfig):
-    """The batch of games a comparison runs on."""
-    g = config.game
+    """The batch of games a comparison runs on: random games, or a game from
+    a file or OpenSpiel and its reward perturbations."""
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
+    return config.game.batch(dtype)
+
+
+def _random_batch(g: GameBatchConfig, dtype):
     games = M.games.random_general_sum(
         jr.key(g.seed), g.num_games, g.num_actions, g.num_states, g.horizon, dtype=dtype
     )
@@ -387,4 +405,6 @@ def figure(results: dict) -> bytes:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(fig, results["name"])
+    return _plots.png(
+        fig, f"CCE-gap of the solvers on the same games ({results['name']})"
+    )

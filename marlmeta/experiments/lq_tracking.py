@@ -76,6 +76,11 @@ class LQTrackingMetaConfig(SequenceExperiment, experiment="lq_tracking_meta"):
     """Individual vs warm-start meta-learning with projected Q-descent on the
     drift-perturbed tracking family (Mao et al. Figures 4(b), 4(c))."""
 
+    game_source_refusal = (
+        "its games are discretised linear-quadratic tracking games built from "
+        "their physical parameters"
+    )
+
     name: str
     experiment: str
     game: LQTrackingGameConfig = LQTrackingGameConfig()

@@ -38,7 +38,10 @@ from marlmeta.experiments._loader import (
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.sequence import MetaConfig
-from marlmeta.games._poker import HANDS, NUM_HANDS, parse_cards
+from marlmeta.games import HANDS, parse_cards
+
+#: The number of two-card hands (1,326).
+NUM_HANDS = len(HANDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +152,12 @@ class PokerChunk(eqx.Module):
 class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
     """Individual vs meta-learning on stack-perturbed river endgames."""
 
+    game_source_refusal = (
+        "its family perturbs the stacks of a structured river endgame, not "
+        "rewards; convert a poker game with marlmeta.interop.from_openspiel and "
+        "run zero_sum_meta on it instead"
+    )
+
     name: str
     experiment: str
     game: RiverGameConfig = RiverGameConfig()
@@ -184,10 +193,10 @@ class PokerEndgameConfig(Experiment, experiment="poker_endgame"):
                 f"{path}: key 'game.layout' is {self.game.layout!r}; expected "
                 "'structured' or 'generic'"
             )
-        if self.solver.average not in ("reach", "plain"):
+        if self.solver.average not in M.solvers.AVERAGES:
             raise ConfigError(
                 f"{path}: key 'solver.average' is {self.solver.average!r}; "
-                "expected 'reach' or 'plain'"
+                f"expected one of {sorted(M.solvers.AVERAGES)}"
             )
 
     def plan(self) -> Plan:
@@ -210,9 +219,8 @@ def _seed_fn(config: PokerEndgameConfig):
     g, s = config.game, config.solver
     board, pot, ranges = g.weights()
     steps, cps = s.num_steps, config.run.checkpoints
-    average = {"reach": M.solvers.ReachAverage(), "plain": M.solvers.PlainAverage()}
     solver = M.solvers.ObservedZeroSumOMD(
-        jnp.asarray(s.step_size, dtype), average=average[s.average]
+        jnp.asarray(s.step_size, dtype), average=M.solvers.AVERAGES[s.average]
     )
 
     kw = {"checkpoints": cps, "metric": exploitability}
@@ -328,7 +336,10 @@ def figure(results: dict) -> bytes:
         if label not in results:
             continue
         r = results[label]
-        _plots.band(axes[0], x, r["nash_conv_mean"], r["nash_conv_std"], text, color)
+        over = "the seeds' games"
+        _plots.band(
+            axes[0], x, r["nash_conv_mean"], r["nash_conv_std"], text, color, over
+        )
         _plots.band(
             axes[1],
             x,
@@ -336,6 +347,7 @@ def figure(results: dict) -> bytes:
             r["full_state_nash_conv_std"],
             text,
             color,
+            over,
         )
     axes[0].set(
         xscale="log",
@@ -354,4 +366,6 @@ def figure(results: dict) -> bytes:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(fig, results["name"])
+    return _plots.png(
+        fig, f"River endgames: individual vs meta-learning ({results['name']})"
+    )

@@ -76,24 +76,62 @@ SOLVERS: dict[str, SolverSpec] = {
         solvers.MultiAgentPPO,
         "Zhao et al. 2023 Algorithm 1, exact tabular MA-PPO (autoregressive policies)",
     ),
+    "LogLinearMAPPO": SolverSpec(
+        solvers.LogLinearMAPPO,
+        "Zhao et al. 2023 Algorithm 1 with log-linear policies (eq. 4 solved "
+        "exactly; Python API: needs features)",
+        required=("step_size", "features"),
+    ),
+    "SampledMAPPO": SolverSpec(
+        solvers.SampledMAPPO,
+        "Zhao et al. 2023 Algorithms 1 and 3: log-linear MA-PPO from sampled "
+        "episodes (Python API: needs features, key)",
+        required=("step_size", "features", "key"),
+    ),
+    "PessimisticMAPPO": SolverSpec(
+        solvers.PessimisticMAPPO,
+        "Zhao et al. 2023 Algorithm 2: off-policy MA-PPO with a pessimistic "
+        "critic (Python API: needs features, key)",
+        required=("step_size", "features", "key"),
+    ),
+    "CounterfactualOMD": SolverSpec(
+        solvers.CounterfactualOMD,
+        "counterfactual-regret OMD on observations: the exploitability reference "
+        "of imperfect-information (poker) games",
+    ),
+    "ObservedZeroSumOMD": SolverSpec(
+        solvers.ObservedZeroSumOMD,
+        "Mao et al. 2023 Algorithm 1 with local observations (games with "
+        "observations, e.g. poker endgames)",
+    ),
+    "CFRPlus": SolverSpec(
+        solvers.CFRPlus,
+        "Tammelin et al. 2015 CFR+: regret-matching+, alternating updates, "
+        "linear averaging, on observations (no step size)",
+        arrays=(),
+        required=(),
+    ),
 }
 
 #: Games by name: zoo constructors (callable without arguments) and generators.
 GAMES: dict[str, tuple[object | None, str]] = {
-    "seed000_zero_sum": (
-        zoo.seed000_zero_sum,
+    "mao2023_zero_sum": (
+        zoo.mao2023_zero_sum,
         "Mao et al. 2023 F.1 two-state zero-sum game",
     ),
-    "seed000_identical_interest": (
-        zoo.seed000_identical_interest,
+    "mao2023_identical_interest": (
+        zoo.mao2023_identical_interest,
         "Mao et al. 2023 F.2 two-state identical-interest game",
     ),
-    "seed001_g2": (
-        zoo.seed001_g2,
+    "zhang2022_g2": (
+        zoo.zhang2022_g2,
         "Zhang et al. 2022 G2: 2 players, 3 x 2, identical interest",
     ),
-    "seed001_g3": (zoo.seed001_g3, "Zhang et al. 2022 G3: 3 players, 3 x 2 x 2"),
-    "seed001_g8": (zoo.seed001_g8, "Zhang et al. 2022 G8: 8 players, 3 actions each"),
+    "zhang2022_g3": (zoo.zhang2022_g3, "Zhang et al. 2022 G3: 3 players, 3 x 2 x 2"),
+    "zhang2022_g8": (
+        zoo.zhang2022_g8,
+        "Zhang et al. 2022 G8: 8 players, 3 actions each",
+    ),
     "ratio_game": (
         zoo.ratio_game,
         "Zhao et al. 2023 App. E: von Neumann's ratio game, 2 agents, cooperative",
@@ -105,6 +143,18 @@ GAMES: dict[str, tuple[object | None, str]] = {
     "matching_pennies": (zoo.matching_pennies, "matching pennies"),
     "rock_paper_scissors": (zoo.rock_paper_scissors, "rock-paper-scissors"),
     "prisoners_dilemma": (zoo.prisoners_dilemma, "prisoner's dilemma"),
+    "kuhn_poker": (
+        zoo.kuhn_poker,
+        "Kuhn 1950 three-card poker with observations (value -1/18)",
+    ),
+    "river_endgame": (
+        None,
+        "a heads-up no-limit hold'em river endgame (board, pot, stacks, ranges)",
+    ),
+    "river_endgame_family": (
+        None,
+        "river endgames around one board with perturbed stacks",
+    ),
     "random_general_sum": (None, "random N-player general-sum games"),
     "random_zero_sum": (None, "random two-player zero-sum games"),
     "random_identical_interest": (None, "random identical-interest games"),
@@ -113,6 +163,30 @@ GAMES: dict[str, tuple[object | None, str]] = {
     "random_sparse_zero_sum": (None, "random sparse zero-sum games (fan-out K)"),
     "random_sparse_general_sum": (None, "random sparse general-sum games (fan-out K)"),
 }
+
+#: The exact metrics of :mod:`marlmeta.evaluation` (one game, one policy), by
+#: name; ``marlmeta list`` prints each with its docstring's first line.
+METRICS = (
+    "report",
+    "nash_conv",
+    "ne_gap",
+    "gains",
+    "cce_gap",
+    "ce_gap",
+    "ce_gains",
+    "exploitability",
+    "full_state_nash_conv",
+    "full_state_gains",
+    "values",
+    "best_response_values",
+    "best_responses",
+    "potential",
+    "optimality_gap",
+    "optimal_value",
+    "lojasiewicz",
+    "softmax_report",
+    "policy_gradient",
+)
 
 #: optax optimisers for MAML's outer loop (called with the learning rate).
 OPTIMISERS = {"sgd": optax.sgd, "adam": optax.adam, "adamw": optax.adamw}

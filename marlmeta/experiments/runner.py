@@ -37,7 +37,7 @@ from tqdm import tqdm
 import marlmeta
 from marlmeta.experiments import _chunks
 from marlmeta.experiments._interrupt import Signals
-from marlmeta.experiments._loader import ConfigError, check_name
+from marlmeta.experiments._loader import ConfigError, check_name, to_file_layout
 from marlmeta.experiments._protocol import Experiment, Plan, to_dict
 
 
@@ -172,7 +172,7 @@ def run_experiment(
     fp = fingerprint(config)
     stamp = _stamp(fp)
     writer = jax.process_index() == 0  # under jax.distributed only process 0 writes
-    doc = yaml.safe_dump({"fingerprint": fp, **to_dict(config)}, sort_keys=False)
+    doc = yaml.safe_dump({"fingerprint": fp, **to_file_layout(config)}, sort_keys=False)
     with Signals(on_signal) as signals:
         if writer:
             _prepare(out, fp, fresh, log)

@@ -33,6 +33,7 @@ from marlmeta.experiments._loader import (
     check_checkpoints,
     check_dtype,
     check_sizes,
+    setting,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.cooperative import games
@@ -42,29 +43,53 @@ from marlmeta.experiments.cooperative import games
 class SampledPPOConfig(Experiment, experiment="sampled_ppo"):
     """Sample-based vs exact MA-PPO vs IPPO, gap against samples used.
 
-    ``iterations`` MA-PPO iterations (exact and sampled, step ``step_size``);
-    sampled MA-PPO once per entry of ``sample_counts`` (``T``); IPPO for
-    ``ippo_updates[-1]`` updates of ``ippo_envs x ippo_steps`` steps, judged at
-    every entry of ``ippo_updates``. Episodes are cut at ``rollout_steps``.
+    ``solver.num_steps`` MA-PPO iterations (exact and sampled, step
+    ``solver.step_size``); sampled MA-PPO once per entry of
+    ``solver.sample_counts`` (``T``); IPPO for ``baseline.updates[-1]`` updates
+    of ``baseline.envs x baseline.steps`` steps, judged at every entry of
+    ``baseline.updates``. Episodes are cut at ``solver.rollout_steps``.
     """
+
+    game_source_refusal = (
+        "sample-based PPO runs on cooperative games with networked (localized) "
+        "rewards and factored transitions, which an arbitrary game does not "
+        "have"
+    )
 
     name: str
     experiment: str
-    iterations: int
-    sample_counts: tuple[int, ...]
-    ippo_updates: tuple[int, ...]
-    num_games: int = 32
-    num_actions: tuple[int, ...] = (2, 2)
-    num_states: int = 3
-    discount: float = 0.9
-    step_size: float = 1.0
-    rollout_steps: int = 40
-    ippo_envs: int = 16
-    ippo_steps: int = 32
-    ippo_learning_rate: float = 3e-3
-    chunk_games: int = 16
-    seed: int = 0
-    dtype: str = "float32"
+    iterations: int = setting(
+        "solver", key="num_steps", doc="MA-PPO iterations (exact and sampled)"
+    )
+    sample_counts: tuple[int, ...] = setting(
+        "solver",
+        doc="sampled MA-PPO is run once per entry: ``T`` samples per iteration",
+    )
+    ippo_updates: tuple[int, ...] = setting(
+        "baseline",
+        key="updates",
+        doc="IPPO is judged after each entry's number of updates",
+    )
+    num_games: int = setting("game", 32)
+    num_actions: tuple[int, ...] = setting("game", (2, 2))
+    num_states: int = setting("game", 3)
+    discount: float = setting("game", 0.9)
+    step_size: float = setting("solver", 1.0)
+    rollout_steps: int = setting(
+        "solver", 40, doc="episodes are cut after this many steps"
+    )
+    ippo_envs: int = setting(
+        "baseline", 16, key="envs", doc="IPPO's parallel environments"
+    )
+    ippo_steps: int = setting(
+        "baseline", 32, key="steps", doc="IPPO's steps per environment and update"
+    )
+    ippo_learning_rate: float = setting(
+        "baseline", 3e-3, key="learning_rate", doc="IPPO's Adam learning rate"
+    )
+    chunk_games: int = setting("run", 16)
+    seed: int = setting("game", 0)
+    dtype: str = setting("run", "float32")
     description: str = ""
 
     @property
@@ -72,36 +97,42 @@ class SampledPPOConfig(Experiment, experiment="sampled_ppo"):
         return math.ceil(self.num_games / self.chunk_games)
 
     def check(self, path: str) -> None:
-        check_dtype(path, "dtype", self.dtype)
+        check_dtype(path, "run.dtype", self.dtype)
         sizes = {
-            "num_games": self.num_games,
-            "num_states": self.num_states,
-            "iterations": self.iterations,
-            "rollout_steps": self.rollout_steps,
-            "ippo_envs": self.ippo_envs,
-            "ippo_steps": self.ippo_steps,
-            "chunk_games": self.chunk_games,
+            "game.num_games": self.num_games,
+            "game.num_states": self.num_states,
+            "solver.num_steps": self.iterations,
+            "solver.rollout_steps": self.rollout_steps,
+            "baseline.envs": self.ippo_envs,
+            "baseline.steps": self.ippo_steps,
+            "run.chunk_games": self.chunk_games,
         }
-        sizes |= {f"sample_counts[{k}]": t for k, t in enumerate(self.sample_counts)}
-        sizes |= {f"num_actions[{k}]": a for k, a in enumerate(self.num_actions)}
+        sizes |= {
+            f"solver.sample_counts[{k}]": t for k, t in enumerate(self.sample_counts)
+        }
+        sizes |= {f"game.num_actions[{k}]": a for k, a in enumerate(self.num_actions)}
         check_sizes(path, sizes)
-        for key in ("sample_counts", "ippo_updates"):
-            if not getattr(self, key):
+        for key, value in (
+            ("solver.sample_counts", self.sample_counts),
+            ("baseline.updates", self.ippo_updates),
+        ):
+            if not value:
                 raise ConfigError(f"{path}: key '{key}' is empty")
         last = self.ippo_updates[-1]
-        check_checkpoints(path, "ippo_updates", self.ippo_updates, "last", last)
+        check_checkpoints(path, "baseline.updates", self.ippo_updates, "last", last)
         if not 0.0 <= self.discount < 1.0:
             raise ConfigError(
-                f"{path}: key 'discount' is {self.discount}; expected in [0, 1)"
+                f"{path}: key 'game.discount' is {self.discount}; expected in [0, 1)"
             )
-        for key in ("step_size", "ippo_learning_rate"):
-            if not getattr(self, key) > 0:
-                raise ConfigError(
-                    f"{path}: key '{key}' is {getattr(self, key)}; expected > 0"
-                )
+        for key, value in (
+            ("solver.step_size", self.step_size),
+            ("baseline.learning_rate", self.ippo_learning_rate),
+        ):
+            if not value > 0:
+                raise ConfigError(f"{path}: key '{key}' is {value}; expected > 0")
         if (self.ippo_envs * self.ippo_steps) % 4:
             raise ConfigError(
-                f"{path}: keys 'ippo_envs' x 'ippo_steps' is "
+                f"{path}: keys 'baseline.envs' x 'baseline.steps' is "
                 f"{self.ippo_envs * self.ippo_steps}; expected a multiple of 4 "
                 "(IPPO's minibatches)"
             )
@@ -261,7 +292,8 @@ def figure(results: dict) -> bytes:
             xscale="log",
             yscale="log",
             xlabel="environment steps per game",
-            title=stat.replace("_", " "),
+            ylabel="optimality gap J* - J",
+            title=stat.replace("_", " ").replace("p90", "90th percentile"),
         )
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)

@@ -25,6 +25,7 @@ from marlmeta.experiments._loader import (
     check_dtype,
     check_sizes,
     check_solver_entries,
+    setting,
 )
 from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import GAMES, make_solver
@@ -32,7 +33,7 @@ from marlmeta.experiments.registry import GAMES, make_solver
 #: The registry names of the solvers a softmax experiment accepts.
 SOFTMAX_SOLVERS = ("GradientPlay", "NaturalGradientPlay")
 #: The zoo games a softmax experiment runs on (Zhang et al.'s G2, G3, G8).
-SOFTMAX_GAMES = ("seed001_g2", "seed001_g3", "seed001_g8")
+SOFTMAX_GAMES = ("zhang2022_g2", "zhang2022_g3", "zhang2022_g8")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,31 +79,49 @@ class SoftmaxMPGConfig(Experiment, experiment="softmax_mpg"):
     paper's appendix 8 does so for natural gradient play).
     """
 
+    game_source_refusal = (
+        "the softmax policy-gradient experiment of Zhang et al. runs on its "
+        "named potential games (key 'game' is one of their names) and reads "
+        "their potential function; an arbitrary game has none"
+    )
+
     name: str
     experiment: str
-    game: str
+    game: str = setting(
+        "game", key="name", doc="the game's registry name (``marlmeta list games``)"
+    )
     solvers: tuple[SoftmaxSolverEntry, ...]
-    init: tuple[tuple[float, ...], ...] | None = None
-    plot_steps: int = 600
-    stride: int = 100
-    trajectory_of: str | None = None
-    dtype: str = "float64"
+    init: tuple[tuple[float, ...], ...] | None = setting(
+        "run",
+        None,
+        doc="the initial policy, one probability vector per player (``null``: uniform)",
+    )
+    plot_steps: int = setting("output", 600, doc="every iteration up to it is recorded")
+    stride: int = setting("output", 100)
+    trajectory_of: str | None = setting(
+        "output",
+        None,
+        doc="the label of the solver whose policy and ``Qbar`` paths are drawn too",
+    )
+    dtype: str = setting("run", "float64")
     description: str = ""
 
     def check(self, path: str) -> None:
         labels = [e.label for e in self.solvers]
         if self.trajectory_of is not None and self.trajectory_of not in labels:
             raise ConfigError(
-                f"{path}: key 'trajectory_of' is {self.trajectory_of!r}; "
+                f"{path}: key 'output.trajectory_of' is {self.trajectory_of!r}; "
                 f"expected one of the solver labels: {', '.join(labels)}"
             )
         if self.game not in SOFTMAX_GAMES:
             raise ConfigError(
-                f"{path}: key 'game' is {self.game!r}; "
+                f"{path}: key 'game.name' is {self.game!r}; "
                 f"expected one of: {', '.join(SOFTMAX_GAMES)}"
             )
-        check_sizes(path, {"plot_steps": self.plot_steps, "stride": self.stride})
-        check_dtype(path, "dtype", self.dtype)
+        check_sizes(
+            path, {"output.plot_steps": self.plot_steps, "output.stride": self.stride}
+        )
+        check_dtype(path, "run.dtype", self.dtype)
         check_solver_entries(path, self.solvers, SOFTMAX_SOLVERS)
         for k, e in enumerate(self.solvers):
             check_sizes(path, {f"solvers[{k}].num_steps": e.num_steps})
@@ -115,7 +134,7 @@ class SoftmaxMPGConfig(Experiment, experiment="softmax_mpg"):
         for i, p in enumerate(self.init or ()):
             if any(x <= 0 for x in p) or abs(sum(p) - 1.0) > 1e-6:
                 raise ConfigError(
-                    f"{path}: key 'init[{i}]' is {list(p)}; expected positive "
+                    f"{path}: key 'run.init[{i}]' is {list(p)}; expected positive "
                     "probabilities summing to 1"
                 )
 
@@ -273,7 +292,11 @@ def _aggregate(config: SoftmaxMPGConfig, parts: list[SoftmaxChunk]) -> dict:
             check["agrees"] = bool(agrees)
             row["paper"].append(check)
             results["paper_values_agree"] &= bool(agrees)
-        row["bound"] = _theorem5(config, entry)
+        row["bound"] = (
+            _barrier_theorem(config, entry)
+            if entry.barrier > 0
+            else _theorem5(config, entry)
+        )
         results["solvers"].append(row)
     results["finite"] = finite
     return results
@@ -319,15 +342,79 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
             "bound": float(bound.value),
             "printed": float(bound.printed),
             "ratio": float(bound.value) / max(measured, 1e-300),
+            "drawn": float(np.sqrt(bound.value)),
+            "drawn_label": "Theorem 5 bound on the RMS NE-gap over T",
+        }
+    return out
+
+
+#: Zhang et al. Theorems 6 and 7 (log barrier): rule, calculator, what the
+#: bound bounds, and its name on the figure.
+_BARRIER = {
+    "GradientPlay": (
+        "barrier_gradient_play_step_size", "zhang_theorem6", "min_gap",
+        "Theorem 6 bound on the least NE-gap over T",
+    ),
+    "NaturalGradientPlay": (
+        "barrier_natural_gradient_play_step_size", "zhang_theorem7", "mean_gap",
+        "Theorem 7 bound on the mean NE-gap over T",
+    ),
+}  # fmt: skip
+
+
+def _barrier_theorem(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
+    """Zhang et al. Theorem 6 (log-barrier gradient play: the least NE-gap of
+    the iterates ``t < T``) or 7 (log-barrier natural gradient play, no clip:
+    their mean NE-gap): whether it applies (uniform start, step size within
+    the rule, rewards spanning at most 1) and, where it does, the bound beside
+    the measured quantity (:mod:`marlmeta.theory`)."""
+    rule, name, quantity, label = _BARRIER[entry.solver]
+    out = {
+        "theorem": f"Zhang et al. 2022, {name} ({entry.solver}, log barrier): "
+        f"{quantity} of the iterates t < T",
+        "condition": "uniform start, no clip, step size at most the theorem's "
+        "rule, every reward range at most 1",
+    }
+    game, init = _game_and_init(config)
+    out["rule_step_size"] = float(getattr(M.theory, rule)(game, entry.barrier))
+    theorem = getattr(M.theory, name)
+    # the hypotheses, read before any trajectory is computed (the calculator
+    # checks the same and its answer is kept below)
+    out["applies"] = bool(
+        config.init is None
+        and entry.clip is None
+        and entry.step_size <= out["rule_step_size"] * (1 + 1e-9)
+        and float(M.theory.largest_reward_range(game)) <= 1 + 1e-9
+    )
+    if out["applies"]:
+        solver = make_solver(
+            entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
+        )
+        traj = M.theory.softmax_trajectory(solver, game, entry.num_steps, init)
+        bound = theorem(game, entry.step_size, entry.barrier, traj)
+        out["applies"] = bool(bound.applies)
+        if not out["applies"]:
+            return out
+        measured = float(getattr(M.theory, quantity)(traj))
+        out[f"measured_{quantity}"] = measured
+        if not np.isfinite(float(bound.value)):
+            out["note"] = "threshold not reached: the theorem says nothing at T"
+            return out
+        out |= {
+            "bound": float(bound.value),
+            "printed": float(bound.printed),
+            "ratio": float(bound.value) / max(measured, 1e-300),
+            "drawn": float(bound.value),
+            "drawn_label": label,
         }
     return out
 
 
 _PANELS = (
-    ("ne_gap", "(a) NE-gap", "linear"),
-    ("grad_norm", "(b) ||grad Phi||", "linear"),
-    ("lojasiewicz", "(c) c(theta)", "log"),
-    ("potential", "(d) Phi", "linear"),
+    ("ne_gap", "(a) NE-gap", "linear", "NE-gap"),
+    ("grad_norm", "(b) ||grad Phi||", "linear", "gradient norm of the potential"),
+    ("lojasiewicz", "(c) c(theta)", "log", "least probability of a best reply"),
+    ("potential", "(d) Phi", "linear", "potential Phi"),
 )
 
 
@@ -345,17 +432,17 @@ def figure(results: dict) -> bytes:
         t = np.asarray(row["t"])
         keep = t <= stop
         style = "-" if row["barrier"] > 0 else "--"
-        for ax, (field, _, _) in zip(axes.flat, _PANELS, strict=False):
+        for ax, (field, *_) in zip(axes.flat, _PANELS, strict=False):
             y = np.asarray(row[field])[keep]
             ax.plot(t[keep], y, style, color=color, label=row["label"])
         bound = row.get("bound") or {}
-        if bound.get("applies"):
+        if "drawn" in bound:
             axes[0, 0].axhline(
-                np.sqrt(bound["bound"]),
+                bound["drawn"],
                 linestyle=(0, (8, 3)),
                 linewidth=1,
                 color=color,
-                label=f"Theorem 5 bound on the RMS NE-gap over T, {row['label']}",
+                label=f"{bound['drawn_label']}, {row['label']}",
             )
         if row["label"] == traj:
             for k in range(min(2, len(row["qbar_trace"]))):
@@ -368,17 +455,18 @@ def figure(results: dict) -> bytes:
                         ax.plot(t[keep], y[:, a], label=f"action {a + 1}")
                     ax.set(
                         xlabel="iteration t",
+                        ylabel=f"{name}_{k + 1}(a)",
                         title=f"{name}_{k + 1} ({traj})",
                     )
                     ax.grid(alpha=0.3)
                     ax.legend(fontsize=8)
-    drawn = any((row.get("bound") or {}).get("applies") for row in results["solvers"])
-    for k, (ax, (_, title, scale)) in enumerate(zip(axes.flat, _PANELS, strict=False)):
+    drawn = any("drawn" in (row.get("bound") or {}) for row in results["solvers"])
+    panels = zip(axes.flat, _PANELS, strict=False)
+    for k, (ax, (_, title, scale, ylabel)) in enumerate(panels):
         if k == 0 and drawn:  # the bounds can be orders of magnitude above
             scale = "log"
-        ax.set(xlabel="iteration t", title=title, yscale=scale)
+        ax.set(xlabel="iteration t", ylabel=ylabel, title=title, yscale=scale)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _plots.png(
-        fig, f"{results['name']} ({results['game']}, init {results['init']})"
-    )
+    title = f"Softmax gradient play on {results['game']} from {results['init']}"
+    return _plots.png(fig, f"{title} ({results['name']})")

@@ -12,6 +12,7 @@ from marlmeta.games._cooperative import (
     cooperative_reward as cooperative_reward,
     random_cooperative as random_cooperative,
 )
+from marlmeta.games._evaluation import Evaluation as Evaluation
 from marlmeta.games._families import (
     perturb_rewards as perturb_rewards,
     perturb_transitions as perturb_transitions,
@@ -34,13 +35,25 @@ from marlmeta.games._game import (
     FiniteHorizonGame as FiniteHorizonGame,
     MarkovGame as MarkovGame,
 )
+from marlmeta.games._legal import (
+    AbstractLegalActions as AbstractLegalActions,
+    AllLegal as AllLegal,
+    LegalActions as LegalActions,
+    legal_face as legal_face,
+    restrict_rows as restrict_rows,
+    uniform_rows as uniform_rows,
+)
+from marlmeta.games._linear_solves import (
+    AbstractLinearSolver as AbstractLinearSolver,
+    AutoSolve as AutoSolve,
+    DenseSolve as DenseSolve,
+    MatrixFreeSolve as MatrixFreeSolve,
+    OptimalPolicy as OptimalPolicy,
+    PolicyParts as PolicyParts,
+)
 from marlmeta.games._lq_tracking import (
     lq_tracking_family as lq_tracking_family,
     lq_tracking_potential as lq_tracking_potential,
-)
-from marlmeta.games._normal_form import (
-    from_normal_form as from_normal_form,
-    to_normal_form as to_normal_form,
 )
 from marlmeta.games._observations import (
     AbstractObservedGame as AbstractObservedGame,
@@ -48,11 +61,10 @@ from marlmeta.games._observations import (
     check_perfect_recall as check_perfect_recall,
     observe as observe,
 )
-from marlmeta.games._openspiel import (
-    from_openspiel as from_openspiel,
-    to_openspiel as to_openspiel,
+from marlmeta.games._poker import (
+    HANDS as HANDS,
+    parse_cards as parse_cards,
 )
-from marlmeta.games._openspiel_tree import from_openspiel_tree as from_openspiel_tree
 from marlmeta.games._private_types import (
     PrivateTypeGame as PrivateTypeGame,
     PublicTransitions as PublicTransitions,
@@ -73,4 +85,8 @@ from marlmeta.games._transitions import (
     DenseTransitions as DenseTransitions,
     FactoredTransitions as FactoredTransitions,
     SparseTransitions as SparseTransitions,
+)
+from marlmeta.games._turn_based import (
+    TurnBasedGame as TurnBasedGame,
+    TurnStep as TurnStep,
 )

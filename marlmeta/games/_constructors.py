@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from marlmeta.games._checks import _concrete, check_values, real_array, real_scalar
+from marlmeta._checks import check_values, concrete, real_array, real_scalar
 from marlmeta.games._game import DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.games._rewards import (
     AbstractRewards,
@@ -71,7 +71,7 @@ def _reward_model(rewards) -> AbstractRewards:
     """The compact reward model that fits concrete ``rewards`` exactly:
     identical interest (one table), two-player zero sum (``r_1 = -r_0``), or
     dense."""
-    r = _concrete(rewards)
+    r = concrete(rewards)
     if r is None or r.shape[0] < 2:
         return DenseRewards(rewards)
     if all(np.array_equal(r[0], x) for x in r[1:]):
@@ -85,7 +85,7 @@ def _potential(potential_reward, rewards):
     """The potential reward: as given, or the common reward of an
     identical-interest game (every player's rewards equal, concrete inputs)."""
     if potential_reward is None:
-        r = _concrete(rewards)
+        r = concrete(rewards)
         if r is not None and all(np.array_equal(r[0], x) for x in r[1:]):
             return rewards[0]
         return None

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.games._checks import (
+from marlmeta._checks import (
     check_identical,
     count,
     counts,
@@ -149,7 +149,9 @@ def random_cooperative(
 
     The shared reward is ``U[0, 1]`` per ``(s, a_0, .., a_{N-1})`` (the paper's
     ``r in [0, 1]``); transition rows and the initial distribution are flat
-    Dirichlet (normalised ``Exp(1)`` draws).
+    Dirichlet (normalised ``Exp(1)`` draws). A compiled convenience entry
+    point (its draws run as one program, compiled once per structure: counts,
+    sizes and dtype are static); the caller need not jit it.
 
     Args:
         key: PRNG key.

@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
-from marlmeta.games._checks import (
-    _concrete,
+from marlmeta._checks import (
+    concrete,
     count,
     counts,
     float_dtype,
@@ -195,6 +195,9 @@ _GENERATOR_ARGS = """
         dtype: floating dtype of the arrays.
 
     Transitions are flat-Dirichlet rows and the initial distribution too.
+    A compiled convenience entry point (its draws run as one program, compiled
+    once per structure: counts, sizes and dtype are static); the caller need
+    not jit it.
     """
 
 random_general_sum = _generator(
@@ -334,7 +337,7 @@ def perturb_transitions(
     num_games = _family_size(game, "perturb_transitions", num_games, std)
     probs = game.transitions.dense()
     shape = (num_games, *probs.shape)
-    p = _concrete(probs)
+    p = concrete(probs)
     n = game.num_players
     if p is not None and (p == p[(slice(None),) * 2 + (slice(0, 1),) * n]).all():
         shape = (num_games, *probs.shape[:2], *(1,) * n, probs.shape[-1])

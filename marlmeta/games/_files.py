@@ -5,9 +5,9 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
 - ``header``: UTF-8 JSON as a ``uint8`` array, with ``format``
   (``"marlmeta-game"``), ``version`` (:data:`FORMAT_VERSION`), ``kind`` (the
   game class: ``FiniteHorizonGame``, ``DiscountedMarkovGame`` or
-  ``ObservedGame``), ``tree`` (the game's structure: every module's class
-  and fields in order, static fields such as ``num_actions``, ``horizon`` or
-  ``linear_solver`` as JSON values,
+  ``ObservedGame``), ``tree`` (the game's structure: every module's class and
+  fields in order (the ``linear_solver`` strategy too), static fields such as
+  ``num_actions`` or ``horizon`` as JSON values,
   array fields as ``{"array": name}``) and ``sha256`` (per array, the SHA-256 of
   its dtype, shape and bytes);
 - one array per array leaf, named by its path in the game
@@ -15,13 +15,15 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
   ``observations.0``, ...).
 
 Every reward model (dense, zero-sum, identical-interest, stationary), every
-kernel (dense, sparse, factored), observation maps and cooperative games (a
-discounted game with identical rewards) are stored exactly: loading gives the
-same leaves (dtype, shape and bits) and the same static structure. Loading
-rebuilds the game through its classes' constructors, which check shapes and
-values, and through :func:`marlmeta.games.observe` for observation maps
-(perfect recall is checked again); any problem is a ``ValueError`` that names
-the file and what is wrong.
+kernel (dense, sparse, factored), observation maps, legal-action masks and
+cooperative games (a discounted game with identical rewards) are stored
+exactly: loading gives the same leaves (dtype, shape and bits) and the same
+static structure. Loading rebuilds the game through its classes'
+constructors, which check shapes and values, and through
+:func:`marlmeta.games.observe` for observation maps (perfect recall is checked
+again); any problem is a ``ValueError`` that names the file and what is wrong.
+A field added to a class since a file was written (the games' ``legal``)
+takes its default when the file lacks it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from marlmeta.games._game import (
     DiscountedMarkovGame,
     FiniteHorizonGame,
 )
+from marlmeta.games._legal import AllLegal, LegalActions
+from marlmeta.games._linear_solves import AutoSolve, DenseSolve, MatrixFreeSolve
 from marlmeta.games._observations import ObservedGame, observe
 from marlmeta.games._rewards import (
     DenseRewards,
@@ -75,6 +79,11 @@ _MODULES = _GAMES | {
         DenseTransitions,
         SparseTransitions,
         FactoredTransitions,
+        AutoSolve,
+        DenseSolve,
+        MatrixFreeSolve,
+        AllLegal,
+        LegalActions,
     )
 }
 
@@ -176,11 +185,18 @@ class _Reader(eqx.Module):
             self.fail(f"{name} has the unknown module {node.get('module')!r}")
         fields = node.get("fields")
         names = [f.name for f in dataclasses.fields(cls)]
-        if not isinstance(fields, dict) or list(fields) != names:
+        params = inspect.signature(cls.__init__).parameters
+        # Fields added since a file was written (e.g. ``legal``) take their
+        # defaults when they are absent.
+        required = [
+            k
+            for k in names
+            if params.get(k) is None or params[k].default is inspect.Parameter.empty
+        ]
+        if not isinstance(fields, dict) or list(fields) not in (names, required):
             self.fail(
                 f"{name} ({cls.__name__}) has fields {fields!r:.80}; expected {names}"
             )
-        params = inspect.signature(cls.__init__).parameters
         args = {
             (k if k in params else k.rstrip("_")): self.decode(v, f"{name}.{k}")
             for k, v in fields.items()

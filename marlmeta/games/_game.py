@@ -22,39 +22,56 @@ only the static checks run (validation of values is eager only).
 Every metric of :mod:`marlmeta.evaluation` is written against the methods of
 :class:`AbstractMarkovGame`; a new game kind implements :attr:`lead_shape`,
 :meth:`evaluate`, :meth:`averaged_q` and :meth:`optimal_values` and inherits all
-of them.
+of them. Each kind's evaluation engine lives beside it in this package
+(backward induction in :mod:`._backward_induction`, the linear-solve
+strategies in :mod:`._linear_solves`); this package imports nothing from
+:mod:`marlmeta.evaluation`.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta.evaluation import _discounted, _finite
-from marlmeta.games._checks import (
-    _at,
-    _concrete,
-    _fmt,
-    _index,
+from marlmeta._checks import (
     check_distributions,
     check_trailing,
     check_values,
+    concrete,
     count,
     counts,
+    fmt_value,
+    indexed_name,
     real_array,
+    unravel,
 )
+from marlmeta.games import _backward_induction as _backward, _linear_solves as _linear
+from marlmeta.games._evaluation import Evaluation
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions, AllLegal
 from marlmeta.games._rewards import AbstractRewards, as_rewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy, ProductPolicy
+from marlmeta.policies import AbstractPolicy, ProductPolicy, validate
 
 
 def _optional_array(name: str, x) -> Array | None:
     return None if x is None else real_array(name, x)
+
+
+def check_legal_kind(game) -> None:
+    """Raise ``ValueError`` unless ``game.legal`` is a legal-action kind whose
+    masks fit the game's steps, states and actions (checked at construction of
+    every finite-horizon kind)."""
+    if not isinstance(game.legal, AbstractLegalActions):
+        raise ValueError(
+            f"legal is a {type(game.legal).__name__}; expected a legal-action "
+            "kind (marlmeta.games.AllLegal or LegalActions)"
+        )
+    game.legal.check_shapes(game.horizon, game.num_states, game.num_actions)
 
 
 class AbstractMarkovGame(eqx.Module):
@@ -161,7 +178,9 @@ class AbstractMarkovGame(eqx.Module):
         """The state axes of a policy table: ``(H, S)`` or ``(S,)``."""
 
     @abc.abstractmethod
-    def evaluate(self, policy: AbstractPolicy, rewards=None, *, best: bool = False):
+    def evaluate(
+        self, policy: AbstractPolicy, rewards=None, *, best: bool = False
+    ) -> Evaluation:
         """Exact evaluation of a policy kind.
 
         Args:
@@ -170,10 +189,19 @@ class AbstractMarkovGame(eqx.Module):
             best: also compute each player's best-response values.
 
         Returns:
-            ``(V, B, br)``: values ``(M, S)`` (at step 0), best-response values
-            ``(N, S)`` or ``None``, deterministic best responses (one-hot, one
-            table per player) or ``None``.
+            An :class:`~marlmeta.games.Evaluation`: values ``(M, S)`` (at step
+            0), and with ``best`` the best-response values ``(N, S)`` and the
+            deterministic best responses (one-hot, one table per player).
         """
+
+    def initial_values(self, policy, *, best: bool, caller: str):
+        """``(initial @ V, initial @ B or None, best responses)`` of a policy,
+        checked first (:func:`marlmeta.policies.validate`, and no probability on
+        an illegal action: :meth:`AbstractLegalActions.check_policy`)."""
+        policy = self.legal.check_policy(validate(self, policy, caller=caller), caller)
+        ev = self.evaluate(policy, best=best)
+        b = None if ev.best_values is None else ev.best_values @ self.initial
+        return ev.values @ self.initial, b, ev.best_responses
 
     @abc.abstractmethod
     def averaged_q(self, policy: AbstractPolicy) -> tuple[Array, ...]:
@@ -219,23 +247,33 @@ class AbstractMarkovGame(eqx.Module):
         del h
         return jnp.full(self.num_players, state, jnp.int32)
 
+    def policy_masks(self) -> tuple[Array, ...]:
+        """Per player the legal mask of the rows of a policy table (boolean
+        ``(*lead, A_i)`` per state; per observation for observation games)."""
+        return self.legal.masks(self.lead_shape, self.num_actions)
+
     def observation_policy(self, tables) -> AbstractPolicy:
         """The policy whose player ``i`` plays ``tables[i][(h,) o, :]`` on its
         observation ``o`` (tables ``(*lead[:-1], O_i, A_i)``): here a product
         policy on states."""
         return ProductPolicy(tuple(tables))
 
+    def require_kind(self, kind: type, needs: str, caller: str) -> None:
+        """Raise ``ValueError`` (``"{caller} needs {needs}"``) unless this game
+        is of the game kind ``kind``: a precondition, checked once at a public
+        entry point."""
+        if not isinstance(self, kind):
+            raise ValueError(f"{caller} needs {needs}; game is a {type(self).__name__}")
+
     def require_discounted(self, caller: str) -> None:
         """Raise ``ValueError`` unless the game is discounted."""
-        raise ValueError(
-            f"{caller} needs a DiscountedMarkovGame; game is a {type(self).__name__}"
-        )
+        self.require_kind(DiscountedMarkovGame, "a DiscountedMarkovGame", caller)
 
-    def require_finite_horizon(self, caller: str) -> None:
+    def require_finite_horizon(
+        self, caller: str, needs: str = "finite-horizon games"
+    ) -> None:
         """Raise ``ValueError`` unless the game has a finite horizon."""
-        raise ValueError(
-            f"{caller} needs finite-horizon games; game is a {type(self).__name__}"
-        )
+        self.require_kind(FiniteHorizonGame, needs, caller)
 
     def require_observations(self, caller: str) -> None:
         """Raise ``ValueError`` unless the game carries observation maps."""
@@ -263,6 +301,9 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward: ``(H, S, A_0, .., A_{N-1})`` or ``None``.
         num_actions: ``(A_0, .., A_{N-1})``.
         horizon: ``H``.
+        legal: the legal actions (:mod:`marlmeta.games._legal`):
+            :class:`~marlmeta.games.AllLegal` (default) or per-player masks
+            ``(H, S, A_i)`` (:class:`~marlmeta.games.LegalActions`).
 
     Every player sees the state; a game whose players see observations is an
     :class:`~marlmeta.games.ObservedGame` (:func:`marlmeta.games.observe`).
@@ -274,6 +315,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
     potential_reward: Float[Array, "H S *A"] | None
     num_actions: tuple[int, ...] = eqx.field(static=True)
     horizon: int = eqx.field(static=True)
+    legal: AbstractLegalActions
     _state_axes: ClassVar[int] = 2
 
     def __init__(
@@ -284,6 +326,7 @@ class FiniteHorizonGame(AbstractMarkovGame):
         potential_reward,
         num_actions,
         horizon,
+        legal: AbstractLegalActions = ALL_LEGAL,
     ):
         """``reward_model``: a reward model or a dense ``(N, H, S, *A)`` array.
 
@@ -297,6 +340,10 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.potential_reward = _optional_array("potential_reward", potential_reward)
         self.num_actions = num_actions
         self.horizon = count("horizon", horizon)
+        self.legal = legal
+
+    def __check_init__(self):
+        check_legal_kind(self)
 
     def _step_sizes(self):
         return (self.horizon,)
@@ -309,16 +356,19 @@ class FiniteHorizonGame(AbstractMarkovGame):
         return (self.horizon, self.num_states)
 
     def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _finite.backward(self, policy, rewards, best=best)[:3]
+        return _backward.backward(self, policy, rewards, best=best)
 
     def averaged_q(self, policy):
-        return _finite.backward(self, policy, averaged=True)[3]
+        return _backward.backward(self, policy, averaged=True).averaged_q
 
     def optimal_values(self, reward):
-        return _finite.optimal_values(self, reward)
+        return _backward.optimal_values(self, reward)
 
-    def require_finite_horizon(self, caller: str) -> None:
-        del caller
+    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
+        """State reach probabilities ``c_h(s)`` under a product policy:
+        ``c_0 = initial``, ``c_{h+1}(s') = sum_{s, a} c_h(s) pi_h(a|s)
+        P_h(s'|s, a)``."""
+        return _backward.reach(self, policy)
 
     def step_policy(self, policy, h):
         return policy.at(h)
@@ -347,8 +397,9 @@ MarkovGame = FiniteHorizonGame
 class DiscountedMarkovGame(AbstractMarkovGame):
     """Infinite-horizon discounted ``N``-player Markov game.
 
-    Evaluated by linear solves: dense ``S x S`` ones for small games, matrix-free
-    GMRES through ``expectation`` for large ones (``linear_solver``).
+    Evaluated by linear solves, a strategy object (``linear_solver``): dense
+    ``S x S`` ones for small games, matrix-free GMRES through ``expectation``
+    for large ones.
 
     Attributes:
         reward_model: the rewards ``(N, S, A_0, .., A_{N-1})`` (as ``rewards``).
@@ -358,9 +409,12 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         discount: ``gamma`` in ``[0, 1)``, an array leaf (vmappable,
             differentiable).
         num_actions: ``(A_0, .., A_{N-1})``.
-        linear_solver: static; ``"dense"`` (exact LU of ``S x S`` systems),
-            ``"iterative"`` (matrix-free, to a tolerance of ``1e-12`` in float64
-            and ``1e-6`` in float32) or ``"auto"`` (dense up to 2,000 states).
+        linear_solver: static strategy: :class:`~marlmeta.games.DenseSolve`
+            (exact LU of ``S x S`` systems), :class:`~marlmeta.games.MatrixFreeSolve`
+            (GMRES, to a tolerance of ``1e-12`` in float64 and ``1e-6`` in
+            float32) or :class:`~marlmeta.games.AutoSolve` (the default: dense
+            up to 2,000 states); the names ``"dense"``, ``"iterative"`` and
+            ``"auto"`` are accepted at construction.
     """
 
     reward_model: AbstractRewards
@@ -369,7 +423,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
     potential_reward: Float[Array, " S *A"] | None
     discount: Float[Array, ""]
     num_actions: tuple[int, ...] = eqx.field(static=True)
-    linear_solver: Literal["auto", "dense", "iterative"] = eqx.field(static=True)
+    linear_solver: _linear.AbstractLinearSolver = eqx.field(static=True)
     _state_axes: ClassVar[int] = 1
 
     def __init__(
@@ -380,7 +434,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         potential_reward,
         discount,
         num_actions,
-        linear_solver="auto",
+        linear_solver=_linear.LINEAR_SOLVERS["auto"],
     ):
         """``reward_model``: a reward model or a dense ``(N, S, *A)`` array.
 
@@ -393,27 +447,23 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         self.potential_reward = _optional_array("potential_reward", potential_reward)
         self.discount = real_array("discount", discount)
         self.num_actions = num_actions
-        self.linear_solver = linear_solver
+        self.linear_solver = _linear.as_linear_solver(linear_solver)
 
     def __check_init__(self):
-        if self.linear_solver not in ("auto", "dense", "iterative"):
-            raise ValueError(
-                f"linear_solver is {self.linear_solver!r}; "
-                "expected 'auto', 'dense' or 'iterative'"
-            )
         batch = tuple(self.initial.shape[:-1])
         if tuple(self.discount.shape) != batch:
             raise ValueError(
                 f"discount has shape {tuple(self.discount.shape)}; expected "
                 f"{batch} (one per game)"
             )
-        g = _concrete(self.discount)
+        g = concrete(self.discount)
         if g is not None:
             bad = ~(np.isfinite(g) & (g >= 0) & (g < 1))
             if bad.any():
-                idx = _index(int(np.argmax(bad)), g.shape)
+                idx = unravel(int(np.argmax(bad)), g.shape)
                 raise ValueError(
-                    f"{_at('discount', idx)} is {_fmt(g[idx])}; expected [0, 1)"
+                    f"{indexed_name('discount', idx)} is {fmt_value(g[idx])}; "
+                    "expected [0, 1)"
                 )
 
     def _step_sizes(self):
@@ -427,18 +477,40 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         return (self.num_states,)
 
     def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _discounted.evaluate(self, policy, rewards, best=best)
+        rewards = self.rewards if rewards is None else rewards
+        return self.linear_solver.evaluate(self, policy, rewards, best=best)
 
     def averaged_q(self, policy):
-        if _discounted.is_dense(self):
-            return _discounted.parts(self, policy).qbar
-        return _discounted.iterative_averaged_q(self, policy)
+        return self.linear_solver.averaged_q(self, policy)
 
     def optimal_values(self, reward):
-        return _discounted.optimal_values(self, reward)
+        return _linear.optimal_values(self, reward)
 
-    def require_discounted(self, caller: str) -> None:
-        del caller
+    def optimal_policy(self, reward: Array) -> _linear.OptimalPolicy:
+        """Optimal values ``(S,)`` of the joint-action MDP with ``reward`` and a
+        deterministic optimal joint action per state (the flat row-major index
+        of ``(a_0, .., a_{N-1})``), by the game's ``linear_solver``."""
+        return self.linear_solver.optimal_policy(self, reward)
+
+    def next_state_tensor(self, dtype) -> Float[Array, "S S *A"]:
+        """The dense ``E[s', s, a] = P(s'|s, a)``, formed through
+        ``expectation`` (for dense metrics of small games)."""
+        return _linear.next_state_tensor(self, dtype)
+
+    def visitation(self, policy: AbstractPolicy) -> Float[Array, " S"]:
+        """The discounted visitation ``d = (1 - gamma) (I - gamma
+        P_pi)^{-T} rho`` of any policy kind (dense solve); sums to 1."""
+        return _linear.visitation(self, policy)
+
+    def policy_parts(self, policy: AbstractPolicy) -> _linear.PolicyParts:
+        """Values, ``Qbar_i`` and the visitation of a policy from one dense
+        state kernel (the softmax quantities)."""
+        return _linear.parts(self, policy)
+
+    @property
+    def legal(self) -> AbstractLegalActions:
+        """Every action is legal (masks are per step: finite-horizon games)."""
+        return AllLegal()
 
     def step_policy(self, policy, h):
         del h
@@ -461,7 +533,7 @@ class DiscountedMarkovGame(AbstractMarkovGame):
             ):
                 raise ValueError(f"num_steps is {num_steps!r}; expected an int >= 1")
             return int(num_steps)
-        gamma = _concrete(self.discount)
+        gamma = concrete(self.discount)
         if gamma is None or gamma.ndim:
             raise ValueError(
                 "num_steps is None and the discount is traced or batched; pass "

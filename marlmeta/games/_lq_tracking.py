@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.games._checks import count, real_scalar
+from marlmeta._checks import count, real_scalar
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import StationaryRewards
 from marlmeta.games._transitions import FactoredTransitions

@@ -10,7 +10,10 @@ determines ``(obs[i][h, s], a_i)``. Two relaxations keep turn-based games
 legal: an action that is a **dummy** at ``(h, s)`` (neither the rewards nor the
 transitions depend on it: the player does not act there) is not recalled, and
 successors from which the player never acts again (e.g. an absorbing terminal
-state) are not checked.
+state) are not checked; illegal actions (the game's legal masks) are never
+played, so they are not checked either. States a player observes alike must
+have the same legal actions (a state where all are legal, a dummy move,
+excepted).
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta.evaluation import _finite
-from marlmeta.games._checks import _concrete
-from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame
+from marlmeta._checks import concrete
+from marlmeta.games import _backward_induction as _backward
+from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame, check_legal_kind
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy, ObservationPolicy
-from marlmeta.policies._observation import pool
+from marlmeta.policies import AbstractPolicy, ObservationPolicy, pool
 
 
 class AbstractObservedGame(AbstractMarkovGame):
@@ -39,12 +42,15 @@ class AbstractObservedGame(AbstractMarkovGame):
     :meth:`observation_policy`), evaluated by backward induction on states
     after lifting, with best responses over observation policies. A kind
     implements :meth:`observation_policy`, :meth:`pool` and :attr:`observations`
-    (and has the fields of :class:`~marlmeta.games.FiniteHorizonGame` plus
-    ``num_observations``). Algorithm 1 on observations is
+    (and has the fields of :class:`~marlmeta.games.FiniteHorizonGame`, legal
+    actions included, plus ``num_observations``). Algorithm 1 on observations is
     :class:`marlmeta.solvers.ObservedZeroSumOMD`.
     """
 
     _state_axes: ClassVar[int] = 2
+
+    def __check_init__(self):
+        check_legal_kind(self)
 
     @abc.abstractmethod
     def observation_policy(self, tables) -> AbstractPolicy:
@@ -65,6 +71,7 @@ class AbstractObservedGame(AbstractMarkovGame):
             self.potential_reward,
             self.num_actions,
             self.horizon,
+            self.legal,
         )
 
     def _step_sizes(self):
@@ -78,18 +85,18 @@ class AbstractObservedGame(AbstractMarkovGame):
         return (self.horizon, self.num_states)
 
     def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _finite.backward(self, policy, rewards, best=best)[:3]
+        return _backward.backward(self, policy, rewards, best=best)
 
     def averaged_q(self, policy):
-        return _finite.backward(self, policy, averaged=True)[3]
-
-    def reach(self, policy) -> Float[Array, "H S"]:
-        """State reach probabilities ``c_h(s)`` under ``policy`` (a kind may
-        compute them on its own layout)."""
-        return _finite.reach(self, policy)
+        return _backward.backward(self, policy, averaged=True).averaged_q
 
     def optimal_values(self, reward):
-        return _finite.optimal_values(self, reward)
+        return _backward.optimal_values(self, reward)
+
+    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
+        """State reach probabilities ``c_h(s)`` under a product policy (as
+        :meth:`FiniteHorizonGame.reach`)."""
+        return _backward.reach(self, policy)
 
     def step_policy(self, policy, h):
         return policy.at(h)
@@ -104,8 +111,10 @@ class AbstractObservedGame(AbstractMarkovGame):
     def episode_steps(self, num_steps):
         return self.states().episode_steps(num_steps)
 
-    def require_finite_horizon(self, caller: str) -> None:
-        del caller
+    def require_finite_horizon(
+        self, caller: str, needs: str = "finite-horizon games"
+    ) -> None:
+        del caller, needs
 
     def require_observations(self, caller: str) -> None:
         del caller
@@ -115,6 +124,11 @@ class AbstractObservedGame(AbstractMarkovGame):
             f"{caller} needs a game whose policies live on states; game is an "
             f"{type(self).__name__} (observation maps): use its observation "
             "solvers, e.g. marlmeta.solvers.ObservedZeroSumOMD"
+        )
+
+    def policy_masks(self):
+        return self.legal.per_observation(
+            self.lead_shape, self.num_actions, self.observations, self.num_observations
         )
 
     @property
@@ -132,8 +146,8 @@ class ObservedGame(AbstractObservedGame):
     policies are :class:`~marlmeta.policies.ObservationPolicy`.
 
     The fields ``reward_model``, ``transitions``, ``initial``,
-    ``potential_reward``, ``num_actions`` and ``horizon`` are those of
-    :class:`~marlmeta.games.FiniteHorizonGame`.
+    ``potential_reward``, ``num_actions``, ``horizon`` and ``legal`` are those
+    of :class:`~marlmeta.games.FiniteHorizonGame`.
 
     Attributes:
         observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``.
@@ -148,6 +162,7 @@ class ObservedGame(AbstractObservedGame):
     horizon: int = eqx.field(static=True)
     observations: tuple[Int[Array, "H S"], ...]
     num_observations: tuple[int, ...] = eqx.field(static=True)
+    legal: AbstractLegalActions = ALL_LEGAL
 
     def observation_policy(self, tables) -> ObservationPolicy:
         return ObservationPolicy(tuple(tables), tuple(self.observations))
@@ -206,10 +221,35 @@ def observe(
         game.horizon,
         tuple(jnp.asarray(o, jnp.int32) for o in maps),
         tuple(counts),
+        game.legal,
     )
+    _check_legal(out)
     if check:
         check_perfect_recall(out)
     return out
+
+
+def _check_legal(game: ObservedGame) -> None:
+    """Raise ``ValueError`` unless, for every player, the states it observes
+    alike have the same legal actions (a state where every action is legal, a
+    dummy move, excepted): an observation policy's row is then legal at every
+    state it is played in."""
+    masks = game.legal.masks(game.lead_shape, game.num_actions)
+    per_obs = game.legal.per_observation(
+        game.lead_shape, game.num_actions, game.observations, game.num_observations
+    )
+    for i, (m, mo, o) in enumerate(zip(masks, per_obs, game.observations, strict=True)):
+        m, mo, o = np.asarray(m), np.asarray(mo), np.asarray(o)
+        lifted = np.take_along_axis(mo, o[..., None], axis=-2)
+        bad = (lifted != m).any(-1) & ~m.all(-1)
+        if bad.any():
+            h, s = (int(k) for k in np.unravel_index(np.argmax(bad), bad.shape))
+            raise ValueError(
+                f"legal[{i}][{h}, {s}] is {m[h, s].tolist()}, but player {i}'s "
+                f"observation {int(o[h, s])} at step {h} has the legal actions "
+                f"{lifted[h, s].tolist()} elsewhere; states observed alike need "
+                "the same legal actions"
+            )
 
 
 def _dummies(game: ObservedGame, nxt, prob) -> list[np.ndarray]:
@@ -246,11 +286,12 @@ def check_perfect_recall(game: ObservedGame) -> None:
     """
     game.require_observations("check_perfect_recall")
     game.require_one_game("check_perfect_recall")
-    initial = _concrete(game.initial)
+    initial = concrete(game.initial)
     nxt, prob = game.transitions.support()
     H, S = game.horizon, game.num_states
     t_of = (lambda h: h) if prob.shape[0] == H else (lambda h: 0)
     dummy = _dummies(game, nxt, prob)
+    legal = [np.asarray(m) for m in game.legal.masks(game.lead_shape, game.num_actions)]
     # Forward reachability under any actions.
     reach = np.zeros((H, S), bool)
     reach[0] = initial > 0
@@ -272,6 +313,8 @@ def check_perfect_recall(game: ObservedGame) -> None:
             grid = np.indices(prob[t].shape)  # (s, a_0, .., a_{N-1}, k)
             succ = nxt[t]
             keep = (prob[t] > 0) & reach[h][grid[0]] & acts[h + 1][succ]
+            for j, m in enumerate(legal):  # illegal actions are never played
+                keep &= m[h][grid[0], grid[1 + j]]
             s, a, s2 = grid[0][keep], grid[1 + i][keep], succ[keep]
             a = np.where(dummy[i][h][s], -1, a)
             key, val = obs[h + 1, s2], np.stack([obs[h, s], a], axis=1)

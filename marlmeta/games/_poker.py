@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from phevaluator import evaluate_cards
 
+from marlmeta._checks import count, real_array, real_scalar
 from marlmeta.games._betting import (
     _check_variant,
     betting_game,
@@ -42,7 +43,6 @@ from marlmeta.games._betting import (
     betting_type_game,
     betting_type_rewards,
 )
-from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._families import stack as stack_games
 from marlmeta.games._observations import ObservedGame
 from marlmeta.games._private_types import PrivateTypeGame

@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta.games._checks import check_trailing
+from marlmeta._checks import check_trailing
+from marlmeta.games._legal import ALL_LEGAL, AbstractLegalActions
 from marlmeta.games._observations import AbstractObservedGame
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
@@ -122,8 +123,8 @@ class PrivateTypeGame(AbstractObservedGame):
     text), each player seeing its own type and the public slot.
 
     The fields ``reward_model``, ``transitions``, ``initial``,
-    ``potential_reward``, ``num_actions`` and ``horizon`` are those of
-    :class:`~marlmeta.games.FiniteHorizonGame`, on the states laid out as in
+    ``potential_reward``, ``num_actions``, ``horizon`` and ``legal`` are those
+    of :class:`~marlmeta.games.FiniteHorizonGame`, on the states laid out as in
     the module text (``initial`` carries the joint type distribution).
 
     Attributes:
@@ -141,6 +142,7 @@ class PrivateTypeGame(AbstractObservedGame):
     slots: tuple[Int[Array, "H P"], ...]
     num_types: tuple[int, ...] = eqx.field(static=True)
     num_observations: tuple[int, ...] = eqx.field(static=True)
+    legal: AbstractLegalActions = ALL_LEGAL
 
     def __check_init__(self):
         size = int(np.prod(self.num_types)) * self.slots[0].shape[-1]

@@ -31,10 +31,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from marlmeta.games._checks import (
-    _concrete,
+from marlmeta._checks import (
     check_identical,
     check_values,
+    concrete,
     count,
     real_array,
 )
@@ -65,7 +65,7 @@ class AbstractRewards(eqx.Module):
         ``"independent"`` (general sum). Dense tables are compared when
         concrete; for traced dense tables the structure is unknown (``None``).
         """
-        r = _concrete(self.dense(entry_ndim))
+        r = concrete(self.dense(entry_ndim))
         if r is None:
             return None
         r = np.moveaxis(r, r.ndim - entry_ndim - 1, 0)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
-from marlmeta.games._checks import count, counts, float_dtype
+from marlmeta._checks import count, counts, float_dtype
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
@@ -95,7 +95,9 @@ _ARGS = """
 
     Every ``(h, s, a)`` has ``fan_out`` successors drawn uniformly from the
     states (repeats allowed; they add up) with flat-Dirichlet probabilities;
-    the initial distribution is flat Dirichlet too.
+    the initial distribution is flat Dirichlet too. A compiled convenience
+    entry point (its draws run as one program, compiled once per structure:
+    counts, sizes and dtype are static); the caller need not jit it.
 
     Args:
         key: PRNG key.

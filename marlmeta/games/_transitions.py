@@ -16,7 +16,7 @@ A kernel has a time axis of length ``H`` (time-inhomogeneous) or ``1``
 
 Every kernel checks itself at construction: real probabilities always,
 integer successor indices always, and, on concrete arrays, rows on the simplex
-(within :func:`~marlmeta.games._checks.prob_tol` of the dtype) and successors in
+(within :func:`~marlmeta._checks.prob_tol` of the dtype) and successors in
 range; a ``ValueError`` names the array, the index and the value. Sizes
 (``num_steps``, ``num_states``, ``num_actions``) are those of one kernel; a batch
 of kernels is read under ``jax.vmap``.
@@ -33,17 +33,17 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta._sampling import draw
-from marlmeta.games._checks import (
-    _concrete,
-    _dtype_of,
-    _fmt,
-    _index,
+from marlmeta._checks import (
+    array_dtype,
     check_distributions,
     check_trailing,
+    concrete,
     count,
+    fmt_value,
     real_array,
+    unravel,
 )
+from marlmeta._sampling import draw
 
 #: Fan-outs up to this are summed by unrolled adds, longer ones by a loop.
 _UNROLL = 16
@@ -157,6 +157,21 @@ class AbstractTransitions(eqx.Module):
         (out,) = jax.linear_transpose(lambda v: self.expectation(h, v), zero)(mass)
         return out
 
+    def successor_probs(
+        self, h, state, actions: Int[Array, " N"]
+    ) -> Float[Array, " S"]:
+        """The row ``P_h(. | state, actions)``, ``(S,)``, of every kernel kind.
+
+        :meth:`propagate` of the one-hot mass at ``(state, actions)``: exact
+        (every other term of the sum is an exact zero), and nothing of size
+        ``S x S`` is formed.
+        """
+        probe = jnp.zeros(self.num_states, jnp.float32)
+        out = jax.eval_shape(lambda: self.expectation(h, probe))
+        index = (state, *(actions[i] for i in range(len(out.shape) - 1)))
+        mass = jnp.zeros(out.shape, out.dtype).at[index].set(1)
+        return self.propagate(h, mass)
+
     def support(self) -> tuple[np.ndarray, np.ndarray]:
         """The kernel as NumPy successor lists ``(next_state, prob)``, each
         ``(num_steps, S, A_0, .., A_{N-1}, K)`` (dense kernels: ``K = S``)."""
@@ -234,18 +249,18 @@ class SparseTransitions(AbstractTransitions):
     def __init__(self, next_state, prob, num_states: int | None = None):
         """``num_states`` defaults to the state axis of one kernel,
         ``next_state.shape[1]`` (give it for a batch)."""
-        if _dtype_of("transitions.next_state", next_state).kind not in "iu":
+        if array_dtype("transitions.next_state", next_state).kind not in "iu":
             real_array("transitions.next_state", next_state)  # names a bad value
-            nxt = _concrete(next_state)
+            nxt = concrete(next_state)
             if nxt is None:
                 raise ValueError(
                     f"transitions.next_state has dtype {next_state.dtype}; "
                     "expected integer state indices"
                 )
             frac = nxt != np.round(nxt)
-            idx = _index(int(np.argmax(frac)), nxt.shape) if nxt.ndim else ()
+            idx = unravel(int(np.argmax(frac)), nxt.shape) if nxt.ndim else ()
             raise ValueError(
-                f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])} "
+                f"transitions.next_state{list(idx)} is {fmt_value(nxt[idx])} "
                 f"(dtype {nxt.dtype}); expected integer state indices"
             )
         self.next_state = jnp.asarray(next_state, dtype=jnp.int32)
@@ -262,13 +277,13 @@ class SparseTransitions(AbstractTransitions):
                 f"transitions.prob {self.prob.shape}; expected one shape "
                 "(T, S, A_0, .., A_(N-1), K)"
             )
-        nxt = _concrete(self.next_state)
+        nxt = concrete(self.next_state)
         if nxt is not None:
             out = (nxt < 0) | (nxt >= self.num_states_)
             if out.any():
-                idx = _index(int(np.argmax(out)), nxt.shape)
+                idx = unravel(int(np.argmax(out)), nxt.shape)
                 raise ValueError(
-                    f"transitions.next_state{list(idx)} is {_fmt(nxt[idx])}; "
+                    f"transitions.next_state{list(idx)} is {fmt_value(nxt[idx])}; "
                     f"expected a state in [0, {self.num_states_})"
                 )
         check_distributions("transitions.prob", self.prob)

@@ -23,7 +23,7 @@ observation ``k n_i + t_i`` of the public slot ``k = slots_i[h, p]``). With
 
 The reach is the forward step ``c_{h+1} = P_h^T (c_h pi_h)``, the transpose of
 the same contraction. These are the numbers of the generic backward
-induction (:mod:`marlmeta.evaluation._finite`) on the same states, computed in
+induction (:mod:`marlmeta.games._backward_induction`) on the same states, computed in
 a different order (equal to rounding).
 """
 
@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from marlmeta.games._evaluation import Evaluation
 from marlmeta.policies import type_table
 
 if TYPE_CHECKING:
@@ -158,10 +159,11 @@ def type_backward(
     (private-type games are short: compile time grows with ``H``).
 
     Returns:
-        ``(V_0, B_0, br)`` as :func:`marlmeta.evaluation._finite.backward`:
-        values ``(M, S)``, best-response values ``(N, S)`` (or ``None``) and
-        the best responses, one-hot per observation ``(H, O_i, A_i)`` (or
-        ``None``).
+        An :class:`~marlmeta.games.Evaluation` as
+        :func:`marlmeta.games._backward_induction.backward` gives (no averaged
+        Q-functions): values ``(M, S)``, best-response values ``(N, S)`` (or
+        ``None``) and the best responses, one-hot per observation ``(H, O_i,
+        A_i)`` (full-state deviations: ``(H, S, A_i)``) or ``None``.
     """
     rewards = game.rewards if rewards is None else rewards
     m, n = rewards.shape[0], game.num_players
@@ -174,19 +176,25 @@ def type_backward(
     # instead of materialising the stack
     r = [rewards[k].reshape(game.horizon, *grid, *actions) for k in range(m)]
     c = [type_reach(game, policy, i, dtype) for i in range(n)] if best else None
-    v = jnp.zeros((m, *grid), dtype)
-    b = jnp.zeros((n, *grid), dtype) if best else None
+    v = [jnp.zeros(grid, dtype)] * m  # per table, per player: no stacked copies
+    b = [jnp.zeros(grid, dtype)] * n if best else None
     brs = []
     for h in reversed(range(game.horizon)):
         tables = _step_tables(game, policy, h, dtype)
-        nxt = v if b is None else jnp.concatenate([v, b])
-        ev = next_values(game.transitions.next_public[h], nxt)
-        v = jnp.stack([joint_expect(r[k][h] + ev[k], tables) for k in range(m)])
+        nxt_public = game.transitions.next_public[h]
+        v = [
+            joint_expect(r[k][h] + next_values(nxt_public, v[k]), tables)
+            for k in range(m)
+        ]
         if b is None:
             continue
         b_h, br = [], []
         for i in range(n):
-            dev = expect_others(r[i][h] + ev[m + i], tables, i)  # (*grid, A_i)
+            q_i = r[i][h] + next_values(nxt_public, b[i])
+            dev = expect_others(q_i, tables, i)  # (*grid, A_i)
+            # best responses range over legal actions only (-inf elsewhere)
+            flat = dev.reshape(num_states, actions[i])
+            dev = game.legal.restrict(h, i, flat).reshape(dev.shape)
             best_h, choice = policy.deviations.choose(
                 dev,
                 c[i][h],
@@ -197,10 +205,12 @@ def type_backward(
             )
             b_h.append(best_h)
             br.append(choice)
-        b = jnp.stack(b_h)
+        b = b_h
         brs.append(br)
-    v0 = v.reshape(m, num_states)
+    v0 = jnp.stack(v).reshape(m, num_states)
     if b is None:
-        return v0, None, None
+        return Evaluation(values=v0)
     br = tuple(jnp.stack(x[::-1]) for x in zip(*brs, strict=True))
-    return v0, b.reshape(n, num_states), br
+    return Evaluation(
+        values=v0, best_values=jnp.stack(b).reshape(n, num_states), best_responses=br
+    )

@@ -1,11 +1,11 @@
 """Games of the papers and classic matrix games.
 
-The ``seed000_*`` games are those of appendix F of Mao, Qiu, Wang et al.,
+The ``mao2023_*`` games are those of appendix F of Mao, Qiu, Wang et al.,
 "Multi-Agent Meta-Reinforcement Learning: Sharper Convergence Rates with Task
 Similarity" (NeurIPS 2023): two-state games whose transitions depend on whether
 the players' actions match. The paper's reward tables are partly missing from
 its text; the tables used here are the library's choice and are stated in the
-configs that use them. The ``seed001_*`` games are those of Zhang, Mei, Dai,
+configs that use them. The ``zhang2022_*`` games are those of Zhang, Mei, Dai,
 Schuurmans, Li, "On the Global Convergence Rates of Decentralized Softmax
 Gradient Play in Markov Potential Games" (NeurIPS 2022), built from the
 authors' published code. :func:`ratio_game` is von Neumann's ratio game of the
@@ -19,8 +19,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from marlmeta._checks import count, real_array, real_scalar
 from marlmeta.games._betting import betting_game, betting_type_game
-from marlmeta.games._checks import count, real_array, real_scalar
 from marlmeta.games._constructors import (
     discounted_game,
     markov_game,
@@ -72,7 +72,7 @@ def matching_transitions(stay: float = 0.9, switch: float = 0.9, dtype=jnp.float
     return p[None]
 
 
-def seed000_zero_sum(
+def mao2023_zero_sum(
     table=ZERO_SUM_PURE,
     horizon: int = 10,
     stay: float = 0.9,
@@ -95,7 +95,7 @@ def seed000_zero_sum(
     )
 
 
-def seed000_identical_interest(
+def mao2023_identical_interest(
     table=IDENTICAL_INTEREST,
     horizon: int = 10,
     stay: float = 0.9,
@@ -104,7 +104,7 @@ def seed000_identical_interest(
 ) -> FiniteHorizonGame:
     """Mao et al. F.2 base game: two-player identical interest, two states.
 
-    Arguments as in :func:`seed000_zero_sum`; ``table`` is the common reward.
+    Arguments as in :func:`mao2023_zero_sum`; ``table`` is the common reward.
     """
     r = real_array("table", table, dtype)
     r = jnp.broadcast_to(r, (count("horizon", horizon), *r.shape))
@@ -143,17 +143,17 @@ def identical_interest_matrix(reward, dtype=None) -> DiscountedMarkovGame:
     )
 
 
-def seed001_g2(dtype=None) -> DiscountedMarkovGame:
+def zhang2022_g2(dtype=None) -> DiscountedMarkovGame:
     """Zhang et al.'s G2: unique NE ``(a_1, a_2) = (3, 1)`` (1-indexed), value 0.2."""
     return identical_interest_matrix(G2, dtype)
 
 
-def seed001_g3(dtype=None) -> DiscountedMarkovGame:
+def zhang2022_g3(dtype=None) -> DiscountedMarkovGame:
     """Zhang et al.'s G3 (3 x 2 x 2): unique pure NE ``(3, 1, 2)``, value 0.23."""
     return identical_interest_matrix(np.stack([G2, G3_SECOND], axis=-1), dtype)
 
 
-def seed001_g8(dtype=None) -> DiscountedMarkovGame:
+def zhang2022_g8(dtype=None) -> DiscountedMarkovGame:
     """Zhang et al.'s G8: 8 players, 3 actions, MATLAB's ``rng(19765); rand(3, .., 3)``.
 
     MATLAB's default generator is the Mersenne Twister that NumPy's legacy

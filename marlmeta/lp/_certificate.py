@@ -45,7 +45,7 @@ import math
 import numbers
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from marlmeta.lp._simplex import default_tolerance
 
@@ -144,6 +144,11 @@ def optimality_residual(
     return jnp.where(finite, jnp.maximum(primal, dual), jnp.nan)
 
 
+def _row_violation(d: Float[Array, " m"], is_ub: Bool[Array, " m"]) -> Array:
+    """``max(d, 0)`` on inequality rows, ``|d|`` on equality rows."""
+    return jnp.where(is_ub, jnp.maximum(d, 0), jnp.abs(d))
+
+
 def primal_residual(
     a: Float[Array, "m n"],
     b: Float[Array, " m"],
@@ -158,8 +163,7 @@ def primal_residual(
     is_ub = jnp.arange(a.shape[0]) < num_ub
     if y is not None:
         is_ub = is_ub & (y == 0)
-    ax = a @ x
-    viol = jnp.where(is_ub, jnp.maximum(ax - b, 0), jnp.abs(ax - b))
+    viol = _row_violation(a @ x - b, is_ub)
     res = relative(viol, jnp.abs(b) + jnp.abs(a) @ x, row_weight)
     finite = jnp.all(jnp.isfinite(jnp.concatenate([a.ravel(), b, x])))
     return jnp.where(finite, res, jnp.nan)
@@ -176,9 +180,7 @@ def ray_residual(
     """How far ``ray >= 0`` is from proving unboundedness (module docstring):
     the relative violation of ``A_ub r <= 0`` and ``A_eq r = 0``, or ``inf``
     unless ``c r < -tol |c| r``."""
-    is_ub = jnp.arange(a.shape[0]) < num_ub
-    ar = a @ ray
-    viol = jnp.where(is_ub, jnp.maximum(ar, 0), jnp.abs(ar))
+    viol = _row_violation(a @ ray, jnp.arange(a.shape[0]) < num_ub)
     res = relative(viol, jnp.abs(a) @ ray, row_weight)
     slope = -(c @ ray) / jnp.maximum(jnp.abs(c) @ ray, jnp.finfo(c.dtype).tiny)
     ok = jnp.all(jnp.isfinite(jnp.concatenate([c, a.ravel(), ray]))) & (slope > tol)

@@ -16,7 +16,7 @@ from marlmeta.lp._simplex import Status, default_tolerance
 
 
 class MatrixGameSolution(eqx.Module):
-    """Result of :func:`matrix_game` (a pytree; batched under ``vmap``).
+    """Result of :func:`solve_matrix_game` (a pytree; batched under ``vmap``).
 
     When ``status`` is not :attr:`Status.OPTIMAL` every array field is NaN.
 
@@ -43,7 +43,7 @@ class MatrixGameSolution(eqx.Module):
         return self.status == Status.OPTIMAL
 
 
-def matrix_game(
+def solve_matrix_game(
     M: ArrayLike, *, max_iterations: int | None = None, tol: float | None = None
 ) -> MatrixGameSolution:
     """Solve the zero-sum matrix game ``M`` (row player maximises ``x^T M y``).
@@ -85,8 +85,8 @@ def matrix_game(
             :attr:`Status.NUMERICAL` instead.
 
     Example:
-        >>> from marlmeta.lp import matrix_game
-        >>> sol = matrix_game([[1.0, -1.0], [-1.0, 1.0]])  # matching pennies
+        >>> from marlmeta.lp import solve_matrix_game
+        >>> sol = solve_matrix_game([[1.0, -1.0], [-1.0, 1.0]])  # matching pennies
         >>> print(sol.value.round(12), sol.x.round(12), sol.y.round(12))
         0.0 [0.5 0.5] [0.5 0.5]
     """

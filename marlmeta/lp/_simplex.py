@@ -1,4 +1,4 @@
-"""The dense tableau simplex kernel shared by :func:`linprog` and :func:`matrix_game`.
+"""The dense tableau simplex kernel of :func:`linprog` and :func:`solve_matrix_game`.
 
 The kernel is a ``lax.while_loop`` of at most ``max_iterations + 1`` passes;
 each pass performs at most one pivot and is masked out once the lane has

@@ -38,7 +38,7 @@ import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from marlmeta._adjoint import AbstractAdjoint, RecursiveCheckpointAdjoint
-from marlmeta._solve import _iterate
+from marlmeta._solve import iterate_solver
 from marlmeta.evaluation import ne_gap, potential, potential_gradient
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import softmax
@@ -75,7 +75,7 @@ def inner_loop(
     """
     solver = GradientPlay(inner_step_size)
     steps = int(inner_steps)
-    final, _ = _iterate(solver, game, theta, steps, (), _no_metric, adjoint)
+    final, _ = iterate_solver(solver, game, theta, steps, (), _no_metric, adjoint)
     return final
 
 

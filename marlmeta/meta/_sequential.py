@@ -22,6 +22,7 @@ Everything here is pure: ``vmap`` over independent sequences (seeds) of games.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ import jax.numpy as jnp
 from jax.scipy.special import xlogy
 from jaxtyping import Array, Float
 
-from marlmeta._solve import Solution, _checkpoints, _run
+from marlmeta._solve import Solution, checkpoint_steps, run_solver
 from marlmeta.evaluation import report
 from marlmeta.games import AbstractMarkovGame, FiniteHorizonGame
 from marlmeta.policies import alpha_greedy
@@ -92,7 +93,7 @@ def sequential_meta(
         checkpoints: as in :func:`marlmeta.solve`.
         metric: as in :func:`marlmeta.solve`.
     """
-    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
     size = jax.tree.leaves(games)[0].shape[0]
     alpha = 1.0 / jnp.sqrt(size) if alpha is None else alpha
     uniform = _uniform_init(solver, games, num_steps)
@@ -102,7 +103,7 @@ def sequential_meta(
         init = jax.tree.map(
             lambda u, a: jnp.where(k > 0, a / jnp.maximum(k, 1), u), uniform, acc
         )
-        sol = _run(solver, game, init, num_steps, cps, metric)
+        sol = run_solver(solver, game, init, num_steps, cps, metric)
         acc = jax.tree.map(jnp.add, acc, alpha_greedy(sol.stats, alpha))
         return (acc, k + 1), (sol, init)
 
@@ -123,9 +124,11 @@ def individual(
 
     The games are independent, so they run side by side under ``vmap``.
     """
-    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
     uniform = _uniform_init(solver, games, num_steps)
-    sols = jax.vmap(lambda g: _run(solver, g, uniform, num_steps, cps, metric))(games)
+    sols = jax.vmap(lambda g: run_solver(solver, g, uniform, num_steps, cps, metric))(
+        games
+    )
     size = jax.tree.leaves(games)[0].shape[0]
     inits = jax.tree.map(lambda u: jnp.broadcast_to(u, (size, *u.shape)), uniform)
     return MetaRun(solutions=sols, inits=inits, similarity=similarity(sols.stats))
@@ -143,13 +146,10 @@ def potential_similarity(games: FiniteHorizonGame) -> Float[Array, ""]:
     Args:
         games: finite-horizon potential games with a leading ``K`` axis.
     """
-    message = "games must be finite-horizon games with a potential_reward"
-    try:
-        games.require_finite_horizon("potential_similarity")
-    except ValueError:
-        raise ValueError(message) from None
+    needs = "finite-horizon games with a potential_reward"
+    games.require_finite_horizon("potential_similarity", needs)
     if games.potential_reward is None:
-        raise ValueError(message)
+        raise ValueError(f"potential_similarity needs {needs}; games have none")
     phi = games.potential_reward
 
     def optimal(game, reward):
@@ -181,16 +181,27 @@ def warm_start(
         checkpoints: as in :func:`sequential_meta`.
         metric: as in :func:`sequential_meta`.
     """
-    cps, num_steps = _checkpoints(num_steps, checkpoints), int(num_steps)
+    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
     uniform = _uniform_init(solver, games, num_steps)
 
     def body(init, game):
-        sol = _run(solver, game, init, num_steps, cps, metric)
+        sol = run_solver(solver, game, init, num_steps, cps, metric)
         return sol.policy, (sol, init)
 
     _, (sols, inits) = jax.lax.scan(body, uniform, games)
-    try:
-        delta = potential_similarity(games)
-    except ValueError:  # not a family of finite-horizon potential games
-        delta = jnp.asarray(jnp.nan, jax.tree.leaves(sols.policy)[0].dtype)
-    return MetaRun(solutions=sols, inits=inits, similarity=delta)
+    dtype = jax.tree.leaves(sols.policy)[0].dtype
+    return MetaRun(solutions=sols, inits=inits, similarity=_similarity(games, dtype))
+
+
+@functools.singledispatch
+def _similarity(games: AbstractMarkovGame, dtype) -> Float[Array, ""]:
+    """The warm start's ``Delta_Phi``: ``nan`` unless the games are a family of
+    finite-horizon potential games (dispatched on the game kind)."""
+    return jnp.asarray(jnp.nan, dtype)
+
+
+@_similarity.register
+def _(games: FiniteHorizonGame, dtype) -> Float[Array, ""]:
+    if games.potential_reward is None:
+        return jnp.asarray(jnp.nan, dtype)
+    return potential_similarity(games)

@@ -36,8 +36,10 @@ from marlmeta.policies._kinds import (
 )
 from marlmeta.policies._observation import (
     ObservationPolicy as ObservationPolicy,
+    lift as lift,
     observation_policy as observation_policy,
     observation_uniform as observation_uniform,
+    pool as pool,
 )
 from marlmeta.policies._private_types import (
     PrivateTypePolicy as PrivateTypePolicy,

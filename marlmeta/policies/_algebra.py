@@ -36,25 +36,30 @@ Policy = tuple[Array, ...] | Array
 
 def uniform(game: AbstractMarkovGame, dtype=None) -> tuple[Array, ...]:
     """The uniform product policy of ``game`` (one game; ``jax.vmap`` it for a
-    batch)."""
+    batch): uniform over the legal actions of every step and state (an illegal
+    action has probability ``0``)."""
     game.require_one_game("uniform")
     dtype = dtype or game.rewards.dtype
-    lead = game.lead_shape
-    return tuple(jnp.full((*lead, a), 1.0 / a, dtype=dtype) for a in game.num_actions)
+    return game.legal.uniform(game.lead_shape, game.num_actions, dtype)
 
 
 def random_policy(
     game: AbstractMarkovGame, *, key: PRNGKeyArray, scale: float = 1.0, dtype=None
 ) -> tuple[Array, ...]:
     """A random product policy: softmax of Gaussian logits with std ``scale``
-    (one game; ``jax.vmap`` it over games and keys for a batch)."""
+    over the legal actions (one game; ``jax.vmap`` it over games and keys for a
+    batch)."""
     game.require_one_game("random_policy")
     dtype = dtype or game.rewards.dtype
     lead = game.lead_shape
     keys = jr.split(key, game.num_players)
+    legal = game.legal
     return tuple(
-        jax.nn.softmax(scale * jr.normal(k, (*lead, a), dtype=dtype), axis=-1)
-        for k, a in zip(keys, game.num_actions, strict=True)
+        jax.nn.softmax(
+            legal.restrict_logits(i, scale * jr.normal(k, (*lead, a), dtype=dtype)),
+            axis=-1,
+        )
+        for i, (k, a) in enumerate(zip(keys, game.num_actions, strict=True))
     )
 
 

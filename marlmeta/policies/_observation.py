@@ -62,7 +62,7 @@ class ObservationPolicy(AbstractPolicy):
         tables: player ``i``'s ``(H, O_i, A_i)`` table (``(O_i, A_i)`` after
             :meth:`at`).
         observations: player ``i``'s map ``(H, S)`` into ``[0, O_i)``, the
-            game's :attr:`~marlmeta.games.FiniteHorizonGame.observations`.
+            game's :attr:`~marlmeta.games.ObservedGame.observations`.
     """
 
     tables: tuple[Float[Array, "*H Oi Ai"], ...] = eqx.field(converter=_tables)
@@ -128,7 +128,12 @@ class ObservationPolicy(AbstractPolicy):
 
     def best_choice(self, dev, i: int, weight):
         obs, table = self.observations[i], self.tables[i]
-        u = pool(weight[:, None] * dev, obs, table.shape[-2])
+        # Illegal actions have dev = -inf: they stay -inf after pooling (also at
+        # observations of zero reach), never 0 * -inf = NaN.
+        w = weight[:, None]
+        finite = jnp.where(w > 0, w * jnp.where(dev > -jnp.inf, dev, 0), 0)
+        barred = jnp.where(dev > -jnp.inf, 0, -jnp.inf).astype(dev.dtype)
+        u = pool(finite, obs, table.shape[-2]) + pool(barred, obs, table.shape[-2])
         action = jnp.argmax(u, axis=-1)  # lowest index on ties
         value = jnp.take_along_axis(dev, action[obs][:, None], axis=-1)[:, 0]
         return value, jax.nn.one_hot(action, dev.shape[-1], dtype=dev.dtype)
@@ -165,16 +170,19 @@ class ObservationPolicy(AbstractPolicy):
 
 
 def observation_uniform(game: FiniteHorizonGame, dtype=None) -> ObservationPolicy:
-    """The uniform observation policy of a game with observations."""
+    """The uniform observation policy of a game with observations: uniform
+    over each observation's legal actions (illegal ones get probability ``0``)."""
     game.require_one_game("observation_uniform")
     game.require_observations("observation_uniform")
     dtype = dtype or game.rewards.dtype
-    return game.observation_policy(
-        tuple(
-            jnp.full((game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
+    tables = game.legal.observation_uniform(
+        game.lead_shape,
+        game.num_actions,
+        game.observations,
+        game.num_observations,
+        dtype,
     )
+    return game.observation_policy(tables)
 
 
 def observation_policy(game: FiniteHorizonGame, tables) -> ObservationPolicy:

@@ -107,12 +107,14 @@ class ObservationDeviations(AbstractDeviations):
 
     def choose(self, dev, weight, slots, num_types, i, count):
         a = dev.shape[-1]
-        u = pool_types(
-            (weight[..., None] * dev).reshape(-1, a), slots, num_types, i, count
-        )
+        # Illegal actions have dev = -inf: they stay -inf after pooling (also
+        # at observations of zero reach), never 0 * -inf = NaN.
+        w = weight[..., None]
+        x = jnp.where(dev > -jnp.inf, jnp.where(w > 0, w * dev, 0), -jnp.inf)
+        u = pool_types(x.reshape(-1, a), slots, num_types, i, count)
         br = jax.nn.one_hot(jnp.argmax(u, axis=-1), a, dtype=dev.dtype)
         grid = type_table(br, slots, num_types, i)
-        return _sum_last(dev * grid), br
+        return _sum_last(jnp.where(grid > 0, dev, 0)), br
 
 
 class StateDeviations(AbstractDeviations):
@@ -125,7 +127,7 @@ class StateDeviations(AbstractDeviations):
         del weight, slots, num_types, i, count
         a = dev.shape[-1]
         br = jax.nn.one_hot(jnp.argmax(dev, axis=-1), a, dtype=dev.dtype)
-        return _sum_last(dev * br), br.reshape(-1, a)
+        return _sum_last(jnp.where(br > 0, dev, 0)), br.reshape(-1, a)
 
 
 def _sum_last(x):

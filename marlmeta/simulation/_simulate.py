@@ -161,8 +161,10 @@ def simulate(
 ) -> Episodes:
     """Simulate ``num_episodes`` independent episodes of ``policy`` on ``game``.
 
-    Pure: ``jax.jit`` it (``num_episodes`` and ``num_steps`` static) or
-    ``jax.vmap`` it over games and keys.
+    A public convenience entry point: the episodes run as one compiled
+    program (``eqx.filter_jit``). It is pure, so it can also be called inside
+    the caller's ``jax.jit`` (``num_episodes`` and ``num_steps`` static) or
+    ``jax.vmap`` over games and keys.
 
     Args:
         game: one game of any kind (finite horizon or discounted; dense,

@@ -49,6 +49,7 @@ from marlmeta.solvers._ma_ppo_sampling import (
     StationarySampling as StationarySampling,
 )
 from marlmeta.solvers._observed_omd import (
+    AVERAGES as AVERAGES,
     AbstractAverage as AbstractAverage,
     ObservedOMDState as ObservedOMDState,
     ObservedZeroSumOMD as ObservedZeroSumOMD,
@@ -60,14 +61,20 @@ from marlmeta.solvers._projected_q import (
     project_simplex as project_simplex,
 )
 from marlmeta.solvers._softmax_play import (
+    AbstractSoftmaxPlay as AbstractSoftmaxPlay,
     GradientPlay as GradientPlay,
     NaturalGradientPlay as NaturalGradientPlay,
     gradient_step as gradient_step,
 )
 from marlmeta.solvers._stages import (
+    AbstractStageOMD as AbstractStageOMD,
     StageClock as StageClock,
+    full_stage_lengths as full_stage_lengths,
     num_stages as num_stages,
+    reduce_last as reduce_last,
+    reward_range as reward_range,
     stage_lengths as stage_lengths,
+    theorem1_step_size as theorem1_step_size,
 )
 from marlmeta.solvers._zero_sum_omd import (
     AbstractZeroSumOMD as AbstractZeroSumOMD,

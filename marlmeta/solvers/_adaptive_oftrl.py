@@ -88,7 +88,9 @@ def select_lambda(r: Float[Array, "... d"], alpha_t: float, iterations: int):
 
     def slope(lam):
         p = jax.nn.softmax(lam[..., None] * r, axis=-1)
-        return jnp.sum(p * r, axis=-1) + (alpha_t - 1.0) / lam
+        # Illegal actions (r = -inf) have p = 0 and add nothing.
+        pr = jnp.where(jnp.isneginf(r), 0.0, p * r)
+        return jnp.sum(pr, axis=-1) + (alpha_t - 1.0) / lam
 
     one = jnp.ones(r.shape[:-1], r.dtype)
     interior = slope(one) < 0
@@ -187,7 +189,8 @@ class AdaptiveOFTRL(AbstractSolver):
         eta = jnp.asarray(self.eta(game), dtype)
         policy, triggers = [], jnp.zeros((), jnp.int32)
         for i, a in enumerate(game.num_actions):
-            r = eta * (state.regret[i] + state.last[i])
+            # Illegal actions: -inf, so softmax gives them probability 0.
+            r = game.legal.restrict_logits(i, eta * (state.regret[i] + state.last[i]))
             lam, inner = select_lambda(
                 r, alpha_tilde(a, self.beta), self.bisection_steps
             )
@@ -211,7 +214,12 @@ class AdaptiveOFTRL(AbstractSolver):
                 gs.append(nu - base[:, None])
                 dev = expect_others(qb[i], pol, i)
                 ms.append((1 - alpha) * state.bound[i][h] + alpha * dev)
-            b = jnp.stack([jnp.max(m, axis=-1) for m in ms])
+            b = jnp.stack(
+                [
+                    jnp.max(game.legal.restrict(h, i, m), axis=-1)
+                    for i, m in enumerate(ms)
+                ]
+            )
             return (v, b), (v, tuple(gs), tuple(ms))
 
         zero = jnp.zeros((n, game.num_states), dtype)
@@ -238,6 +246,11 @@ class AdaptiveOFTRL(AbstractSolver):
         return renormalise(state.sigma, game.num_players)
 
     def diagnostics(self, game: MarkovGame, state: AdaptiveOFTRLState):
-        b0 = jnp.stack([jnp.max(m[0], axis=-1) for m in state.bound])
+        b0 = jnp.stack(
+            [
+                jnp.max(game.legal.restrict(0, i, m[0]), axis=-1)
+                for i, m in enumerate(state.bound)
+            ]
+        )
         gap = jnp.max((b0 - state.values[:, 0]) @ game.initial)
         return OFTRLDiagnostics(cce_gap_ub=gap, lambda_triggers=state.triggers)

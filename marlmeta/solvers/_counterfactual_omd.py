@@ -15,7 +15,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import FiniteHorizonGame
+from marlmeta.games import AbstractObservedGame, uniform_rows
 from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 from marlmeta.solvers._observed_omd import beliefs, mass_per_observation, reach_average
@@ -65,16 +65,12 @@ class CounterfactualOMD(AbstractSolver):
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
 
-    def default_init(self, game: FiniteHorizonGame, num_steps: int):
+    def default_init(self, game: AbstractObservedGame, num_steps: int):
         game.require_observations("CounterfactualOMD")
         del num_steps
-        dtype = game.rewards.dtype
-        return tuple(
-            jnp.full((game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
+        return uniform_rows(game)
 
-    def init(self, game: FiniteHorizonGame, init_policy) -> CounterfactualOMDState:
+    def init(self, game: AbstractObservedGame, init_policy) -> CounterfactualOMDState:
         game.require_observations("CounterfactualOMD")
         dtype = game.rewards.dtype
         pol = tuple(jnp.asarray(p, dtype) for p in init_policy)
@@ -88,7 +84,7 @@ class CounterfactualOMD(AbstractSolver):
             mass=tuple(jnp.zeros(p.shape[:-1], dtype) for p in pol),
         )
 
-    def step(self, game: FiniteHorizonGame, state: CounterfactualOMDState):
+    def step(self, game: AbstractObservedGame, state: CounterfactualOMDState):
         eta = self.step_size.astype(state.policy[0].dtype)
         steps = [
             omd_step(lh, g, eta)
@@ -124,7 +120,7 @@ class CounterfactualOMD(AbstractSolver):
             mass=tuple(s + m for s, m in zip(state.mass, w, strict=True)),
         )
 
-    def output(self, game: FiniteHorizonGame, state: CounterfactualOMDState):
+    def output(self, game: AbstractObservedGame, state: CounterfactualOMDState):
         t = jnp.maximum(state.t, 1).astype(state.policy[0].dtype)
         tables = tuple(
             reach_average(s, m, p * t, t)

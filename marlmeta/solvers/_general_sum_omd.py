@@ -41,8 +41,8 @@ from jaxtyping import Array, Float
 from marlmeta.games import MarkovGame
 from marlmeta.policies import expect_others
 from marlmeta.solvers._stages import (
+    AbstractStageOMD,
     StageClock,
-    _StageOMD,
     full_stage_lengths,
     omd_step,
     reduce_last,
@@ -76,7 +76,7 @@ class GeneralSumOMDState(eqx.Module):
     iterates: tuple[Float[Array, "T H S Ai"], ...]
 
 
-class GeneralSumOMD(_StageOMD):
+class GeneralSumOMD(AbstractStageOMD):
     """Optimistic OMD with stage-based values for N-player general-sum games.
 
     The initial-policy argument is per stage and per player: a tuple of

@@ -26,8 +26,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.evaluation import localized_q
-from marlmeta.evaluation._cooperative import shared_reward
+from marlmeta.evaluation import localized_q, shared_reward
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import (
     AutoregressivePolicy,

@@ -38,14 +38,15 @@ form, as ``T`` grows for the sample-based one).
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.evaluation import localized_q, occupancy
-from marlmeta.evaluation._cooperative import shared_reward
+from marlmeta.evaluation import localized_q, occupancy, shared_reward
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import AutoregressivePolicy
 from marlmeta.simulation import Truncation, episode
@@ -133,6 +134,12 @@ def ball_least_squares(phi: Float[Array, "n d"], y, weights, radius):
     return jnp.where(jnp.linalg.norm(free) <= radius, free, bound)
 
 
+def features_field():
+    """The ``features`` field of the MA-PPO variants: ``phi_m`` per agent, as
+    a tuple of arrays."""
+    return eqx.field(converter=lambda x: tuple(jnp.asarray(f) for f in x))
+
+
 class _LogLinear(AbstractSolver):
     """Shared protocol: the state holds ``theta^m`` (``(d_m,)`` each); the output
     is the log-linear autoregressive policy."""
@@ -142,7 +149,6 @@ class _LogLinear(AbstractSolver):
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)
-        check_hyperparameter("radius", getattr(self, "radius", None))
         for m, f in enumerate(self.features):
             if f.ndim != m + 3:
                 raise ValueError(
@@ -202,10 +208,11 @@ class LogLinearMAPPO(_LogLinear):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    features: tuple[Array, ...] = eqx.field(
-        converter=lambda x: tuple(jnp.asarray(f) for f in x)
-    )
+    features: tuple[Array, ...] = features_field()
     radius: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e6)
+
+    def __check_init__(self):
+        check_hyperparameter("radius", self.radius)
 
     def init(self, game, init_policy) -> Params:
         self._check_game(game)
@@ -252,9 +259,7 @@ class SampledMAPPO(_LogLinear):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    features: tuple[Array, ...] = eqx.field(
-        converter=lambda x: tuple(jnp.asarray(f) for f in x)
-    )
+    features: tuple[Array, ...] = features_field()
     key: PRNGKeyArray
     radius: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e3)
     num_samples: int = eqx.field(static=True, default=1000)
@@ -263,6 +268,7 @@ class SampledMAPPO(_LogLinear):
     critic: AbstractCritic = MonteCarloCritic()
 
     def __check_init__(self):
+        check_hyperparameter("radius", self.radius)
         check_hyperparameter("num_samples", self.num_samples)
         check_hyperparameter("rollout_steps", self.rollout_steps)
 
@@ -341,7 +347,7 @@ def rollout_q(game, policy, m, idx, key, steps: int):
     """Monte-Carlo ``Q^{1:m}`` at flat indices ``idx`` of ``(S, A_0..A_m)``: one
     discounted roll-out of ``steps`` steps per sample."""
     r = game.reward_model.shared(1 + game.num_players)
-    probs = game.transitions.dense()[0]  # (S, *A, S)
+    probs = jax.vmap(functools.partial(game.transitions.successor_probs, 0))
     shape = (game.num_states, *game.num_actions[: m + 1])
     first = jnp.unravel_index(idx, shape)
     states, prefix = first[0], list(first[1:])
@@ -351,7 +357,7 @@ def rollout_q(game, policy, m, idx, key, steps: int):
         k1, k2 = jr.split(k)
         full = tuple(acts)
         total = total + disc * r[(s, *full)]
-        nxt = jr.categorical(k1, jnp.log(probs[(s, *full)]), axis=-1)
+        nxt = jr.categorical(k1, jnp.log(probs(s, jnp.stack(full, -1))), axis=-1)
         acts = _sample_suffix(k2, policy.tables, nxt, [])
         return (nxt, acts, total, disc * game.discount), None
 

@@ -31,19 +31,22 @@ features), and the update that of :class:`~marlmeta.solvers.MultiAgentPPO`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.evaluation._cooperative import shared_reward
+from marlmeta.evaluation import shared_reward
 from marlmeta.solvers._base import check_hyperparameter
 from marlmeta.solvers._ma_ppo_linear import (
     _LogLinear,
     _sample_suffix,
     feature_policy,
+    features_field,
     prefix_weights,
 )
 
@@ -79,7 +82,6 @@ def moments(data: ResetData, discount, ridge) -> CriticData:
 def reset_data(key, game, policy, features, m: int, num_samples: int) -> ResetData:
     """Step 1 for agent ``m``: ``n`` mu-reset queries, in features."""
     r = game.reward_model.shared(1 + game.num_players)
-    probs = game.transitions.dense()[0]
     k_s, k_a, k_suffix, k_next = jr.split(key, 4)
     s = jr.randint(k_s, (num_samples,), 0, game.num_states)
     prefix = [
@@ -87,7 +89,8 @@ def reset_data(key, game, policy, features, m: int, num_samples: int) -> ResetDa
         for i, k in enumerate(jr.split(k_a, m + 1))
     ]
     acts = _sample_suffix(k_suffix, policy.tables, s, prefix)
-    nxt = jr.categorical(k_next, jnp.log(probs[(s, *acts)]), axis=-1)
+    probs = jax.vmap(functools.partial(game.transitions.successor_probs, 0))
+    nxt = jr.categorical(k_next, jnp.log(probs(s, jnp.stack(acts, -1))), axis=-1)
     f = features[m]
     return ResetData(
         phi=f[(s, *prefix)], phi_next=_phibar(policy, f, m)[nxt], reward=r[(s, *acts)]
@@ -127,9 +130,7 @@ class PessimisticMAPPO(_LogLinear):
     """
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    features: tuple[Array, ...] = eqx.field(
-        converter=lambda x: tuple(jnp.asarray(f) for f in x)
-    )
+    features: tuple[Array, ...] = features_field()
     key: PRNGKeyArray
     pessimism: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e3)
     num_samples: int = eqx.field(static=True, default=1000)

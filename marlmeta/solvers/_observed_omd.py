@@ -215,6 +215,13 @@ class PlainAverage(AbstractAverage):
         return plain / t
 
 
+#: The averaging rules by the names a config gives them.
+AVERAGES: dict[str, AbstractAverage] = {
+    "reach": ReachAverage(),
+    "plain": PlainAverage(),
+}
+
+
 class ObservedZeroSumOMD(AbstractZeroSumOMD):
     """Algorithm 1 of Mao et al. with local observations (module text).
 
@@ -234,6 +241,13 @@ class ObservedZeroSumOMD(AbstractZeroSumOMD):
 
     step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
     average: AbstractAverage = ReachAverage()
+
+    def __check_init__(self):
+        if not isinstance(self.average, AbstractAverage):
+            raise ValueError(
+                f"average is {self.average!r}; expected an averaging rule "
+                "(ReachAverage() or PlainAverage())"
+            )
 
     def default_init(self, game: AbstractObservedGame, num_steps: int):
         game.require_observations("ObservedZeroSumOMD")

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation import averaged_q
-from marlmeta.games import AbstractMarkovGame
+from marlmeta.games import AbstractMarkovGame, legal_face
 from marlmeta.policies import uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
@@ -62,7 +62,7 @@ class ProjectedQDescent(AbstractSolver):
     Example:
         >>> import marlmeta
         >>> from marlmeta.games import zoo
-        >>> game = zoo.seed000_identical_interest()
+        >>> game = zoo.mao2023_identical_interest()
         >>> solver = marlmeta.solvers.ProjectedQDescent(0.05)
         >>> sol = marlmeta.solve(solver, game, 300)
         >>> bool(sol.trace.ne_gap[-1] < 1e-2)
@@ -85,9 +85,9 @@ class ProjectedQDescent(AbstractSolver):
     def step(self, game: AbstractMarkovGame, state):
         alpha = self.step_size.astype(state[0].dtype)
         qbar = averaged_q(game, state)
-        return tuple(
-            project_simplex(p + alpha * q) for p, q in zip(state, qbar, strict=True)
-        )
+        steps = tuple(p + alpha * q for p, q in zip(state, qbar, strict=True))
+        # Illegal actions stay at probability 0 (projection on the legal face).
+        return tuple(project_simplex(y) for y in legal_face(game, steps))
 
     def output(self, game: AbstractMarkovGame, state):
         del game

@@ -47,9 +47,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation import policy_gradient
-from marlmeta.evaluation._gradients import _parts
 from marlmeta.games import DiscountedMarkovGame
-from marlmeta.policies import logits, softmax, uniform
+from marlmeta.policies import as_policy, logits, softmax, uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
 Logits = tuple[Float[Array, "S Ai"], ...]
@@ -61,7 +60,7 @@ def gradient_step(game: DiscountedMarkovGame, theta: Logits, step_size) -> Logit
     return tuple(t + step_size * g for t, g in zip(theta, grad, strict=True))
 
 
-class _SoftmaxPlay(AbstractSolver):
+class AbstractSoftmaxPlay(AbstractSolver):
     """Shared protocol: the state is the logits, the output their softmax."""
 
     step_size: eqx.AbstractVar[Float[Array, ""]]
@@ -88,7 +87,7 @@ class _SoftmaxPlay(AbstractSolver):
         return self.output(game, state)
 
 
-class GradientPlay(_SoftmaxPlay):
+class GradientPlay(AbstractSoftmaxPlay):
     """Softmax gradient play (Zhang et al. eq. 8) or its log-barrier form (eq. 15).
 
     Attributes:
@@ -98,7 +97,7 @@ class GradientPlay(_SoftmaxPlay):
     Example:
         >>> import marlmeta
         >>> from marlmeta.games import zoo
-        >>> game = zoo.seed001_g2()
+        >>> game = zoo.zhang2022_g2()
         >>> sol = marlmeta.solve(marlmeta.solvers.GradientPlay(5.0), game, 99)
         >>> round(float(marlmeta.evaluation.potential(game, sol.policy)), 6)
         0.157805
@@ -118,7 +117,7 @@ class GradientPlay(_SoftmaxPlay):
         )
 
 
-class NaturalGradientPlay(_SoftmaxPlay):
+class NaturalGradientPlay(AbstractSoftmaxPlay):
     """Softmax natural gradient play (Zhang et al. eq. 10) or log-barrier NGP
     (eq. 17).
 
@@ -146,7 +145,9 @@ class NaturalGradientPlay(_SoftmaxPlay):
         dtype = state[0].dtype
         eta, lam = self.step_size.astype(dtype), self.barrier.astype(dtype)
         pol = softmax(state)
-        parts = _parts(game, pol)  # values, Qbar and d from one state kernel
+        parts = game.policy_parts(
+            as_policy(pol)
+        )  # values, Qbar and d from one state kernel
         v, qbar, d = parts.values, parts.qbar, parts.visitation[:, None]
         out = []
         for i, (t, p) in enumerate(zip(state, pol, strict=True)):

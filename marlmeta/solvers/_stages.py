@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from marlmeta.games import MarkovGame
+from marlmeta.games import MarkovGame, restrict_rows, uniform_rows
 from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
@@ -214,7 +214,7 @@ def _keep(solver, game, state, length):
     return state
 
 
-class _StageOMD(AbstractSolver):
+class AbstractStageOMD(AbstractSolver):
     """Optimistic OMD with stage-based values: the loop, the clock, the stats.
 
     A subclass holds ``step_size`` and implements the per-iteration update
@@ -257,10 +257,10 @@ class _StageOMD(AbstractSolver):
         stage ``nxt``."""
 
     def default_init(self, game: MarkovGame, num_steps: int):
-        """Uniform per-stage initial policies: per player ``(K, H, S, A_i)``."""
-        shape = (num_stages(game.horizon, num_steps), game.horizon, game.num_states)
-        dtype = game.rewards.dtype
-        return tuple(jnp.full((*shape, a), 1.0 / a, dtype) for a in game.num_actions)
+        """Uniform per-stage initial policies over the legal actions: per player
+        ``(K, H, S, A_i)`` (``(K, H, O_i, A_i)`` with observations)."""
+        k = num_stages(game.horizon, num_steps)
+        return tuple(jnp.broadcast_to(u, (k, *u.shape)) for u in uniform_rows(game))
 
     def step(self, game: MarkovGame, state):
         state = self._iterate(game, state, self.step_size.astype(state.q.dtype))
@@ -280,6 +280,7 @@ class _StageOMD(AbstractSolver):
     def _end_stage(self, game: MarkovGame, state, length):
         """Record the best responses in hindsight of the stage that just ended."""
         brs, gains = self._hindsight(state)
+        gains = restrict_rows(game, gains)  # best responses are legal
         done = state.clock.stage - 1  # the clock already points at the next stage
         nxt = jnp.minimum(state.clock.stage, brs[0].shape[0] - 1)
         brs = tuple(
@@ -291,9 +292,38 @@ class _StageOMD(AbstractSolver):
         """Stage best responses; a partial current stage uses the iterations it
         had (uniform over the maximisers of its accumulated feedback)."""
         brs, gains = self._hindsight(state)
+        gains = restrict_rows(game, gains)
         partial = state.clock.pos > 0
         tau = jnp.minimum(state.clock.stage, brs[0].shape[0] - 1)
         return tuple(
             b.at[tau].set(jnp.where(partial, argmax_uniform(g), b[tau]))
             for b, g in zip(brs, gains, strict=True)
         )
+
+
+def reward_range(game: MarkovGame) -> Float[Array, ""]:
+    """``c = max r_0 - min r_0``: player 0's reward range over all entries."""
+    r = game.rewards[0]
+    return jnp.max(r) - jnp.min(r)
+
+
+def theorem1_step_size(game: MarkovGame) -> float:
+    """Mao et al. Theorem 1's step size ``eta = 1/(8 H^2 c)``.
+
+    The theorem takes ``eta <= 1/(8 H^2)`` for rewards in ``[0, 1]``; with the
+    reward range ``c`` (:func:`reward_range`) this is ``1/(8 H^2 c)``, the
+    largest step size the theorem covers (its printed constant assumes
+    equality). The paper's own experiments use ``eta = 0.02`` at ``H = 10``,
+    outside the theorem.
+
+    Args:
+        game: one two-player zero-sum finite-horizon game (concrete arrays).
+
+    Raises:
+        ValueError: when the rewards are constant (``c = 0``: every policy is
+            an equilibrium and no step size is prescribed).
+    """
+    c = float(reward_range(game))
+    if not c > 0:
+        raise ValueError(f"game's reward range is {c}; expected > 0")
+    return 1.0 / (8 * game.horizon**2 * c)

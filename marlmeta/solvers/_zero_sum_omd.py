@@ -34,12 +34,13 @@ from jaxtyping import Array, Float
 
 from marlmeta.games import AbstractMarkovGame, MarkovGame
 from marlmeta.solvers._stages import (
+    AbstractStageOMD,
     StageClock,
-    _StageOMD,
     omd_step,
     reduce_last,
     renormalise,
     stage_q,
+    theorem1_step_size,
 )
 
 
@@ -96,7 +97,7 @@ class ZeroSumOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H S B"]
 
 
-class AbstractZeroSumOMD(_StageOMD):
+class AbstractZeroSumOMD(AbstractStageOMD):
     """Algorithm 1 of Mao et al. (two-player zero-sum, stage-based ``Q``): what
     its variant on states (:class:`ZeroSumOMD`) and on observations
     (:class:`~marlmeta.solvers.ObservedZeroSumOMD`) share.
@@ -111,8 +112,6 @@ class AbstractZeroSumOMD(_StageOMD):
         """The step size of Mao et al.'s Theorem 1, ``eta = 1/(8 H^2 c)`` with
         ``c`` player 0's reward range
         (:func:`marlmeta.theory.theorem1_step_size`)."""
-        from marlmeta.theory import theorem1_step_size
-
         return cls(theorem1_step_size(game), **kwargs)
 
     def _zero_sum_init(self, game: AbstractMarkovGame, init_policy, name: str):
@@ -155,7 +154,7 @@ class ZeroSumOMD(AbstractZeroSumOMD):
     Example:
         >>> import marlmeta
         >>> from marlmeta.games import zoo
-        >>> game = zoo.seed000_zero_sum()
+        >>> game = zoo.mao2023_zero_sum()
         >>> sol = marlmeta.solve(marlmeta.solvers.ZeroSumOMD(0.02), game, 200)
         >>> uniform = marlmeta.policies.uniform(game)
         >>> bool(sol.trace.nash_conv[-1] < marlmeta.evaluation.nash_conv(game, uniform))

@@ -5,14 +5,39 @@ solver's hyperparameters and the run's statistics), the step sizes the
 theorems prescribe, and the quantities the proofs bound (per-state regrets).
 """
 
+from marlmeta.solvers import (
+    reward_range as reward_range,
+    theorem1_step_size as theorem1_step_size,
+)
 from marlmeta.theory._mao import (
     Bound as Bound,
     mao_theorem1 as mao_theorem1,
     mao_theorem1_trace as mao_theorem1_trace,
     mao_theorem1_uniform as mao_theorem1_uniform,
     mao_theorem2 as mao_theorem2,
-    reward_range as reward_range,
-    theorem1_step_size as theorem1_step_size,
+)
+from marlmeta.theory._mao_cce import (
+    largest_reward_range as largest_reward_range,
+    last_complete_stage as last_complete_stage,
+    mao_theorem5 as mao_theorem5,
+    mao_theorem5_regret_chain as mao_theorem5_regret_chain,
+    mao_theorem5_trace as mao_theorem5_trace,
+    mao_theorem5_uniform as mao_theorem5_uniform,
+    theorem5_step_size as theorem5_step_size,
+)
+from marlmeta.theory._mao_maml import (
+    maml_smoothness as maml_smoothness,
+    mao_theorem4 as mao_theorem4,
+)
+from marlmeta.theory._mao_potential import (
+    PotentialTrajectory as PotentialTrajectory,
+    discounted_potential_similarity as discounted_potential_similarity,
+    distribution_mismatch as distribution_mismatch,
+    mao_proposition1 as mao_proposition1,
+    mao_theorem3 as mao_theorem3,
+    projected_q_step_size as projected_q_step_size,
+    projected_q_trajectory as projected_q_trajectory,
+    warm_start_trajectories as warm_start_trajectories,
 )
 from marlmeta.theory._oftrl import (
     NestedIndexGap as NestedIndexGap,
@@ -37,4 +62,17 @@ from marlmeta.theory._zhang import (
     softmax_trajectory as softmax_trajectory,
     zhang_theorem5_gradient_play as zhang_theorem5_gradient_play,
     zhang_theorem5_natural_gradient_play as zhang_theorem5_natural_gradient_play,
+)
+from marlmeta.theory._zhang_barrier import (
+    barrier_gradient_play_step_size as barrier_gradient_play_step_size,
+    barrier_natural_gradient_play_step_size as barrier_natural_gradient_play_step_size,
+    barrier_potential as barrier_potential,
+    mean_gap as mean_gap,
+    min_gap as min_gap,
+    zhang_theorem6 as zhang_theorem6,
+    zhang_theorem7 as zhang_theorem7,
+)
+from marlmeta.theory._zhao import (
+    zhao_theorem45 as zhao_theorem45,
+    zhao_theorem45_beta as zhao_theorem45_beta,
 )

@@ -69,7 +69,12 @@ from jax.scipy.special import xlogy
 from jaxtyping import Array, Bool, Float
 
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.solvers._stages import full_stage_lengths, num_stages, stage_lengths
+from marlmeta.solvers import (
+    full_stage_lengths,
+    num_stages,
+    reward_range,
+    stage_lengths,
+)
 
 
 class Bound(eqx.Module):
@@ -86,34 +91,6 @@ class Bound(eqx.Module):
     value: Float[Array, ""]
     printed: Float[Array, ""]
     applies: Bool[Array, ""]
-
-
-def reward_range(game: FiniteHorizonGame) -> Float[Array, ""]:
-    """``c = max r_0 - min r_0``: player 0's reward range over all entries."""
-    r = game.rewards[0]
-    return jnp.max(r) - jnp.min(r)
-
-
-def theorem1_step_size(game: FiniteHorizonGame) -> float:
-    """Mao et al. Theorem 1's step size ``eta = 1/(8 H^2 c)``.
-
-    The theorem takes ``eta <= 1/(8 H^2)`` for rewards in ``[0, 1]``; with the
-    reward range ``c`` (:func:`reward_range`) this is ``1/(8 H^2 c)``, the
-    largest step size the theorem covers (its printed constant assumes
-    equality). The paper's own experiments use ``eta = 0.02`` at ``H = 10``,
-    outside the theorem.
-
-    Args:
-        game: one two-player zero-sum finite-horizon game (concrete arrays).
-
-    Raises:
-        ValueError: when the rewards are constant (``c = 0``: every policy is
-            an equilibrium and no step size is prescribed).
-    """
-    c = float(reward_range(game))
-    if not c > 0:
-        raise ValueError(f"game's reward range is {c}; expected > 0")
-    return 1.0 / (8 * game.horizon**2 * c)
 
 
 def _check_two_player(game: FiniteHorizonGame, caller: str) -> None:

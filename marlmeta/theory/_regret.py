@@ -30,8 +30,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import FiniteHorizonGame
-from marlmeta.solvers._stages import (
-    _StageOMD,
+from marlmeta.solvers import (
+    AbstractStageOMD,
     num_stages,
     reduce_last,
     stage_lengths,
@@ -52,7 +52,7 @@ class StageRegrets(eqx.Module):
     lengths: Float[Array, " K"]
 
 
-def _current(solver: _StageOMD, state):
+def _current(solver: AbstractStageOMD, state):
     """Per player ``(H, S)``: the average regret of the current stage so far."""
     _, gains = solver._hindsight(state)
     values = solver._stage_values(state)
@@ -64,7 +64,7 @@ def _current(solver: _StageOMD, state):
 
 
 def stage_regrets(
-    solver: _StageOMD, game: FiniteHorizonGame, num_steps: int, init=None
+    solver: AbstractStageOMD, game: FiniteHorizonGame, num_steps: int, init=None
 ) -> StageRegrets:
     """Run a stage-based OMD solver and record every stage's per-state regrets.
 

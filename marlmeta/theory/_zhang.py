@@ -58,7 +58,7 @@ from jaxtyping import Array, Float
 from marlmeta.evaluation import lojasiewicz, ne_gap, potential, visitation
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import softmax
-from marlmeta.solvers._softmax_play import _SoftmaxPlay
+from marlmeta.solvers import AbstractSoftmaxPlay
 from marlmeta.theory._mao import Bound
 
 
@@ -70,12 +70,17 @@ class SoftmaxTrajectory(eqx.Module):
         potential: ``(T+1,)`` ``Phi(theta^t)``.
         lojasiewicz: ``(T+1,)`` ``c(theta^t)``, every maximiser counted.
         mismatch: ``(T+1,)`` ``M(theta^t) = max_s 1/d_theta^t(s)``.
+        log_barrier: ``(T+1,)`` ``sum_i sum_{s, a_i} log pi_i^t(a_i|s)``, the
+            log barrier of Zhang et al.'s eq. (14) without its weight
+            ``lambda`` (0 at the uniform policy, its maximum); ``None`` for a
+            trajectory built without it (Theorems 6 and 7 need it).
     """
 
     ne_gap: Float[Array, " T1"]
     potential: Float[Array, " T1"]
     lojasiewicz: Float[Array, " T1"]
     mismatch: Float[Array, " T1"]
+    log_barrier: Float[Array, " T1"] | None = None
 
 
 def potential_range(game: DiscountedMarkovGame) -> Float[Array, ""]:
@@ -126,7 +131,7 @@ def natural_gradient_play_step_size(game: DiscountedMarkovGame) -> Float[Array, 
 
 
 def softmax_trajectory(
-    solver: _SoftmaxPlay, game: DiscountedMarkovGame, num_steps: int, init=None
+    solver: AbstractSoftmaxPlay, game: DiscountedMarkovGame, num_steps: int, init=None
 ) -> SoftmaxTrajectory:
     """Run a softmax solver ``num_steps`` steps and read Theorem 5's quantities
     at every iterate ``theta^0 .. theta^T`` (the initial policy included).
@@ -153,6 +158,7 @@ def softmax_trajectory(
             potential=potential(game, pol),
             lojasiewicz=lojasiewicz(game, pol),
             mismatch=jnp.max(1.0 / visitation(game, pol)),
+            log_barrier=sum(jnp.sum(jax.nn.log_softmax(x, axis=-1)) for x in theta),
         )
 
     def body(theta, _):

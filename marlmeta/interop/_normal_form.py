@@ -19,9 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from marlmeta.games._checks import check_values, real_array
-from marlmeta.games._constructors import matrix_game
-from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame
+from marlmeta._checks import check_values, real_array
+from marlmeta.games import AbstractMarkovGame, FiniteHorizonGame, matrix_game
 
 
 def from_normal_form(payoffs: Sequence | np.ndarray) -> FiniteHorizonGame:
@@ -43,7 +42,7 @@ def from_normal_form(payoffs: Sequence | np.ndarray) -> FiniteHorizonGame:
             player and the index.
 
     Example:
-        >>> from marlmeta.games import from_normal_form
+        >>> from marlmeta.interop import from_normal_form
         >>> A = [[3, 0], [5, 1]]
         >>> B = [[3, 5], [0, 1]]
         >>> from_normal_form((A, B)).num_actions

@@ -5,10 +5,10 @@ Reinforcement Learning in Games") represents a normal-form game as a
 ``pyspiel.NormalFormGame`` (``MatrixGame`` for two players, ``TensorGame`` for
 more): one simultaneous move, then player ``i`` receives
 ``payoffs[i][a_0, .., a_{N-1}]``. :func:`from_openspiel` reads those tables
-into the one-state, one-step game of :func:`marlmeta.games.from_normal_form`;
+into the one-state, one-step game of :func:`marlmeta.interop.from_normal_form`;
 :func:`to_openspiel` builds the OpenSpiel game of a marlmeta normal-form game.
 Sequential games (with chance, turns and information states) are converted by
-:func:`marlmeta.games.from_openspiel_tree`.
+:func:`marlmeta.interop.from_openspiel_tree`.
 
 ``open_spiel`` is imported when these functions are called, so marlmeta does
 not depend on it.
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame
-from marlmeta.games._normal_form import from_normal_form, to_normal_form
+from marlmeta.games import AbstractMarkovGame, FiniteHorizonGame
+from marlmeta.interop._normal_form import from_normal_form, to_normal_form
 
 
 def _pyspiel():
@@ -35,7 +35,7 @@ def _pyspiel():
     return pyspiel
 
 
-def from_openspiel(game: Any) -> FiniteHorizonGame:
+def from_openspiel_normal_form(game: Any) -> FiniteHorizonGame:
     """A marlmeta one-state game from an OpenSpiel normal-form game.
 
     Args:
@@ -66,7 +66,7 @@ def to_openspiel(game: AbstractMarkovGame) -> Any:
 
     Args:
         game: one finite-horizon game with one state and one step (see
-            :func:`marlmeta.games.to_normal_form`).
+            :func:`marlmeta.interop.to_normal_form`).
 
     Returns:
         ``pyspiel.create_matrix_game(A, B)`` for two players,

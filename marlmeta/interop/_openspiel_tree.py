@@ -11,7 +11,11 @@ terminal nodes. :func:`from_openspiel_tree` enumerates it:
   histories of that step, in the order they are reached;
 - every player has ``A = game.num_distinct_actions()`` actions everywhere; a
   player who does not move at a node has a dummy action (nothing depends on
-  it), and an illegal action plays the node's first legal action;
+  it, every action is legal), and an illegal action plays the node's first
+  legal action; the game's legal-action masks
+  (:class:`~marlmeta.games.LegalActions`) mark the legal ones, so uniform
+  play, best responses and the solvers' default starts use legal actions
+  only (an illegal action gets probability ``0``);
 - the reward of ``(h, s, a)`` is the expected increase of the players'
   cumulative returns (``state.returns()``) over the decision and the chance
   nodes that follow it;
@@ -20,20 +24,28 @@ terminal nodes. :func:`from_openspiel_tree` enumerates it:
   appearance; the terminal state is observation ``0``.
 
 The game is built through :func:`marlmeta.games.observe`, which checks perfect
-recall. The kernel is dense (``H x S x A^N x S``): meant for games of up to a
-few thousand histories (Kuhn poker: ``H = 3``, ``S = 13``).
+recall. The kernel is sparse (:class:`~marlmeta.games.SparseTransitions`, fan-out
+``K`` the most successors of one ``(h, s, a)``) and the rewards dense
+(``N x H x S x A^N``): meant for games of up to a few thousand histories per
+step (Kuhn poker: ``H = 3``, ``S = 13``; Leduc poker: ``H = 8``, ``S = 1081``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
 import numpy as np
 
-from marlmeta.games._constructors import markov_game
-from marlmeta.games._observations import ObservedGame, observe
-from marlmeta.games._openspiel import _pyspiel
+from marlmeta.games import (
+    LegalActions,
+    ObservedGame,
+    SparseTransitions,
+    markov_game,
+    observe,
+)
+from marlmeta.interop._openspiel_matrix import _pyspiel
 
 
 def _resolve(state, prob: float):
@@ -82,7 +94,8 @@ def from_openspiel_tree(
 
     Args:
         game: a ``pyspiel.Game`` (turn-based or simultaneous-move, with chance
-            nodes, rewards at any node), small enough to enumerate.
+            nodes, rewards at any node), small enough to enumerate, or its name
+            with parameters (``"kuhn_poker"``).
         dtype: floating dtype of the arrays (default: float64 under x64).
 
     Returns:
@@ -91,14 +104,16 @@ def from_openspiel_tree(
         layout), and per player the information state string of each
         observation (``names[i][o]``; ``"terminal"`` for ``o = 0``), which maps
         an OpenSpiel tabular policy onto an observation policy's rows. Its
-        NashConv over observation policies is OpenSpiel's ``nash_conv`` when
-        every action is legal wherever its player moves.
+        NashConv over observation policies that play legal actions is
+        OpenSpiel's ``nash_conv``.
 
     Raises:
         ValueError: the game has no decision node, or the enumeration does
             not have perfect recall.
     """
-    _pyspiel()
+    pyspiel = _pyspiel()
+    if isinstance(game, str):
+        game = pyspiel.load_game(game)
     n, num_actions = game.num_players(), game.num_distinct_actions()
     root = game.new_initial_state()
     layers = [{}]
@@ -117,28 +132,49 @@ def from_openspiel_tree(
     horizon, num_states = len(steps), 1 + max(len(x) for x in layers)
     shape = (horizon, num_states) + (num_actions,) * n
     rewards = np.zeros((n, *shape))
-    probs = np.zeros((*shape, num_states))
-    probs[..., 0] = 1.0  # the terminal and unused states are absorbing
-    obs = np.zeros((n, horizon, num_states), np.int32)
-    names: list[dict[str, int]] = [{"terminal": 0} for _ in range(n)]
+    # Successors merged per (h, s, a): a sparse kernel of fan-out K.
+    merged = {}
     for h, step in enumerate(steps):
         for s, state, profile, succ in step:
             base = np.asarray(state.returns())
             at = (h, s, *profile)
-            probs[at] = 0.0
+            row = merged.setdefault(at, {})
             for t, p, child in succ:
-                probs[(*at, t)] += p
+                row[t] = row.get(t, 0.0) + p
                 rewards[(slice(None), *at)] += p * (np.asarray(child.returns()) - base)
+    fan_out = max(len(row) for row in merged.values())
+    nxt = np.zeros((*shape, fan_out), np.int32)
+    probs = np.zeros((*shape, fan_out))
+    probs[..., 0] = 1.0  # the terminal and unused states are absorbing
+    for at, row in merged.items():
+        probs[at] = 0.0
+        for k, (t, p) in enumerate(row.items()):
+            nxt[(*at, k)], probs[(*at, k)] = t, p
+    obs = np.zeros((n, horizon, num_states), np.int32)
+    legal = np.ones((n, horizon, num_states, num_actions), bool)
+    names: list[dict[str, int]] = [{"terminal": 0} for _ in range(n)]
+    for h in range(horizon):
         for s, state in layers[h].values():
             for i in range(n):
                 key = state.information_state_string(i)
                 obs[i, h, s] = names[i].setdefault(key, len(names[i]))
+                if _moves(state, i):
+                    legal[i, h, s] = False
+                    legal[i, h, s, state.legal_actions(i)] = True
     init = np.zeros(num_states)
     for t, p, _ in initial:
         init[t] += p
-    base = markov_game(_cast(rewards, dtype), _cast(probs, dtype), _cast(init, dtype))
+    kernel = SparseTransitions(nxt, _cast(probs, dtype), num_states)
+    base = markov_game(_cast(rewards, dtype), kernel, _cast(init, dtype))
+    base = dataclasses.replace(base, legal=LegalActions(tuple(legal)))
     converted = observe(base, list(obs), [len(x) for x in names])
     return converted, tuple(tuple(x) for x in names)
+
+
+def _moves(state, player: int) -> bool:
+    """Whether ``player`` chooses an action at ``state`` (elsewhere its action
+    is a dummy and every action is legal)."""
+    return state.is_simultaneous_node() or state.current_player() == player
 
 
 def _cast(x: np.ndarray, dtype):

@@ -1,4 +1,4 @@
-"""Exact evaluation of finite-horizon games by backward induction.
+"""The evaluation engine of the finite-horizon kind: backward induction.
 
 With ``V_H = 0``:
 
@@ -23,8 +23,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from marlmeta.games._evaluation import Evaluation
+
 if TYPE_CHECKING:
-    from marlmeta.games import MarkovGame
+    from marlmeta.games._game import FiniteHorizonGame as MarkovGame
 
 
 def backward(
@@ -34,7 +36,7 @@ def backward(
     *,
     best: bool = False,
     averaged: bool = False,
-):
+) -> Evaluation:
     """Run backward induction.
 
     Args:
@@ -45,11 +47,11 @@ def backward(
         averaged: also return the averaged Q-functions (needs ``M = N``).
 
     Returns:
-        ``(V_0, B_0, br, qbar)``: values ``(M, S)`` at step 0, best-response
-        values ``(N, S)`` (or ``None``), the deterministic best responses as
-        per-player one-hot arrays ``(H, S, A_i)`` (or ``None``; lowest index on
-        ties), and ``Qbar_{h,i}(s, a_i) = E_{a_{-i} ~ pi_{h,-i}} Q_{h,i}(s, a)``
-        per player, ``(H, S, A_i)`` (or ``None``).
+        An :class:`~marlmeta.games.Evaluation`: values ``(M, S)`` at step 0,
+        best-response values ``(N, S)`` (or ``None``), the deterministic best
+        responses as per-player one-hot arrays ``(H, S, A_i)`` (or ``None``;
+        lowest index on ties), and ``Qbar_{h,i}(s, a_i) = E_{a_{-i} ~
+        pi_{h,-i}} Q_{h,i}(s, a)`` per player, ``(H, S, A_i)`` (or ``None``).
     """
     rewards = game.rewards if rewards is None else rewards
     m, n = rewards.shape[0], game.num_players
@@ -69,7 +71,8 @@ def backward(
         if b_next is None:
             return (v, None), (None, qbar)
         qb = r + ev[m:]
-        dev = [pol.expect_others(qb[i], i) for i in range(n)]
+        # Best responses range over legal actions only (-inf elsewhere).
+        dev = [game.legal.restrict(h, i, pol.expect_others(qb[i], i)) for i in range(n)]
         weight = [None if c is None else c[i][h] for i in range(n)]
         best_dev = [pol.best_choice(d, i, weight[i]) for i, d in enumerate(dev)]
         b = jnp.stack([x[0] for x in best_dev])
@@ -82,7 +85,7 @@ def backward(
     devs = policy.deviation_policies() if best else None
     c = None if devs is None else [reach(game, d) for d in devs]
     (v0, b0), (br, qbar) = jax.lax.scan(body, init, steps, reverse=True)
-    return v0, b0, br, qbar
+    return Evaluation(values=v0, best_values=b0, best_responses=br, averaged_q=qbar)
 
 
 def reach(game: MarkovGame, policy) -> Float[Array, "H S"]:

@@ -3,7 +3,7 @@
 Each raises a ``ValueError`` naming the argument, the index and the value.
 Shapes and dtypes are static, so their checks also run under ``jit``; the
 checks of values (finite, in range, rows on the simplex) need concrete arrays:
-:func:`_concrete` returns ``None`` for a tracer and those checks are skipped
+:func:`concrete` returns ``None`` for a tracer and those checks are skipped
 (validation of values is eager only; a game built under ``jit`` from valid
 arrays equals the eager one).
 """
@@ -29,28 +29,28 @@ def prob_tol(dtype) -> float:
     return PROB_TOLS.get(np.dtype(dtype).itemsize, 1e-6)
 
 
-def _concrete(x) -> np.ndarray | None:
+def concrete(x) -> np.ndarray | None:
     """``x`` as a NumPy array, or ``None`` when it is a tracer."""
     if isinstance(x, jax.core.Tracer):
         return None
     return np.asarray(x)
 
 
-def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+def unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, shape))
 
 
-def _at(name: str, idx: tuple[int, ...]) -> str:
+def indexed_name(name: str, idx: tuple[int, ...]) -> str:
     """``name[i, j]``, or ``name`` for the one entry of a scalar."""
     return f"{name}{list(idx)}" if idx else name
 
 
-def _fmt(x) -> str:
+def fmt_value(x) -> str:
     """A value as the user wrote it: ``nan``, ``-0.5``, ``1.0``."""
     return repr(np.asarray(x).tolist())
 
 
-def _dtype_of(name: str, x):
+def array_dtype(name: str, x):
     """The dtype ``x`` has or would get as an array; a ``ValueError`` for
     input that is not an array of numbers (a string, ragged lists)."""
     if isinstance(x, (str, bytes)):
@@ -75,19 +75,19 @@ def real_array(name: str, x, dtype=None) -> jax.Array:
         ValueError: ``x`` holds strings, booleans, complex numbers or objects;
             the message names ``name``, the first such index and its value.
     """
-    kind = _dtype_of(name, x).kind
+    kind = array_dtype(name, x).kind
     if kind not in "iuf":
         what = {"c": "complex", "b": "boolean"}.get(kind, "non-numeric")
-        a = _concrete(x)
+        a = concrete(x)
         if a is None or a.size == 0:
             raise ValueError(f"{name} has {what} dtype; expected real numbers")
-        idx = _index(0, a.shape) if a.ndim else ()
+        idx = unravel(0, a.shape) if a.ndim else ()
         if kind == "c":
             bad = a.imag != 0
-            idx = _index(int(np.argmax(bad)), a.shape) if a.ndim else ()
+            idx = unravel(int(np.argmax(bad)), a.shape) if a.ndim else ()
         raise ValueError(
-            f"{_at(name, idx)} is {_fmt(a[idx])} ({what} dtype {a.dtype}); "
-            "expected real numbers"
+            f"{indexed_name(name, idx)} is {fmt_value(a[idx])} ({what} dtype "
+            f"{a.dtype}); expected real numbers"
         )
     if dtype is None and kind != "f":
         dtype = jnp.result_type(float)
@@ -142,7 +142,7 @@ def real_scalar(
     """Check that ``value`` is a finite real number in ``[low, high]`` (or
     ``[low, high)``); return it unchanged. A traced value is checked for its
     dtype and shape only."""
-    kind = _dtype_of(name, value).kind
+    kind = array_dtype(name, value).kind
     close = ")" if high_open or math.isinf(high) else "]"
     interval = f"{'(' if math.isinf(low) else '['}{low:g}, {high:g}{close}"
     if kind not in "iuf":
@@ -151,63 +151,67 @@ def real_scalar(
         raise ValueError(
             f"{name} has shape {np.shape(value)}; expected one number in {interval}"
         )
-    v = _concrete(value)
+    v = concrete(value)
     if v is None:
         return value
     x = float(v)
     ok = math.isfinite(x) and low <= x and (x < high if high_open else x <= high)
     if not ok:
-        raise ValueError(f"{name} is {_fmt(v)}; expected a finite number in {interval}")
+        raise ValueError(
+            f"{name} is {fmt_value(v)}; expected a finite number in {interval}"
+        )
     return value
 
 
-def _check_finite(name: str, x: np.ndarray) -> None:
+def check_finite(name: str, x: np.ndarray) -> None:
     bad = ~np.isfinite(x)
     if bad.any():
-        idx = _index(int(np.argmax(bad)), x.shape)
+        idx = unravel(int(np.argmax(bad)), x.shape)
         raise ValueError(
-            f"{name}{list(idx)} is {_fmt(x[idx])}; expected a finite number"
+            f"{name}{list(idx)} is {fmt_value(x[idx])}; expected a finite number"
         )
+
+
+def _check_concrete(name: str, x, check) -> None:
+    """A real dtype always; ``check(name, values)`` when ``x`` is concrete."""
+    real_array(name, x, getattr(x, "dtype", None))
+    c = concrete(x)
+    if c is not None:
+        check(name, c)
 
 
 def check_values(name: str, x) -> None:
     """A real dtype always; finite entries when ``x`` is concrete."""
-    real_array(name, x, getattr(x, "dtype", None))
-    c = _concrete(x)
-    if c is not None:
-        _check_finite(name, c)
+    _check_concrete(name, x, check_finite)
 
 
-def _check_distributions(name: str, p: np.ndarray) -> None:
+def check_simplex_rows(name: str, p: np.ndarray) -> None:
     """Every slice ``p[..., :]`` is a probability vector (within
     :func:`prob_tol` of its dtype)."""
-    _check_finite(name, p)
+    check_finite(name, p)
     if p.shape[-1] == 0:
         raise ValueError(f"{name} has an empty last axis (shape {p.shape})")
     tol = prob_tol(p.dtype)
     neg = p < -tol
     if neg.any():
-        idx = _index(int(np.argmax(neg)), p.shape)
+        idx = unravel(int(np.argmax(neg)), p.shape)
         raise ValueError(
-            f"{name}{list(idx)} is {_fmt(p[idx])}; probabilities must be >= 0 "
+            f"{name}{list(idx)} is {fmt_value(p[idx])}; probabilities must be >= 0 "
             f"(tolerance {tol:g} for {p.dtype})"
         )
     sums = p.sum(-1)
     off = np.abs(sums - 1.0) > tol
     if off.any():
-        idx = _index(int(np.argmax(off)), sums.shape)
+        idx = unravel(int(np.argmax(off)), sums.shape)
         raise ValueError(
-            f"{name}{list(idx)} sums to {_fmt(sums[idx])}; "
+            f"{name}{list(idx)} sums to {fmt_value(sums[idx])}; "
             f"expected 1 (tolerance {tol:g} for {p.dtype})"
         )
 
 
 def check_distributions(name: str, p) -> None:
     """A real dtype always; rows on the simplex when ``p`` is concrete."""
-    real_array(name, p, getattr(p, "dtype", None))
-    c = _concrete(p)
-    if c is not None:
-        _check_distributions(name, c)
+    _check_concrete(name, p, check_simplex_rows)
 
 
 def _check_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
@@ -237,14 +241,14 @@ def check_identical(rewards, name: str = "rewards") -> None:
     The message names the first differing index ``[i, s, a_0, ..]`` and both
     values.
     """
-    r = _concrete(rewards)
+    r = concrete(rewards)
     if r is None:
         return
     diff = r != r[:1]
     if diff.any():
-        idx = _index(int(np.argmax(diff)), r.shape)
+        idx = unravel(int(np.argmax(diff)), r.shape)
         raise ValueError(
-            f"{name}{list(idx)} is {_fmt(r[idx])} but {name}{[0, *idx[1:]]} is "
-            f"{_fmt(r[(0, *idx[1:])])}; a cooperative game has one reward shared "
+            f"{name}{list(idx)} is {fmt_value(r[idx])} but {name}{[0, *idx[1:]]} is "
+            f"{fmt_value(r[(0, *idx[1:])])}; a cooperative game has one reward shared "
             "by every player"
         )

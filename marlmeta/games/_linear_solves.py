@@ -1,4 +1,5 @@
-"""Exact evaluation of discounted games: linear solves and policy iteration.
+"""The evaluation engine of the discounted kind: linear solves and policy
+iteration, as strategy objects.
 
 ``V = (I - gamma P_pi)^{-1} r_pi``; a best response is found by policy
 iteration until the policy stops changing (a state switches action only on a
@@ -12,38 +13,45 @@ runs on ``stop_gradient`` inputs, so the gradient of a best-response value is
 the gradient through that last solve with the best-response policy held fixed
 (Danskin's theorem).
 
-Two paths, chosen by the game's static ``linear_solver`` field:
+How the systems are solved is the game's ``linear_solver``, a strategy object
+(static):
 
-- ``"dense"`` (``"auto"`` up to :data:`DENSE_MAX_STATES` states): the
-  next-state tensor ``(S, S, *A)`` is formed through ``expectation`` and the
-  ``S x S`` systems are solved by LU, exact to rounding;
-- ``"iterative"`` (``"auto"`` above that): nothing of size ``S x S`` is formed.
-  Values solve ``v - gamma E_pi[P v] = r_pi`` with the matrix-free operator
+- :class:`DenseSolve`: the next-state tensor ``(S, S, *A)`` is formed through
+  ``expectation`` and the ``S x S`` systems are solved by LU, exact to rounding;
+- :class:`MatrixFreeSolve`: nothing of size ``S x S`` is formed. Values solve
+  ``v - gamma E_pi[P v] = r_pi`` with the matrix-free operator
   ``v -> v - gamma E_pi[expectation(v)]`` by GMRES (lineax; differentiable by
   the implicit function theorem) to the relative and absolute tolerance
   :func:`iterative_tolerance` (``1e-12`` in float64, ``1e-6`` in float32);
   best responses start from value iteration to that tolerance and finish with
-  matrix-free policy iteration, so that they are exact up to the same tolerance.
+  matrix-free policy iteration, so that they are exact up to the same tolerance;
+- :class:`AutoSolve` (the default): :class:`DenseSolve` up to
+  ``max_dense_states`` states (:data:`DENSE_MAX_STATES`), :class:`MatrixFreeSolve`
+  above (the number of states is static).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+import abc
+from typing import TYPE_CHECKING
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
+
+from marlmeta.games._evaluation import Evaluation
 
 if TYPE_CHECKING:
-    from marlmeta.games import DiscountedMarkovGame
+    from marlmeta.games._game import DiscountedMarkovGame
 
 #: Cap on policy-iteration rounds; policy iteration with strict improvement
 #: terminates long before this in exact arithmetic, and a search still
 #: changing after this many rounds gives NaN values (not converged).
 MAX_POLICY_ITERATIONS = 1000
 
-#: ``linear_solver="auto"`` solves dense ``S x S`` systems up to this many states.
+#: :class:`AutoSolve` solves dense ``S x S`` systems up to this many states.
 DENSE_MAX_STATES = 2000
 
 #: Cap on value-iteration sweeps of the matrix-free best response.
@@ -99,25 +107,45 @@ def values_and_kernel(
     return _solve(game.discount, p_pi, r_pi).T, p_pi
 
 
-class Parts(NamedTuple):
-    """What the softmax quantities of a discounted game are made of."""
+class PolicyParts(eqx.Module):
+    """What the softmax quantities of a discounted game are made of.
+
+    Attributes:
+        values: ``V_i`` per player and state, ``(N, S)``.
+        qbar: ``Qbar_i(s, a_i)`` per player, ``(S, A_i)``.
+        visitation: the discounted visitation ``d`` from ``initial``, ``(S,)``.
+    """
 
     values: Float[Array, "N S"]
     qbar: tuple[Float[Array, "S Ai"], ...]
     visitation: Float[Array, " S"]
 
 
-def parts(game: DiscountedMarkovGame, policy) -> Parts:
+def _dense_qbar(game, policy, nxt, v) -> tuple[Array, ...]:
+    q = game.rewards + game.discount * jnp.tensordot(v, nxt, axes=(1, 0))
+    return tuple(policy.expect_others(q[i], i) for i in range(game.num_players))
+
+
+def _visitation(game, p_pi: Float[Array, "S S"]) -> Float[Array, " S"]:
+    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
+    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    return (1 - game.discount) * x
+
+
+def visitation(game: DiscountedMarkovGame, policy) -> Float[Array, " S"]:
+    """``d = (1 - gamma) (I - gamma P_pi)^{-T} rho`` of any policy kind (dense)."""
+    nxt = next_state_tensor(game, dtype_of(game.rewards, policy))
+    return _visitation(game, state_kernel(policy, nxt))
+
+
+def parts(game: DiscountedMarkovGame, policy) -> PolicyParts:
     """Values, ``Qbar_i`` and the visitation ``d`` from one next-state tensor and
     one state kernel ``P_pi``: ``V = (I - gamma P_pi)^{-1} r_pi`` and
     ``d = (1 - gamma) (I - gamma P_pi)^{-T} rho``."""
     nxt = next_state_tensor(game, dtype_of(game.rewards, policy))
     v, p_pi = values_and_kernel(game, policy, nxt=nxt)  # (N, S)
-    q = game.rewards + game.discount * jnp.tensordot(v, nxt, axes=(1, 0))
-    qbar = tuple(policy.expect_others(q[i], i) for i in range(game.num_players))
-    eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
-    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
-    return Parts(values=v, qbar=qbar, visitation=(1 - game.discount) * x)
+    qbar = _dense_qbar(game, policy, nxt, v)
+    return PolicyParts(values=v, qbar=qbar, visitation=_visitation(game, p_pi))
 
 
 def _mdp_best_response(gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"]):
@@ -272,61 +300,157 @@ def _iterative_best(game, policy):
     return jnp.stack(values), tuple(brs)
 
 
-def is_dense(game) -> bool:
-    """Whether ``game`` is evaluated by dense solves (static)."""
-    if game.linear_solver == "auto":
-        return game.num_states <= DENSE_MAX_STATES
-    return game.linear_solver == "dense"
+class OptimalPolicy(eqx.Module):
+    """A deterministic optimal joint policy of a single-reward MDP.
+
+    Attributes:
+        values: the optimal values ``V*``, ``(S,)`` (NaN where the search
+            did not converge).
+        actions: the optimal joint action per state, the flat row-major index
+            of ``(a_0, .., a_{N-1})``, ``(S,)``.
+    """
+
+    values: Float[Array, " S"]
+    actions: Int[Array, " S"]
 
 
-def evaluate(game, policy, rewards=None, *, best: bool = False):
-    """``(V (M, S), B (N, S) or None, best responses or None)`` of a discounted game."""
-    rewards = game.rewards if rewards is None else rewards
-    if not is_dense(game):
+class AbstractLinearSolver(eqx.Module):
+    """How a discounted game solves its linear systems (a strategy object).
+
+    A discounted game holds one (static) and calls it for every exact
+    evaluation; see the module text for the concrete strategies.
+    """
+
+    @abc.abstractmethod
+    def evaluate(
+        self, game: DiscountedMarkovGame, policy, rewards, *, best: bool
+    ) -> Evaluation:
+        """Values ``(M, S)`` of each reward table, and with ``best`` each
+        player's best-response values and deterministic best responses."""
+
+    @abc.abstractmethod
+    def averaged_q(self, game: DiscountedMarkovGame, policy) -> tuple[Array, ...]:
+        """``Qbar_i = E_{a_{-i}}[r_i + gamma E[V_i(s')]]`` per player."""
+
+    @abc.abstractmethod
+    def optimal_policy(
+        self, game: DiscountedMarkovGame, reward: Float[Array, " S *A"]
+    ) -> OptimalPolicy:
+        """Optimal values of the joint-action MDP with ``reward`` and a
+        deterministic optimal joint action per state."""
+
+
+class DenseSolve(AbstractLinearSolver):
+    """Dense ``S x S`` systems solved by LU (exact to rounding).
+
+    Policy iteration with dense solves for best responses and optimal
+    policies, then one exact solve, differentiable with the policy held fixed.
+    """
+
+    def evaluate(self, game, policy, rewards, *, best):
+        nxt = next_state_tensor(game, dtype_of(rewards, policy))
+        v = policy_values(game, policy, rewards, nxt=nxt)
+        b, br = best_response_values(game, policy, nxt) if best else (None, None)
+        return Evaluation(values=v, best_values=b, best_responses=br)
+
+    def averaged_q(self, game, policy):
+        nxt = next_state_tensor(game, dtype_of(game.rewards, policy))
+        v = values_and_kernel(game, policy, nxt=nxt)[0]
+        return _dense_qbar(game, policy, nxt, v)
+
+    def optimal_policy(self, game, reward):
+        s = game.num_states
+        flat = reward.reshape(s, -1)
+        nxt = next_state_tensor(game, reward.dtype).reshape(s, s, -1)  # (S', S, A)
+        p = jnp.moveaxis(nxt, 0, -1)  # (S, A, S')
+        d, ok = _mdp_best_response(game.discount, flat, p)
+        states = jnp.arange(s)
+        v = _flag(ok, _solve(game.discount, p[states, d], flat[states, d]))
+        return OptimalPolicy(values=v, actions=d)
+
+
+class MatrixFreeSolve(AbstractLinearSolver):
+    """Matrix-free GMRES (lineax) through ``expectation``: nothing ``S x S``.
+
+    Tolerance :func:`iterative_tolerance`; best responses and optimal policies
+    by value iteration then matrix-free policy iteration.
+    """
+
+    def evaluate(self, game, policy, rewards, *, best):
         v = _iterative_values(game, policy, rewards)
         b, br = _iterative_best(game, policy) if best else (None, None)
-        return v, b, br
-    nxt = next_state_tensor(game, dtype_of(rewards, policy))
-    v = policy_values(game, policy, rewards, nxt=nxt)
-    b, br = best_response_values(game, policy, nxt) if best else (None, None)
-    return v, b, br
+        return Evaluation(values=v, best_values=b, best_responses=br)
+
+    def averaged_q(self, game, policy):
+        v = _iterative_values(game, policy, game.rewards)
+        expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
+        q = game.rewards + game.discount * expectation(0, v)
+        return tuple(policy.expect_others(q[i], i) for i in range(game.num_players))
+
+    def optimal_policy(self, game, reward):
+        s = game.num_states
+        flat = reward.reshape(s, -1)
+        return OptimalPolicy(*_optimal(game.discount, flat, _joint_step(game)))
 
 
-def iterative_averaged_q(game, policy) -> tuple[Array, ...]:
-    """``Qbar_i = E_{a_{-i}}[r_i + gamma E[V_i(s')]]`` without any ``S x S`` array."""
-    v = _iterative_values(game, policy, game.rewards)
-    expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
-    q = game.rewards + game.discount * expectation(0, v)
-    return tuple(policy.expect_others(q[i], i) for i in range(game.num_players))
+class AutoSolve(AbstractLinearSolver):
+    """:class:`DenseSolve` up to ``max_dense_states`` states, else
+    :class:`MatrixFreeSolve` (chosen from the static number of states).
+
+    Attributes:
+        max_dense_states: the largest ``S`` solved densely (static).
+    """
+
+    max_dense_states: int = eqx.field(static=True, default=DENSE_MAX_STATES)
+
+    def pick(self, game: DiscountedMarkovGame) -> AbstractLinearSolver:
+        """The strategy used for ``game``."""
+        if game.num_states <= self.max_dense_states:
+            return DenseSolve()
+        return MatrixFreeSolve()
+
+    def evaluate(self, game, policy, rewards, *, best):
+        return self.pick(game).evaluate(game, policy, rewards, best=best)
+
+    def averaged_q(self, game, policy):
+        return self.pick(game).averaged_q(game, policy)
+
+    def optimal_policy(self, game, reward):
+        return self.pick(game).optimal_policy(game, reward)
 
 
-def optimal_values(game, reward: Float[Array, " S *A"]) -> Float[Array, " S"]:
-    """Optimal values of the MDP over joint actions with ``reward``."""
+def _joint_step(game):
     s = game.num_states
-    flat = reward.reshape(s, -1)
 
     def step(v):
         return game.transitions.expectation(0, v).reshape(s, -1)
 
-    return _optimal(game.discount, flat, step)[0]
+    return step
 
 
-def optimal(game, reward: Float[Array, " S *A"]):
-    """Optimal values ``(S,)`` of the joint-action MDP with ``reward`` and a
-    deterministic optimal joint action per state (the flat row-major index of
-    ``(a_0, .., a_{N-1})``).
+def optimal_values(game, reward: Float[Array, " S *A"]) -> Float[Array, " S"]:
+    """Optimal values of the MDP over joint actions with ``reward`` (matrix-free
+    value and policy iteration, for every strategy)."""
+    flat = reward.reshape(game.num_states, -1)
+    return _optimal(game.discount, flat, _joint_step(game))[0]
 
-    Dense games: policy iteration with dense solves (:func:`_mdp_best_response`)
-    and one exact solve, differentiable with the policy held fixed; otherwise
-    the matrix-free search of :func:`optimal_values`.
-    """
-    s = game.num_states
-    flat = reward.reshape(s, -1)
-    if not is_dense(game):
-        expect = game.transitions.expectation
-        return _optimal(game.discount, flat, lambda v: expect(0, v).reshape(s, -1))
-    nxt = next_state_tensor(game, reward.dtype).reshape(s, s, -1)  # (S', S, A)
-    p = jnp.moveaxis(nxt, 0, -1)  # (S, A, S')
-    d, ok = _mdp_best_response(game.discount, flat, p)
-    states = jnp.arange(s)
-    return _flag(ok, _solve(game.discount, p[states, d], flat[states, d])), d
+
+#: The strategies by the names a config or a game file gives them.
+LINEAR_SOLVERS: dict[str, AbstractLinearSolver] = {
+    "auto": AutoSolve(),
+    "dense": DenseSolve(),
+    "iterative": MatrixFreeSolve(),
+}
+
+
+def as_linear_solver(x, name: str = "linear_solver") -> AbstractLinearSolver:
+    """A linear-solver strategy from a strategy object or one of the names of
+    :data:`LINEAR_SOLVERS` (the boundary where a name becomes an object)."""
+    if isinstance(x, str) and x in LINEAR_SOLVERS:
+        return LINEAR_SOLVERS[x]
+    if not isinstance(x, AbstractLinearSolver):
+        raise ValueError(
+            f"{name} is {x!r}; expected a linear-solver strategy (AutoSolve(), "
+            f"DenseSolve(), MatrixFreeSolve()) or one of {sorted(LINEAR_SOLVERS)}"
+        )
+    return x
