@@ -96,9 +96,10 @@ def test_preconditions_are_checked_by_the_kind():
 
 def test_averaging_rules_are_objects():
     assert M.solvers.AVERAGES["reach"] == M.solvers.ReachAverage()
-    assert M.solvers.ZeroSumOMD(0.1).average == M.solvers.ReachAverage()
+    # The averaging rule belongs to Algorithm 1 on observations.
+    assert M.solvers.ObservedZeroSumOMD(0.1).average == M.solvers.ReachAverage()
     with pytest.raises(ValueError, match="average is 'plain'"):
-        M.solvers.ZeroSumOMD(0.1, average="plain")
+        M.solvers.ObservedZeroSumOMD(0.1, average="plain")
 
 
 def test_optimal_policy_is_typed_and_agrees_with_value_iteration():
