@@ -18,7 +18,12 @@ and ``structured`` (a ``PrivateTypeGame``: a hand pair times the betting,
 pooled by contractions).
 
 Each row records the game's size, the build time (first row), the compile and
-steady-state seconds and the process's peak memory (``VmHWM``) after its part.
+steady-state seconds (the minimum of repeats: wall ``steady_s`` and the
+process's CPU time ``steady_cpu_s``, which a shared machine inflates less), the
+target of issue 28 beside (``target_s``: one exact exploitability under
+0.1 s, one Algorithm-1 iteration under 20 ms, on a 2-core CPU), the load
+average when it was measured, and the process's peak memory (``VmHWM``) after
+its part.
 
 Sizes: no flag, the full game (``bet_call``) and 100 steps; ``--smoke``, 12
 evenly spaced hands per player and 5 steps (seconds on a CPU); ``--gpu``, the
@@ -31,9 +36,10 @@ Run: python benchmarks/poker.py [--variant bet_call] [--steps 100]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
-from _timing import Table, add_common_flags, compile_and_steady, peak_memory_bytes
+from _timing import Table, add_common_flags, peak_memory_bytes
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--variant", default="bet_call")
@@ -41,6 +47,8 @@ ap.add_argument("--steps", type=int, default=100)
 ap.add_argument("--step-size", type=float, default=0.1)
 ap.add_argument("--max-hands", type=int, default=None, help="prune the ranges")
 ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+ap.add_argument("--layouts", default="generic,structured", help="comma-separated")
+ap.add_argument("--solvers", default="ObservedZeroSumOMD,CounterfactualOMD,CFRPlus")
 add_common_flags(ap)
 ARGS = ap.parse_args()
 if ARGS.smoke:
@@ -57,12 +65,31 @@ import numpy as np  # noqa: E402
 import marlmeta as M  # noqa: E402
 from marlmeta.games import zoo  # noqa: E402
 
+EXPLOITABILITY_TARGET_S = 0.1
+ITERATION_TARGET_S = 0.02
+
+
+def timed(fn, *args, repeats: int = 3) -> dict:
+    """Compile seconds, then the minimum over ``repeats`` runs of the wall
+    (``steady_s``) and CPU (``steady_cpu_s``, ``time.process_time``) seconds."""
+    t0 = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(compiled(*args))  # warm-up
+    wall, cpu = float("inf"), float("inf")
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        jax.block_until_ready(compiled(*args))
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return dict(compile_s=compile_s, steady_s=wall, steady_cpu_s=cpu)
+
 
 def numpy_exploitability(game, tables) -> float:
-    """NashConv of an observation policy of a two-player game with a fan-out-1
-    sparse kernel (NumPy, vectorised over states)."""
+    """NashConv of an observation policy of a two-player game with a
+    deterministic kernel (NumPy, vectorised over states; either layout)."""
     r = np.asarray(game.rewards, np.float64)  # (2, H, S, A, B)
-    nxt = np.asarray(game.transitions.next_state)[..., 0]  # (H, S, A, B)
+    nxt = game.transitions.support()[0][..., 0]  # (H, S, A, B)
     obs = [np.asarray(o) for o in game.observations]
     H, S = game.horizon, game.num_states
     pol = [
@@ -135,7 +162,7 @@ def _bench_layout(table, layout: str, reference: dict) -> None:
     )
     uniform = M.policies.observation_uniform(game)
     exploit = jax.jit(M.evaluation.nash_conv)
-    c, s = compile_and_steady(exploit, game, uniform, repeats=3)
+    t = timed(exploit, game, uniform)
     nc = float(exploit(game, uniform))
     both = jax.jit(
         lambda g, p: (
@@ -143,23 +170,29 @@ def _bench_layout(table, layout: str, reference: dict) -> None:
             M.evaluation.full_state_nash_conv(g, p),
         )
     )
-    c2, s2 = compile_and_steady(both, game, uniform, repeats=2)
+    t2 = timed(both, game, uniform, repeats=2)
     full = float(both(game, uniform)[1])
     row = dict(
         benchmark=f"exploitability [{layout}]",
         **size,
         build_s=build_s,
-        compile_s=c,
-        steady_s=s,
-        with_full_state_steady_s=s2,
+        **t,
+        target_s=EXPLOITABILITY_TARGET_S,
+        with_full_state_steady_s=t2["steady_s"],
+        with_full_state_steady_cpu_s=t2["steady_cpu_s"],
         uniform_nash_conv=nc,
         uniform_full_state_nash_conv=full,
+        load_average=os.getloadavg()[0],
     )
-    if layout == "generic":
+    if "nash_conv" not in reference:
         t0 = time.perf_counter()
         ref = numpy_exploitability(game, uniform.tables)
         numpy_s = time.perf_counter() - t0
-        row.update(numpy_s=numpy_s, speedup=numpy_s / s, numpy_uniform_nash_conv=ref)
+        row.update(
+            numpy_s=numpy_s,
+            speedup=numpy_s / t["steady_s"],
+            numpy_uniform_nash_conv=ref,
+        )
         reference["nash_conv"] = ref
     ref = reference["nash_conv"]
     # float32: XLA's CPU reduction of ``initial @ V`` over 10^6 states is off
@@ -168,44 +201,51 @@ def _bench_layout(table, layout: str, reference: dict) -> None:
     tol = 1e-9 if ARGS.dtype == "float64" else 2e-3 * abs(ref)
     assert abs(nc - ref) < tol, (layout, nc, ref)
     print(
-        f"[{layout}] exploitability: compile {c:.1f} s, run {s * 1e3:.1f} ms "
-        f"(with the full-state bound {s2 * 1e3:.1f} ms) | uniform nash_conv "
-        f"{nc:.6f} (NumPy {ref:.6f}), full-state {full:.6f}"
+        f"[{layout}] exploitability: compile {t['compile_s']:.1f} s, run "
+        f"{t['steady_s'] * 1e3:.1f} ms wall, {t['steady_cpu_s'] * 1e3:.1f} ms CPU "
+        f"(target {EXPLOITABILITY_TARGET_S * 1e3:.0f} ms; with the full-state "
+        f"bound {t2['steady_cpu_s'] * 1e3:.1f} ms CPU) | uniform nash_conv "
+        f"{nc:.6f} (NumPy {ref:.6f}), full-state {full:.6f}",
+        flush=True,
     )
     table.add(**row, peak_memory_bytes=peak_memory_bytes())
 
-    for name, solver in (
-        ("ObservedZeroSumOMD", M.solvers.ObservedZeroSumOMD(ARGS.step_size)),
-        ("CounterfactualOMD", M.solvers.CounterfactualOMD(ARGS.step_size)),
-        ("CFRPlus", M.solvers.CFRPlus()),
-    ):
+    solvers = {
+        "ObservedZeroSumOMD": M.solvers.ObservedZeroSumOMD(ARGS.step_size),
+        "CounterfactualOMD": M.solvers.CounterfactualOMD(ARGS.step_size),
+        "CFRPlus": M.solvers.CFRPlus(),
+    }
+    for name in ARGS.solvers.split(","):
+        solver = solvers[name]
 
         def run(steps, solver=solver):
             fn = jax.jit(lambda g: M.solve(solver, g, steps).trace.nash_conv)
-            t0 = time.perf_counter()
-            compiled = fn.lower(game).compile()
-            t1 = time.perf_counter()
-            gap = float(jax.block_until_ready(compiled(game))[-1])
-            return t1 - t0, time.perf_counter() - t1, gap
+            t = timed(fn, game, repeats=2)
+            return t, float(fn(game)[-1])
 
-        c, s, gap = run(ARGS.steps)
-        _, s1, _ = run(1)  # one iteration and the same final evaluation
-        per = (s - s1) / (ARGS.steps - 1)
+        t, gap = run(ARGS.steps)
+        t1, _ = run(1)  # one iteration and the same final evaluation
+        per = (t["steady_s"] - t1["steady_s"]) / (ARGS.steps - 1)
+        per_cpu = (t["steady_cpu_s"] - t1["steady_cpu_s"]) / (ARGS.steps - 1)
         table.add(
             benchmark=f"{name} [{layout}]",
             **size,
             steps=ARGS.steps,
             step_size=ARGS.step_size,
-            compile_s=c,
-            steady_s=s,
+            **t,
             per_iteration_s=per,
+            per_iteration_cpu_s=per_cpu,
+            target_s=ITERATION_TARGET_S if name == "ObservedZeroSumOMD" else None,
             nash_conv=gap,
+            load_average=os.getloadavg()[0],
             peak_memory_bytes=peak_memory_bytes(),
         )
         print(
-            f"[{layout}] {name}: {ARGS.steps} iterations, compile {c:.1f} s, run "
-            f"{s:.1f} s ({per * 1e3:.1f} ms/iteration), nash_conv after "
-            f"{ARGS.steps}: {gap:.4f}"
+            f"[{layout}] {name}: {ARGS.steps} iterations, compile "
+            f"{t['compile_s']:.1f} s, run {t['steady_s']:.1f} s "
+            f"({per * 1e3:.1f} ms/iteration wall, {per_cpu * 1e3:.1f} ms CPU), "
+            f"nash_conv after {ARGS.steps}: {gap:.4f}",
+            flush=True,
         )
 
 
@@ -216,7 +256,7 @@ def main():
         ARGS,
     )
     reference: dict = {}
-    for layout in ("generic", "structured"):
+    for layout in ARGS.layouts.split(","):
         _bench_layout(table, layout, reference)
     print(f"peak memory {peak_memory_bytes() / 2**30:.2f} GiB ({ARGS.dtype})")
     table.save(ARGS.json)

@@ -32,6 +32,12 @@ from marlmeta.games._legal import AbstractLegalActions
 from marlmeta.games._observations import AbstractObservedGame
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
+from marlmeta.games._type_induction import (
+    next_values,
+    propagate_public,
+    type_backward,
+    type_reach,
+)
 from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types
 
 
@@ -63,15 +69,18 @@ class PublicTransitions(AbstractTransitions):
     def num_actions(self) -> tuple[int, ...]:
         return tuple(self.next_public.shape[2:])
 
-    def _one_hot(self, h, dtype):
-        return (self.next_public[h][..., None] == jnp.arange(self.num_public)).astype(
-            dtype
-        )
-
     def _expectation(self, h, value):
         v = value.reshape(self.num_deals, self.num_public)
-        out = jnp.tensordot(v, self._one_hot(h, value.dtype), axes=[[1], [-1]])
-        return out.reshape(self.num_states, *self.num_actions)
+        return next_values(self.next_public[h], v).reshape(
+            self.num_states, *self.num_actions
+        )
+
+    def propagate(self, h, mass):
+        """The forward step (the transpose of :meth:`expectation`), summed
+        per next public part without a scatter or a matrix product."""
+        nxt = self.next_public[0 if self.num_steps == 1 else h]
+        m = mass.reshape(self.num_deals, self.num_public, *self.num_actions)
+        return propagate_public(nxt, m).reshape(self.num_states)
 
     def dense(self):
         nxt, prob = self.support()
@@ -142,6 +151,28 @@ class PrivateTypeGame(AbstractObservedGame):
                 f"num_types {self.num_types} and {self.slots[0].shape[-1]} public "
                 f"parts make {size} states; the rewards have {self.num_states}"
             )
+
+    @property
+    def num_public(self) -> int:
+        """``P``, the number of public parts."""
+        return self.slots[0].shape[-1]
+
+    def evaluate(self, policy, rewards=None, *, best: bool = False):
+        """Backward induction; an observation policy's on the type grid
+        (:func:`~marlmeta.games._type_induction.type_backward`: contractions
+        over the types, no lifted tables), any other policy kind's (e.g. the
+        full-state view) on the states."""
+        if isinstance(policy, PrivateTypePolicy):
+            return type_backward(self, policy, rewards, best=best)
+        return AbstractObservedGame.evaluate(self, policy, rewards, best=best)
+
+    def reach(self, policy) -> Float[Array, "H S"]:
+        """State reach under ``policy``; a private-type policy's on the type
+        grid (:func:`~marlmeta.games._type_induction.type_reach`)."""
+        if isinstance(policy, PrivateTypePolicy):
+            c = type_reach(self, policy, None, policy.dtype)
+            return jnp.stack(c).reshape(self.horizon, self.num_states)
+        return AbstractObservedGame.reach(self, policy)
 
     def observation_policy(self, tables) -> PrivateTypePolicy:
         return PrivateTypePolicy(tuple(tables), tuple(self.slots), self.num_types)

@@ -45,4 +45,5 @@ from marlmeta.policies._private_types import (
     PrivateTypePolicy as PrivateTypePolicy,
     lift_types as lift_types,
     pool_types as pool_types,
+    type_table as type_table,
 )

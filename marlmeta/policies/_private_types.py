@@ -16,6 +16,8 @@ scatter over all ``S`` states.
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -25,13 +27,15 @@ from marlmeta._sampling import draw
 from marlmeta.policies._kinds import AbstractPolicy, ProductPolicy, _tables, check_table
 
 
-def lift_types(
+def type_table(
     table: Float[Array, "*H O A"],
     slots: Int[Array, "*H P"],
     num_types: tuple[int, ...],
     i: int,
-) -> Float[Array, "*H S A"]:
-    """Player ``i``'s observation table on the states (module text)."""
+) -> Float[Array, "*H ... P A"]:
+    """Player ``i``'s observation table on the type grid: ``(*H, 1, .., n_i,
+    .., 1, P, A)`` (player ``i``'s type axis, the others of size 1; broadcast
+    it to ``(*H, n_0, .., n_{N-1}, P, A)`` for the states)."""
     n, a = num_types[i], table.shape[-1]
     k = (table.shape[-2] - 1) // n
     lead = table.shape[:-2]
@@ -41,11 +45,21 @@ def lift_types(
     slot = jnp.where(slots < 0, k, slots)  # (*H, P)
     per_public = jnp.take_along_axis(blocks, slot[..., None, None], axis=-3)
     x = jnp.moveaxis(per_public, -3, -2)  # (*H, n_i, P, A)
-    num_public = slots.shape[-1]
     shape = [1] * len(num_types)
     shape[i] = n
-    x = x.reshape(*lead, *shape, num_public, a)
-    x = jnp.broadcast_to(x, (*lead, *num_types, num_public, a))
+    return x.reshape(*lead, *shape, slots.shape[-1], a)
+
+
+def lift_types(
+    table: Float[Array, "*H O A"],
+    slots: Int[Array, "*H P"],
+    num_types: tuple[int, ...],
+    i: int,
+) -> Float[Array, "*H S A"]:
+    """Player ``i``'s observation table on the states (module text)."""
+    x = type_table(table, slots, num_types, i)
+    lead, a = table.shape[:-2], table.shape[-1]
+    x = jnp.broadcast_to(x, (*lead, *num_types, slots.shape[-1], a))
     return x.reshape(*lead, -1, a)
 
 
@@ -63,6 +77,69 @@ def pool_types(
     return out
 
 
+class AbstractDeviations(eqx.Module):
+    """What a deviating player of a :class:`PrivateTypePolicy` sees (its best
+    responses are over policies on that)."""
+
+    @abc.abstractmethod
+    def choose(self, dev, weight, slots, num_types, i: int, count: int):
+        """Player ``i``'s best deviation at one step, on the type grid.
+
+        Args:
+            dev: ``(n_0, .., n_{N-1}, P, A_i)`` the value of each own action.
+            weight: ``(n_0, .., n_{N-1}, P)`` the reach of each state.
+            slots: ``(P,)`` player ``i``'s public slots.
+            num_types: ``(n_0, .., n_{N-1})``.
+            i: the player.
+            count: ``O_i``, its number of observations.
+
+        Returns:
+            ``(B, br)``: the best-response value per state (the grid) and the
+            best response, one-hot (lowest index on ties).
+        """
+
+
+class ObservationDeviations(AbstractDeviations):
+    """The deviator sees its observation: one action per observation, the
+    maximiser of the reach-weighted deviation values summed over the other
+    players' types and the public parts of each slot; ``br`` is ``(O_i,
+    A_i)``."""
+
+    def choose(self, dev, weight, slots, num_types, i, count):
+        a = dev.shape[-1]
+        # Illegal actions have dev = -inf: they stay -inf after pooling (also
+        # at observations of zero reach), never 0 * -inf = NaN.
+        w = weight[..., None]
+        x = jnp.where(dev > -jnp.inf, jnp.where(w > 0, w * dev, 0), -jnp.inf)
+        u = pool_types(x.reshape(-1, a), slots, num_types, i, count)
+        br = jax.nn.one_hot(jnp.argmax(u, axis=-1), a, dtype=dev.dtype)
+        grid = type_table(br, slots, num_types, i)
+        return _sum_last(jnp.where(grid > 0, dev, 0)), br
+
+
+class StateDeviations(AbstractDeviations):
+    """The deviator sees the state (both types and the public part): the
+    maximiser per state; ``br`` is ``(S, A_i)``. The full-state view
+    :meth:`PrivateTypePolicy.on_states` (an upper bound of the
+    observation deviations)."""
+
+    def choose(self, dev, weight, slots, num_types, i, count):
+        del weight, slots, num_types, i, count
+        a = dev.shape[-1]
+        br = jax.nn.one_hot(jnp.argmax(dev, axis=-1), a, dtype=dev.dtype)
+        return _sum_last(jnp.where(br > 0, dev, 0)), br.reshape(-1, a)
+
+
+def _sum_last(x):
+    """Sum over a short last axis by unrolled adds (they fuse with their
+    producers on XLA's CPU backend; a reduction over a tiny minor axis does
+    not)."""
+    out = x[..., 0]
+    for k in range(1, x.shape[-1]):
+        out = out + x[..., k]
+    return out
+
+
 class PrivateTypePolicy(AbstractPolicy):
     """Per-player observation tables of a public-times-private-types game.
 
@@ -72,11 +149,14 @@ class PrivateTypePolicy(AbstractPolicy):
         slots: player ``i``'s public slots ``(H, P)`` (``(P,)`` after
             :meth:`at`; ``< 0``: nothing to see).
         num_types: ``(n_0, .., n_{N-1})`` (static).
+        deviations: what a deviating player sees (:class:`ObservationDeviations`,
+            default, or :class:`StateDeviations`: :meth:`on_states`).
     """
 
     tables: tuple[Float[Array, "*H Oi Ai"], ...] = eqx.field(converter=_tables)
     slots: tuple[Int[Array, "*H P"], ...]
     num_types: tuple[int, ...] = eqx.field(static=True)
+    deviations: AbstractDeviations = ObservationDeviations()
 
     def __iter__(self):
         return iter(self.tables)
@@ -96,7 +176,12 @@ class PrivateTypePolicy(AbstractPolicy):
             )
         )
 
-    on_states = lift
+    def on_states(self) -> PrivateTypePolicy:
+        """The same policy, its deviators seeing the state
+        (:class:`StateDeviations`)."""
+        return PrivateTypePolicy(
+            self.tables, self.slots, self.num_types, StateDeviations()
+        )
 
     def pool(self, i: int, x: Float[Array, "*H S A"]) -> Float[Array, "*H O A"]:
         """Player ``i``'s per-state rows summed per observation."""
@@ -108,6 +193,7 @@ class PrivateTypePolicy(AbstractPolicy):
             tuple(t[h] for t in self.tables),
             tuple(k[h] for k in self.slots),
             self.num_types,
+            self.deviations,
         )
 
     def observation(self, i: int, state) -> Int[Array, ""]:
@@ -134,24 +220,34 @@ class PrivateTypePolicy(AbstractPolicy):
     def joint(self) -> Array:
         return self.lift().joint()
 
-    def deviation_policies(self) -> tuple[ProductPolicy, ...]:
-        """Per player ``i``: the lifted policy with ``i`` playing uniformly."""
-        lifted = self.lift().tables
+    def deviation_policies(self) -> tuple[PrivateTypePolicy, ...]:
+        """Per player ``i``: this policy with ``i`` playing uniformly."""
         return tuple(
-            ProductPolicy(
+            PrivateTypePolicy(
                 tuple(
-                    jnp.full_like(p, 1.0 / p.shape[-1]) if j == i else p
-                    for j, p in enumerate(lifted)
-                )
+                    jnp.full_like(t, 1.0 / t.shape[-1]) if j == i else t
+                    for j, t in enumerate(self.tables)
+                ),
+                self.slots,
+                self.num_types,
+                self.deviations,
             )
-            for i in range(len(lifted))
+            for i in range(len(self.tables))
         )
 
     def best_choice(self, dev, i: int, weight):
-        u = self.pool(i, weight[:, None] * dev)
-        br = jax.nn.one_hot(jnp.argmax(u, axis=-1), dev.shape[-1], dtype=dev.dtype)
-        on_states = lift_types(br, self.slots[i], self.num_types, i)
-        return jnp.sum(on_states * dev, axis=-1), br
+        """Player ``i``'s best deviation at one step (:attr:`deviations`)."""
+        num_public = self.slots[i].shape[-1]
+        grid = (*self.num_types, num_public)
+        b, br = self.deviations.choose(
+            dev.reshape(*grid, dev.shape[-1]),
+            weight.reshape(grid),
+            self.slots[i],
+            self.num_types,
+            i,
+            self.tables[i].shape[-2],
+        )
+        return b.reshape(-1), br
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=None):
         if len(self.tables) != len(num_actions):
@@ -166,4 +262,6 @@ class PrivateTypePolicy(AbstractPolicy):
             checked.append(
                 check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
             )
-        return PrivateTypePolicy(tuple(checked), self.slots, self.num_types)
+        return PrivateTypePolicy(
+            tuple(checked), self.slots, self.num_types, self.deviations
+        )
