@@ -161,7 +161,15 @@ README = ROOT / "README.md"
 README_BEGIN = "<!-- benchmarks:begin (python docs/_generate.py readme) -->"
 README_END = "<!-- benchmarks:end -->"
 _REFERENCE_PREFIXES = ("numpy_", "scipy_", "openspiel_")
-_LABEL_KEYS = ("benchmark", "solver", "method", "players", "dim", "inner_steps")
+_LABEL_KEYS = (
+    "benchmark",
+    "solver",
+    "method",
+    "policy",
+    "players",
+    "dim",
+    "inner_steps",
+)
 
 
 def _rate_keys(row: dict) -> tuple[str | None, str | None]:

@@ -334,3 +334,42 @@ def test_interop_from_openspiel_representations():
         conv.policy_from_openspiel(
             os_policy.TabularPolicy(pyspiel.load_game("leduc_poker"))
         )
+
+
+def _openspiel_curve(solver, os_game, steps):
+    out = []
+    for _ in range(steps):
+        solver.evaluate_and_update_policy()
+        out.append(os_expl.nash_conv(os_game, solver.average_policy()))
+    return np.asarray(out)
+
+
+def test_cfr_family_iterates_are_openspiels(leduc):
+    """CFRPlus is OpenSpiel's CFRPlusSolver and DiscountedCFR its DCFRSolver
+    (the same NashConv after every iteration) on Kuhn poker, and CFRPlus on
+    Leduc poker, where it plays no illegal move."""
+    from open_spiel.python.algorithms import cfr, discounted_cfr
+
+    import marlmeta as M
+    import marlmeta.solvers as S
+
+    def curve(solver, game, steps):
+        metric = lambda g, p: E.nash_conv(g, p)  # noqa: E731
+        checkpoints = tuple(range(1, steps + 1))
+        sol = M.solve(solver, game, steps, checkpoints=checkpoints, metric=metric)
+        return sol.policy, np.asarray(sol.trace)
+
+    kuhn = pyspiel.load_game("kuhn_poker")
+    game, _ = I.from_openspiel_tree(kuhn)
+    for ours, theirs in (
+        (S.CFRPlus(), cfr.CFRPlusSolver(kuhn)),
+        (S.DiscountedCFR(), discounted_cfr.DCFRSolver(kuhn)),
+    ):
+        _, got = curve(ours, game, 5)
+        np.testing.assert_allclose(got, _openspiel_curve(theirs, kuhn, 5), atol=1e-12)
+    os_game, game, _ = leduc
+    policy, got = curve(S.CFRPlus(), game, 3)
+    want = _openspiel_curve(cfr.CFRPlusSolver(os_game), os_game, 3)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    for t, m in zip(policy.tables, _legal_masks(game), strict=True):
+        assert np.all(np.asarray(t)[~m] == 0.0)

@@ -288,6 +288,11 @@ CATALOGUE_SOLVERS = {
         lambda s: s[4] == "observed",
     ),
     "CFRPlus": (lambda: M.solvers.CFRPlus(), lambda s: s[4] == "observed"),
+    "PredictiveCFRPlus": (
+        lambda: M.solvers.PredictiveCFRPlus(),
+        lambda s: s[4] == "observed",
+    ),
+    "DiscountedCFR": (lambda: M.solvers.DiscountedCFR(), lambda s: s[4] == "observed"),
     "MultiAgentPPO": (
         lambda: M.solvers.MultiAgentPPO(0.5),
         lambda s: s[4] == "cooperative",
@@ -315,6 +320,8 @@ CATALOGUE_SOLVERS = {
 NON_SMOOTH = {
     "CFRPlus": "regret matching+ clips the regrets at 0 (kinks) and has no "
     "hyperparameter to differentiate",
+    "PredictiveCFRPlus": "regret matching+ clips the regrets at 0 (kinks)",
+    "DiscountedCFR": "regret matching takes the positive part of the regrets (kinks)",
     "AdaptiveOFTRL": "lambda is found by a bisection while_loop of "
     "data-dependent length: piecewise constant in eta, and reverse mode "
     "cannot pass a while_loop",

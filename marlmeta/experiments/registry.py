@@ -111,6 +111,20 @@ SOLVERS: dict[str, SolverSpec] = {
         arrays=(),
         required=(),
     ),
+    "PredictiveCFRPlus": SolverSpec(
+        solvers.PredictiveCFRPlus,
+        "Farina et al. 2021 predictive CFR+: regret-matching+ on the regrets "
+        "plus the last instantaneous regret, t^gamma averaging (no step size)",
+        arrays=("gamma",),
+        required=(),
+    ),
+    "DiscountedCFR": SolverSpec(
+        solvers.DiscountedCFR,
+        "Brown and Sandholm 2019 discounted CFR(alpha, beta, gamma) on "
+        "observations (no step size)",
+        arrays=("alpha", "beta", "gamma"),
+        required=(),
+    ),
 }
 
 #: Games by name: zoo constructors (callable without arguments) and generators.

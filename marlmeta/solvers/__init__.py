@@ -9,9 +9,14 @@ from marlmeta.solvers._adaptive_oftrl import (
 )
 from marlmeta.solvers._base import AbstractSolver as AbstractSolver
 from marlmeta.solvers._cfr_plus import (
+    AbstractCFR as AbstractCFR,
     CFRPlus as CFRPlus,
     CFRPlusState as CFRPlusState,
     regret_matching as regret_matching,
+)
+from marlmeta.solvers._cfr_variants import (
+    DiscountedCFR as DiscountedCFR,
+    PredictiveCFRPlus as PredictiveCFRPlus,
 )
 from marlmeta.solvers._counterfactual_omd import (
     CounterfactualOMD as CounterfactualOMD,

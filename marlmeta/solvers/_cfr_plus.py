@@ -1,46 +1,59 @@
-"""CFR+ on games with observations: regret-matching+ at every observation,
-alternating updates, linearly weighted averaging.
+"""The CFR family on games with observations: a local regret minimiser at
+every observation on counterfactual values, alternating updates, weighted
+averaging; and CFR+ in it.
 
-Tammelin, Burch, Johanson, Bowling, "Solving Heads-up Limit Texas Hold'em"
-(IJCAI 2015), on the counterfactual regret decomposition of Zinkevich,
-Johanson, Bowling, Piccione, "Regret Minimization in Games with Incomplete
-Information" (NeurIPS 2007). Iteration ``t = 1, 2, ..`` updates the players in
-turn, ``i = 0, .., N-1``, each against the others' latest policies:
+Zinkevich, Johanson, Bowling, Piccione, "Regret Minimization in Games with
+Incomplete Information" (NeurIPS 2007) decompose the regret of a game with
+perfect recall into local regrets at its information sets (here:
+observations). Iteration ``t = 1, 2, ..`` updates the players in turn,
+``i = 0, .., N-1``, each against the others' latest policies:
 
     U_h(o, a) = sum_{s in o} c_h(s) Qbar_{h,i}(s, a)           (counterfactual values)
-    R_h(o, a) <- max(R_h(o, a) + U_h(o, a) - <pi_h(o), U_h(o)>, 0)
-    pi_h(o)   <- R_h(o) / sum_a R_h(o, a)   (uniform where the sum is 0)
+    r_h(o, a) = U_h(o, a) - <pi_h(o), U_h(o)>              (instantaneous regret)
+    R, m      <- update_t(R, m, r)                         (the variant's rule)
+    pi_h(o)   <- [R + m]^+ / sum_a [R + m]^+_a   (uniform on the legal actions if 0)
 
-where a regret within ``64 eps max_a |U_h(o, a)|`` of 0 counts as 0 (at an
-exact tie of the values, rounding would otherwise decide between a pure and
-the uniform policy, differently for every layout of the same game), and
 with ``c_h(s)`` the reach of ``s`` under the others' policies and a uniform
 policy of player ``i`` (a positive constant per observation times the
 counterfactual reach under perfect recall; regret matching is invariant to
-that constant) and ``Qbar_i`` player ``i``'s ``Q`` of the joint policy with the
-others' actions averaged out. Before its update, the policy enters the average
-with weight ``t w_h(o)``, ``w_h(o)`` its own reach mass (reach under its policy
-and uniform opponents); the output is that average, normalised per
-observation. No step size: nothing to tune.
+that constant), ``Qbar_i`` player ``i``'s ``Q`` of the joint policy with the
+others' actions averaged out, and ``m`` a prediction of the next
+instantaneous regret (0 but in predictive variants). Regrets of illegal
+actions stay 0, and a regret within ``64 eps max_a |U_h(o, a)|`` of 0 counts
+as 0 (at an exact tie of the values, rounding would otherwise decide between a
+pure and the uniform policy, differently for every layout of the same game).
+Before its update, the policy enters the average with weight
+``omega_t w_h(o)``, ``w_h(o)`` its own reach mass (reach under its policy and
+uniform opponents) and ``omega_t`` the variant's weight of iteration ``t``;
+the output is that average, normalised per observation.
+
+CFR+ (Tammelin, Burch, Johanson, Bowling, "Solving Heads-up Limit Texas
+Hold'em", IJCAI 2015) is regret-matching+, ``R <- max(R + r, 0)``, ``m = 0``,
+with linear averaging ``omega_t = t``. No step size: nothing to tune.
 """
 
 from __future__ import annotations
+
+import abc
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from marlmeta.games import AbstractObservedGame
+from marlmeta.games import AbstractObservedGame, uniform_rows
 from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver
 from marlmeta.solvers._observed_omd import mass_per_observation, reach_average
 
 
-def regret_matching(regret: Array) -> Array:
-    """``max(R, 0) / sum_a max(R, 0)`` per row, uniform where that sum is 0."""
-    pos = jnp.maximum(regret, 0)
+def regret_matching(regret: Array, legal: Array | bool = True) -> Array:
+    """``max(R, 0) / sum_a max(R, 0)`` per row over the ``legal`` actions
+    (a boolean mask broadcast against ``regret``), uniform over them where
+    that sum is 0."""
+    legal = jnp.broadcast_to(legal, regret.shape)
+    pos = jnp.where(legal, jnp.maximum(regret, 0), 0)
     total = pos.sum(-1, keepdims=True)
-    uniform = jnp.full_like(pos, 1.0 / pos.shape[-1])
+    uniform = legal / legal.sum(-1, keepdims=True)
     return jnp.where(total > 0, pos / jnp.where(total > 0, total, 1), uniform)
 
 
@@ -64,43 +77,54 @@ def _counterfactual_values(game: AbstractObservedGame, tables, i: int):
 
 
 class CFRPlusState(eqx.Module):
-    """State of :class:`CFRPlus` (one entry per player, on observations)."""
+    """State of the CFR family (:class:`CFRPlus`,
+    :class:`PredictiveCFRPlus`, :class:`DiscountedCFR`), one entry per player,
+    on observations: regrets ``R``, predictions ``m`` (0 where the variant has
+    none), current policies and the weighted sums of the average."""
 
     t: Array
     regret: tuple[Array, ...]
+    prediction: tuple[Array, ...]
     policy: tuple[Array, ...]
     total: tuple[Array, ...]
     mass: tuple[Array, ...]
 
 
-class CFRPlus(AbstractSolver):
-    """CFR+ (module text): a converging reference without hyperparameters for
-    games with observations and perfect recall
-    (:class:`~marlmeta.games.ObservedGame`).
+class AbstractCFR(AbstractSolver):
+    """A CFR variant (module text) on games with observations and perfect
+    recall (:class:`~marlmeta.games.ObservedGame`): a variant is its regret
+    update :meth:`update` and its averaging weight :meth:`average_weight`.
 
     The initial-policy argument is per player a table ``(H, O_i, A_i)``, the
-    first iterate (regrets start at 0). Output: the linearly weighted,
+    first iterate (regrets start at 0). Output: the weighted,
     own-reach-weighted average policy, an
     :class:`~marlmeta.policies.ObservationPolicy`.
     """
 
+    @abc.abstractmethod
+    def update(self, t: Array, regret: Array, prediction: Array, inst: Array):
+        """``(R, m)`` after iteration ``t`` from the previous ``(R, m)`` and the
+        instantaneous regret ``r`` (``inst``, 0 at illegal actions); the next
+        policy is regret matching on ``R + m``."""
+
+    @abc.abstractmethod
+    def average_weight(self, t: Array) -> Array:
+        """``omega_t``, the weight of iteration ``t``'s policy in the average."""
+
     def default_init(self, game: AbstractObservedGame, num_steps: int):
-        game.require_observations("CFRPlus")
+        game.require_observations(type(self).__name__)
         del num_steps
-        dtype = game.rewards.dtype
-        return tuple(
-            jnp.full((game.horizon, o, a), 1.0 / a, dtype)
-            for o, a in zip(game.num_observations, game.num_actions, strict=True)
-        )
+        return uniform_rows(game)
 
     def init(self, game: AbstractObservedGame, init_policy) -> CFRPlusState:
-        game.require_observations("CFRPlus")
+        game.require_observations(type(self).__name__)
         dtype = game.rewards.dtype
         pol = tuple(jnp.asarray(p, dtype) for p in init_policy)
         zeros = tuple(jnp.zeros_like(p) for p in pol)
         return CFRPlusState(
             t=jnp.zeros((), jnp.int32),
             regret=zeros,
+            prediction=zeros,
             policy=pol,
             total=zeros,
             mass=tuple(jnp.zeros(p.shape[:-1], dtype) for p in pol),
@@ -108,18 +132,22 @@ class CFRPlus(AbstractSolver):
 
     def step(self, game: AbstractObservedGame, state: CFRPlusState) -> CFRPlusState:
         t = state.t + 1
-        weight = t.astype(state.policy[0].dtype)
+        tf = t.astype(state.policy[0].dtype)
+        weight = self.average_weight(tf)
         pol, regret = list(state.policy), list(state.regret)
-        total, mass = list(state.total), list(state.mass)
-        for i in range(game.num_players):  # alternating updates
+        pred, total, mass = list(state.prediction), list(state.total), list(state.mass)
+        for i, legal in enumerate(game.policy_masks()):  # alternating updates
             u, w = _counterfactual_values(game, tuple(pol), i)
             total[i] = total[i] + weight * w[..., None] * pol[i]
             mass[i] = mass[i] + weight * w
-            new = regret[i] + u - (pol[i] * u).sum(-1, keepdims=True)
+            inst = jnp.where(legal, u - (pol[i] * u).sum(-1, keepdims=True), 0)
+            regret[i], pred[i] = self.update(tf, regret[i], pred[i], inst)
             tol = 64 * jnp.finfo(u.dtype).eps * jnp.abs(u).max(-1, keepdims=True)
-            regret[i] = jnp.where(new > tol, new, 0)
-            pol[i] = regret_matching(regret[i])
-        return CFRPlusState(t, tuple(regret), tuple(pol), tuple(total), tuple(mass))
+            regret[i] = jnp.where(jnp.abs(regret[i]) > tol, regret[i], 0)
+            pol[i] = regret_matching(regret[i] + pred[i], legal)
+        return CFRPlusState(
+            t, tuple(regret), tuple(pred), tuple(pol), tuple(total), tuple(mass)
+        )
 
     def output(self, game: AbstractObservedGame, state: CFRPlusState):
         # Where an observation was never reached: the current policy.
@@ -129,3 +157,20 @@ class CFRPlus(AbstractSolver):
             for s, m, p in zip(state.total, state.mass, state.policy, strict=True)
         )
         return game.observation_policy(tables)
+
+
+class CFRPlus(AbstractCFR):
+    """CFR+ (module text): regret-matching+ ``R <- max(R + r, 0)``, alternating
+    updates, linear averaging ``omega_t = t``; a converging reference without
+    hyperparameters (Tammelin, Burch, Johanson, Bowling, "Solving Heads-up
+    Limit Texas Hold'em", IJCAI 2015).
+
+    The iterates are those of OpenSpiel's ``CFRPlusSolver``.
+    """
+
+    def update(self, t, regret, prediction, inst):
+        del t
+        return jnp.maximum(regret + inst, 0), prediction
+
+    def average_weight(self, t):
+        return t
