@@ -76,3 +76,10 @@ from marlmeta.theory._zhao import (
     zhao_theorem45 as zhao_theorem45,
     zhao_theorem45_beta as zhao_theorem45_beta,
 )
+from marlmeta.theory._zhao_pessimistic import (
+    PessimisticTrajectory as PessimisticTrajectory,
+    pessimistic_trajectory as pessimistic_trajectory,
+    zhao_statistical_error as zhao_statistical_error,
+    zhao_theorem55 as zhao_theorem55,
+    zhao_theorem55_pessimism as zhao_theorem55_pessimism,
+)
