@@ -11,6 +11,7 @@ from marlmeta.solvers import (
 )
 from marlmeta.theory._mao import (
     Bound as Bound,
+    checkpoint_trace as checkpoint_trace,
     mao_theorem1 as mao_theorem1,
     mao_theorem1_trace as mao_theorem1_trace,
     mao_theorem1_uniform as mao_theorem1_uniform,
@@ -28,6 +29,12 @@ from marlmeta.theory._mao_cce import (
 from marlmeta.theory._mao_maml import (
     maml_smoothness as maml_smoothness,
     mao_theorem4 as mao_theorem4,
+)
+from marlmeta.theory._mao_meta_cce import (
+    mao_theorem6 as mao_theorem6,
+    mao_theorem6_rate as mao_theorem6_rate,
+    mao_theorem6_trace as mao_theorem6_trace,
+    theorem6_step_size as theorem6_step_size,
 )
 from marlmeta.theory._mao_potential import (
     PotentialTrajectory as PotentialTrajectory,
