@@ -70,6 +70,12 @@ from marlmeta.theory._zhang import (
     zhang_theorem5_gradient_play as zhang_theorem5_gradient_play,
     zhang_theorem5_natural_gradient_play as zhang_theorem5_natural_gradient_play,
 )
+from marlmeta.theory._zhang_asymptotic import (
+    Theorem4Check as Theorem4Check,
+    Theorem4StepSizes as Theorem4StepSizes,
+    zhang_theorem4 as zhang_theorem4,
+    zhang_theorem4_step_size as zhang_theorem4_step_size,
+)
 from marlmeta.theory._zhang_barrier import (
     barrier_gradient_play_step_size as barrier_gradient_play_step_size,
     barrier_natural_gradient_play_step_size as barrier_natural_gradient_play_step_size,
