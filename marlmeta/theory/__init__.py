@@ -9,6 +9,11 @@ from marlmeta.solvers import (
     reward_range as reward_range,
     theorem1_step_size as theorem1_step_size,
 )
+from marlmeta.theory._aggregative import (
+    MAX_PROFILES as MAX_PROFILES,
+    aggregative_theorem42 as aggregative_theorem42,
+    approximate_pne_welfare as approximate_pne_welfare,
+)
 from marlmeta.theory._mao import (
     Bound as Bound,
     checkpoint_trace as checkpoint_trace,
