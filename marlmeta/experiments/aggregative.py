@@ -299,8 +299,14 @@ def _vi_figure(results: dict) -> bytes:
     w = np.array(results["width_mean"])
     axes[0].loglog(k, results["output_gap_mean"], label="NE-gap of output")
     axes[0].loglog(k, w, label="width max_i (Vbar - Vlow)")
+    axes[0].loglog(
+        k,
+        w + results["width_bound"],
+        "C1:",
+        label="Theorem 5.1 bound: width + sum_h eps_h",
+    )
     axes[0].loglog(k, w[0] * k**-0.5, "k--", label="K^-1/2")
-    axes[0].legend()
+    axes[0].legend(fontsize=8, loc="lower left")
     axes[0].set_xlabel("episodes K")
     axes[0].set_ylabel("NE-gap and confidence width")
     axes[1].loglog(k, results["nash_regret_mean"], label="Nash regret")
