@@ -299,8 +299,14 @@ def _vi_figure(results: dict) -> bytes:
     w = np.array(results["width_mean"])
     axes[0].loglog(k, results["output_gap_mean"], label="NE-gap of output")
     axes[0].loglog(k, w, label="width max_i (Vbar - Vlow)")
+    axes[0].loglog(
+        k,
+        w + results["width_bound"],
+        "C1:",
+        label="Theorem 5.1 bound: width + sum_h eps_h",
+    )
     axes[0].loglog(k, w[0] * k**-0.5, "k--", label="K^-1/2")
-    axes[0].legend()
+    axes[0].legend(fontsize=8, loc="lower left")
     axes[0].set_xlabel("episodes K")
     axes[0].set_ylabel("NE-gap and confidence width")
     axes[1].loglog(k, results["nash_regret_mean"], label="Nash regret")
@@ -312,13 +318,17 @@ def _vi_figure(results: dict) -> bytes:
 
 
 class WelfarePoint(eqx.Module):
-    """Welfare of the selected and unselected outputs and the brute-force optima."""
+    """Welfare of the selected and unselected outputs, the brute-force optima
+    and Theorem 4.2's lower bound on the selected welfare
+    (:func:`marlmeta.theory.aggregative_theorem42`: ``OPT(zeta) - E``)."""
 
     selected: Float[Array, ""]
     unselected: Float[Array, ""]
     best_equilibrium: Float[Array, ""]
     best_profile: Float[Array, ""]
     selected_gap: Float[Array, ""]
+    theorem42: Float[Array, ""]
+    theorem42_opt: Float[Array, ""]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -372,18 +382,30 @@ class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
         gaps = jax.jit(jax.vmap(lambda a: A.ne_gap(g, a[None, None])))(profiles)
         wel = w[0, 0, np.arange(n), profiles].sum(1)
         eq = np.asarray(gaps) <= 1e-12
+        bound = M.theory.aggregative_theorem42(g, w, sel)
+        if not bool(bound.applies):
+            raise RuntimeError("Theorem 4.2 needs the theory slack (TheoryEta)")
+        e = g.dim * np.max(w.max(-1) - w.min(-1))
         return WelfarePoint(
             selected=A.welfare(g, sel.profile, w),
             unselected=A.welfare(g, plain.profile, w),
             best_equilibrium=jnp.asarray(wel[eq].max()),
             best_profile=jnp.asarray(wel.max()),
             selected_gap=A.ne_gap(g, sel.profile),
+            theorem42=bound.value,
+            theorem42_opt=bound.value + e,
         )
 
     def _aggregate(self, parts) -> dict:
         keys = [f.name for f in dataclasses.fields(WelfarePoint)]
         out = {k: [float(getattr(p, k)) for p in parts] for k in keys}
         out["players"] = list(self.players)
+        out["theorem42_description"] = (
+            "Tang, Tang, Wu Theorem 4.2 (one step): selected welfare >= OPT(zeta) "
+            "- E, OPT(zeta) the best welfare of a zeta gamma_r-approximate PNE "
+            "(brute force, theorem42_opt), E = d max_i range(w_i) (vertex "
+            "rounding); marlmeta.theory.aggregative_theorem42"
+        )
         return out
 
 
@@ -396,6 +418,14 @@ def _welfare_figure(results: dict) -> bytes:
     styles |= {"unselected": "C1v-", "selected": "C0o-"}
     for key, style in styles.items():
         ax.plot(n, results[key], style, label=key, markerfacecolor="none")
+    if "theorem42" in results:
+        ax.plot(
+            n,
+            results["theorem42"],
+            "k--",
+            linewidth=1,
+            label="Theorem 4.2 lower bound on selected",
+        )
     ax.set_xlabel("players n")
     ax.set_ylabel("linear welfare")
     ax.legend()

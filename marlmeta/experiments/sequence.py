@@ -182,11 +182,20 @@ class CCEBounds(eqx.Module):
             game at every checkpoint, ``(seeds, K, C)``, for each learner.
         largest_gap: ``H`` times the largest reward range of a player in the
             family, above any CCE-gap (a bound above it is vacuous).
+        theorem6: Mao et al. Theorem 6's certified bound on the meta-learner's
+            average CCE-gap over the ``K`` games
+            (:func:`marlmeta.theory.mao_theorem6_trace`), ``(seeds, C)``.
+        theorem6_printed: its right-hand side as printed (the proof's
+            general-``eta`` line), ``(seeds, C)``.
+        theorem6_applies: ``alpha < 1/2``, ``(seeds,)``.
     """
 
     theorem5_individual: Float[Array, "seeds K C"]
     theorem5_meta: Float[Array, "seeds K C"]
     largest_gap: Float[Array, " seeds"]
+    theorem6: Float[Array, "seeds C"]
+    theorem6_printed: Float[Array, "seeds C"]
+    theorem6_applies: Bool[Array, " seeds"]
 
 
 class TheoryBounds(eqx.Module):
@@ -461,7 +470,8 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
         return report.cce_gap
 
     def bounds(self, solver, games, individual, meta):
-        """Mao et al. Theorem 5 (both learners, every checkpoint)."""
+        """Mao et al. Theorem 5 (both learners) and Theorem 6 (the
+        meta-learner's average), every checkpoint."""
         steps, cps = self.solver.num_steps, self.run.checkpoints
         uniform = solver.default_init(jax.tree.map(lambda x: x[0], games), steps)
 
@@ -471,11 +481,17 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
                 in_axes=(0, None, None, None, init_axis, 0),
             )(games, solver.step_size, steps, cps, inits, stats).value
 
+        thm6 = M.theory.mao_theorem6_trace(
+            games, solver.step_size, steps, cps, meta.solutions.stats, self.meta.alpha
+        )
         return CCEBounds(
             theorem5_individual=theorem5(uniform, individual.solutions.stats, None),
             theorem5_meta=theorem5(meta.inits, meta.solutions.stats, 0),
             largest_gap=games.horizon
             * jnp.max(jax.vmap(M.theory.largest_reward_range)(games)),
+            theorem6=thm6.value,
+            theorem6_printed=thm6.printed,
+            theorem6_applies=jnp.all(thm6.applies),
         )
 
     def bounds_results(self, raw) -> dict[str, Any]:
@@ -492,6 +508,24 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
                 "theorem": "Mao et al. 2023, Theorem 5 (CCE-gap of Algorithm 2)",
                 "applies": True,
                 "bound_mean": bound.tolist(),
+                "ratio_last": float(bound[-1] / max(gap[-1], 1e-300)),
+                "largest_possible_gap": float(np.max(raw.bounds.largest_gap)),
+                "vacuous_last": bool(bound[-1] >= np.max(raw.bounds.largest_gap)),
+            }
+        gap = raw.meta.gap.mean(axis=1).mean(0)
+        applies = bool(np.all(raw.bounds.theorem6_applies))
+        out["theorem6_meta"] = {
+            "theorem": "Mao et al. 2023, Theorem 6 (average CCE-gap with "
+            "meta-learning; marlmeta.theory.mao_theorem6: Theorem 5's chain on "
+            "the similarity, follow-the-leader and alpha-greedy terms)",
+            "applies": applies,
+            "condition": "alpha < 1/2",
+        }
+        if applies:
+            bound = raw.bounds.theorem6.mean(0)
+            out["theorem6_meta"] |= {
+                "bound_mean": bound.tolist(),
+                "printed_mean": raw.bounds.theorem6_printed.mean(0).tolist(),
                 "ratio_last": float(bound[-1] / max(gap[-1], 1e-300)),
                 "largest_possible_gap": float(np.max(raw.bounds.largest_gap)),
                 "vacuous_last": bool(bound[-1] >= np.max(raw.bounds.largest_gap)),
@@ -673,14 +707,14 @@ def _draw_bounds(ax, x, bounds: dict | None) -> bool:
     at ``T`` only, as a marker); returns whether anything was drawn."""
     drawn = False
     for label in ("individual", "meta"):
-        for n in (1, 5):
+        for n, style in ((1, "--"), (5, "--"), (6, "-.")):
             entry = (bounds or {}).get(f"theorem{n}_{label}")
             if entry and entry["applies"]:
                 note = " (vacuous)" if entry.get("vacuous_last") else ""
                 ax.plot(
                     x,
                     entry["bound_mean"],
-                    linestyle="--",
+                    linestyle=style,
                     color=_COLORS[label],
                     label=f"Theorem {n} bound, {_LABELS[label]}{note}",
                 )

@@ -297,6 +297,8 @@ def _aggregate(config: SoftmaxMPGConfig, parts: list[SoftmaxChunk]) -> dict:
             if entry.barrier > 0
             else _theorem5(config, entry)
         )
+        if entry.barrier == 0 and entry.clip is None:
+            row["theorem4"] = _theorem4(config, entry, raw)
         results["solvers"].append(row)
     results["finite"] = finite
     return results
@@ -346,6 +348,40 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
             "drawn_label": "Theorem 5 bound on the RMS NE-gap over T",
         }
     return out
+
+
+#: Zhang et al. Theorem 4's rule (a field of ``zhang_theorem4_step_size``), by solver.
+_THEOREM4 = {
+    "GradientPlay": "gradient_play",
+    "NaturalGradientPlay": "natural_gradient_play",
+}
+
+
+def _theorem4(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry, raw) -> dict:
+    """Zhang et al. Theorem 4 (asymptotic convergence to a NE, no rate, so
+    nothing is drawn) for an unregularised, unclipped solver: its step-size
+    condition and what the traced checkpoints show
+    (:func:`marlmeta.theory.zhang_theorem4`)."""
+    game, _ = _game_and_init(config)
+    rules = M.theory.zhang_theorem4_step_size(game)
+    rule = getattr(rules, _THEOREM4[entry.solver])
+    check = M.theory.zhang_theorem4(
+        raw.ne_gap, raw.potential, raw.lojasiewicz, entry.step_size, rule
+    )
+    return {
+        "theorem": f"Zhang et al. 2022, Theorem 4 ({entry.solver}): theta^t "
+        "converges to a NE (asymptotic; no bound to draw)",
+        "condition": "every state visited (M < inf), isolated stationary "
+        "policies (not checked), step size at most the rule",
+        "rule_step_size": float(rule),
+        "visits_every_state": bool(rules.visits_every_state),
+        "applies": bool(check.applies) and bool(rules.visits_every_state),
+        "potential_monotone": bool(check.potential_monotone),
+        "min_potential_increase": float(check.min_potential_increase),
+        "last_ne_gap": float(check.last_ne_gap),
+        "tail_max_ne_gap": float(check.tail_ne_gap),
+        "last_lojasiewicz": float(check.last_lojasiewicz),
+    }
 
 
 #: Zhang et al. Theorems 6 and 7 (log barrier): rule, calculator, what the

@@ -9,8 +9,14 @@ from marlmeta.solvers import (
     reward_range as reward_range,
     theorem1_step_size as theorem1_step_size,
 )
+from marlmeta.theory._aggregative import (
+    MAX_PROFILES as MAX_PROFILES,
+    aggregative_theorem42 as aggregative_theorem42,
+    approximate_pne_welfare as approximate_pne_welfare,
+)
 from marlmeta.theory._mao import (
     Bound as Bound,
+    checkpoint_trace as checkpoint_trace,
     mao_theorem1 as mao_theorem1,
     mao_theorem1_trace as mao_theorem1_trace,
     mao_theorem1_uniform as mao_theorem1_uniform,
@@ -28,6 +34,12 @@ from marlmeta.theory._mao_cce import (
 from marlmeta.theory._mao_maml import (
     maml_smoothness as maml_smoothness,
     mao_theorem4 as mao_theorem4,
+)
+from marlmeta.theory._mao_meta_cce import (
+    mao_theorem6 as mao_theorem6,
+    mao_theorem6_rate as mao_theorem6_rate,
+    mao_theorem6_trace as mao_theorem6_trace,
+    theorem6_step_size as theorem6_step_size,
 )
 from marlmeta.theory._mao_potential import (
     PotentialTrajectory as PotentialTrajectory,
@@ -63,6 +75,12 @@ from marlmeta.theory._zhang import (
     zhang_theorem5_gradient_play as zhang_theorem5_gradient_play,
     zhang_theorem5_natural_gradient_play as zhang_theorem5_natural_gradient_play,
 )
+from marlmeta.theory._zhang_asymptotic import (
+    Theorem4Check as Theorem4Check,
+    Theorem4StepSizes as Theorem4StepSizes,
+    zhang_theorem4 as zhang_theorem4,
+    zhang_theorem4_step_size as zhang_theorem4_step_size,
+)
 from marlmeta.theory._zhang_barrier import (
     barrier_gradient_play_step_size as barrier_gradient_play_step_size,
     barrier_natural_gradient_play_step_size as barrier_natural_gradient_play_step_size,
@@ -75,4 +93,11 @@ from marlmeta.theory._zhang_barrier import (
 from marlmeta.theory._zhao import (
     zhao_theorem45 as zhao_theorem45,
     zhao_theorem45_beta as zhao_theorem45_beta,
+)
+from marlmeta.theory._zhao_pessimistic import (
+    PessimisticTrajectory as PessimisticTrajectory,
+    pessimistic_trajectory as pessimistic_trajectory,
+    zhao_statistical_error as zhao_statistical_error,
+    zhao_theorem55 as zhao_theorem55,
+    zhao_theorem55_pessimism as zhao_theorem55_pessimism,
 )

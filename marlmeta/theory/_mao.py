@@ -197,6 +197,32 @@ def mao_theorem1(
     return Bound(value=value, printed=printed, applies=applies)
 
 
+def checkpoint_trace(horizon: int, num_steps: int, checkpoints, bound_at) -> Bound:
+    """A bound at every checkpoint of one run of ``T`` iterations, stacked.
+
+    A run of ``t <= T`` iterations is a prefix of the run of ``T`` (the stage
+    schedule is static), so the statistics of the stages it has begun are
+    the first ``num_stages(H, t)`` of the full run's.
+
+    Args:
+        horizon: ``H``.
+        num_steps: ``T`` of the run.
+        checkpoints: increasing iteration counts in ``[1, T]`` (static).
+        bound_at: ``bound_at(t, k) -> Bound`` for ``t`` iterations, which
+            begin ``k`` stages.
+
+    Returns:
+        A :class:`Bound` whose fields have a leading checkpoint axis ``(C,)``.
+    """
+    T = int(num_steps)
+    out = []
+    for t in (int(x) for x in checkpoints):
+        if not 1 <= t <= T:
+            raise ValueError(f"checkpoints contains {t}; expected in [1, {T}]")
+        out.append(bound_at(t, num_stages(horizon, t)))
+    return jax.tree.map(lambda *x: jnp.stack(x), *out)
+
+
 def mao_theorem1_trace(
     game: FiniteHorizonGame,
     step_size,
@@ -227,11 +253,8 @@ def mao_theorem1_trace(
         A :class:`Bound` whose fields have a leading checkpoint axis ``(C,)``.
     """
     H, T = game.horizon, int(num_steps)
-    out = []
-    for t in (int(x) for x in checkpoints):
-        if not 1 <= t <= T:
-            raise ValueError(f"checkpoints contains {t}; expected in [1, {T}]")
-        k = num_stages(H, t)
+
+    def bound_at(t, k):
         # a stage cut at t < T has no recorded best responses; at T it has
         cut = t < T and sum(stage_lengths(H, t)) != sum(full_stage_lengths(H, k))
         brs = []
@@ -243,8 +266,9 @@ def mao_theorem1_trace(
                 )
                 b = b.at[k - 1].set(worst)
             brs.append(b)
-        out.append(mao_theorem1(game, step_size, t, tuple(p[:k] for p in init), brs))
-    return jax.tree.map(lambda *x: jnp.stack(x), *out)
+        return mao_theorem1(game, step_size, t, tuple(p[:k] for p in init), brs)
+
+    return checkpoint_trace(H, T, checkpoints, bound_at)
 
 
 def mao_theorem1_uniform(horizon: int, num_steps: int, num_actions) -> float:

@@ -55,7 +55,7 @@ from jaxtyping import Array, Float
 
 from marlmeta.games import FiniteHorizonGame
 from marlmeta.solvers import full_stage_lengths, num_stages, stage_lengths
-from marlmeta.theory._mao import Bound, _face_kl, _kl
+from marlmeta.theory._mao import Bound, _face_kl, _kl, checkpoint_trace
 from marlmeta.theory._regret import StageRegrets
 
 
@@ -212,23 +212,14 @@ def mao_theorem5_trace(
     Returns:
         A :class:`Bound` whose fields have a leading checkpoint axis ``(C,)``.
     """
-    H, T = game.horizon, int(num_steps)
-    out = []
-    for t in (int(x) for x in checkpoints):
-        if not 1 <= t <= T:
-            raise ValueError(f"checkpoints contains {t}; expected in [1, {T}]")
-        k = num_stages(H, t)
-        out.append(
-            mao_theorem5(
-                game,
-                step_size,
-                t,
-                tuple(p[:k] for p in init),
-                tuple(b[:k] for b in best_responses),
-            )
+
+    def bound_at(t, k):
+        return mao_theorem5(
+            game,
+            step_size,
+            t,
+            tuple(p[:k] for p in init),
+            tuple(b[:k] for b in best_responses),
         )
-    return Bound(
-        value=jnp.stack([b.value for b in out]),
-        printed=jnp.stack([b.printed for b in out]),
-        applies=jnp.stack([b.applies for b in out]),
-    )
+
+    return checkpoint_trace(game.horizon, num_steps, checkpoints, bound_at)
