@@ -487,7 +487,7 @@ def _two_state_identical(g: TwoStateGameConfig, dtype):
 
 
 def _random_general_sum(g: GeneralSumGameConfig, dtype):
-    games = M.games.random_general_sum(
+    games = eqx.filter_jit(M.games.random_general_sum)(
         jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
     )
     return jax.tree.map(lambda x: x[0], games)
