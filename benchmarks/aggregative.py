@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import equinox as eqx
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -49,7 +50,9 @@ def highs(q, w, contrib, xhat, eta, alpha):
 
 
 def run(n: int, dim: int = 1, alpha: float = 0.2) -> dict:
-    game = A.random_aggregative(jax.random.key(n), horizon=1, num_players=n, dim=dim)
+    game = eqx.filter_jit(A.random_aggregative)(
+        jax.random.key(n), horizon=1, num_players=n, dim=dim
+    )
     grid = A.make_grid(game, alpha)
     pts = grid.points()
     lips = float(game.lipschitz_steps()[0])

@@ -40,6 +40,7 @@ elif ARGS.gpu:  # MA-PPO on a million games
     ARGS.sizes = [10_000, 100_000, 1_000_000]
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
+import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -80,7 +81,7 @@ def main():
         f"{'numpy game-it/s':>16} {'speed-up':>9} {'max |dpi|':>10}"
     )
     for n in args.sizes:
-        games = M.games.random_cooperative(
+        games = eqx.filter_jit(M.games.random_cooperative)(
             jax.random.key(0), n, (2, 2, 2), 4, 0.9, dtype=np.float64
         )
         run = lambda g: M.solve_batch(  # noqa: E731

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+import equinox as eqx
 import jax
 import numpy as np
 from _timing import Table, add_common_flags, compile_and_steady, wall
@@ -52,7 +53,7 @@ def main():
         f"{'games':>8} {'compile s':>10} {'steady s':>10} {'games/s':>12} {'numpy games/s':>14} {'speed-up':>9}"
     )
     for n in args.sizes:
-        games = G.random_general_sum(key, n, (3, 3), 10, 10)
+        games = eqx.filter_jit(G.random_general_sum)(key, n, (3, 3), 10, 10)
         pols = jax.vmap(lambda g, k: P.random_policy(g, key=k))(
             games, jax.random.split(key, n)
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import equinox as eqx
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -139,7 +140,9 @@ def main():
 
     fn = jax.jit(jax.vmap(zero_sum_equilibrium))
     for n in args.sizes:
-        games = G.random_zero_sum(key, n, (3, 3), 10, 10, dtype=jnp.float64)
+        games = eqx.filter_jit(G.random_zero_sum)(
+            key, n, (3, 3), 10, 10, dtype=jnp.float64
+        )
         comp, steady = compile_and_steady(fn, games)
         eq = fn(games)
         m = min(n, args.scipy_games)
@@ -157,7 +160,9 @@ def main():
 
     fn = jax.jit(jax.vmap(markov_cce))
     n = args.cce_games
-    games = G.random_general_sum(key, n, (2, 2, 2), 3, 5, dtype=jnp.float64)
+    games = eqx.filter_jit(G.random_general_sum)(
+        key, n, (2, 2, 2), 3, 5, dtype=jnp.float64
+    )
     comp, steady = compile_and_steady(fn, games)
     eq = fn(games)
     m = min(n, args.scipy_games)

@@ -30,6 +30,7 @@ elif ARGS.gpu:
     ARGS.games = 100_000
 force_cpu_devices(ARGS.cpu_devices)  # before JAX starts
 
+import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -138,7 +139,9 @@ def main():
         f"CCE solvers, solve_batch over {n} games, N=3 A=2 S=3 H=5, T={T}, float32",
         args,
     )
-    games = M.games.random_general_sum(jax.random.key(0), n, (2, 2, 2), 3, 5)
+    games = eqx.filter_jit(M.games.random_general_sum)(
+        jax.random.key(0), n, (2, 2, 2), 3, 5
+    )
     m = args.numpy_games
     r = np.asarray(games.rewards[:m], np.float64)
     p = np.asarray(games.transitions.probs[:m], np.float64)

@@ -108,24 +108,19 @@ def openspiel_times(os_game, tabular, skip_python: bool) -> dict:
     return row
 
 
-def turn_based_row(name: str) -> dict:
-    os_game = load(name)
-    build_s, conv = timed(M.interop.from_openspiel_turns, os_game)
-    game = conv.game
-    count = 1 if name == "liars_dice" else ARGS.policies  # one NashConv there
-    tables = jnp.asarray(random_tables(np.asarray(game.infoset_legal()), count))
-    compile_s, steady_s = compile_and_steady(batch_nash_conv, game, tables)
-    ours = np.asarray(batch_nash_conv(game, tables))
-    tabular = conv.policy_to_openspiel(np.asarray(tables[0]), os_game)
-    ref = openspiel_times(os_game, tabular, skip_python=name == "liars_dice")
+def against_openspiel(
+    fn, game, tables, count: int, os_game, tabular, skip_python: bool = False
+) -> dict:
+    """Compile and steady-state seconds of ``fn(game, tables)`` (``count``
+    policies at once), OpenSpiel's seconds for the first policy (``tabular``;
+    its Python NashConv too unless ``skip_python``), the speed-up and the
+    difference of the two NashConvs of that policy."""
+    compile_s, steady_s = compile_and_steady(fn, game, tables)
+    ours = np.asarray(fn(game, tables))
+    ref = openspiel_times(os_game, tabular, skip_python)
     per_policy = steady_s / count
     return {
-        "benchmark": name,
-        "method": "TurnBasedGame",
         "policies": count,
-        "nodes": sum(game.node_counts),
-        "infosets": game.num_infosets,
-        "build_s": build_s,
         "compile_s": compile_s,
         "steady_s": steady_s,
         "marlmeta_policies_per_s": 1 / per_policy,
@@ -133,6 +128,31 @@ def turn_based_row(name: str) -> dict:
         "openspiel_policies_per_s": 1 / ref["openspiel_cpp_s"],
         "speedup": ref["openspiel_cpp_s"] / per_policy,
         "max_abs_diff": abs(float(ours[0]) - ref["openspiel_nash_conv"]),
+    }
+
+
+def turn_based_row(name: str) -> dict:
+    os_game = load(name)
+    build_s, conv = timed(M.interop.from_openspiel_turns, os_game)
+    game = conv.game
+    count = 1 if name == "liars_dice" else ARGS.policies  # one NashConv there
+    tables = jnp.asarray(random_tables(np.asarray(game.infoset_legal()), count))
+    tabular = conv.policy_to_openspiel(np.asarray(tables[0]), os_game)
+    return {
+        "benchmark": name,
+        "method": "TurnBasedGame",
+        "nodes": sum(game.node_counts),
+        "infosets": game.num_infosets,
+        "build_s": build_s,
+        **against_openspiel(
+            batch_nash_conv,
+            game,
+            tables,
+            count,
+            os_game,
+            tabular,
+            skip_python=name == "liars_dice",
+        ),
         "xla_bytes": xla_bytes(batch_nash_conv, game, tables),
         "peak_memory_bytes": peak_memory_bytes(),
     }
@@ -159,28 +179,20 @@ def joint_row(name: str) -> dict:
         jnp.asarray(random_tables(np.asarray(m).all(0), ARGS.policies, seed=i))
         for i, m in enumerate(masks)
     )
-    compile_s, steady_s = compile_and_steady(batch_joint_nash_conv, game, tables)
-    ours = np.asarray(batch_joint_nash_conv(game, tables))
     tabular = os_policy.TabularPolicy(os_game)
     for k, state in enumerate(tabular.states):
         i = state.current_player()
         o = names[i].index(state.information_state_string(i))
         tabular.action_probability_array[k] = np.asarray(tables[i][0, o])
-    ref = openspiel_times(os_game, tabular, skip_python=False)
-    per_policy = steady_s / ARGS.policies
+    count = ARGS.policies
     return {
         "benchmark": name,
         "method": "FiniteHorizonGame (joint actions)",
-        "policies": ARGS.policies,
         "shape": {"H": game.horizon, "S": game.num_states, "A": game.num_actions},
         "build_s": build_s,
-        "compile_s": compile_s,
-        "steady_s": steady_s,
-        "marlmeta_policies_per_s": 1 / per_policy,
-        **ref,
-        "openspiel_policies_per_s": 1 / ref["openspiel_cpp_s"],
-        "speedup": ref["openspiel_cpp_s"] / per_policy,
-        "max_abs_diff": abs(float(ours[0]) - ref["openspiel_nash_conv"]),
+        **against_openspiel(
+            batch_joint_nash_conv, game, tables, count, os_game, tabular
+        ),
         "peak_memory_bytes": peak_memory_bytes(),
     }
 

@@ -41,6 +41,7 @@ if ARGS.smoke:
 elif ARGS.gpu:  # MAML meta-gradients on 10^4 games
     ARGS.steps, ARGS.batches = [10, 30], [1_000, 10_000]
 
+import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -85,7 +86,7 @@ def main():
     )
     for steps in ARGS.steps:
         for batch in ARGS.batches:
-            games = M.games.random_potential(
+            games = eqx.filter_jit(M.games.random_potential)(
                 jax.random.key(0), batch, A, S, discount=GAMMA, dtype=jnp.float64
             )
             theta = tuple(

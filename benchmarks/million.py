@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import equinox as eqx
 import jax
 import numpy as np
 from _timing import Table, add_common_flags, compile_and_steady, peak_memory_bytes
@@ -51,7 +52,9 @@ def main():
     S, H, K, T = args.states, args.horizon, args.fan_out, args.steps
     table = Table(f"million-state zero-sum game: S={S} H={H} 2x2 K={K}", args)
     t0 = time.perf_counter()
-    games = M.games.random_sparse_zero_sum(jax.random.key(0), 1, (2, 2), S, H, K)
+    games = eqx.filter_jit(M.games.random_sparse_zero_sum)(
+        jax.random.key(0), 1, (2, 2), S, H, K
+    )
     jax.block_until_ready(games)
     gen_s = time.perf_counter() - t0
     game = jax.tree.map(lambda x: x[0], games)

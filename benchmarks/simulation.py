@@ -38,6 +38,7 @@ if ARGS.smoke:
 elif ARGS.gpu:
     ARGS.games, ARGS.chunk = [10_000, 100_000], 10_000
 
+import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -96,7 +97,9 @@ def main():
         f"{'steps/s':>9} {'numpy ep/s':>11} {'speed-up':>9} {'max|z|':>7}"
     )
     for n in args.games:
-        games = M.games.random_general_sum(jax.random.key(0), n, (A, A), S, H)
+        games = eqx.filter_jit(M.games.random_general_sum)(
+            jax.random.key(0), n, (A, A), S, H
+        )
         policies = jax.vmap(
             lambda g, k: M.policies.ProductPolicy(M.policies.random_policy(g, key=k))
         )(games, jax.random.split(jax.random.key(1), n))

@@ -18,6 +18,7 @@ import json
 import pathlib
 import time
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,25 +36,33 @@ F64 = jnp.float64  # large steps push float32 iterates off the simplex
 
 
 def _zero_sum(key, n, actions, states):
-    return M.games.random_zero_sum(key, n, actions, states, 5, dtype=F64)
+    return eqx.filter_jit(M.games.random_zero_sum)(
+        key, n, actions, states, 5, dtype=F64
+    )
 
 
 def _general_sum(key, n, actions, states):
-    return M.games.random_general_sum(key, n, actions, states, 5, dtype=F64)
+    return eqx.filter_jit(M.games.random_general_sum)(
+        key, n, actions, states, 5, dtype=F64
+    )
 
 
 def _potential(key, n, actions, states):
-    return M.games.random_potential(key, n, actions, states, 5, dtype=F64)
+    return eqx.filter_jit(M.games.random_potential)(
+        key, n, actions, states, 5, dtype=F64
+    )
 
 
 def _identical_discounted(key, n, actions, states):
-    return M.games.random_identical_interest(
+    return eqx.filter_jit(M.games.random_identical_interest)(
         key, n, actions, states, discount=0.9, dtype=F64
     )
 
 
 def _cooperative(key, n, actions, states):
-    return M.games.random_cooperative(key, n, actions, states, 0.9, dtype=F64)
+    return eqx.filter_jit(M.games.random_cooperative)(
+        key, n, actions, states, 0.9, dtype=F64
+    )
 
 
 def _nash_conv(game, policy):

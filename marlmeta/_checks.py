@@ -50,6 +50,19 @@ def fmt_value(x) -> str:
     return repr(np.asarray(x).tolist())
 
 
+def check_index_range(name: str, x: np.ndarray, upper: int, what: str) -> None:
+    """Every entry of the concrete index array ``x`` lies in ``[0, upper)``;
+    else a ``ValueError`` naming the first entry outside, by index and value
+    (``what``: the kind of index, e.g. ``"a state"``)."""
+    out = (x < 0) | (x >= upper)
+    if out.any():
+        idx = unravel(int(np.argmax(out)), x.shape)
+        raise ValueError(
+            f"{indexed_name(name, idx)} is {fmt_value(x[idx])}; expected {what} "
+            f"in [0, {upper})"
+        )
+
+
 def array_dtype(name: str, x):
     """The dtype ``x`` has or would get as an array; a ``ValueError`` for
     input that is not an array of numbers (a string, ragged lists)."""

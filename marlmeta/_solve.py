@@ -235,6 +235,25 @@ def _batch_init(solver, games, init, num_steps: int):
     return _as_init(init)
 
 
+def _batch_args(solver, games, num_steps, init, checkpoints, batch_solver: bool):
+    """The checked arguments of a batched run: ``(checkpoints, num_steps,
+    batch size, batched init)``, shared by :func:`solve_batch` and
+    :func:`bytes_per_game`."""
+    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
+    size = _batch_size(games)
+    if batch_solver:
+        _check_batch_solver(solver, size)
+    return cps, num_steps, size, _batch_init(solver, games, init, num_steps)
+
+
+def _working_set(solver, games, init, num_steps, cps, metric, batch_solver) -> int:
+    """Four times the bytes of the first game's run (see :func:`bytes_per_game`)."""
+    solver_one = _first(solver) if batch_solver else solver
+    return 4 * _bytes_per_game(
+        solver_one, _first(games), _first(init), num_steps, cps, metric
+    )
+
+
 def bytes_per_game(
     solver: AbstractSolver,
     games: AbstractMarkovGame,
@@ -251,13 +270,10 @@ def bytes_per_game(
     and the game itself, from shapes alone (nothing is computed). Arguments as
     in :func:`solve_batch`.
     """
-    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
-    _batch_size(games)
-    init = _batch_init(solver, games, init, num_steps)
-    solver_one = _first(solver) if batch_solver else solver
-    return 4 * _bytes_per_game(
-        solver_one, _first(games), _first(init), num_steps, cps, metric
+    cps, num_steps, _, init = _batch_args(
+        solver, games, num_steps, init, checkpoints, batch_solver
     )
+    return _working_set(solver, games, init, num_steps, cps, metric, batch_solver)
 
 
 def solve_batch(
@@ -319,26 +335,17 @@ def solve_batch(
     Returns:
         A :class:`Solution` whose leaves have a leading batch axis ``B``.
     """
-    cps = checkpoint_steps(num_steps, checkpoints)
-    num_steps = int(num_steps)
-    local_size = _batch_size(games)
-    if batch_solver:
-        _check_batch_solver(solver, local_size)
-    init = _batch_init(solver, games, init, num_steps)
+    cps, num_steps, local_size, init = _batch_args(
+        solver, games, num_steps, init, checkpoints, batch_solver
+    )
     place = (
         ProcessPlacement.gather_sizes(local_size) if process_local else LocalPlacement()
     )
     size = place.batch_size(local_size)
     ndev = place.num_devices()
     if chunk_size is None:
-        per_game = bytes_per_game(
-            solver,
-            games,
-            num_steps,
-            init=init,
-            checkpoints=cps,
-            metric=metric,
-            batch_solver=batch_solver,
+        per_game = _working_set(
+            solver, games, init, num_steps, cps, metric, batch_solver
         )
         if per_game > memory_budget:
             raise ValueError(

@@ -8,7 +8,6 @@ numbers; a ``ValueError`` names the argument and the value.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -67,7 +66,6 @@ def _normalised(base, slope, lo, hi) -> AffineRewards:
     return AffineRewards((base - rmin) / span, slope / span)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 8))
 def _random_one(
     key, horizon, num_states, n, m, dim, slope_scale, coupling_scale, dtype
 ):
@@ -118,9 +116,9 @@ def random_aggregative(
     ``slope_scale``), then rescaled to span ``[0, 1]`` over the box of
     aggregates; transitions ``softmax(logits + coupling @ x)`` with standard
     normal logits and coupling of scale ``coupling_scale``; uniform initial
-    state. A compiled convenience entry point (its draws run as one program,
-    compiled once per structure: counts, sizes and dtype are static); the
-    caller need not jit it.
+    state. Pure: the caller owns ``jit`` (every argument but ``key`` is
+    static, so ``eqx.filter_jit`` of this function draws in one compiled
+    program).
 
     Args:
         key: a JAX PRNG key.

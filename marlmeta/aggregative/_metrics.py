@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta._checks import concrete, fmt_value, unravel
+from marlmeta._checks import check_index_range, concrete, fmt_value, unravel
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.games import FiniteHorizonGame, markov_game
 
@@ -49,13 +49,7 @@ def validate_profile(game: AggregativeGame, profile, name: str = "profile") -> A
                     f"{name}{list(idx)} is {fmt_value(c[idx])}; "
                     "expected an action index"
                 )
-        out = (c < 0) | (c >= game.num_actions)
-        if out.any():
-            idx = unravel(int(np.argmax(out)), c.shape)
-            raise ValueError(
-                f"{name}{list(idx)} is {fmt_value(c[idx])}; expected an action "
-                f"in [0, {game.num_actions})"
-            )
+        check_index_range(name, c, game.num_actions, "an action")
     return p.astype(jnp.int32)
 
 

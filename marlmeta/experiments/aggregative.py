@@ -36,8 +36,17 @@ from marlmeta.experiments import _plots
 from marlmeta.experiments._loader import ConfigError, check_sizes, setting
 from marlmeta.experiments._protocol import Experiment, Plan
 
-#: The planner, compiled by the shell (the library never jits itself).
+#: The planner and the generator, compiled by the shell (the library never
+#: jits itself).
 _aggre_bi = eqx.filter_jit(A.aggre_bi)
+_random_aggregative = eqx.filter_jit(A.random_aggregative)
+
+
+#: Why no config of this module takes a game from a file or OpenSpiel.
+_NOT_A_TABLE = (
+    "aggregative games are defined by an aggregate of the players' actions, "
+    "not by a reward table"
+)
 
 
 def _plan(game, alpha, **options) -> A.PlanningResult:
@@ -64,10 +73,7 @@ class Point(eqx.Module):
 class ScalingConfig(Experiment, experiment="aggregative_scaling"):
     """Aggre-BI's NE-gap and certificate against ``n``, ``alpha`` and ``d``."""
 
-    game_source_refusal = (
-        "aggregative games are defined by an aggregate of the players' actions, "
-        "not by a reward table"
-    )
+    game_source_refusal = _NOT_A_TABLE
 
     name: str
     experiment: str
@@ -128,7 +134,7 @@ class ScalingConfig(Experiment, experiment="aggregative_scaling"):
         )
 
     def _point(self, kind, n, alpha, d) -> Point:
-        games = A.random_aggregative(
+        games = _random_aggregative(
             jax.random.key(self.seed),
             self.games,
             horizon=self.horizon,
@@ -202,10 +208,7 @@ class VIRun(eqx.Module):
 class AggreVIConfig(Experiment, experiment="aggre_vi"):
     """Aggre-VI's NE-gap and Nash regret against episodes."""
 
-    game_source_refusal = (
-        "aggregative games are defined by an aggregate of the players' actions, "
-        "not by a reward table"
-    )
+    game_source_refusal = _NOT_A_TABLE
 
     name: str
     experiment: str
@@ -239,7 +242,7 @@ class AggreVIConfig(Experiment, experiment="aggre_vi"):
         _positive(path, {"solver.alpha": self.alpha, "solver.bonus": self.bonus})
 
     def game(self):
-        return A.random_aggregative(
+        return _random_aggregative(
             jax.random.key(self.seed),
             horizon=self.horizon,
             num_states=self.num_states,
@@ -335,10 +338,7 @@ class WelfarePoint(eqx.Module):
 class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
     """Equilibrium selection by linear welfare on singleton congestion games."""
 
-    game_source_refusal = (
-        "aggregative games are defined by an aggregate of the players' actions, "
-        "not by a reward table"
-    )
+    game_source_refusal = _NOT_A_TABLE
 
     name: str
     experiment: str

@@ -168,7 +168,7 @@ def games_of(config: CompareConfig):
 
 
 def _random_batch(g: GameBatchConfig, dtype):
-    games = M.games.random_general_sum(
+    games = eqx.filter_jit(M.games.random_general_sum)(
         jr.key(g.seed), g.num_games, g.num_actions, g.num_states, g.horizon, dtype=dtype
     )
     if g.stay is not None:

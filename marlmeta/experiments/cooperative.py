@@ -143,7 +143,7 @@ def games(config):
     and the sample-based PPO experiments share it).
     """
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
-    return M.games.random_cooperative(
+    return eqx.filter_jit(M.games.random_cooperative)(
         jax.random.key(config.seed),
         config.num_games,
         config.num_actions,

@@ -176,7 +176,7 @@ def family(config: MAMLConfig):
         if g.kind == "identical_interest"
         else M.games.random_potential
     )
-    base = make(
+    base = eqx.filter_jit(make)(
         jr.key(g.base_seed),
         1,
         g.num_actions,

@@ -294,6 +294,24 @@ class SequenceExperiment(Experiment):
         """The theorems' bounds beside the measured gaps (``None``: none drawn)."""
         return None
 
+    def learner_bounds(self, trace_fn, solver, games, individual, meta):
+        """A theorem's bound at every checkpoint for both learners:
+        ``trace_fn(game, step_size, num_steps, checkpoints, init, stats)`` per
+        game, from uniform play (individual) and from the meta-learner's
+        initialisations."""
+        steps, cps = self.solver.num_steps, self.run.checkpoints
+        uniform = solver.default_init(jax.tree.map(lambda x: x[0], games), steps)
+
+        def per_game(inits, stats, init_axis):
+            return jax.vmap(trace_fn, in_axes=(0, None, None, None, init_axis, 0))(
+                games, solver.step_size, steps, cps, inits, stats
+            )
+
+        return (
+            per_game(uniform, individual.solutions.stats, None),
+            per_game(meta.inits, meta.solutions.stats, 0),
+        )
+
     def bounds_results(self, raw) -> dict[str, Any]:
         """The ``bounds`` entry of results.json from a decoded chunk."""
         return _bounds_results(raw)
@@ -379,19 +397,15 @@ class ZeroSumMetaConfig(SequenceExperiment, experiment="zero_sum_meta"):
 
     def bounds(self, solver, games, individual, meta):
         """Mao et al. Theorems 1 (both learners, every checkpoint) and 2."""
-        steps, cps = self.solver.num_steps, self.run.checkpoints
-        uniform = solver.default_init(jax.tree.map(lambda x: x[0], games), steps)
-
-        def theorem1(inits, stats, init_axis):
-            return jax.vmap(
-                M.theory.mao_theorem1_trace,
-                in_axes=(0, None, None, None, init_axis, 0),
-            )(games, solver.step_size, steps, cps, inits, stats)
-
-        ind = theorem1(uniform, individual.solutions.stats, None)
-        met = theorem1(meta.inits, meta.solutions.stats, 0)
+        ind, met = self.learner_bounds(
+            M.theory.mao_theorem1_trace, solver, games, individual, meta
+        )
         thm2 = M.theory.mao_theorem2(
-            games, solver.step_size, steps, meta.similarity, self.meta.alpha
+            games,
+            solver.step_size,
+            self.solver.num_steps,
+            meta.similarity,
+            self.meta.alpha,
         )
         return TheoryBounds(
             theorem1_individual=ind.value,
@@ -472,21 +486,16 @@ class GeneralSumMetaConfig(SequenceExperiment, experiment="general_sum_meta"):
     def bounds(self, solver, games, individual, meta):
         """Mao et al. Theorem 5 (both learners) and Theorem 6 (the
         meta-learner's average), every checkpoint."""
+        ind, met = self.learner_bounds(
+            M.theory.mao_theorem5_trace, solver, games, individual, meta
+        )
         steps, cps = self.solver.num_steps, self.run.checkpoints
-        uniform = solver.default_init(jax.tree.map(lambda x: x[0], games), steps)
-
-        def theorem5(inits, stats, init_axis):
-            return jax.vmap(
-                M.theory.mao_theorem5_trace,
-                in_axes=(0, None, None, None, init_axis, 0),
-            )(games, solver.step_size, steps, cps, inits, stats).value
-
         thm6 = M.theory.mao_theorem6_trace(
             games, solver.step_size, steps, cps, meta.solutions.stats, self.meta.alpha
         )
         return CCEBounds(
-            theorem5_individual=theorem5(uniform, individual.solutions.stats, None),
-            theorem5_meta=theorem5(meta.inits, meta.solutions.stats, 0),
+            theorem5_individual=ind.value,
+            theorem5_meta=met.value,
             largest_gap=games.horizon
             * jnp.max(jax.vmap(M.theory.largest_reward_range)(games)),
             theorem6=thm6.value,
@@ -544,7 +553,7 @@ def _two_state_identical(g: TwoStateGameConfig, dtype):
 
 
 def _random_general_sum(g: GeneralSumGameConfig, dtype):
-    games = M.games.random_general_sum(
+    games = eqx.filter_jit(M.games.random_general_sum)(
         jr.key(g.base_seed), 1, g.num_actions, g.num_states, g.horizon, dtype=dtype
     )
     return jax.tree.map(lambda x: x[0], games)

@@ -15,9 +15,6 @@ player's reward differs from player 0's is named in the ``ValueError``.
 
 from __future__ import annotations
 
-import functools
-
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -118,7 +115,6 @@ def cooperative_game(
     )
 
 
-@functools.partial(jax.jit, static_argnums=range(1, 6))
 def _random_cooperative(key, num_games, num_actions, num_states, discount, dtype):
     k_r, k_p, k_0 = jr.split(key, 3)
     shape = (num_games, num_states, *num_actions)
@@ -149,9 +145,9 @@ def random_cooperative(
 
     The shared reward is ``U[0, 1]`` per ``(s, a_0, .., a_{N-1})`` (the paper's
     ``r in [0, 1]``); transition rows and the initial distribution are flat
-    Dirichlet (normalised ``Exp(1)`` draws). A compiled convenience entry
-    point (its draws run as one program, compiled once per structure: counts,
-    sizes and dtype are static); the caller need not jit it.
+    Dirichlet (normalised ``Exp(1)`` draws). Pure: the caller owns ``jit``
+    (every argument but ``key`` is static, so ``eqx.filter_jit`` of this
+    function draws in one compiled program).
 
     Args:
         key: PRNG key.

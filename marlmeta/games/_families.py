@@ -20,7 +20,6 @@ are ``discount`` (a real number in ``[0, 1)``) and ``std`` (a finite real
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import equinox as eqx
@@ -128,11 +127,10 @@ def _potential_rewards(key, shape, n, dtype):
     return phi[:, None] + jnp.stack(us, axis=1), phi
 
 
-@functools.partial(jax.jit, static_argnums=range(1, 8))
 def _random(
     key, num_games, num_actions, num_states, horizon, discount, dtype, rewards_fn
 ):
-    """Shared body of the generators, compiled once per structure."""
+    """Shared body of the generators."""
     n = len(num_actions)
     steps = 1 if discount is not None else horizon
     time = () if discount is not None else (horizon,)
@@ -195,9 +193,8 @@ _GENERATOR_ARGS = """
         dtype: floating dtype of the arrays.
 
     Transitions are flat-Dirichlet rows and the initial distribution too.
-    A compiled convenience entry point (its draws run as one program, compiled
-    once per structure: counts, sizes and dtype are static); the caller need
-    not jit it.
+    Pure: the caller owns ``jit`` (every argument but ``key`` is static, so
+    ``eqx.filter_jit(random_zero_sum)(key, 8)`` draws in one compiled program).
     """
 
 random_general_sum = _generator(

@@ -45,9 +45,12 @@ NOISE = (-2, -1, 0, 1, 2)
 ACTIONS = (-1, 0, 1)
 
 
-def _check(num_players, num_positions, horizon, sigma, kappa, dt, **numbers) -> None:
+def _checked(
+    num_players, num_positions, horizon, drift, sigma, kappa, dt, dtype, **numbers
+):
     """Validate the sizes and the scalar parameters (``numbers``: further
-    finite numbers by name, e.g. the family's ``std``)."""
+    finite numbers by name, e.g. the family's ``std``): ``(drifts, dtype)``,
+    the drifts one per player."""
     count("num_players", num_players)
     count("horizon", horizon)
     if count("num_positions", num_positions) % 2 == 0:
@@ -60,6 +63,8 @@ def _check(num_players, num_positions, horizon, sigma, kappa, dt, **numbers) -> 
     real_scalar("dt", dt)
     if not float(dt) > 0:
         raise ValueError(f"dt is {dt!r}; expected a number > 0")
+    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+    return _drifts(drift, num_players, dtype), dtype
 
 
 def lq_local_kernel(
@@ -201,9 +206,9 @@ def lq_tracking(
         A :class:`FiniteHorizonGame` with factored, time-homogeneous transitions
         and stationary rewards (stored once for all steps).
     """
-    _check(num_players, num_positions, horizon, sigma, kappa, dt)
-    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
-    drifts = _drifts(drift, num_players, dtype)
+    drifts, dtype = _checked(
+        num_players, num_positions, horizon, drift, sigma, kappa, dt, dtype
+    )
     return _game(drifts, num_players, num_positions, horizon, sigma, kappa, dt, dtype)
 
 
@@ -230,11 +235,11 @@ def lq_tracking_family(
     Returns:
         A batch of games with a leading axis ``num_games`` on every leaf.
     """
-    _check(num_players, num_positions, horizon, sigma, kappa, dt, std=std)
+    base, dtype = _checked(
+        num_players, num_positions, horizon, drift, sigma, kappa, dt, dtype, std=std
+    )
     real_scalar("std", std, 0.0)
     num_games = count("num_games", num_games)
-    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
-    base = _drifts(drift, num_players, dtype)
     drifts = base + std * jr.normal(key, (num_games, num_players), dtype)
     make = lambda d: _game(  # noqa: E731
         d, num_players, num_positions, horizon, sigma, kappa, dt, dtype

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta._checks import concrete
+from marlmeta._checks import check_index_range, concrete
 from marlmeta.games import _backward_induction as _backward
 from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame, check_legal_kind
 from marlmeta.games._legal import AbstractLegalActions
@@ -207,13 +207,7 @@ def observe(
                 f"expected integers of shape {shape}"
             )
         count = int(o.max()) + 1 if num_observations is None else num_observations[i]
-        bad = (o < 0) | (o >= count)
-        if bad.any():
-            idx = tuple(int(k) for k in np.unravel_index(np.argmax(bad), o.shape))
-            raise ValueError(
-                f"observations[{i}]{list(idx)} is {int(o[idx])}; expected an "
-                f"observation in [0, {count})"
-            )
+        check_index_range(f"observations[{i}]", o, count, "an observation")
         counts.append(int(count))
     game.require_state_policies("observe")
     out = ObservedGame(

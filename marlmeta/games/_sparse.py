@@ -22,7 +22,20 @@ from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
 
 
-@functools.partial(jax.jit, static_argnums=range(1, 9))
+@functools.cache
+def _step_draws(kernel: tuple[int, ...], num_states: int, dtype):
+    """The draws of one step's kernel: successors and flat-Dirichlet
+    probabilities over the ``K`` of each row. One function per structure, so
+    that an eager ``lax.scan`` over the steps is traced and compiled once."""
+
+    def step(carry, keys):
+        nxt = jr.randint(keys[0], kernel, 0, num_states, jnp.int32)
+        e = jr.exponential(keys[1], kernel, dtype)
+        return carry, (nxt, e / jnp.sum(e, axis=-1, keepdims=True))
+
+    return step
+
+
 def _sparse(
     key, num_games, num_actions, num_states, horizon, fan_out, steps, zero_sum, dtype
 ):
@@ -34,16 +47,10 @@ def _sparse(
     else:
         rewards = jr.uniform(k_r, (num_games, n, *lead[1:]), dtype)
     kernel = (num_games, num_states, *num_actions, fan_out)
-
-    def step(keys):
-        # One step's kernel at a time: the random draws' scratch stays at one
-        # step's size (a million-state game is built in about its own memory).
-        nxt = jr.randint(keys[0], kernel, 0, num_states, jnp.int32)
-        e = jr.exponential(keys[1], kernel, dtype)  # flat Dirichlet over K
-        return nxt, e / jnp.sum(e, axis=-1, keepdims=True)
-
     keys = jnp.stack([jr.split(k_n, steps), jr.split(k_p, steps)], axis=1)
-    nxt, prob = jax.lax.map(step, keys)  # (steps, games, ...)
+    # One step's kernel at a time: the random draws' scratch stays at one
+    # step's size (a million-state game is built in about its own memory).
+    _, (nxt, prob) = jax.lax.scan(_step_draws(kernel, num_states, dtype), None, keys)
     trans = SparseTransitions(
         jnp.moveaxis(nxt, 0, 1), jnp.moveaxis(prob, 0, 1), num_states
     )
@@ -95,9 +102,9 @@ _ARGS = """
 
     Every ``(h, s, a)`` has ``fan_out`` successors drawn uniformly from the
     states (repeats allowed; they add up) with flat-Dirichlet probabilities;
-    the initial distribution is flat Dirichlet too. A compiled convenience
-    entry point (its draws run as one program, compiled once per structure:
-    counts, sizes and dtype are static); the caller need not jit it.
+    the initial distribution is flat Dirichlet too. Pure: the caller owns
+    ``jit`` (every argument but ``key`` is static, so ``eqx.filter_jit`` of
+    the generator draws in one compiled program).
 
     Args:
         key: PRNG key.

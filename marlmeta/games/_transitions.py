@@ -36,6 +36,7 @@ from jaxtyping import Array, Float, Int
 from marlmeta._checks import (
     array_dtype,
     check_distributions,
+    check_index_range,
     check_trailing,
     concrete,
     count,
@@ -279,13 +280,9 @@ class SparseTransitions(AbstractTransitions):
             )
         nxt = concrete(self.next_state)
         if nxt is not None:
-            out = (nxt < 0) | (nxt >= self.num_states_)
-            if out.any():
-                idx = unravel(int(np.argmax(out)), nxt.shape)
-                raise ValueError(
-                    f"transitions.next_state{list(idx)} is {fmt_value(nxt[idx])}; "
-                    f"expected a state in [0, {self.num_states_})"
-                )
+            check_index_range(
+                "transitions.next_state", nxt, self.num_states_, "a state"
+            )
         check_distributions("transitions.prob", self.prob)
 
     @property

@@ -83,6 +83,25 @@ class _Tokens:
             return True
         return False
 
+    def header(self, kind: str, version: str) -> list[str]:
+        """The header every Gambit file opens with, ``KIND VERSION R "title"
+        { "player" .. }``: the players' names."""
+        head = f"{kind} {version}"
+        if self.take("word", f"the token {kind}") != kind or (
+            self.take("num", f"version {version}") != version
+        ):
+            raise ValueError(f"{self.name}: expected a file starting with '{head}'")
+        if self.take("word", "R") not in ("R", "D"):
+            raise ValueError(f"{self.name}: expected R after '{head}'")
+        self.string("the title")
+        self.take("brace", "{ before the players' names")
+        players = []
+        while not self.close():
+            players.append(self.string("a player's name or }"))
+        if not players:
+            raise ValueError(f"{self.name}: the game has no player")
+        return players
+
 
 def parse_nfg(text: str, name: str = "nfg") -> np.ndarray:
     """The payoff tables ``(N, A_0, .., A_{N-1})`` of Gambit ``.nfg`` text.
@@ -97,17 +116,7 @@ def parse_nfg(text: str, name: str = "nfg") -> np.ndarray:
             index out of range).
     """
     t = _Tokens(text, name)
-    if t.take("word", "the token NFG") != "NFG" or t.take("num", "version 1") != "1":
-        raise ValueError(f"{name}: expected a file starting with 'NFG 1'")
-    if t.take("word", "R") not in ("R", "D"):
-        raise ValueError(f"{name}: expected R after 'NFG 1'")
-    t.string("the title")
-    t.take("brace", "{ before the players' names")
-    players = []
-    while not t.close():
-        players.append(t.string("a player's name or }"))
-    if not players:
-        raise ValueError(f"{name}: the game has no player")
+    players = t.header("NFG", "1")
     t.take("brace", "{ before the strategies")
     counts = []
     while not t.close():

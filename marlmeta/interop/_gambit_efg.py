@@ -75,17 +75,7 @@ class _Parser:
 
     def prologue(self) -> tuple[str, ...]:
         t = self.t
-        if t.take("word", "the token EFG") != "EFG" or t.take("num", "2") != "2":
-            self.fail("expected a file starting with 'EFG 2'")
-        if t.take("word", "R") not in ("R", "D"):
-            self.fail("expected R after 'EFG 2'")
-        t.string("the title")
-        t.take("brace", "{ before the players' names")
-        players = []
-        while not t.close():
-            players.append(t.string("a player's name or }"))
-        if not players:
-            self.fail("the game has no player")
+        players = t.header("EFG", "2")
         if t.peek()[0] == "str":
             t.string("the comment")
         self.n = len(players)

@@ -100,20 +100,25 @@ def maml_objective(
         inner_step_size: ``alpha``.
         adjoint: as in :func:`inner_loop`.
     """
+    return potential(
+        game, _adapted(game, theta, inner_steps, inner_step_size, adjoint)[1]
+    )
+
+
+def _adapted(game, theta, inner_steps, inner_step_size, adjoint):
+    """``(theta^(T), softmax(theta^(T)))``: the inner loop's logits and policy."""
     final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
-    return potential(game, softmax(final))
+    return final, softmax(final)
 
 
 def _meta_step(game, theta, inner_steps, inner_step_size, first_order, adjoint):
     """``(Phi(theta^T), NE-gap(theta^T), grad F_T(theta))``."""
     if first_order:
-        final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
-        pol = softmax(final)
+        final, pol = _adapted(game, theta, inner_steps, inner_step_size, adjoint)
         return potential(game, pol), ne_gap(game, pol), potential_gradient(game, final)
 
     def objective(theta):
-        final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
-        pol = softmax(final)
+        pol = _adapted(game, theta, inner_steps, inner_step_size, adjoint)[1]
         return potential(game, pol), pol
 
     (phi, pol), grad = jax.value_and_grad(objective, has_aux=True)(theta)
@@ -162,8 +167,7 @@ def adapted_ne_gap(
         inner_step_size: as in :func:`maml_objective`.
         adjoint: as in :func:`inner_loop`.
     """
-    final = inner_loop(game, theta, inner_steps, inner_step_size, adjoint=adjoint)
-    return ne_gap(game, softmax(final))
+    return ne_gap(game, _adapted(game, theta, inner_steps, inner_step_size, adjoint)[1])
 
 
 class MAMLRun(eqx.Module):

@@ -67,9 +67,13 @@ def similarity(stats) -> Float[Array, ""]:
     return sum(leaf(x) for x in jax.tree.leaves(stats))
 
 
-def _uniform_init(solver, games, num_steps: int):
-    """The solver's uniform initial-policy argument for one game of the batch."""
-    return solver.default_init(jax.tree.map(lambda x: x[0], games), num_steps)
+def _sequence_args(solver, games, num_steps, checkpoints):
+    """The checked arguments every learner on a sequence shares:
+    ``(checkpoints, num_steps, uniform)``, ``uniform`` the solver's uniform
+    initial-policy argument for one game of the sequence."""
+    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
+    first = jax.tree.map(lambda x: x[0], games)
+    return cps, num_steps, solver.default_init(first, num_steps)
 
 
 def sequential_meta(
@@ -93,10 +97,9 @@ def sequential_meta(
         checkpoints: as in :func:`marlmeta.solve`.
         metric: as in :func:`marlmeta.solve`.
     """
-    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
+    cps, num_steps, uniform = _sequence_args(solver, games, num_steps, checkpoints)
     size = jax.tree.leaves(games)[0].shape[0]
     alpha = 1.0 / jnp.sqrt(size) if alpha is None else alpha
-    uniform = _uniform_init(solver, games, num_steps)
 
     def body(carry, game):
         acc, k = carry
@@ -124,8 +127,7 @@ def individual(
 
     The games are independent, so they run side by side under ``vmap``.
     """
-    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
-    uniform = _uniform_init(solver, games, num_steps)
+    cps, num_steps, uniform = _sequence_args(solver, games, num_steps, checkpoints)
     sols = jax.vmap(lambda g: run_solver(solver, g, uniform, num_steps, cps, metric))(
         games
     )
@@ -181,8 +183,7 @@ def warm_start(
         checkpoints: as in :func:`sequential_meta`.
         metric: as in :func:`sequential_meta`.
     """
-    cps, num_steps = checkpoint_steps(num_steps, checkpoints), int(num_steps)
-    uniform = _uniform_init(solver, games, num_steps)
+    cps, num_steps, uniform = _sequence_args(solver, games, num_steps, checkpoints)
 
     def body(init, game):
         sol = run_solver(solver, game, init, num_steps, cps, metric)

@@ -129,20 +129,32 @@ def observed_feedback(game: AbstractObservedGame, q, mu, nu):
 
 def _observed_init(game: AbstractObservedGame, init_policy) -> ObservedOMDState:
     """The state before the first iteration (``Q = 0``: zero feedback)."""
+    dtype, H, (A, B) = game.rewards.dtype, game.horizon, game.num_actions
+    Oa, Ob = game.num_observations
+    z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
+    return ObservedOMDState(
+        **initial_fields(game, init_policy, Oa, Ob),
+        mu_mass=z(H, Oa), nu_mass=z(H, Ob),
+        mu_plain=z(H, Oa, A), nu_plain=z(H, Ob, B),
+    )  # fmt: skip
+
+
+def initial_fields(game, init_policy, rows_mu: int, rows_nu: int) -> dict:
+    """The fields that Algorithm 1 on states and on observations share, before
+    the first iteration (``Q = 0``: zero feedback); each player's tables have
+    ``rows_mu`` (``rows_nu``) rows per step: the states, or its observations."""
     mu0, nu0 = init_policy
     dtype = game.rewards.dtype
     log_mu0, log_nu0 = jnp.log(mu0.astype(dtype)), jnp.log(nu0.astype(dtype))
     H, S, (A, B) = game.horizon, game.num_states, game.num_actions
-    Oa, Ob = game.num_observations
     z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
-    return ObservedOMDState(
+    return dict(
         clock=StageClock.start(H),
         log_mu_hat=log_mu0[0], mu=mu0[0].astype(dtype),
         log_nu_hat=log_nu0[0], nu=nu0[0].astype(dtype),
-        g_mu=z(H, Oa, A), g_nu=z(H, Ob, B), q=z(H, S, A, B), vsum=z(H, S),
-        gsum_mu=z(H, Oa, A), gsum_nu=z(H, Ob, B),
-        mu_sum=z(H, Oa, A), nu_sum=z(H, Ob, B), mu_mass=z(H, Oa), nu_mass=z(H, Ob),
-        mu_plain=z(H, Oa, A), nu_plain=z(H, Ob, B),
+        g_mu=z(H, rows_mu, A), g_nu=z(H, rows_nu, B), q=z(H, S, A, B), vsum=z(H, S),
+        gsum_mu=z(H, rows_mu, A), gsum_nu=z(H, rows_nu, B),
+        mu_sum=z(H, rows_mu, A), nu_sum=z(H, rows_nu, B),
         mu_br=jnp.full(mu0.shape, 1.0 / A, dtype),
         nu_br=jnp.full(nu0.shape, 1.0 / B, dtype),
         log_init_mu=log_mu0, log_init_nu=log_nu0,
@@ -173,8 +185,18 @@ def _observed_iterate(game: AbstractObservedGame, state: ObservedOMDState, eta):
 
 def _observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     """Stage end: new ``Q``, recorded best responses, restart from stage ``nxt``."""
+    return stage_restart(
+        state, q, brs, nxt, lambda q, mu, nu: observed_feedback(game, q, mu, nu)[:2]
+    )
+
+
+def stage_restart(state, q, brs, nxt, feedback):
+    """Stage end of Algorithm 1 on states or on observations: record the stage
+    best responses ``brs`` and the new ``Q`` (``q``), zero the stage sums, and
+    restart both players from stage ``nxt``'s initial policies with the
+    feedback ``feedback(q, mu, nu) -> (g_mu, g_nu)`` of those policies."""
     mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
-    g_mu, g_nu, *_ = observed_feedback(game, q, mu, nu)
+    g_mu, g_nu = feedback(q, mu, nu)
     return eqx.tree_at(
         lambda s: (
             s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,

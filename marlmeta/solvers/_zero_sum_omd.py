@@ -33,6 +33,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.solvers._observed_omd import initial_fields, stage_restart
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
     StageClock,
@@ -165,30 +166,9 @@ class ZeroSumOMD(AbstractZeroSumOMD):
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         game.require_state_policies("ZeroSumOMD")
-        mu0, nu0 = self._zero_sum_init(game, init_policy, "ZeroSumOMD")
-        dtype = game.rewards.dtype
-        log_mu0, log_nu0 = jnp.log(mu0.astype(dtype)), jnp.log(nu0.astype(dtype))
-        H, S, (A, B) = game.horizon, game.num_states, game.num_actions
-        z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
-        return ZeroSumOMDState(
-            clock=StageClock.start(H),
-            log_mu_hat=log_mu0[0],
-            mu=mu0[0].astype(dtype),
-            log_nu_hat=log_nu0[0],
-            nu=nu0[0].astype(dtype),
-            g_mu=z(H, S, A),  # Q starts at 0
-            g_nu=z(H, S, B),
-            q=z(H, S, A, B),
-            vsum=z(H, S),
-            gsum_mu=z(H, S, A),
-            gsum_nu=z(H, S, B),
-            mu_sum=z(H, S, A),
-            nu_sum=z(H, S, B),
-            mu_br=jnp.full(mu0.shape, 1.0 / A, dtype),
-            nu_br=jnp.full(nu0.shape, 1.0 / B, dtype),
-            log_init_mu=log_mu0,
-            log_init_nu=log_nu0,
-        )
+        init_policy = self._zero_sum_init(game, init_policy, "ZeroSumOMD")
+        S = game.num_states
+        return ZeroSumOMDState(**initial_fields(game, init_policy, S, S))
 
     def _iterate(self, game: MarkovGame, state: ZeroSumOMDState, eta):
         # g_mu = Q nu, g_nu = mu^T Q of the previous iterate, carried in the state.
@@ -211,23 +191,7 @@ class ZeroSumOMD(AbstractZeroSumOMD):
 
     def _restart(self, game: MarkovGame, state: ZeroSumOMDState, length, brs, nxt):
         q = stage_q(game, game.rewards[0], state.vsum, length)
-        mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
-        g_mu, g_nu = _feedback(q, mu, nu)
-        return eqx.tree_at(
-            lambda s: (
-                s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,
-                s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu,
-            ),
-            state,
-            (
-                *brs,
-                q,
-                jnp.zeros_like(state.vsum),
-                jnp.zeros_like(state.gsum_mu),
-                jnp.zeros_like(state.gsum_nu),
-                state.log_init_mu[nxt], mu, state.log_init_nu[nxt], nu, g_mu, g_nu,
-            ),
-        )  # fmt: skip
+        return stage_restart(state, q, brs, nxt, _feedback)
 
     def output(self, game: MarkovGame, state: ZeroSumOMDState):
         t = jnp.maximum(state.clock.t, 1).astype(state.mu_sum.dtype)
