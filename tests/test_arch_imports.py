@@ -54,7 +54,7 @@ ALLOWED: dict[str, set[str]] = {
     "_adjoint": set(),
     "_solve": _DRIVERS,
     "exact": {"lp", *_SOLVERS},
-    "theory": _DRIVERS,
+    "theory": {"aggregative", *_DRIVERS},
     "meta": _DRIVERS,
     "interop": _EVALUATION,
     "aggregative": {"lp", *_DRIVERS},

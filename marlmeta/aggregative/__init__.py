@@ -38,13 +38,16 @@ from marlmeta.aggregative._grid import (
     make_grid as make_grid,
 )
 from marlmeta.aggregative._metrics import (
+    deviations as deviations,
     gains as gains,
     ne_gap as ne_gap,
     product_policy as product_policy,
     profile_values as profile_values,
+    stage_values as stage_values,
     state_distribution as state_distribution,
     to_markov_game as to_markov_game,
     welfare as welfare,
+    welfare_weights as welfare_weights,
 )
 from marlmeta.aggregative._models import (
     AbstractAggregateRewards as AbstractAggregateRewards,

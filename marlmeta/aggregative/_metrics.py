@@ -150,13 +150,15 @@ def welfare(game: AggregativeGame, profile, weights) -> Float[Array, ""]:
         weights: ``(H, S, n, m)`` per-player action weights (the linear welfare
             of Tang, Tang, Wu, section 6).
     """
-    w = _weights(game, weights)
+    w = welfare_weights(game, weights)
     profile = validate_profile(game, profile)
     picked = jnp.take_along_axis(w, profile[..., None], -1)[..., 0].sum(-1)
     return jnp.sum(state_distribution(game, profile) * picked)
 
 
-def _weights(game: AggregativeGame, weights) -> Array:
+def welfare_weights(game: AggregativeGame, weights) -> Array:
+    """``weights`` as an array of the game's dtype, checked: shape ``(H, S, n,
+    m)`` (one welfare weight per step, state, player and action) and finite."""
     w = jnp.asarray(weights, game.contributions.dtype)
     shape = (game.horizon, game.num_states, game.num_players, game.num_actions)
     if w.shape != shape:

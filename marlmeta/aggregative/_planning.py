@@ -53,7 +53,7 @@ from marlmeta._checks import concrete
 from marlmeta.aggregative._eta import AbstractEtaRule, TheoryEta
 from marlmeta.aggregative._game import AggregativeGame
 from marlmeta.aggregative._grid import Grid
-from marlmeta.aggregative._metrics import _weights, deviations, stage_values
+from marlmeta.aggregative._metrics import deviations, stage_values, welfare_weights
 from marlmeta.aggregative._subroutine import (
     _utilities as _utilities,
     select_and_round,
@@ -154,7 +154,7 @@ class AbstractPlanner(eqx.Module):
         alpha, delta = grid.alpha, game.delta
         w = jnp.zeros((num_steps, num_states, n, m), dtype)
         if welfare is not None:
-            w = _weights(game, welfare)
+            w = welfare_weights(game, welfare)
         gam = self.lipschitz(game)
         theory = gam * (zeta(game) + 2 * alpha + delta)
         batch = self.batch_size or max(1, min(points.shape[0] * num_states, 4096))

@@ -39,7 +39,11 @@ from marlmeta.solvers._stages import (
     renormalise,
     stage_q,
 )
-from marlmeta.solvers._zero_sum_omd import AbstractZeroSumOMD
+from marlmeta.solvers._zero_sum_omd import (
+    AbstractZeroSumOMD,
+    initial_fields,
+    stage_restart,
+)
 
 
 def beliefs(game: AbstractObservedGame, tables) -> list[Float[Array, "H S"]]:
@@ -139,28 +143,6 @@ def _observed_init(game: AbstractObservedGame, init_policy) -> ObservedOMDState:
     )  # fmt: skip
 
 
-def initial_fields(game, init_policy, rows_mu: int, rows_nu: int) -> dict:
-    """The fields that Algorithm 1 on states and on observations share, before
-    the first iteration (``Q = 0``: zero feedback); each player's tables have
-    ``rows_mu`` (``rows_nu``) rows per step: the states, or its observations."""
-    mu0, nu0 = init_policy
-    dtype = game.rewards.dtype
-    log_mu0, log_nu0 = jnp.log(mu0.astype(dtype)), jnp.log(nu0.astype(dtype))
-    H, S, (A, B) = game.horizon, game.num_states, game.num_actions
-    z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
-    return dict(
-        clock=StageClock.start(H),
-        log_mu_hat=log_mu0[0], mu=mu0[0].astype(dtype),
-        log_nu_hat=log_nu0[0], nu=nu0[0].astype(dtype),
-        g_mu=z(H, rows_mu, A), g_nu=z(H, rows_nu, B), q=z(H, S, A, B), vsum=z(H, S),
-        gsum_mu=z(H, rows_mu, A), gsum_nu=z(H, rows_nu, B),
-        mu_sum=z(H, rows_mu, A), nu_sum=z(H, rows_nu, B),
-        mu_br=jnp.full(mu0.shape, 1.0 / A, dtype),
-        nu_br=jnp.full(nu0.shape, 1.0 / B, dtype),
-        log_init_mu=log_mu0, log_init_nu=log_nu0,
-    )  # fmt: skip
-
-
 def _observed_iterate(game: AbstractObservedGame, state: ObservedOMDState, eta):
     """Optimistic steps on ``(h, o)``, then the new feedback and accumulators."""
     log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
@@ -188,27 +170,6 @@ def _observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     return stage_restart(
         state, q, brs, nxt, lambda q, mu, nu: observed_feedback(game, q, mu, nu)[:2]
     )
-
-
-def stage_restart(state, q, brs, nxt, feedback):
-    """Stage end of Algorithm 1 on states or on observations: record the stage
-    best responses ``brs`` and the new ``Q`` (``q``), zero the stage sums, and
-    restart both players from stage ``nxt``'s initial policies with the
-    feedback ``feedback(q, mu, nu) -> (g_mu, g_nu)`` of those policies."""
-    mu, nu = jnp.exp(state.log_init_mu[nxt]), jnp.exp(state.log_init_nu[nxt])
-    g_mu, g_nu = feedback(q, mu, nu)
-    return eqx.tree_at(
-        lambda s: (
-            s.mu_br, s.nu_br, s.q, s.vsum, s.gsum_mu, s.gsum_nu, s.log_mu_hat,
-            s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu,
-        ),
-        state,
-        (
-            *brs, q, jnp.zeros_like(state.vsum), jnp.zeros_like(state.gsum_mu),
-            jnp.zeros_like(state.gsum_nu), state.log_init_mu[nxt], mu,
-            state.log_init_nu[nxt], nu, g_mu, g_nu,
-        ),
-    )  # fmt: skip
 
 
 class AbstractAverage(eqx.Module):

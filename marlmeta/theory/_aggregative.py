@@ -55,9 +55,11 @@ import numpy as np
 from marlmeta.aggregative import (
     AggregativeGame,
     PlanningResult,
+    deviations,
+    stage_values,
+    welfare_weights,
     zeta,
 )
-from marlmeta.aggregative._metrics import _weights, deviations, stage_values
 from marlmeta.theory._mao import Bound
 
 #: The most pure profiles per state the brute force enumerates.
@@ -81,7 +83,7 @@ def approximate_pne_welfare(game: AggregativeGame, welfare, tolerance) -> jax.Ar
         raise ValueError(
             f"game has horizon {game.horizon}; Theorem 4.2 is computed for one step"
         )
-    w = _weights(game, welfare)[0]  # (S, n, m)
+    w = welfare_weights(game, welfare)[0]  # (S, n, m)
     profiles = jnp.asarray(_profiles(game.num_players, game.num_actions))
     zero = jnp.zeros((game.num_states, game.num_players), w.dtype)
 
@@ -119,7 +121,7 @@ def aggregative_theorem42(
         at least ``gamma_0 (zeta + 2 alpha + delta)`` and some profile is a
         ``zeta gamma_0``-approximate PNE in every state.
     """
-    w = _weights(game, welfare)
+    w = welfare_weights(game, welfare)
     gamma = game.lipschitz_steps()[0]
     z = zeta(game)
     opt = approximate_pne_welfare(game, w, z * gamma * (1 + 1e-9))
