@@ -187,7 +187,12 @@ def main(argv: list[str] | None = None, *, on_signal=None) -> int:
 
 def console() -> None:
     """The ``marlmeta`` executable: :func:`main`, where SIGINT or SIGTERM end
-    the process at once (exit code 130 or 143) with one line on stderr."""
+    the process at once (exit code 130 or 143) with one line on stderr.
+
+    The handlers are installed before anything else is imported (``import
+    marlmeta`` does not import JAX; :func:`main` imports what the command
+    needs), so a Ctrl-C while JAX loads gives the same line, not a traceback.
+    """
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, _stop)
     sys.exit(main(on_signal=_stop))

@@ -194,7 +194,8 @@ def zero_sum_equilibrium(
         A :class:`ZeroSumEquilibrium`.
 
     Raises:
-        ValueError: if the game does not have two players, ``tol``,
+        ValueError: if ``game`` is a batch (one message: use ``jax.vmap``),
+            if the game does not have two players, ``tol``,
             ``max_iterations`` or ``lp_iterations`` is invalid, or (when
             concrete) ``|rewards[0] + rewards[1]|`` exceeds ``1e-9 max
             |rewards|``, naming the first offending index. Under tracing the
@@ -207,6 +208,7 @@ def zero_sum_equilibrium(
         >>> print(bool(eq.converged), bool(eq.certificate < 1e-5))
         True True
     """
+    game.require_one_game("zero_sum_equilibrium")  # before the zero-sum check
     valid = _check_zero_sum(game)
     dtype = game.rewards.dtype
     tol = check_tolerance("tol", tol, 1e-12 if jnp.finfo(dtype).bits >= 64 else 1e-5)

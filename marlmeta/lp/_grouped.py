@@ -158,6 +158,8 @@ def _solve(
     init = (key, nonkey, phase, status, jnp.int32(0), jnp.int32(0))
     key, nonkey, _, status, iters, _ = jax.lax.while_loop(cond, body, init)
     _, group, _, _, x_w, x_key, pi = state(key, nonkey, 2)
+    # The phase-1 duals of the final basis: a Farkas multiplier if infeasible.
+    farkas = jnp.where(no_group, 0, state(key, nonkey, 1)[-1])
     # A row whose slack is basic has a zero multiplier (complementarity).
     slack = (nonkey >= nm) & (nonkey < nm + k)
     slack_basic = (
@@ -166,7 +168,7 @@ def _solve(
     pi = jnp.where(slack_basic, 0, pi)
     p = jnp.zeros((n + 1, m), dtype).at[players, key].set(x_key)
     p = p.at[group, nonkey % m].add(jnp.where(group < n, x_w, 0))[:n]
-    return p, pi, status.astype(jnp.int32), iters
+    return p, pi, farkas, status.astype(jnp.int32), iters
 
 
 def _check_initial(key, allowed) -> None:
@@ -232,9 +234,17 @@ def grouped_linprog(
     1|``, and the reduced costs ``c - pi A - u_i`` with the group multipliers
     ``u_i = min_a (c - pi A)[i, a]`` (zero on the support of ``p``) relative to
     ``|c| + |pi| |A| + |u_i|``; all at most ``10 tol`` (``certificate`` holds
-    the largest). Otherwise, and for NaN or infinite data under ``jit``, the
-    status is :attr:`~marlmeta.lp.Status.NUMERICAL`. An infeasibility claim
-    is the phase-1 result, not separately certified.
+    the largest). :attr:`~marlmeta.lp.Status.INFEASIBLE` is reported only with
+    a Farkas multiplier checked on the original data: the phase-1 duals ``pi``
+    of the coupling rows (``pi_ub <= 0``) and the group multipliers ``u_i =
+    -max_{allowed a} (pi A)[i, a]``, so that ``pi A[:, i, a] + u_i <= 0``,
+    with ``pi b + sum_i u_i > 10 tol (|pi| |b| + sum_i |u_i|)`` (then no ``p``
+    is feasible; ``certificate`` holds the relative violation of the first
+    condition, rounding only). ``10 tol`` is ``1e-8`` in float64 and ``1e-4``
+    in float32 with the default ``tol``. The feasible set is bounded, so
+    :attr:`~marlmeta.lp.Status.UNBOUNDED` is never reported. A claim that
+    fails its check, and NaN or infinite data under ``jit``, give
+    :attr:`~marlmeta.lp.Status.NUMERICAL` (not certified).
 
     Raises:
         ValueError: for inconsistent shapes, an invalid ``max_iterations`` or
@@ -286,28 +296,53 @@ def grouped_linprog(
     max_iterations = check_budget("max_iterations", max_iterations, 0)
     tol = check_tolerance("tol", tol, default_tolerance(dtype))
     c = c.astype(dtype)
-    p, pi, status, iters = _solve(
-        c,
-        allowed,
-        a,
-        b,
-        max(A_ub.shape[0], 1 - k),
-        key.astype(jnp.int32),
-        int(max_iterations),
-        tol,
+    num_ub = max(A_ub.shape[0], 1 - k)
+    p, pi, y, status, iters = _solve(
+        c, allowed, a, b, num_ub, key.astype(jnp.int32), int(max_iterations), tol
     )
     pi = pi[:k]
     pi = jnp.where(jnp.arange(k) < A_ub.shape[0], jnp.minimum(pi, 0), pi)
-    cert = _certificate(c, allowed, a[:k], b[:k], A_ub.shape[0], p, pi)
+    cert_tol = certificate_tolerance(tol)
+    # A claim stands only with its certificate; the feasible set is bounded
+    # (a product of simplices), so no ray proves an unboundedness claim.
+    cert = jnp.select(
+        [status == Status.INFEASIBLE, status == Status.UNBOUNDED],
+        [_farkas_residual(allowed, a, b, num_ub, y, cert_tol), jnp.inf],
+        _certificate(c, allowed, a[:k], b[:k], A_ub.shape[0], p, pi),
+    )
     finite = jnp.all(jnp.isfinite(jnp.concatenate([c.ravel(), a.ravel(), b])))
-    claimed = status == Status.OPTIMAL
-    certified = finite & (cert <= certificate_tolerance(tol))
+    certified = finite & (cert <= cert_tol)
     status = jnp.where(
-        (claimed & certified) | (finite & ~claimed & (status != Status.UNBOUNDED)),
+        certified | (finite & (status == Status.ITERATION_LIMIT)),
         status,
         Status.NUMERICAL,
     ).astype(jnp.int32)
     return _result(c, p, pi, status, iters, cert, A_ub.shape[0])
+
+
+def _farkas_residual(allowed, a, b, num_ub: int, pi, tol: float) -> Array:
+    """How far the coupling multipliers ``pi`` are from proving the grouped LP
+    infeasible, on the original data (``inf`` when they do not).
+
+    With the group multipliers ``u_i = -max_{allowed a} (pi A)[i, a]`` (1
+    for a group with no allowed variable), ``y = (pi, u)`` satisfies ``A^T y
+    <= 0`` on every allowed variable by construction; it proves
+    infeasibility when, with ``pi_ub <= 0``, ``b y = pi b + sum_i u_i > tol
+    (|pi| |b| + sum_i |u_i|)``: for a feasible ``p``, ``b y <= y A p <= 0``.
+    The residual is the relative violation of ``A^T y <= 0`` as in
+    :func:`marlmeta.lp._certificate.farkas_residual` (rounding only).
+    """
+    pi = jnp.where(jnp.arange(a.shape[0]) < num_ub, jnp.minimum(pi, 0), pi)
+    g = jnp.einsum("k,kna->na", pi, a)
+    has = jnp.any(allowed, 1)
+    u = jnp.where(has, -jnp.max(jnp.where(allowed, g, -jnp.inf), 1), 1)
+    viol = jnp.where(allowed, jnp.maximum(g + u[:, None], 0), 0)
+    scale = jnp.einsum("k,kna->na", jnp.abs(pi), jnp.abs(a)) + jnp.abs(u)[:, None]
+    res = relative(viol, scale, 1.0)
+    size = jnp.abs(pi) @ jnp.abs(b) + jnp.sum(jnp.abs(u))
+    margin = (pi @ b + jnp.sum(u)) / jnp.maximum(size, jnp.finfo(b.dtype).tiny)
+    ok = jnp.all(jnp.isfinite(jnp.concatenate([a.ravel(), b, pi]))) & (margin > tol)
+    return jnp.where(ok, res, jnp.inf)
 
 
 def _certificate(c, allowed, a, b, num_ub: int, p, pi) -> Array:
