@@ -12,11 +12,21 @@ import pytest
 import yaml
 
 import marlmeta as M
+from marlmeta import cli
 from marlmeta.experiments import ConfigError, load_config, run_experiment
 from marlmeta.games import zoo
+from tests.shared_plans import shared_plans
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_plan_per_config():
+    """The runs of one config in this module share its compiled programs
+    (``tests/shared_plans.py``)."""
+    with shared_plans():
+        yield
 
 
 def test_all_configs_load():
@@ -46,6 +56,8 @@ def test_config_errors_name_key_and_file(tmp_path, section, key, value, fragment
 
 
 def _cli(*args, cwd):
+    """The ``marlmeta`` executable in a child process (its exit code and
+    stderr as the shell sees them)."""
     return subprocess.run(
         [sys.executable, "-m", "marlmeta", *args],
         cwd=cwd,
@@ -53,6 +65,16 @@ def _cli(*args, cwd):
         text=True,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},
     )
+
+
+def _main(capsys, *args):
+    """``marlmeta ARGS`` in this process (the executable is ``sys.exit`` of
+    this, checked by ``test_cli_errors_are_one_line``): exit code, stdout and
+    stderr. The runs share the compiled programs of the module's other runs
+    of the same config instead of paying a child's imports and compilations."""
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 # The theorems' bounds each smoke run records: smoke's eta = 0.1 > 1/(8 H^2)
@@ -71,11 +93,11 @@ INSIDE = ("theorem5_individual", "theorem5_meta")
     ],
 )
 def test_cli_runs_smoke_config_end_to_end(
-    tmp_path, config, metric, cps, outside, inside
+    tmp_path, capsys, config, metric, cps, outside, inside
 ):
     path = ROOT / "configs" / f"{config}.yaml"
-    proc = _cli("run", str(path), "--out", str(tmp_path), "--quiet", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = _main(capsys, "run", str(path), "--out", str(tmp_path), "--quiet")
+    assert code == 0, err
     out = tmp_path / config
     results = json.loads((out / "results.json").read_text())
     assert results["metric"] == metric
@@ -104,15 +126,15 @@ def test_cli_runs_smoke_config_end_to_end(
     os.umask(umask)
     for name in ("results.json", "figure.png", "config.yaml"):  # not mkstemp's 0600
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask
-    listing = _cli("list", cwd=tmp_path)
-    assert listing.returncode == 0 and "GeneralSumOMD" in listing.stdout
-    assert f"{config}.yaml" in listing.stdout
+    code, listing, _ = _main(capsys, "list")
+    assert code == 0 and "GeneralSumOMD" in listing
+    assert f"{config}.yaml" in listing
 
 
-def test_compare_runs_from_the_cli(tmp_path):
+def test_compare_runs_from_the_cli(tmp_path, capsys):
     path = ROOT / "configs" / "smoke_compare.yaml"
-    proc = _cli("run", str(path), "--out", str(tmp_path), "--quiet", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = _main(capsys, "run", str(path), "--out", str(tmp_path), "--quiet")
+    assert code == 0, err
     out = tmp_path / "smoke_compare"
     results = json.loads((out / "results.json").read_text())
     assert results["metric"] == "cce_gap" and results["finite"] is True
@@ -151,8 +173,8 @@ def test_compare_runs_from_the_cli(tmp_path):
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
     bad = tmp_path / "bad.yaml"
     bad.write_text(path.read_text().replace("solver: GeneralSumOMD", "solver: Nope"))
-    proc = _cli("run", str(bad), "--out", str(tmp_path), cwd=tmp_path)
-    assert proc.returncode != 0 and "key 'solvers[0].solver' is 'Nope'" in proc.stderr
+    code, _, err = _main(capsys, "run", str(bad), "--out", str(tmp_path))
+    assert code != 0 and "key 'solvers[0].solver' is 'Nope'" in err
 
 
 def test_cli_errors_are_one_line(tmp_path):
@@ -235,10 +257,8 @@ def test_meta_does_not_help_on_the_mixed_family():
     solver = M.solvers.ZeroSumOMD(0.02)
     cps = [100, 300]
 
-    def one(key, table):
-        fam = M.games.perturb_rewards(
-            key, zoo.mao2023_zero_sum(table), 10, 0.1, coupling="zero_sum"
-        )
+    def one(key, base):
+        fam = M.games.perturb_rewards(key, base, 10, 0.1, coupling="zero_sum")
         ind = M.meta.individual(solver, fam, 300, checkpoints=cps)
         met = M.meta.sequential_meta(solver, fam, 300, checkpoints=cps)
         return (
@@ -248,8 +268,10 @@ def test_meta_does_not_help_on_the_mixed_family():
         )
 
     keys = jax.random.split(jax.random.key(2), 3)
-    _, _, d_pure = jax.vmap(lambda k: one(k, zoo.ZERO_SUM_PURE))(keys)
-    ind, met, d_mixed = jax.vmap(lambda k: one(k, zoo.ZERO_SUM_MIXED))(keys)
+    # both families through one compiled program (the base game an argument)
+    run = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    _, _, d_pure = run(keys, zoo.mao2023_zero_sum(zoo.ZERO_SUM_PURE))
+    ind, met, d_mixed = run(keys, zoo.mao2023_zero_sum(zoo.ZERO_SUM_MIXED))
     assert float(met.mean()) > float(ind.mean())
     assert float(d_mixed.mean()) > 3 * float(d_pure.mean())
 

@@ -19,9 +19,18 @@ import yaml
 import marlmeta
 from marlmeta import cli
 from marlmeta.experiments import ConfigError, load_config, run_experiment, runner as R
+from tests.shared_plans import shared_plans
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_plan_per_config():
+    """The runs of one config in this module share its compiled programs
+    (``tests/shared_plans.py``)."""
+    with shared_plans():
+        yield
 
 
 @pytest.fixture(scope="module")

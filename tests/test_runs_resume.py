@@ -14,9 +14,18 @@ import pathlib
 import pytest
 
 from marlmeta.experiments import EXPERIMENTS, load_config, run_experiment
+from tests.shared_plans import shared_plans
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKES = sorted((ROOT / "configs").glob("smoke*.yaml"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_plan_per_config():
+    """The runs of one config in this module share its compiled programs
+    (``tests/shared_plans.py``)."""
+    with shared_plans():
+        yield
 
 
 class Crash(BaseException):

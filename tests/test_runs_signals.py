@@ -14,9 +14,19 @@ import pytest
 from marlmeta import cli
 from marlmeta.experiments import load_config, run_experiment
 from marlmeta.experiments._interrupt import Interrupted
+from tests.shared_plans import shared_plans
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_plan_per_config():
+    """The runs of one config in this module share its compiled programs
+    (``tests/shared_plans.py``)."""
+    with shared_plans():
+        yield
+
 
 # Runs `marlmeta run SMOKE --out OUT --quiet` as the executable does, with a
 # hook in the runner that sends the signal to the process itself: "term" and
