@@ -12,6 +12,9 @@ from marlmeta.lp import Status, grouped_linprog, linprog
 SCIPY_STATUS = {0: Status.OPTIMAL, 2: Status.INFEASIBLE, 3: Status.UNBOUNDED}
 N, M, K_UB, K_EQ = 6, 4, 3, 1
 grouped_vmap = jax.jit(jax.vmap(grouped_linprog))
+# One compiled simplex per number of columns, reused by the LPs of that size:
+# eagerly every call re-traces and re-compiles the simplex's loops.
+linprog_j = jax.jit(linprog)
 
 
 def _random_lp(rng, kind):
@@ -100,7 +103,7 @@ def test_grouped_equals_dense_simplex():
     convex = np.kron(np.eye(N), np.ones((1, M)))
     for k in range(len(c)):
         keep = allowed[k].ravel()
-        dense = linprog(
+        dense = linprog_j(
             c[k].ravel()[keep],
             A_ub[k].reshape(K_UB, -1)[:, keep],
             b_ub[k],

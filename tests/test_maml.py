@@ -41,6 +41,18 @@ def _eq46(game, theta, inner_steps, alpha):
     return jax.lax.scan(back, v, iterates, reverse=True)[0]
 
 
+# Compiled once per module (inner steps static): eagerly every operation
+# compiles on its own and every eager scan is re-traced and re-compiled.
+_maml_objective = jax.jit(M.meta.maml_objective, static_argnums=2)
+_maml_gradient = jax.jit(
+    M.meta.maml_gradient, static_argnums=2, static_argnames="first_order"
+)
+_inner_loop = jax.jit(M.meta.inner_loop, static_argnums=2)
+_gradient_step = jax.jit(M.solvers.gradient_step)
+_potential_gradient = jax.jit(M.evaluation.potential_gradient)
+_softmax_potential = jax.jit(M.evaluation.softmax_potential)
+
+
 @pytest.mark.parametrize(
     "num_actions, inner_steps, alpha",
     [((2, 2), 1, 0.5), ((2, 3), 10, 0.3), ((2, 3, 2), 25, 0.2)],
@@ -75,7 +87,7 @@ def test_meta_gradient_matches_finite_differences(key):
     fd = [
         (f(flat + eps * e) - f(flat - eps * e)) / (2 * eps) for e in np.eye(flat.size)
     ]
-    got = _flat(M.meta.maml_gradient(game, theta, 5, 0.4))
+    got = _flat(_maml_gradient(game, theta, 5, 0.4))
     np.testing.assert_allclose(got, fd, atol=1e-8)
 
 
@@ -85,28 +97,26 @@ def test_zero_inner_steps_and_first_order(key):
         G.random_potential(key, 1, (3, 2), 2, discount=0.8, dtype=jnp.float64),
     )
     theta = _theta(jax.random.key(2), 2, (3, 2))
-    phi = M.evaluation.softmax_potential(game, theta)
-    assert float(M.meta.maml_objective(game, theta, 0, 0.5)) == pytest.approx(
-        float(phi)
-    )
+    phi = _softmax_potential(game, theta)
+    assert float(_maml_objective(game, theta, 0, 0.5)) == pytest.approx(float(phi))
     np.testing.assert_allclose(
-        _flat(M.meta.maml_gradient(game, theta, 0, 0.5)),
-        _flat(M.evaluation.potential_gradient(game, theta)),
+        _flat(_maml_gradient(game, theta, 0, 0.5)),
+        _flat(_potential_gradient(game, theta)),
         atol=1e-14,
     )
-    final = M.meta.inner_loop(game, theta, 4, 0.5)
+    final = _inner_loop(game, theta, 4, 0.5)
     expected = theta
     for _ in range(4):  # eq. (44), step by step
-        expected = M.solvers.gradient_step(game, expected, 0.5)
+        expected = _gradient_step(game, expected, 0.5)
     np.testing.assert_allclose(_flat(final), _flat(expected), atol=1e-14)
     np.testing.assert_allclose(
-        _flat(M.meta.maml_gradient(game, theta, 4, 0.5, first_order=True)),
-        _flat(M.evaluation.potential_gradient(game, final)),
+        _flat(_maml_gradient(game, theta, 4, 0.5, first_order=True)),
+        _flat(_potential_gradient(game, final)),
         atol=1e-14,
     )
     # The inner step (eq. 44) is gradient ascent on Phi in a potential game.
-    step = M.solvers.gradient_step(game, theta, 0.5)
-    grad = M.evaluation.potential_gradient(game, theta)
+    step = _gradient_step(game, theta, 0.5)
+    grad = _potential_gradient(game, theta)
     np.testing.assert_allclose(
         _flat(step), _flat(theta) + 0.5 * _flat(grad), atol=1e-14
     )
@@ -176,7 +186,9 @@ def test_float32_meta_gradients_agree(key):
     games = G.random_potential(key, 1, (3, 3), 4, discount=0.9, dtype=jnp.float32)
     game = jax.tree.map(lambda x: x[0], games)
     theta = tuple(jnp.zeros((4, 3), jnp.float32) for _ in range(2))
-    product = _eq46(game, theta, 5, 0.5)
-    reverse = jax.jit(M.meta.maml_gradient, static_argnums=(2, 3))(game, theta, 5, 0.5)
+    # one compiled program for both (eagerly the reference's scans re-trace)
+    product, reverse = jax.jit(
+        lambda g, t: (_eq46(g, t, 5, 0.5), M.meta.maml_gradient(g, t, 5, 0.5))
+    )(game, theta)
     assert reverse[0].dtype == jnp.float32
     np.testing.assert_allclose(_flat(product), _flat(reverse), atol=1e-5)

@@ -76,6 +76,16 @@ def _random_init(key, steps, temperature, dtype=jnp.float64):
 
 # ---------------------------------------------------------- per-state regrets
 
+# Compiled once per module: eagerly every operation compiles on its own. The
+# step counts and the checkpoints are static (they fix the stage schedule).
+_stage_regrets = jax.jit(Th.stage_regrets, static_argnums=2)
+_theorem1 = jax.jit(Th.mao_theorem1, static_argnums=2)
+_theorem1_trace = jax.jit(Th.mao_theorem1_trace, static_argnums=(2, 3))
+_solve = jax.jit(
+    lambda solver, g, steps, init=None: M.solve(solver, g, steps, init=init),
+    static_argnums=2,
+)
+
 
 @pytest.mark.parametrize("steps", [7, 20])
 def test_stage_regrets_match_numpy_algorithm1(key, steps):
@@ -83,7 +93,7 @@ def test_stage_regrets_match_numpy_algorithm1(key, steps):
     solver = M.solvers.ZeroSumOMD(0.3)
     for k, g in enumerate(G.unstack(games)):
         init = _random_init(jr.fold_in(key, k), steps, 1.0)
-        got = Th.stage_regrets(solver, g, steps, init)
+        got = _stage_regrets(solver, g, steps, init)
         want = ref_regrets(
             np.asarray(g.rewards[0]),
             np.asarray(g.transitions.dense()),
@@ -100,8 +110,8 @@ def test_algorithm2_regrets_equal_algorithm1_on_a_zero_sum_game(key):
     # On a zero-sum game Algorithm 2's iterates are Algorithm 1's (the
     # min-player maximises -r_0), so its per-state regrets are the same.
     g = G.unstack(G.random_zero_sum(key, 1, ACTS, S, H, dtype=jnp.float64))[0]
-    a = Th.stage_regrets(M.solvers.ZeroSumOMD(0.2), g, 20)
-    b = Th.stage_regrets(M.solvers.GeneralSumOMD(0.2), g, 20)
+    a = _stage_regrets(M.solvers.ZeroSumOMD(0.2), g, 20)
+    b = _stage_regrets(M.solvers.GeneralSumOMD(0.2), g, 20)
     for x, y in zip(a.regrets, b.regrets, strict=True):
         np.testing.assert_allclose(x, y, atol=1e-10)
     # approximate non-negativity (Lemma 11) at its mildest: stage 0 has Q = 0
@@ -130,7 +140,7 @@ def test_theorem1_hand_worked_h1():
     g = G.matrix_game([[[1.0, 0.0], [0.0, 1.0]], [[-1.0, 0.0], [0.0, -1.0]]])
     uniform = (jnp.full((2, 1, 1, 2), 0.5), jnp.full((2, 1, 1, 2), 0.5))
     one_hot = jnp.array([[[[0.5, 0.5]]], [[[1.0, 0.0]]]])
-    bound = Th.mao_theorem1(g, 1 / 8, 3, uniform, (one_hot, one_hot))
+    bound = _theorem1(g, 1 / 8, 3, uniform, (one_hot, one_hot))
     want = 2 * (2 * math.log(2) + 0.25) * 8 / 3 + 2 / 3
     assert want == pytest.approx(9.393570, abs=1e-6)
     np.testing.assert_allclose(bound.value, want, rtol=1e-6)
@@ -139,11 +149,11 @@ def test_theorem1_hand_worked_h1():
     # doubling the reward range doubles the bound at half the step size
     g2 = G.matrix_game([[[2.0, 0.0], [0.0, 2.0]], [[-2.0, 0.0], [0.0, -2.0]]])
     np.testing.assert_allclose(
-        Th.mao_theorem1(g2, 1 / 16, 3, uniform, (one_hot, one_hot)).value,
+        _theorem1(g2, 1 / 16, 3, uniform, (one_hot, one_hot)).value,
         2 * want,
         rtol=1e-6,
     )
-    assert not bool(Th.mao_theorem1(g2, 1 / 8, 3, uniform, (one_hot, one_hot)).applies)
+    assert not bool(_theorem1(g2, 1 / 8, 3, uniform, (one_hot, one_hot)).applies)
 
 
 def test_theorem1_hand_worked_h2():
@@ -164,7 +174,7 @@ def test_theorem1_hand_worked_h2():
     one_hot = jnp.concatenate(
         [uniform[0][:1], jnp.tile(jnp.array([1.0, 0.0]), (2, 2, 1, 1))]
     )
-    bound = Th.mao_theorem1(g, 1 / 32, 7, uniform, (one_hot, one_hot))
+    bound = _theorem1(g, 1 / 32, 7, uniform, (one_hot, one_hot))
     d0, d1 = 2 * math.log(2) + 0.125, 2 * math.log(2) + 0.0625
     want = 2 * (2 * d0 + 2 * d1) * 32 / 7 + (2 / 7) * 2 * (1.25 * d1 * 32 / 3) + 3.0
     assert want == pytest.approx(68.165770, abs=1e-6)
@@ -312,19 +322,19 @@ def test_theorem1_trace_uses_the_prefix_runs(key):
     eta, steps, cps = 0.01, 40, (12, 25, 40)
     solver = M.solvers.ZeroSumOMD(eta)
     init = _random_init(key, steps, 1.0)
-    full = M.solve(solver, g, steps, init=init)
-    trace = Th.mao_theorem1_trace(g, eta, steps, cps, init, full.stats)
+    full = _solve(solver, g, steps, init)
+    trace = _theorem1_trace(g, eta, steps, cps, init, full.stats)
     assert trace.value.shape == (3,)
     np.testing.assert_allclose(
         trace.value[-1],
-        Th.mao_theorem1(g, eta, steps, init, full.stats).value,
+        _theorem1(g, eta, steps, init, full.stats).value,
         rtol=1e-12,
     )
     for c, t in enumerate(cps[:2]):
         k = M.solvers.num_stages(H, t)
         part = tuple(x[:k] for x in init)
-        short = M.solve(solver, g, t, init=part)
-        want = Th.mao_theorem1(g, eta, t, part, short.stats)
+        short = _solve(solver, g, t, part)
+        want = _theorem1(g, eta, t, part, short.stats)
         if t == 12:
             np.testing.assert_allclose(trace.value[c], want.value, rtol=1e-12)
         else:
@@ -334,14 +344,19 @@ def test_theorem1_trace_uses_the_prefix_runs(key):
         Th.mao_theorem1_trace(g, eta, steps, (41,), init, full.stats)
 
 
-def test_theorem1_on_float32_games(key):
-    g = G.unstack(G.random_zero_sum(key, 1, ACTS, S, H, dtype=jnp.float32))[0]
-    solver = M.solvers.ZeroSumOMD.from_theorem(g)
+@jax.jit
+def _float32_run(solver, g):
     sol = M.solve(solver, g, 40)
     bound = Th.mao_theorem1(
         g, solver.step_size, 40, solver.default_init(g, 40), sol.stats
     )
+    return sol, bound, Th.stage_regrets(solver, g, 40)
+
+
+def test_theorem1_on_float32_games(key):
+    g = G.unstack(G.random_zero_sum(key, 1, ACTS, S, H, dtype=jnp.float32))[0]
+    solver = M.solvers.ZeroSumOMD.from_theorem(g)
+    sol, bound, regrets = _float32_run(solver, g)  # one compiled program
     assert bound.value.dtype == jnp.float32 and bool(bound.applies)
     assert float(sol.trace.nash_conv[-1]) <= float(bound.value)
-    regrets = Th.stage_regrets(solver, g, 40)
     assert regrets.regrets[0].dtype == jnp.float32

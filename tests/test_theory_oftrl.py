@@ -30,6 +30,15 @@ def _seed002_games(key, num_games):
     return eqx.tree_at(lambda g: g.initial, games, start)
 
 
+# Compiled once per module and shared by the tests (every game here has the
+# paper's shape). Eagerly every operation compiles on its own, and every eager
+# call re-traces and re-compiles the solver's scans and while loops.
+_iterates = jax.jit(Th.oftrl_iterates, static_argnums=2)
+_cce_gap = jax.jit(Th.nested_index_cce_gap)
+_step = jax.jit(lambda solver, g, state: solver.step(g, state))
+_cce_gap_ub = jax.jit(lambda solver, g, state: solver.diagnostics(g, state).cce_gap_ub)
+
+
 def test_index_weights_hand_worked():
     # H = 1: alpha = (1, 2/3, 1/2); row t: alpha^j_t = alpha_j prod_{k>j} (1 - alpha_k)
     w = np.asarray(Th.index_weights(1, 3))
@@ -64,10 +73,10 @@ def test_one_iterate_is_the_uniform_product_policy(key):
     # T = 1: the output is pi^1 (uniform play), a Markov product policy; its
     # exact CCE-gap is the Markov evaluation's.
     g = G.unstack(_seed002_games(key, 1))[0]
-    it = Th.oftrl_iterates(M.solvers.AdaptiveOFTRL(0.1), g, 1)
+    it = _iterates(M.solvers.AdaptiveOFTRL(0.1), g, 1)
     for p in it:
         np.testing.assert_allclose(p, 0.5, atol=1e-12)
-    out = Th.nested_index_cce_gap(g, it)
+    out = _cce_gap(g, it)
     joint = M.policies.product_to_joint(tuple(p[0] for p in it))
     np.testing.assert_allclose(out.cce_gap, M.evaluation.cce_gap(g, joint), atol=1e-12)
 
@@ -77,7 +86,7 @@ def test_matches_the_history_enumerating_reference(key, eta, T):
     games = _seed002_games(key, 3)
     solver = M.solvers.AdaptiveOFTRL(eta)
     for g in G.unstack(games):
-        iterates = Th.oftrl_iterates(solver, g, T)
+        iterates = _iterates(solver, g, T)
         _, _, pis = ref.dlrc_omwu(
             np.asarray(g.rewards),
             np.asarray(g.transitions.dense()),
@@ -92,14 +101,14 @@ def test_matches_the_history_enumerating_reference(key, eta, T):
             np.asarray(g.rewards), np.asarray(g.transitions.dense()),
             np.asarray(g.initial), pis,
         )  # fmt: skip
-        out = Th.nested_index_cce_gap(g, iterates)
+        out = _cce_gap(g, iterates)
         np.testing.assert_allclose(out.values, values, atol=1e-8)
         np.testing.assert_allclose(out.deviation, history, atol=1e-8)
         # the paper's online bound is never below its own policy's exact gap
         state = solver.init(g, None)
         for _ in range(T):
-            state = solver.step(g, state)
-        ub = float(solver.diagnostics(g, state).cce_gap_ub)
+            state = _step(solver, g, state)
+        ub = float(_cce_gap_ub(solver, g, state))
         assert float(out.cce_gap) <= ub + 1e-8
 
 
@@ -131,10 +140,10 @@ def test_weighted_regret_matches_its_definition(key):
     solver = M.solvers.AdaptiveOFTRL()  # eta = 1 / (24 H^{3/2} N)
     T, H = 15, g.horizon
     r, P = np.asarray(g.rewards), np.asarray(g.transitions.dense())
-    iterates = [np.asarray(p) for p in Th.oftrl_iterates(solver, g, T)]
+    iterates = [np.asarray(p) for p in _iterates(solver, g, T)]
     state, values = solver.init(g, None), []
     for _ in range(T):
-        state = solver.step(g, state)
+        state = _step(solver, g, state)
         values.append(np.asarray(state.values))
     got = Th.oftrl_weighted_regret(solver, g, state)
     for i in range(2):
@@ -177,5 +186,5 @@ def test_theorem4_hand_worked_and_against_the_exact_gap(key):
     assert not bool(Th.oftrl_theorem4(g0, 100, beta=10.0).applies)
     solver = M.solvers.AdaptiveOFTRL()
     for g in G.unstack(games):
-        exact = Th.nested_index_cce_gap(g, Th.oftrl_iterates(solver, g, 100))
+        exact = _cce_gap(g, _iterates(solver, g, 100))
         assert float(exact.cce_gap) <= float(Th.oftrl_theorem4(g, 100).value)
