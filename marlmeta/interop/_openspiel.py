@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from marlmeta.games import FiniteHorizonGame
+from marlmeta.games import FiniteHorizonGame, ObservedGame
 from marlmeta.interop._openspiel_matrix import (
     _pyspiel,
     from_openspiel_normal_form as _normal_form,
@@ -114,14 +114,15 @@ class OpenSpielTree(eqx.Module):
         source: the OpenSpiel game.
     """
 
-    game: FiniteHorizonGame
+    game: ObservedGame
     names: tuple[tuple[str, ...], ...] = eqx.field(static=True)
     source: Any = eqx.field(static=True)
 
     def policy_from_openspiel(self, policy):
         """The :class:`~marlmeta.policies.ObservationPolicy` of an OpenSpiel
         tabular policy: each information state's row at every step (rows of
-        observations never met are uniform over legal actions)."""
+        observations where the player never moves, e.g. while the other player
+        acts, and of observations never met are uniform over legal actions)."""
         game = self.game
         masks = game.legal.per_observation(
             game.lead_shape,
@@ -129,28 +130,36 @@ class OpenSpielTree(eqx.Module):
             game.observations,
             game.num_observations,
         )
+        decisions = self._decision_steps()
         tables = []
         for i, names in enumerate(self.names):
             m = np.asarray(masks[i], np.float64)
             table = m / m.sum(-1, keepdims=True)
             for o, key in enumerate(names[1:], start=1):
-                if key not in policy.state_lookup:
+                if key in policy.state_lookup:
+                    table[:, o] = np.asarray(policy.policy_for_key(key))
+                elif (i, key) in decisions:
                     raise _unknown("policy", i, key)
-                table[:, o] = np.asarray(policy.policy_for_key(key))
             tables.append(table * (m > 0))
         dtype = game.initial.dtype
         return observation_policy(game, [jnp.asarray(t, dtype) for t in tables])
+
+    def _decision_steps(self) -> dict[tuple[int, str], int]:
+        """``(player, information state) -> step`` of every decision of the
+        players (the first step it is met at)."""
+        steps = {}
+        for h, states in enumerate(_histories(self.source, self.game.horizon)):
+            for state in states:
+                for i in _movers(state):
+                    steps.setdefault((i, state.information_state_string(i)), h)
+        return steps
 
     def policy_to_openspiel(self, policy) -> Any:
         """The OpenSpiel ``TabularPolicy`` of an observation policy (the row of
         an information state at the step where it is met)."""
         out = _tabular(self.source)
         index = [{key: o for o, key in enumerate(names)} for names in self.names]
-        steps = {}
-        for h, states in enumerate(_histories(self.source, self.game.horizon)):
-            for state in states:
-                for i in _movers(state):
-                    steps.setdefault((i, state.information_state_string(i)), h)
+        steps = self._decision_steps()
         tables = [np.asarray(t) for t in policy]
         for k, state in enumerate(out.states):
             i = state.current_player()
