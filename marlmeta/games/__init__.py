@@ -30,6 +30,7 @@ from marlmeta.games._files import (
     save_game as save_game,
 )
 from marlmeta.games._game import (
+    AbstractFiniteHorizonGame as AbstractFiniteHorizonGame,
     AbstractMarkovGame as AbstractMarkovGame,
     DiscountedMarkovGame as DiscountedMarkovGame,
     FiniteHorizonGame as FiniteHorizonGame,

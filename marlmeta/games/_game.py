@@ -278,7 +278,7 @@ class AbstractMarkovGame(eqx.Module):
         self, caller: str, needs: str = "finite-horizon games"
     ) -> None:
         """Raise ``ValueError`` unless the game has a finite horizon."""
-        self.require_kind(FiniteHorizonGame, needs, caller)
+        self.require_kind(AbstractFiniteHorizonGame, needs, caller)
 
     def require_observations(self, caller: str) -> None:
         """Raise ``ValueError`` unless the game carries observation maps."""
@@ -293,7 +293,66 @@ class AbstractMarkovGame(eqx.Module):
         del caller
 
 
-class FiniteHorizonGame(AbstractMarkovGame):
+class AbstractFiniteHorizonGame(AbstractMarkovGame):
+    """A finite-horizon game kind: policies and rewards per step ``h < H``,
+    evaluated by backward induction (:class:`FiniteHorizonGame` on states, and
+    the observation-game kinds, :class:`~marlmeta.games.AbstractObservedGame`)."""
+
+    horizon: eqx.AbstractVar[int]
+    _state_axes: ClassVar[int] = 2
+
+    def __check_init__(self):
+        check_legal_kind(self)
+
+    def _step_sizes(self):
+        return (self.horizon,)
+
+    def _num_steps(self):
+        return (self.horizon, 1)
+
+    @property
+    def lead_shape(self) -> tuple[int, ...]:
+        return (self.horizon, self.num_states)
+
+    def evaluate(self, policy, rewards=None, *, best: bool = False):
+        return _backward.backward(self, policy, rewards, best=best)
+
+    def averaged_q(self, policy):
+        return _backward.backward(self, policy, averaged=True).averaged_q
+
+    def optimal_values(self, reward):
+        return _backward.optimal_values(self, reward)
+
+    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
+        """State reach probabilities ``c_h(s)`` under a product policy:
+        ``c_0 = initial``, ``c_{h+1}(s') = sum_{s, a} c_h(s) pi_h(a|s)
+        P_h(s'|s, a)``."""
+        return _backward.reach(self, policy)
+
+    def step_policy(self, policy, h):
+        return policy.at(h)
+
+    def step_rewards(self, h, state, actions):
+        return self.rewards[(slice(None), h, state, *actions)]
+
+    def step_legal(self, h, state):
+        masks = self.legal.masks(self.lead_shape, self.num_actions)
+        return tuple(m[h, state] for m in masks)
+
+    @property
+    def step_discount(self):
+        return jnp.ones((), self.initial.dtype)
+
+    def episode_steps(self, num_steps):
+        if num_steps is not None and num_steps != self.horizon:
+            raise ValueError(
+                f"num_steps is {num_steps!r}; an episode of a finite-horizon game "
+                f"runs its horizon {self.horizon} steps (leave num_steps None)"
+            )
+        return self.horizon
+
+
+class FiniteHorizonGame(AbstractFiniteHorizonGame):
     """Finite-horizon ``N``-player Markov game (also known as ``MarkovGame``).
 
     Build with :func:`marlmeta.games.markov_game` (validating) or a generator.
@@ -346,56 +405,6 @@ class FiniteHorizonGame(AbstractMarkovGame):
         self.num_actions = num_actions
         self.horizon = count("horizon", horizon)
         self.legal = legal
-
-    def __check_init__(self):
-        check_legal_kind(self)
-
-    def _step_sizes(self):
-        return (self.horizon,)
-
-    def _num_steps(self):
-        return (self.horizon, 1)
-
-    @property
-    def lead_shape(self) -> tuple[int, ...]:
-        return (self.horizon, self.num_states)
-
-    def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _backward.backward(self, policy, rewards, best=best)
-
-    def averaged_q(self, policy):
-        return _backward.backward(self, policy, averaged=True).averaged_q
-
-    def optimal_values(self, reward):
-        return _backward.optimal_values(self, reward)
-
-    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
-        """State reach probabilities ``c_h(s)`` under a product policy:
-        ``c_0 = initial``, ``c_{h+1}(s') = sum_{s, a} c_h(s) pi_h(a|s)
-        P_h(s'|s, a)``."""
-        return _backward.reach(self, policy)
-
-    def step_policy(self, policy, h):
-        return policy.at(h)
-
-    def step_rewards(self, h, state, actions):
-        return self.rewards[(slice(None), h, state, *actions)]
-
-    def step_legal(self, h, state):
-        masks = self.legal.masks(self.lead_shape, self.num_actions)
-        return tuple(m[h, state] for m in masks)
-
-    @property
-    def step_discount(self):
-        return jnp.ones((), self.initial.dtype)
-
-    def episode_steps(self, num_steps):
-        if num_steps is not None and num_steps != self.horizon:
-            raise ValueError(
-                f"num_steps is {num_steps!r}; an episode of a finite-horizon game "
-                f"runs its horizon {self.horizon} steps (leave num_steps None)"
-            )
-        return self.horizon
 
 
 #: The name of :class:`FiniteHorizonGame` in earlier releases.

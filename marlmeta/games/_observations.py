@@ -19,7 +19,6 @@ excepted).
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -27,15 +26,14 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from marlmeta._checks import check_index_range, concrete
-from marlmeta.games import _backward_induction as _backward
-from marlmeta.games._game import AbstractMarkovGame, FiniteHorizonGame, check_legal_kind
+from marlmeta.games._game import AbstractFiniteHorizonGame, FiniteHorizonGame
 from marlmeta.games._legal import AbstractLegalActions
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.policies import AbstractPolicy, ObservationPolicy, pool
 
 
-class AbstractObservedGame(AbstractMarkovGame):
+class AbstractObservedGame(AbstractFiniteHorizonGame):
     """A finite-horizon game whose players see observations, not the state.
 
     Policies are observation policies (one table ``(H, O_i, A_i)`` per player,
@@ -46,11 +44,6 @@ class AbstractObservedGame(AbstractMarkovGame):
     actions included, plus ``num_observations``). Algorithm 1 on observations is
     :class:`marlmeta.solvers.ObservedZeroSumOMD`.
     """
-
-    _state_axes: ClassVar[int] = 2
-
-    def __check_init__(self):
-        check_legal_kind(self)
 
     @abc.abstractmethod
     def observation_policy(self, tables) -> AbstractPolicy:
@@ -73,52 +66,6 @@ class AbstractObservedGame(AbstractMarkovGame):
             self.horizon,
             legal=self.legal,
         )
-
-    def _step_sizes(self):
-        return (self.horizon,)
-
-    def _num_steps(self):
-        return (self.horizon, 1)
-
-    @property
-    def lead_shape(self) -> tuple[int, ...]:
-        return (self.horizon, self.num_states)
-
-    def evaluate(self, policy, rewards=None, *, best: bool = False):
-        return _backward.backward(self, policy, rewards, best=best)
-
-    def averaged_q(self, policy):
-        return _backward.backward(self, policy, averaged=True).averaged_q
-
-    def optimal_values(self, reward):
-        return _backward.optimal_values(self, reward)
-
-    def reach(self, policy: AbstractPolicy) -> Float[Array, "H S"]:
-        """State reach probabilities ``c_h(s)`` under a product policy (as
-        :meth:`FiniteHorizonGame.reach`)."""
-        return _backward.reach(self, policy)
-
-    def step_policy(self, policy, h):
-        return policy.at(h)
-
-    def step_rewards(self, h, state, actions):
-        return self.rewards[(slice(None), h, state, *actions)]
-
-    def step_legal(self, h, state):
-        masks = self.legal.masks(self.lead_shape, self.num_actions)
-        return tuple(m[h, state] for m in masks)
-
-    @property
-    def step_discount(self):
-        return jnp.ones((), self.initial.dtype)
-
-    def episode_steps(self, num_steps):
-        return self.states().episode_steps(num_steps)
-
-    def require_finite_horizon(
-        self, caller: str, needs: str = "finite-horizon games"
-    ) -> None:
-        del caller, needs
 
     def require_observations(self, caller: str) -> None:
         del caller
