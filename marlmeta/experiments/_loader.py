@@ -97,6 +97,8 @@ GLOSSARY: dict[str, str] = {
     "range_seed": "the seed of the ``max_hands`` draw",
     "variant": "the betting tree (``bet_call``, ...)",
     "stack_std": "the standard deviation of the stacks' perturbation",
+    "stack_unit": "the chips the perturbation is normalised by (``null``: the pot)",
+    "layout": "``generic`` (a list of deals) or ``structured`` (hand pairs x bets)",
     "average": "the output average: ``reach``-weighted or ``plain``",
     "reference_step_size": "the counterfactual reference's step size (``null``: none)",
     # solver entries
