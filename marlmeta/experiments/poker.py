@@ -233,7 +233,7 @@ def _seed_fn(config: PokerEndgameConfig):
         # share their deals, kernel and observation maps, and under vmap every
         # gather and scatter over the ~10^6 states carries a batch axis of
         # indices, about 14x slower per game on a CPU
-        # (benchmarks/poker_profile.py).
+        # (benchmarks/_poker_profile.py).
         return jax.lax.map(lambda g: M.solve(learner, g, steps, **kw).trace, games)
 
     @jax.jit

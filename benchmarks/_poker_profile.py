@@ -13,7 +13,7 @@ made of, each jitted alone, compile time apart:
 - one ``ObservedZeroSumOMD`` step, one ``report`` (exact NashConv), and the
   experiment's metric (``report`` plus ``full_state_nash_conv``).
 
-Run: python benchmarks/poker_profile.py [--max-hands N] [--games K] [--json PATH]
+Run: python benchmarks/_poker_profile.py [--max-hands N] [--games K] [--json PATH]
 """
 
 from __future__ import annotations
