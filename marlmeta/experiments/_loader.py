@@ -105,6 +105,8 @@ GLOSSARY: dict[str, str] = {
     "barrier": "the log-barrier weight ``lambda`` (0: none)",
     "clip": "the clip of the natural-gradient exponent (``null``: none)",
     "centred_clip": "clip the centred exponent (``false``: the un-centred one)",
+    "pessimism": "the critic's pessimism weight ``lambda`` (larger: less pessimistic)",
+    "num_samples": "the sampling oracle's queries per agent and iteration ``n``",
     # quoted values of a paper, checked against the run
     "paper": "values the paper reports, each checked against the run",
     "values": "values the reference reports, each checked against the run",

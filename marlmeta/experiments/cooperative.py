@@ -12,12 +12,20 @@ the fraction of games whose gap is below ``threshold`` (the global optimum
 reached), against iterations. The paper's claim is that this fraction goes to
 1 for MA-PPO; product-policy methods may stop at a suboptimal stationary point.
 One chunk per solver and block of games; every solver sees the same games.
+
+The same experiment runs their Algorithm 2 (:class:`marlmeta.solvers.PessimisticMAPPO`,
+one-hot features shared by policy and critic, a pessimistic linear critic fitted
+each iteration to ``n`` fresh queries of a mu-reset sampling oracle, uniform
+``mu``) and draws their Theorem 5.5 (:func:`marlmeta.theory.zhao_theorem55`)
+beside the average gap of its iterates, which the theorem bounds; exact MA-PPO
+entries draw Theorem 4.5 (:func:`marlmeta.theory.zhao_theorem45`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -39,17 +47,25 @@ from marlmeta.experiments._protocol import Experiment, Plan
 from marlmeta.experiments.registry import make_solver
 
 #: Solvers a ``cooperative_ppo`` config may name.
-COOPERATIVE_SOLVERS = ("MultiAgentPPO", "GradientPlay", "NaturalGradientPlay")
+COOPERATIVE_SOLVERS = (
+    "MultiAgentPPO",
+    "GradientPlay",
+    "NaturalGradientPlay",
+    "PessimisticMAPPO",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class CooperativeSolverEntry:
     """One solver of a ``cooperative_ppo`` config: its label, registry name and
-    step size."""
+    step size, and for ``PessimisticMAPPO`` (which requires them) the
+    pessimism ``lambda`` and the oracle queries ``n`` per agent and iteration."""
 
     label: str
     solver: str
     step_size: float
+    pessimism: float | None = None
+    num_samples: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +115,16 @@ class CooperativePPOConfig(Experiment, experiment="cooperative_ppo"):
             },
         )
         check_solver_entries(path, self.solvers, COOPERATIVE_SOLVERS)
+        for k, entry in enumerate(self.solvers):
+            for key, value in (
+                ("step_size", entry.step_size),
+                ("pessimism", entry.pessimism),
+                ("num_samples", entry.num_samples),
+            ):
+                if value is not None and not value > 0:
+                    raise ConfigError(
+                        f"{path}: key 'solvers[{k}].{key}' is {value}; expected > 0"
+                    )
         if not self.checkpoints:
             raise ConfigError(f"{path}: key 'run.checkpoints' is empty")
         check_checkpoints(
@@ -135,6 +161,24 @@ class CooperativeChunk(eqx.Module):
     finite: Bool[Array, ""]
 
 
+class PessimisticChunk(eqx.Module):
+    """``PessimisticMAPPO`` on one block of games, at the checkpoints ``t``.
+
+    Attributes:
+        gap: ``J* - J(pi_t)``, the iterate after ``t`` updates.
+        average_gap: ``(1/t) sum_{k<t} (J* - J(pi_k))``, what Theorem 5.5 bounds.
+        bound: Theorem 5.5's certified bound on it.
+        printed: the reconstructed statement (a constant taken as 1).
+        finite: every number is finite.
+    """
+
+    gap: Float[Array, "G C"]
+    average_gap: Float[Array, "G C"]
+    bound: Float[Array, "G C"]
+    printed: Float[Array, "G C"]
+    finite: Bool[Array, ""]
+
+
 def games(config):
     """The config's batch of random cooperative games (the same for every solver).
 
@@ -153,12 +197,17 @@ def games(config):
     )
 
 
-def _compute(config: CooperativePPOConfig, i: int) -> CooperativeChunk:
+def _compute(config: CooperativePPOConfig, i: int):
     entry = config.solvers[i // config.num_chunks]
     block = i % config.num_chunks
     start = block * config.chunk_games
     stop = min(start + config.chunk_games, config.num_games)
     batch = jax.tree.map(lambda x: x[start:stop], games(config))
+    return _RUNS.get(entry.solver, _exact_chunk)(config, entry, batch)
+
+
+def _exact_chunk(config: CooperativePPOConfig, entry, batch) -> CooperativeChunk:
+    """An exact-gradient solver traced by :func:`marlmeta.solve_batch`."""
     solver = make_solver(entry.solver, batch.rewards.dtype, step_size=entry.step_size)
     sol = M.solve_batch(
         solver,
@@ -168,6 +217,49 @@ def _compute(config: CooperativePPOConfig, i: int) -> CooperativeChunk:
         metric=M.evaluation.optimality_gap,
     )
     return CooperativeChunk(gap=sol.trace, finite=jnp.all(sol.finite))
+
+
+def pessimistic_solver(config: CooperativePPOConfig, entry, game):
+    """The entry's :class:`~marlmeta.solvers.PessimisticMAPPO` on ``game``'s
+    one-hot features, keyed by the config's seed (the same for every game)."""
+    return make_solver(
+        entry.solver,
+        game.rewards.dtype,
+        step_size=entry.step_size,
+        pessimism=entry.pessimism,
+        num_samples=entry.num_samples,
+        features=M.solvers.one_hot_features(game),
+        key=jax.random.key(config.seed + 1),
+    )
+
+
+@eqx.filter_jit
+def _pessimistic_run(solver, batch, steps: tuple[int, ...]):
+    t = np.asarray(steps)
+
+    def one(game):
+        traj = M.theory.pessimistic_trajectory(solver, game, int(t[-1]) + 1)
+        bound = M.theory.zhao_theorem55(game, solver, t, trajectory=traj)
+        average = jnp.cumsum(traj.gap)[t - 1] / t
+        return traj.gap[t], average, bound.value, bound.printed
+
+    return jax.vmap(one)(batch)
+
+
+def _pessimistic_chunk(config: CooperativePPOConfig, entry, batch) -> PessimisticChunk:
+    """Replay the run (:func:`marlmeta.theory.pessimistic_trajectory`: the
+    iterates of :func:`marlmeta.solve` with the same key) and evaluate
+    Theorem 5.5 at the checkpoints."""
+    solver = pessimistic_solver(config, entry, M.games.unstack(batch)[0])
+    gap, average, bound, printed = _pessimistic_run(solver, batch, config.checkpoints)
+    finite = jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(x)) for x in (gap, average, bound, printed)])
+    )
+    return PessimisticChunk(gap, average, bound, printed, finite)
+
+
+#: How a solver's chunk is computed, where it is not by :func:`_exact_chunk`.
+_RUNS: dict[str, Callable] = {"PessimisticMAPPO": _pessimistic_chunk}
 
 
 def _aggregate(config: CooperativePPOConfig, parts: list[CooperativeChunk]) -> dict:
@@ -205,13 +297,20 @@ def _aggregate(config: CooperativePPOConfig, parts: list[CooperativeChunk]) -> d
                 "min_gap": float(gap.min()),
             }
         )
-        if entry.solver == "MultiAgentPPO":
-            results["solvers"][-1]["bound"] = _theorem45(config, entry, gap)
+        theorem = _THEOREMS.get(entry.solver)
+        if theorem is not None:
+            results["solvers"][-1]["bound"] = theorem(config, entry, gap, chunks)
     results["finite"] = finite
     return results
 
 
-def _theorem45(config: CooperativePPOConfig, entry, gap: np.ndarray) -> dict:
+def _largest_gap(config: CooperativePPOConfig, fam) -> float:
+    """``max_g (r_max - r_min) / (1 - gamma)``: no gap of the family exceeds it."""
+    r = np.asarray(fam.rewards[:, 0]).reshape(config.num_games, -1)
+    return float(np.max(r.max(1) - r.min(1))) / (1 - config.discount)
+
+
+def _theorem45(config: CooperativePPOConfig, entry, gap: np.ndarray, chunks) -> dict:
     """Zhao et al. Theorem 4.5 for every game at every checkpoint ``t``.
 
     The theorem bounds the average gap of the iterates ``k < t`` (the
@@ -223,11 +322,11 @@ def _theorem45(config: CooperativePPOConfig, entry, gap: np.ndarray) -> dict:
     fam = games(config)
     bound = jax.vmap(lambda g: M.theory.zhao_theorem45(g, entry.step_size, t))(fam)
     value = np.median(np.asarray(bound.value), axis=0)
-    r = np.asarray(fam.rewards[:, 0]).reshape(config.num_games, -1)
-    largest = float(np.max(r.max(1) - r.min(1))) / (1 - config.discount)
+    largest = _largest_gap(config, fam)
     last = float(np.median(gap[:, -1]))
     return {
         "theorem": "Zhao et al. Theorem 4.5 (marlmeta.theory.zhao_theorem45)",
+        "short": "Thm 4.5",
         "quantity": (
             "average optimality gap of the iterates k < t (the measured curve "
             "is the last iterate's gap, below it wherever the average is)"
@@ -243,6 +342,51 @@ def _theorem45(config: CooperativePPOConfig, entry, gap: np.ndarray) -> dict:
     }
 
 
+def _theorem55(config: CooperativePPOConfig, entry, gap: np.ndarray, chunks) -> dict:
+    """Zhao et al. Theorem 5.5 for every game at every checkpoint ``t``, beside
+    the average gap of the iterates ``k < t`` it bounds (per game)."""
+    del gap
+
+    def cat(name):
+        return np.concatenate([np.asarray(getattr(c, name)) for c in chunks])
+
+    average, value, printed = cat("average_gap"), cat("bound"), cat("printed")
+    bound_median = np.median(value, axis=0)
+    measured = np.median(average, axis=0)
+    largest = _largest_gap(config, games(config))
+    last = float(measured[-1])
+    return {
+        "theorem": "Zhao et al. Theorem 5.5 (marlmeta.theory.zhao_theorem55)",
+        "short": "Thm 5.5",
+        "quantity": (
+            "average optimality gap of the iterates k < t (drawn dotted); "
+            "bound: the certified form (exact quantities of the run), printed: "
+            "the statement with Lemma C.1's constant taken as 1, delta = 0.05"
+        ),
+        "applies": True,
+        "pessimism": entry.pessimism,
+        "num_samples": entry.num_samples,
+        "bound_median": bound_median.tolist(),
+        "printed_median": np.median(printed, axis=0).tolist(),
+        "average_gap_median": measured.tolist(),
+        "bound_holds_every_game": bool(np.all(value >= average)),
+        "bound_last": float(bound_median[-1]),
+        "printed_last": float(np.median(printed[:, -1])),
+        "measured_last": last,
+        "ratio_last": float(bound_median[-1] / last) if last > 0 else None,
+        "largest_possible_gap": largest,
+        "vacuous_last": bool(bound_median[-1] >= largest),
+    }
+
+
+#: The theorem each solver's entry draws (a function of the config, the entry,
+#: the gaps ``(G, C)`` and the entry's chunks), where its paper proves one.
+_THEOREMS: dict[str, Callable] = {
+    "MultiAgentPPO": _theorem45,
+    "PessimisticMAPPO": _theorem55,
+}
+
+
 def figure(results: dict) -> bytes:
     """Median and p90 gap (log scale) and the fraction of games at the optimum."""
     plt = _plots.pyplot()
@@ -250,16 +394,24 @@ def figure(results: dict) -> bytes:
     t = results["checkpoints"]
     for row in results["solvers"]:
         floor = 1e-16
-        axes[0].plot(t, np.maximum(row["median_gap"], floor), "o-", ms=3)
-        axes[1].plot(t, np.maximum(row["p90_gap"], floor), "o-", ms=3)
-        axes[2].plot(t, row["fraction_optimal"], "o-", ms=3, label=row["label"])
+        (line,) = axes[0].plot(t, np.maximum(row["median_gap"], floor), "o-", ms=3)
+        color = line.get_color()
+        axes[1].plot(t, np.maximum(row["p90_gap"], floor), "o-", ms=3, color=color)
+        axes[2].plot(
+            t, row["fraction_optimal"], "o-", ms=3, color=color, label=row["label"]
+        )
         if "bound" in row:
             b = row["bound"]
             note = ", vacuous" if b["vacuous_last"] else ""
             axes[0].plot(
-                t, b["bound_median"], "--", color="tab:red", lw=1,
-                label=f"Thm 4.5 bound, {row['label']} (avg. iterate{note})",
+                t, b["bound_median"], "--", color=color, lw=1,
+                label=f"{b['short']} bound, {row['label']} (avg. iterate{note})",
             )  # fmt: skip
+            if "average_gap_median" in b:
+                axes[0].plot(
+                    t, np.maximum(b["average_gap_median"], floor), ":",
+                    color=color, lw=1.2, label=f"{row['label']}: avg. iterate gap",
+                )  # fmt: skip
             axes[0].legend(fontsize=7)
     titles = ("median optimality gap", "p90 optimality gap", "fraction gap < thr")
     ylabels = ("J* - J (median over games)", "J* - J (90th percentile)", "fraction")

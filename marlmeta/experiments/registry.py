@@ -88,11 +88,15 @@ SOLVERS: dict[str, SolverSpec] = {
         "episodes (Python API: needs features, key)",
         required=("step_size", "features", "key"),
     ),
+    # A config gives the pessimism and the sample count; the experiment
+    # supplies the features (one-hot) and the key.
     "PessimisticMAPPO": SolverSpec(
         solvers.PessimisticMAPPO,
         "Zhao et al. 2023 Algorithm 2: off-policy MA-PPO with a pessimistic "
-        "critic (Python API: needs features, key)",
-        required=("step_size", "features", "key"),
+        "critic (configs: cooperative_ppo, one-hot features)",
+        arrays=("step_size", "pessimism"),
+        static=("num_samples", "features", "key"),
+        required=("step_size", "pessimism", "num_samples"),
     ),
     "CounterfactualOMD": SolverSpec(
         solvers.CounterfactualOMD,
