@@ -248,7 +248,11 @@ class AbstractPolicy(eqx.Module):
 
 
 class _PerPlayerTables(AbstractPolicy):
-    """A policy kind of one table per player; iterating gives the tables."""
+    """A policy kind of one table per player; iterating gives the tables.
+
+    Every array it holds (the tables, and an observation kind's maps) has the
+    step axis first, so :meth:`at` indexes each of them.
+    """
 
     tables: eqx.AbstractVar[tuple[Array, ...]]
 
@@ -262,7 +266,7 @@ class _PerPlayerTables(AbstractPolicy):
         return self.tables[i]
 
     def at(self, h):
-        return type(self)(tuple(p[h] for p in self.tables))
+        return jax.tree.map(lambda x: x[h], self)
 
     def _check_count(self, num_actions, name: str, what: str) -> None:
         if len(self.tables) != len(num_actions):
