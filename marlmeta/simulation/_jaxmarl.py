@@ -190,8 +190,9 @@ class FamilyEnv(eqx.Module):
         """The tabular policy of ``policy_fn`` (taking padded observation
         vectors, as trained on this environment) on every member: the game's
         policy kind with a leading axis ``B`` (:func:`tabulate` per member;
-        the tables are the same for every member, the observation maps are
-        each member's). Check the result with the exact metrics' own checks
+        the tables are the same for every member but for rows renormalised
+        over a member's legal actions, the observation maps are each
+        member's). Check the result with the exact metrics' own checks
         (``nash_conv`` and the others validate their policy)."""
         n = self.num_agents
         fns = tuple(policy_fn) if isinstance(policy_fn, Sequence) else (policy_fn,) * n
