@@ -17,6 +17,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from marlmeta.lp._certificate import (
     certificate_tolerance,
+    certified,
     check_budget,
     check_tolerance,
     equilibrate,
@@ -356,16 +357,5 @@ def solve_standard(
     farkas = farkas_residual(
         a, b, jnp.where(is_ub, jnp.minimum(y1, 0), y1) * r, s, cert_tol
     )
-    cert = jnp.select(
-        [status == Status.INFEASIBLE, status == Status.UNBOUNDED],
-        [farkas, unbounded],
-        optimal,
-    )
-    finite = jnp.all(jnp.isfinite(jnp.concatenate([c, a.ravel(), b])))
-    certified = finite & (cert <= cert_tol)
-    status = jnp.where(
-        certified | (finite & (status == Status.ITERATION_LIMIT)),
-        status,
-        Status.NUMERICAL,
-    ).astype(jnp.int32)
+    status, cert = certified(status, (farkas, unbounded, optimal), cert_tol, (c, a, b))
     return x, y, status, iters, cert
