@@ -35,7 +35,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from marlmeta.games import AbstractMarkovGame, stack
 from marlmeta.policies import AbstractPolicy
-from marlmeta.simulation._env import Box, EnvState, MarkovGameEnv
+from marlmeta.simulation._env import Box, EnvState, IdentityHashed, MarkovGameEnv
 from marlmeta.simulation._tabulate import PolicyFn, tabulate
 from marlmeta.simulation._termination import TRUNCATION, AbstractTermination
 
@@ -48,7 +48,7 @@ class FamilyState(eqx.Module):
     env: EnvState
 
 
-class FamilyEnv(eqx.Module):
+class FamilyEnv(IdentityHashed):
     """A family of games as one JaxMARL-style environment.
 
     Attributes:
@@ -84,14 +84,6 @@ class FamilyEnv(eqx.Module):
             )
         self.views = MarkovGameEnv(games, num_steps, termination)
         self.width = max(b.shape[0] for b in self.views.observation_spaces.values())
-
-    # Hashed by identity, like JaxMARL's environments (JaxMARL's wrappers jit
-    # their methods with the environment static).
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
 
     @property
     def num_games(self) -> int:
