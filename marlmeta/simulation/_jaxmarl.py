@@ -36,7 +36,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from marlmeta.games import AbstractMarkovGame, stack
 from marlmeta.policies import AbstractPolicy
 from marlmeta.simulation._env import Box, EnvState, IdentityHashed, MarkovGameEnv
-from marlmeta.simulation._tabulate import PolicyFn, tabulate
+from marlmeta.simulation._tabulate import PolicyFn, per_agent, tabulate
 from marlmeta.simulation._termination import TRUNCATION, AbstractTermination
 
 
@@ -186,12 +186,7 @@ class FamilyEnv(IdentityHashed):
         over a member's legal actions, the observation maps are each
         member's). Check the result with the exact metrics' own checks
         (``nash_conv`` and the others validate their policy)."""
-        n = self.num_agents
-        fns = tuple(policy_fn) if isinstance(policy_fn, Sequence) else (policy_fn,) * n
-        if len(fns) != n:
-            raise ValueError(
-                f"policy_fn has {len(fns)} functions; the game has {n} agents"
-            )
+        fns = per_agent(policy_fn, self.num_agents)
         padded = [lambda x, f=f: f(self.pad(x)) for f in fns]
         return jax.vmap(lambda view: tabulate(view, padded, check=False))(self.views)
 

@@ -54,10 +54,7 @@ def tabulate(
             the agent, the index and the value.
     """
     game = env.game
-    n = game.num_players
-    fns = tuple(policy_fn) if isinstance(policy_fn, Sequence) else (policy_fn,) * n
-    if len(fns) != n:
-        raise ValueError(f"policy_fn has {len(fns)} functions; the game has {n} agents")
+    fns = per_agent(policy_fn, game.num_players)
     tables = []
     for i, (fn, mask) in enumerate(zip(fns, game.policy_masks(), strict=True)):
         obs = observation_table(env, i)
@@ -74,6 +71,15 @@ def tabulate(
     if check:
         policy.check(game.lead_shape, game.num_actions, "policy_fn")
     return policy
+
+
+def per_agent(policy_fn: PolicyFn | Sequence[PolicyFn], n: int) -> tuple:
+    """One function per agent: ``policy_fn`` for all ``n`` agents, or the
+    sequence given (``ValueError`` unless it has ``n`` functions)."""
+    fns = tuple(policy_fn) if isinstance(policy_fn, Sequence) else (policy_fn,) * n
+    if len(fns) != n:
+        raise ValueError(f"policy_fn has {len(fns)} functions; the game has {n} agents")
+    return fns
 
 
 def legal_rows(
