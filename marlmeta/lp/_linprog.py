@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from marlmeta._checks import concrete
 from marlmeta.lp._certificate import (
     certificate_tolerance,
     certified,
@@ -84,14 +85,8 @@ class LPResult(eqx.Module):
         return self.dual[..., self.num_ub :]
 
 
-def _concrete(x) -> np.ndarray | None:
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
-
-
 def _check_finite(name: str, x: Array) -> None:
-    c = _concrete(x)
+    c = concrete(x)
     if c is None:
         return
     bad = ~np.isfinite(c)

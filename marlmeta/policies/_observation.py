@@ -28,10 +28,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from marlmeta._checks import concrete
 from marlmeta._sampling import draw
 from marlmeta.policies._kinds import (
     ProductPolicy,
-    _concrete,
     _PerPlayerTables,
     _tables,
     check_table,
@@ -164,7 +164,7 @@ class ObservationPolicy(AbstractObservationPolicy):
                 )
             checked.append(self._check_table(i, lead, num_actions, name, tol))
             count = checked[-1].shape[-2]
-            c = _concrete(o)
+            c = concrete(o)
             if c is not None and c.size and (c.min() < 0 or c.max() >= count):
                 raise ValueError(
                     f"{name}.observations[{i}] has entries in "
