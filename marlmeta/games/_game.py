@@ -221,12 +221,19 @@ class AbstractMarkovGame(eqx.Module):
         when the game is stationary."""
 
     @abc.abstractmethod
+    def step_index(self, h, state) -> tuple:
+        """Where ``(h, state)`` stands in a table with the kind's state axes
+        (:attr:`lead_shape`): ``(h, state)``, or ``(state,)`` when the game is
+        stationary."""
+
     def step_rewards(self, h, state, actions: Int[Array, " N"]) -> Float[Array, " N"]:
         """Every player's reward ``r_i(h, state, actions)``, shape ``(N,)``."""
+        return self.rewards[(slice(None), *self.step_index(h, state), *actions)]
 
-    @abc.abstractmethod
     def step_legal(self, h, state) -> tuple[Array, ...]:
         """Every player's legal-action mask ``(A_i,)`` at ``(h, state)``."""
+        at = self.step_index(h, state)
+        return tuple(m[at] for m in self.legal.masks(self.lead_shape, self.num_actions))
 
     @property
     @abc.abstractmethod
@@ -332,12 +339,8 @@ class AbstractFiniteHorizonGame(AbstractMarkovGame):
     def step_policy(self, policy, h):
         return policy.at(h)
 
-    def step_rewards(self, h, state, actions):
-        return self.rewards[(slice(None), h, state, *actions)]
-
-    def step_legal(self, h, state):
-        masks = self.legal.masks(self.lead_shape, self.num_actions)
-        return tuple(m[h, state] for m in masks)
+    def step_index(self, h, state):
+        return (h, state)
 
     @property
     def step_discount(self):
@@ -536,14 +539,9 @@ class DiscountedMarkovGame(AbstractMarkovGame):
         del h
         return policy
 
-    def step_rewards(self, h, state, actions):
+    def step_index(self, h, state):
         del h
-        return self.rewards[(slice(None), state, *actions)]
-
-    def step_legal(self, h, state):
-        del h
-        masks = self.legal.masks(self.lead_shape, self.num_actions)
-        return tuple(m[state] for m in masks)
+        return (state,)
 
     @property
     def step_discount(self):

@@ -47,9 +47,43 @@ import numbers
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from marlmeta.lp._simplex import default_tolerance
+from marlmeta.lp._simplex import Status, default_tolerance
 
 CERTIFICATE_FACTOR = 10.0
+
+
+def certified(
+    status: Array,
+    certificates: tuple[Array, Array, Array],
+    cert_tol: float,
+    data: tuple[Array, ...],
+) -> tuple[Array, Array]:
+    """The claim ``status`` of a simplex run, kept only with its certificate.
+
+    Args:
+        status: the run's claim (:class:`~marlmeta.lp.Status`).
+        certificates: the residuals of an infeasibility, an unboundedness and
+            an optimality claim (the one of the claim is read).
+        cert_tol: :func:`certificate_tolerance`.
+        data: the caller's arrays (any shapes).
+
+    Returns:
+        ``(status, cert)``: the claim where every entry of ``data`` is finite
+        and its certificate ``cert`` is at most ``cert_tol`` (or the run hit
+        its iteration limit), else ``Status.NUMERICAL``; and ``cert``.
+    """
+    farkas, ray, optimal = certificates
+    cert = jnp.select(
+        [status == Status.INFEASIBLE, status == Status.UNBOUNDED],
+        [farkas, ray],
+        optimal,
+    )
+    finite = jnp.all(jnp.isfinite(jnp.concatenate([x.ravel() for x in data])))
+    ok = finite & (cert <= cert_tol)
+    status = jnp.where(
+        ok | (finite & (status == Status.ITERATION_LIMIT)), status, Status.NUMERICAL
+    ).astype(jnp.int32)
+    return status, cert
 
 
 def certificate_tolerance(tol: float) -> float:

@@ -42,6 +42,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from marlmeta.lp._certificate import (
     certificate_tolerance,
+    certified,
     check_budget,
     check_tolerance,
     power_of_two,
@@ -305,18 +306,16 @@ def grouped_linprog(
     cert_tol = certificate_tolerance(tol)
     # A claim stands only with its certificate; the feasible set is bounded
     # (a product of simplices), so no ray proves an unboundedness claim.
-    cert = jnp.select(
-        [status == Status.INFEASIBLE, status == Status.UNBOUNDED],
-        [_farkas_residual(allowed, a, b, num_ub, y, cert_tol), jnp.inf],
-        _certificate(c, allowed, a[:k], b[:k], A_ub.shape[0], p, pi),
-    )
-    finite = jnp.all(jnp.isfinite(jnp.concatenate([c.ravel(), a.ravel(), b])))
-    certified = finite & (cert <= cert_tol)
-    status = jnp.where(
-        certified | (finite & (status == Status.ITERATION_LIMIT)),
+    status, cert = certified(
         status,
-        Status.NUMERICAL,
-    ).astype(jnp.int32)
+        (
+            _farkas_residual(allowed, a, b, num_ub, y, cert_tol),
+            jnp.inf,
+            _certificate(c, allowed, a[:k], b[:k], A_ub.shape[0], p, pi),
+        ),
+        cert_tol,
+        (c, a, b),
+    )
     return _result(c, p, pi, status, iters, cert, A_ub.shape[0])
 
 

@@ -15,8 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from marlmeta._checks import concrete
 from marlmeta.lp._certificate import (
     certificate_tolerance,
+    certified,
     check_budget,
     check_tolerance,
     equilibrate,
@@ -83,14 +85,8 @@ class LPResult(eqx.Module):
         return self.dual[..., self.num_ub :]
 
 
-def _concrete(x) -> np.ndarray | None:
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
-
-
 def _check_finite(name: str, x: Array) -> None:
-    c = _concrete(x)
+    c = concrete(x)
     if c is None:
         return
     bad = ~np.isfinite(c)
@@ -356,16 +352,5 @@ def solve_standard(
     farkas = farkas_residual(
         a, b, jnp.where(is_ub, jnp.minimum(y1, 0), y1) * r, s, cert_tol
     )
-    cert = jnp.select(
-        [status == Status.INFEASIBLE, status == Status.UNBOUNDED],
-        [farkas, unbounded],
-        optimal,
-    )
-    finite = jnp.all(jnp.isfinite(jnp.concatenate([c, a.ravel(), b])))
-    certified = finite & (cert <= cert_tol)
-    status = jnp.where(
-        certified | (finite & (status == Status.ITERATION_LIMIT)),
-        status,
-        Status.NUMERICAL,
-    ).astype(jnp.int32)
+    status, cert = certified(status, (farkas, unbounded, optimal), cert_tol, (c, a, b))
     return x, y, status, iters, cert

@@ -35,6 +35,7 @@ from marlmeta.policies._kinds import (
     simplex_tolerance as simplex_tolerance,
 )
 from marlmeta.policies._observation import (
+    AbstractObservationPolicy as AbstractObservationPolicy,
     ObservationPolicy as ObservationPolicy,
     lift as lift,
     observation_policy as observation_policy,

@@ -24,7 +24,8 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from marlmeta.policies._kinds import _concrete, as_policy, check_logits
+from marlmeta._checks import concrete
+from marlmeta.policies._kinds import as_policy, check_logits
 
 if TYPE_CHECKING:
     from marlmeta.games import AbstractMarkovGame
@@ -105,7 +106,7 @@ def alpha_greedy(policy, alpha):
 
 
 def _check_alpha(alpha):
-    a = _concrete(alpha)
+    a = concrete(alpha)
     if a is None:
         bad = ~((alpha >= 0) & (alpha <= 1))  # NaN is bad too
         return eqx.error_if(alpha, jnp.any(bad), "alpha is not in [0, 1]")

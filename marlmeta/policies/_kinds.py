@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from marlmeta._checks import concrete
 from marlmeta._sampling import draw
 
 #: Rows of a float64 policy may be off the simplex by this much (absolute);
@@ -71,12 +72,6 @@ def _contract(q: Array, p: Array, axis: int) -> Array:
     return jnp.sum(q * p.reshape(shape), axis=axis)
 
 
-def _concrete(x) -> np.ndarray | None:
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x)
-
-
 def check_table(
     name: str, p, shape: tuple[int, ...], lead: int, tol: float | None = None
 ) -> Array:
@@ -92,7 +87,7 @@ def check_table(
     if tuple(p.shape) != tuple(shape):
         raise ValueError(f"{name} has shape {tuple(p.shape)}; expected {shape}")
     tol = simplex_tolerance(p.dtype) if tol is None else tol
-    c = _concrete(p)
+    c = concrete(p)
     if c is None:
         sums = jnp.sum(p.reshape(*p.shape[:lead], -1), axis=-1)
         bad = jnp.any(p < -tol) | jnp.any(jnp.abs(sums - 1) > tol)
@@ -149,7 +144,7 @@ def check_logits(name: str, theta) -> Array:
     ``eqx.error_if`` (under ``jit`` and ``vmap``).
     """
     t = _float(theta)
-    c = _concrete(t)
+    c = concrete(t)
     if c is None:
         bad = jnp.any(jnp.isnan(t) | (t == jnp.inf))
         bad = bad | jnp.any(jnp.all(t == -jnp.inf, axis=-1))
@@ -248,7 +243,11 @@ class AbstractPolicy(eqx.Module):
 
 
 class _PerPlayerTables(AbstractPolicy):
-    """A policy kind of one table per player; iterating gives the tables."""
+    """A policy kind of one table per player; iterating gives the tables.
+
+    Every array it holds (the tables, and an observation kind's maps) has the
+    step axis first, so :meth:`at` indexes each of them.
+    """
 
     tables: eqx.AbstractVar[tuple[Array, ...]]
 
@@ -262,7 +261,7 @@ class _PerPlayerTables(AbstractPolicy):
         return self.tables[i]
 
     def at(self, h):
-        return type(self)(tuple(p[h] for p in self.tables))
+        return jax.tree.map(lambda x: x[h], self)
 
     def _check_count(self, num_actions, name: str, what: str) -> None:
         if len(self.tables) != len(num_actions):

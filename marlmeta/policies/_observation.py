@@ -20,6 +20,7 @@ simply uses its local observation as the state").
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING
 
 import equinox as eqx
@@ -27,11 +28,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from marlmeta._checks import concrete
 from marlmeta._sampling import draw
 from marlmeta.policies._kinds import (
-    AbstractPolicy,
     ProductPolicy,
-    _concrete,
+    _PerPlayerTables,
     _tables,
     check_table,
 )
@@ -55,7 +56,50 @@ def pool(
     return out
 
 
-class ObservationPolicy(AbstractPolicy):
+def with_uniform(tables: tuple[Array, ...], i: int) -> tuple[Array, ...]:
+    """``tables`` with player ``i``'s replaced by the uniform table."""
+    return tuple(
+        jnp.full_like(t, 1.0 / t.shape[-1]) if j == i else t
+        for j, t in enumerate(tables)
+    )
+
+
+class AbstractObservationPolicy(_PerPlayerTables):
+    """A policy kind of per-player tables on observations, not states.
+
+    A kind implements :meth:`lift` (its tables on the states) and its
+    deviations (:meth:`deviation_policies`, :meth:`best_choice`); the values
+    of the policy are those of the lifted product policy, so :meth:`expect`,
+    :meth:`expect_others` and :meth:`joint` are the lifted policy's.
+    """
+
+    @abc.abstractmethod
+    def lift(self) -> ProductPolicy:
+        """The product policy on states: ``pi_i[h, s] = table_i[h, o_i(h, s)]``
+        (``o_i(h, s)`` player ``i``'s observation of state ``s`` at step
+        ``h``)."""
+
+    def _check_table(self, i: int, lead, num_actions, name: str, tol) -> Array:
+        """Player ``i``'s table checked (:func:`check_table`): ``(*lead[:-1],
+        O_i, A_i)``, rows on the simplex."""
+        p = self.tables[i]
+        count = p.shape[-2] if p.ndim == len(lead) + 1 else -1
+        lead_o = (*lead[:-1], count)
+        return check_table(
+            f"{name}[{i}]", p, (*lead_o, num_actions[i]), len(lead_o), tol
+        )
+
+    def expect(self, q):
+        return self.lift().expect(q)
+
+    def expect_others(self, q, i: int):
+        return self.lift().expect_others(q, i)
+
+    def joint(self) -> Array:
+        return self.lift().joint()
+
+
+class ObservationPolicy(AbstractObservationPolicy):
     """Per-player observation tables, lifted to states.
 
     Attributes:
@@ -70,19 +114,6 @@ class ObservationPolicy(AbstractPolicy):
         converter=lambda maps: tuple(jnp.asarray(o) for o in maps)
     )
 
-    def __iter__(self):
-        return iter(self.tables)
-
-    def __len__(self) -> int:
-        return len(self.tables)
-
-    def __getitem__(self, i):
-        return self.tables[i]
-
-    @property
-    def dtype(self):
-        return jnp.result_type(*[t.dtype for t in self.tables])
-
     def lift(self) -> ProductPolicy:
         """The product policy on states: ``pi_i[h, s] = table_i[h, obs_i[h, s]]``."""
         return ProductPolicy(
@@ -93,38 +124,16 @@ class ObservationPolicy(AbstractPolicy):
 
     on_states = lift
 
-    def at(self, h) -> ObservationPolicy:
-        return ObservationPolicy(
-            tuple(t[h] for t in self.tables), tuple(o[h] for o in self.observations)
-        )
-
     def sample(self, u, state):
         """Player ``i`` draws from ``tables[i][observations[i][state]]`` (with
         ``u[i]``): its own observation, never the state."""
         pairs = zip(self.tables, self.observations, strict=True)
         return jnp.stack([draw(u[i], t[o[state]]) for i, (t, o) in enumerate(pairs)])
 
-    def expect(self, q):
-        return self.lift().expect(q)
-
-    def expect_others(self, q, i: int):
-        return self.lift().expect_others(q, i)
-
-    def joint(self) -> Array:
-        return self.lift().joint()
-
     def deviation_policies(self) -> tuple[ProductPolicy, ...]:
         """Per player ``i``: the lifted policy with ``i`` playing uniformly."""
         lifted = self.lift().tables
-        return tuple(
-            ProductPolicy(
-                tuple(
-                    jnp.full_like(p, 1.0 / p.shape[-1]) if j == i else p
-                    for j, p in enumerate(lifted)
-                )
-            )
-            for i in range(len(lifted))
-        )
+        return tuple(ProductPolicy(with_uniform(lifted, i)) for i in range(len(lifted)))
 
     def best_choice(self, dev, i: int, weight):
         obs, table = self.observations[i], self.tables[i]
@@ -147,20 +156,15 @@ class ObservationPolicy(AbstractPolicy):
                 f"observation maps; the game has {len(num_actions)} players"
             )
         checked = []
-        for i, (p, o, a) in enumerate(
-            zip(self.tables, self.observations, num_actions, strict=True)
-        ):
+        for i, o in enumerate(self.observations):
             if tuple(o.shape) != tuple(lead):
                 raise ValueError(
                     f"{name}.observations[{i}] has shape {tuple(o.shape)}; "
                     f"expected {tuple(lead)}"
                 )
-            count = p.shape[-2] if p.ndim == len(lead) + 1 else -1
-            lead_o = (*lead[:-1], count)
-            checked.append(
-                check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
-            )
-            c = _concrete(o)
+            checked.append(self._check_table(i, lead, num_actions, name, tol))
+            count = checked[-1].shape[-2]
+            c = concrete(o)
             if c is not None and c.size and (c.min() < 0 or c.max() >= count):
                 raise ValueError(
                     f"{name}.observations[{i}] has entries in "

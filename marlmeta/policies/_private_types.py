@@ -24,7 +24,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from marlmeta._sampling import draw
-from marlmeta.policies._kinds import AbstractPolicy, ProductPolicy, _tables, check_table
+from marlmeta.policies._kinds import ProductPolicy, _tables
+from marlmeta.policies._observation import AbstractObservationPolicy, with_uniform
 
 
 def type_table(
@@ -140,7 +141,7 @@ def _sum_last(x):
     return out
 
 
-class PrivateTypePolicy(AbstractPolicy):
+class PrivateTypePolicy(AbstractObservationPolicy):
     """Per-player observation tables of a public-times-private-types game.
 
     Attributes:
@@ -157,15 +158,6 @@ class PrivateTypePolicy(AbstractPolicy):
     slots: tuple[Int[Array, "*H P"], ...]
     num_types: tuple[int, ...] = eqx.field(static=True)
     deviations: AbstractDeviations = ObservationDeviations()
-
-    def __iter__(self):
-        return iter(self.tables)
-
-    def __len__(self) -> int:
-        return len(self.tables)
-
-    def __getitem__(self, i):
-        return self.tables[i]
 
     def lift(self) -> ProductPolicy:
         """The product policy on states."""
@@ -188,14 +180,6 @@ class PrivateTypePolicy(AbstractPolicy):
         count = self.tables[i].shape[-2]
         return pool_types(x, self.slots[i], self.num_types, i, count)
 
-    def at(self, h) -> PrivateTypePolicy:
-        return PrivateTypePolicy(
-            tuple(t[h] for t in self.tables),
-            tuple(k[h] for k in self.slots),
-            self.num_types,
-            self.deviations,
-        )
-
     def observation(self, i: int, state) -> Int[Array, ""]:
         """Player ``i``'s observation of ``state`` (one step's policy)."""
         num_public = self.slots[i].shape[-1]
@@ -211,23 +195,11 @@ class PrivateTypePolicy(AbstractPolicy):
             [draw(u[i], t[self.observation(i, state)]) for i, t in enumerate(self)]
         )
 
-    def expect(self, q):
-        return self.lift().expect(q)
-
-    def expect_others(self, q, i: int):
-        return self.lift().expect_others(q, i)
-
-    def joint(self) -> Array:
-        return self.lift().joint()
-
     def deviation_policies(self) -> tuple[PrivateTypePolicy, ...]:
         """Per player ``i``: this policy with ``i`` playing uniformly."""
         return tuple(
             PrivateTypePolicy(
-                tuple(
-                    jnp.full_like(t, 1.0 / t.shape[-1]) if j == i else t
-                    for j, t in enumerate(self.tables)
-                ),
+                with_uniform(self.tables, i),
                 self.slots,
                 self.num_types,
                 self.deviations,
@@ -250,18 +222,9 @@ class PrivateTypePolicy(AbstractPolicy):
         return b.reshape(-1), br
 
     def check(self, lead, num_actions, name: str = "policy", *, tol=None):
-        if len(self.tables) != len(num_actions):
-            raise ValueError(
-                f"{name} has {len(self.tables)} tables; the game has "
-                f"{len(num_actions)} players"
-            )
-        checked = []
-        for i, (p, a) in enumerate(zip(self.tables, num_actions, strict=True)):
-            count = p.shape[-2] if p.ndim == len(lead) + 1 else -1
-            lead_o = (*lead[:-1], count)
-            checked.append(
-                check_table(f"{name}[{i}]", p, (*lead_o, a), len(lead_o), tol)
-            )
-        return PrivateTypePolicy(
-            tuple(checked), self.slots, self.num_types, self.deviations
+        self._check_count(num_actions, name, "tables")
+        checked = tuple(
+            self._check_table(i, lead, num_actions, name, tol)
+            for i in range(len(self.tables))
         )
+        return PrivateTypePolicy(checked, self.slots, self.num_types, self.deviations)

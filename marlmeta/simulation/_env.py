@@ -80,7 +80,20 @@ class EnvState(eqx.Module):
     done: Bool[Array, ""]
 
 
-class MarkovGameEnv(eqx.Module):
+class IdentityHashed(eqx.Module):
+    """An environment hashed and compared by identity, like JaxMARL's
+    environments (plain objects), so that ``jax.jit(env.step)`` works and
+    JaxMARL's wrappers can jit their methods with the environment static; as
+    a pytree it still maps over games."""
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+class MarkovGameEnv(IdentityHashed):
     """A game as a JaxMARL-style multi-agent environment.
 
     Attributes:
@@ -108,14 +121,6 @@ class MarkovGameEnv(eqx.Module):
         self.game = game
         self.num_steps = _steps(game, num_steps)
         self.termination = termination
-
-    # Hashed by identity, like JaxMARL's environments (plain objects), so that
-    # ``jax.jit(env.step)`` works; as a pytree it still maps over games.
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
 
     # --- JaxMARL's attributes -------------------------------------------------
 

@@ -32,6 +32,7 @@ import jax.random as jr
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from marlmeta._checks import count
 from marlmeta.simulation._env import MarkovGameEnv
 
 Params = dict[str, Array]
@@ -100,10 +101,10 @@ class IPPO(eqx.Module):
     hidden: int = eqx.field(static=True, default=32)
 
     def __check_init__(self):
-        for name in ("num_updates", "num_envs", "num_steps", "update_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} is {value!r}; expected an int >= 1")
+        count("num_updates", self.num_updates)
+        count("num_envs", self.num_envs)
+        count("num_steps", self.num_steps)
+        count("update_epochs", self.update_epochs)
         batch = self.num_envs * self.num_steps
         if self.num_minibatches < 1 or batch % self.num_minibatches:
             raise ValueError(

@@ -35,8 +35,8 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from marlmeta.games import AbstractMarkovGame, stack
 from marlmeta.policies import AbstractPolicy
-from marlmeta.simulation._env import Box, EnvState, MarkovGameEnv
-from marlmeta.simulation._tabulate import PolicyFn, tabulate
+from marlmeta.simulation._env import Box, EnvState, IdentityHashed, MarkovGameEnv
+from marlmeta.simulation._tabulate import PolicyFn, per_agent, tabulate
 from marlmeta.simulation._termination import TRUNCATION, AbstractTermination
 
 
@@ -48,7 +48,7 @@ class FamilyState(eqx.Module):
     env: EnvState
 
 
-class FamilyEnv(eqx.Module):
+class FamilyEnv(IdentityHashed):
     """A family of games as one JaxMARL-style environment.
 
     Attributes:
@@ -84,14 +84,6 @@ class FamilyEnv(eqx.Module):
             )
         self.views = MarkovGameEnv(games, num_steps, termination)
         self.width = max(b.shape[0] for b in self.views.observation_spaces.values())
-
-    # Hashed by identity, like JaxMARL's environments (JaxMARL's wrappers jit
-    # their methods with the environment static).
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
 
     @property
     def num_games(self) -> int:
@@ -190,15 +182,11 @@ class FamilyEnv(eqx.Module):
         """The tabular policy of ``policy_fn`` (taking padded observation
         vectors, as trained on this environment) on every member: the game's
         policy kind with a leading axis ``B`` (:func:`tabulate` per member;
-        the tables are the same for every member, the observation maps are
-        each member's). Check the result with the exact metrics' own checks
+        the tables are the same for every member but for rows renormalised
+        over a member's legal actions, the observation maps are each
+        member's). Check the result with the exact metrics' own checks
         (``nash_conv`` and the others validate their policy)."""
-        n = self.num_agents
-        fns = tuple(policy_fn) if isinstance(policy_fn, Sequence) else (policy_fn,) * n
-        if len(fns) != n:
-            raise ValueError(
-                f"policy_fn has {len(fns)} functions; the game has {n} agents"
-            )
+        fns = per_agent(policy_fn, self.num_agents)
         padded = [lambda x, f=f: f(self.pad(x)) for f in fns]
         return jax.vmap(lambda view: tabulate(view, padded, check=False))(self.views)
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from marlmeta._checks import count
 from marlmeta._sampling import draw
 from marlmeta.games import AbstractMarkovGame
 from marlmeta.policies import AbstractPolicy, as_policy
@@ -142,14 +143,6 @@ def episode(
     return Episodes(*out)
 
 
-def _count(num_episodes) -> int:
-    if isinstance(num_episodes, bool) or int(num_episodes) != num_episodes:
-        raise ValueError(f"num_episodes is {num_episodes!r}; expected an int >= 1")
-    if num_episodes < 1:
-        raise ValueError(f"num_episodes is {num_episodes}; expected an int >= 1")
-    return int(num_episodes)
-
-
 def simulate(
     game: AbstractMarkovGame,
     policy,
@@ -193,9 +186,10 @@ def simulate(
     policy = as_policy(policy)
     policy.check(game.lead_shape, game.num_actions)
     policy = game.legal.check_policy(policy, "simulate")
-    count = _count(num_episodes)
     steps = game.episode_steps(num_steps)
-    return _batch(game, policy, key, count, steps, termination)
+    return _batch(
+        game, policy, key, count("num_episodes", num_episodes), steps, termination
+    )
 
 
 @eqx.filter_jit
