@@ -89,18 +89,21 @@ def _solve(
         phase_two = jnp.where(v < nm, c.ravel()[jnp.minimum(v, nm - 1)], 0.0)
         return jnp.where(phase == 1, (v >= nm + k).astype(dtype), phase_two)
 
+    def duals(lu, key, nonkey, group, phase):
+        """The keys' costs and the duals ``pi W = c_W - c_key`` of a phase."""
+        c_key = cost(players * m + key, phase)
+        c_w = cost(nonkey, phase) - jnp.where(group < n, c_key[group % n], 0)
+        return c_key, lu_solve(lu, c_w, trans=True)
+
     def state(key, nonkey, phase):
         """Factorised working basis, working values, key values and duals."""
         a_key = a[:, players, key]  # (k, n)
         group = jnp.where(nonkey < nm, nonkey // m, n)
         cols = jax.vmap(column, out_axes=1)(nonkey)
         key_col = jnp.where(group < n, a_key[:, jnp.minimum(group, n - 1)], 0)
-        w = cols - key_col
-        c_key = cost(players * m + key, phase)
-        c_w = cost(nonkey, phase) - jnp.where(group < n, c_key[group % n], 0)
-        lu = lu_factor(w)
+        lu = lu_factor(cols - key_col)
         x_w = lu_solve(lu, b - jnp.sum(a_key, 1))
-        pi = lu_solve(lu, c_w, trans=True)
+        c_key, pi = duals(lu, key, nonkey, group, phase)
         x_key = 1 - jax.ops.segment_sum(x_w, group, n + 1)[:n]
         return lu, group, a_key, c_key, x_w, x_key, pi
 
@@ -161,9 +164,9 @@ def _solve(
     status = jnp.where(no_group, Status.INFEASIBLE, Status.ITERATION_LIMIT)
     init = (key, nonkey, phase, status, jnp.int32(0), jnp.int32(0))
     key, nonkey, _, status, iters, _ = jax.lax.while_loop(cond, body, init)
-    _, group, _, _, x_w, x_key, pi = state(key, nonkey, 2)
+    lu, group, _, _, x_w, x_key, pi = state(key, nonkey, 2)
     # The phase-1 duals of the final basis: a Farkas multiplier if infeasible.
-    farkas = jnp.where(no_group, 0, state(key, nonkey, 1)[-1])
+    farkas = jnp.where(no_group, 0, duals(lu, key, nonkey, group, 1)[1])
     # A row whose slack is basic has a zero multiplier (complementarity).
     slack = (nonkey >= nm) & (nonkey < nm + k)
     slack_basic = (
