@@ -411,22 +411,27 @@ class CongestionWelfareConfig(Experiment, experiment="congestion_welfare"):
 
 def _welfare_figure(results: dict) -> bytes:
     plt = _plots.pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(9, 3.8))
     n = results["players"]
     # Distinct markers and dashes: the selected curve often lies on an optimum.
-    styles = {"best_profile": "k^:", "best_equilibrium": "gs--"}
-    styles |= {"unselected": "C1v-", "selected": "C0o-"}
-    for key, style in styles.items():
-        ax.plot(n, results[key], style, label=key, markerfacecolor="none")
+    curves = {
+        "best_profile": ("k^:", "best profile (brute force)"),
+        "best_equilibrium": ("gs--", "best exact equilibrium (brute force)"),
+        "unselected": ("C1v-", "Aggre-BI without selection"),
+        "selected": ("C0o-", "Aggre-BI selecting by welfare"),
+    }
+    for key, (style, label) in curves.items():
+        ax.plot(n, results[key], style, label=label, markerfacecolor="none")
     if "theorem42" in results:
         ax.plot(
             n,
             results["theorem42"],
             "k--",
             linewidth=1,
-            label="Theorem 4.2 lower bound on selected",
+            label="Theorem 4.2: lower bound on the selected welfare",
         )
-    ax.set_xlabel("players n")
-    ax.set_ylabel("linear welfare")
-    ax.legend()
-    return _plots.png(fig, "Congestion: welfare of the selected equilibrium")
+    ax.set_xticks(n)
+    ax.set_xlabel("number of players n")
+    ax.set_ylabel("linear welfare (random weights)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    return _plots.png(fig, "Congestion games: welfare of the selected equilibrium")

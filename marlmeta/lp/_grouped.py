@@ -14,7 +14,9 @@ convexity rows never enter a matrix, and only the ``k x k`` *working basis*
 
     W[:, l] = A[:, v_l] - A[:, key(group(v_l))]   (a slack or artificial: its column)
 
-is factorised, from the original data at every pivot (no drift). With the
+is factorised, from the original data at every pivot (no drift), by
+:func:`marlmeta.lp._lu.lu_factor` in plain XLA operations (LAPACK's batched
+kernels can deadlock XLA's CPU thread pool; see that module). With the
 duals ``pi`` of ``pi W = c_W - c_key``, the reduced cost of variable ``(i, a)``
 is ``(c[i, a] - c[i, key_i]) - pi . (A[:, i, a] - A[:, i, key_i])``. An
 entering column ``j`` moves the working variables by ``-t W^{-1} a_j`` and the
@@ -50,6 +52,7 @@ from marlmeta.lp._certificate import (
     relative,
 )
 from marlmeta.lp._linprog import LPResult, _as_array, _constraints, _result
+from marlmeta.lp._lu import lu_factor, lu_solve
 from marlmeta.lp._simplex import Status, default_tolerance
 
 
@@ -87,19 +90,23 @@ def _solve(
         phase_two = jnp.where(v < nm, c.ravel()[jnp.minimum(v, nm - 1)], 0.0)
         return jnp.where(phase == 1, (v >= nm + k).astype(dtype), phase_two)
 
+    def duals(lu, key, nonkey, group, phase):
+        """The keys' costs and the duals ``pi W = c_W - c_key`` of a phase."""
+        c_key = cost(players * m + key, phase)
+        c_w = cost(nonkey, phase) - jnp.where(group < n, c_key[group % n], 0)
+        return c_key, lu_solve(lu, c_w, trans=True)
+
     def state(key, nonkey, phase):
-        """Working basis, working values, key values and duals."""
+        """Factorised working basis, working values, key values and duals."""
         a_key = a[:, players, key]  # (k, n)
         group = jnp.where(nonkey < nm, nonkey // m, n)
         cols = jax.vmap(column, out_axes=1)(nonkey)
         key_col = jnp.where(group < n, a_key[:, jnp.minimum(group, n - 1)], 0)
-        w = cols - key_col
-        c_key = cost(players * m + key, phase)
-        c_w = cost(nonkey, phase) - jnp.where(group < n, c_key[group % n], 0)
-        x_w = jnp.linalg.solve(w, b - jnp.sum(a_key, 1))
-        pi = jnp.linalg.solve(w.T, c_w)
+        lu = lu_factor(cols - key_col)
+        x_w = lu_solve(lu, b - jnp.sum(a_key, 1))
+        c_key, pi = duals(lu, key, nonkey, group, phase)
         x_key = 1 - jax.ops.segment_sum(x_w, group, n + 1)[:n]
-        return w, group, a_key, c_key, x_w, x_key, pi
+        return lu, group, a_key, c_key, x_w, x_key, pi
 
     def cond(carry):
         _, _, phase, _, _, passes = carry
@@ -107,7 +114,7 @@ def _solve(
 
     def body(carry):
         key, nonkey, phase, status, iters, passes = carry
-        w, group, a_key, c_key, x_w, x_key, pi = state(key, nonkey, phase)
+        lu, group, a_key, c_key, x_w, x_key, pi = state(key, nonkey, phase)
         is_art = nonkey >= nm + k
         c_p = jnp.where(phase == 1, 0.0, c)
         d_p = (c_p - c_key[:, None]) - jnp.einsum("k,kna->na", pi, a - a_key[..., None])
@@ -123,7 +130,7 @@ def _solve(
         j = jnp.argmax(cand).astype(jnp.int32)
         g_in = jnp.where(j < nm, j // m, n)
         col = column(j) - jnp.where(g_in < n, a_key[:, jnp.minimum(g_in, n - 1)], 0)
-        alpha = jnp.linalg.solve(w, col)
+        alpha = lu_solve(lu, col)
         beta = (players == g_in) - jax.ops.segment_sum(alpha, group, n + 1)[:n]
         pos = alpha > tol
         drive = is_art & (phase == 2) & (jnp.abs(alpha) > tol)
@@ -158,9 +165,9 @@ def _solve(
     status = jnp.where(no_group, Status.INFEASIBLE, Status.ITERATION_LIMIT)
     init = (key, nonkey, phase, status, jnp.int32(0), jnp.int32(0))
     key, nonkey, _, status, iters, _ = jax.lax.while_loop(cond, body, init)
-    _, group, _, _, x_w, x_key, pi = state(key, nonkey, 2)
+    lu, group, _, _, x_w, x_key, pi = state(key, nonkey, 2)
     # The phase-1 duals of the final basis: a Farkas multiplier if infeasible.
-    farkas = jnp.where(no_group, 0, state(key, nonkey, 1)[-1])
+    farkas = jnp.where(no_group, 0, duals(lu, key, nonkey, group, 1)[1])
     # A row whose slack is basic has a zero multiplier (complementarity).
     slack = (nonkey >= nm) & (nonkey < nm + k)
     slack_basic = (

@@ -2,7 +2,9 @@
 
 Solves ``min c @ x`` subject to ``A_ub @ x <= b_ub``, ``A_eq @ x == b_eq`` and
 ``x >= 0`` by the two-phase simplex method (Dantzig 1963, "Linear Programming
-and Extensions", ch. 5) with Bland's rule.
+and Extensions", ch. 5) with Bland's rule; the basis is refactorised from
+the data by :func:`marlmeta.lp._lu.lu_factor` (plain XLA operations: LAPACK's
+batched kernels can deadlock XLA's CPU thread pool; see that module).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from marlmeta.lp._certificate import (
     primal_residual,
     ray_residual,
 )
+from marlmeta.lp._lu import lu_factor, lu_solve
 from marlmeta.lp._simplex import Status, default_tolerance, solve_tableau
 
 
@@ -318,17 +321,17 @@ def solve_standard(
     _, basis, status, iters = run(tableau, basis)
     # Reinversion: pivot on from a tableau rebuilt from the data at the final
     # basis, which corrects decisions taken on a drifted tableau.
-    lu = jax.scipy.linalg.lu_factor(full[:, basis])
-    body = jax.scipy.linalg.lu_solve(lu, jnp.concatenate([full, b1[:, None]], 1))
+    lu = lu_factor(full[:, basis])
+    body = lu_solve(lu, jnp.concatenate([full, b1[:, None]], 1))
     body = body.at[:, k].set(jnp.maximum(body[:, k], 0))
     reduced = [jnp.append(cost, 0) - cost[basis] @ body for cost in (cost2, cost1)]
     _, basis, status, more = run(jnp.concatenate([body, jnp.stack(reduced)]), basis)
     iters = iters + more
     # Refactorise the final basis from the scaled data.
-    lu = jax.scipy.linalg.lu_factor(full[:, basis])
-    x_full = jnp.zeros(k, dtype).at[basis].set(jax.scipy.linalg.lu_solve(lu, b1))
+    lu = lu_factor(full[:, basis])
+    x_full = jnp.zeros(k, dtype).at[basis].set(lu_solve(lu, b1))
     x = s * jnp.maximum(x_full[:n], 0) / beta
-    y2 = jax.scipy.linalg.lu_solve(lu, cost2[basis], trans=1)
+    y2 = lu_solve(lu, cost2[basis], trans=True)
     # A row whose slack is basic has a zero multiplier (complementarity).
     in_basis = jnp.zeros(k, bool).at[basis].set(True)
     slack_basic = jnp.append(in_basis[n : n + mu], jnp.zeros(m - mu, bool))
@@ -339,7 +342,7 @@ def solve_standard(
     # Unboundedness: an enterable column with negative reduced cost and no
     # positive entry gives the ray e_j - B^{-1} a_j.
     d = cost2 - full.T @ y2
-    col = jax.scipy.linalg.lu_solve(lu, full)
+    col = lu_solve(lu, full)
     rays = (jnp.arange(k) < n + mu) & (d < -tol) & jnp.all(col <= tol, axis=0)
     j = jnp.argmax(rays)
     ray_full = (jnp.arange(k) == j).astype(dtype).at[basis].add(-col[:, j])
@@ -348,7 +351,7 @@ def solve_standard(
         jnp.any(rays), jnp.maximum(ray, primal_residual(a, b, mu, x, r)), jnp.inf
     )
     # Infeasibility: the phase-1 multipliers are a Farkas certificate.
-    y1 = jax.scipy.linalg.lu_solve(lu, cost1[basis], trans=1)
+    y1 = lu_solve(lu, cost1[basis], trans=True)
     farkas = farkas_residual(
         a, b, jnp.where(is_ub, jnp.minimum(y1, 0), y1) * r, s, cert_tol
     )
