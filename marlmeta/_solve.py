@@ -208,12 +208,43 @@ def solve(
 
 @eqx.filter_jit
 def _solve_chunk(
-    solver, games, init, num_steps, checkpoints, metric, solver_axis, adjoint
+    solver, games, common, init, num_steps, checkpoints, metric, solver_axis, adjoint
 ):
+    """One compiled chunk: ``games`` holds the leaves that differ between the
+    games (a leading batch axis), ``common`` those every game shares (no batch
+    axis, ``None`` elsewhere); ``vmap`` maps over the former only."""
+
     def one(s, g, i):
-        return run_solver(s, g, i, num_steps, checkpoints, metric, adjoint)
+        game = eqx.combine(g, common)
+        return run_solver(s, game, i, num_steps, checkpoints, metric, adjoint)
 
     return jax.vmap(one, in_axes=(solver_axis, 0, 0))(solver, games, init)
+
+
+def _same_in_every_game(x) -> bool:
+    """Whether a concrete batched leaf holds one array for every game."""
+    shape = getattr(x, "shape", ())
+    if isinstance(x, jax.core.Tracer) or not shape or shape[0] < 1:
+        return False
+    return bool(jnp.all(x == x[:1]))
+
+
+def split_shared(games) -> tuple[PyTree, PyTree]:
+    """``(varying, common)``: a batch of games split into the leaves that
+    differ between its games (still batched) and those every game shares
+    (one copy, without the batch axis), ``None`` in each where the other holds
+    the leaf; ``eqx.combine(varying_k, common)`` is game ``k``.
+
+    A family of one game's variants (e.g. :func:`marlmeta.games.perturb_rewards`)
+    shares its structure (successor indices, legal masks, observation maps,
+    and any numbers the family does not change): mapped once instead of once
+    per game, gathers and scatter-adds through those indices do not become
+    batched gathers with per-game indices, and the arithmetic on every entry
+    is the same as one game's (the values do not change).
+    """
+    shared = jax.tree.map(_same_in_every_game, games)
+    varying, common = eqx.partition(games, jax.tree.map(lambda s: not s, shared))
+    return varying, jax.tree.map(lambda x: x[0], common)
 
 
 def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
@@ -365,6 +396,11 @@ def solve_batch(
     # chunk of one would not give the numbers of a larger batch.
     width = max(chunk_size, MIN_CHUNK_WIDTH)
     solver_axis = 0 if batch_solver else None
+    # What every game shares is mapped once (each process decides alike only
+    # on its own slice, so under jax.distributed every leaf stays batched).
+    varying, common = (
+        eqx.partition(games, True) if process_local else split_shared(games)
+    )
     outs = []
     for start in range(0, size, chunk_size):
         idx = np.arange(start, start + width)
@@ -372,10 +408,11 @@ def solve_batch(
         take = lambda x, idx=idx: x[idx]  # noqa: E731
         args = (
             jax.tree.map(take, solver) if batch_solver else solver,
-            jax.tree.map(take, games),
+            jax.tree.map(take, varying),
+            common,
             jax.tree.map(take, init),
         )
-        args = place.place(args, (batch_solver, True, True))
+        args = place.place(args, (batch_solver, True, False, True))
         out = _solve_chunk(*args, num_steps, cps, metric, solver_axis, adjoint)
         outs.append(place.fetch(out, min(chunk_size, size - start)))
     return place.join(outs)
