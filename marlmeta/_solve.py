@@ -222,25 +222,31 @@ def _solve_chunk(
 
 
 def _same_in_every_game(x) -> bool:
-    """Whether a concrete batched leaf holds one array for every game."""
-    shape = getattr(x, "shape", ())
+    """Whether a concrete batched leaf is structure (integers or booleans) and
+    holds one array for every game."""
+    shape, dtype = getattr(x, "shape", ()), getattr(x, "dtype", None)
     if isinstance(x, jax.core.Tracer) or not shape or shape[0] < 1:
+        return False
+    if dtype is None or jnp.dtype(dtype).kind not in "biu":
         return False
     return bool(jnp.all(x == x[:1]))
 
 
 def split_shared(games) -> tuple[PyTree, PyTree]:
-    """``(varying, common)``: a batch of games split into the leaves that
-    differ between its games (still batched) and those every game shares
-    (one copy, without the batch axis), ``None`` in each where the other holds
-    the leaf; ``eqx.combine(varying_k, common)`` is game ``k``.
+    """``(varying, common)``: a batch of games split into the structure every
+    game shares (integer and boolean leaves equal in all games: successor
+    indices, observation maps, legal masks; one copy, without the batch axis)
+    and the rest (the numbers, and any structure that differs; still batched),
+    ``None`` in each where the other holds the leaf;
+    ``eqx.combine(varying_k, common)`` is game ``k``.
 
     A family of one game's variants (e.g. :func:`marlmeta.games.perturb_rewards`)
-    shares its structure (successor indices, legal masks, observation maps,
-    and any numbers the family does not change): mapped once instead of once
-    per game, gathers and scatter-adds through those indices do not become
-    batched gathers with per-game indices, and the arithmetic on every entry
-    is the same as one game's (the values do not change).
+    shares its structure: mapped once instead of once per game, its gathers
+    and scatter-adds do not become batched gathers through per-game copies of
+    the index tables. Numbers stay batched even where they are equal (a shared
+    vector met by a batched one in a dot would turn a batch of matrix-vector
+    products into one matrix product, whose sums may round differently), so
+    every game's run is its run alone, bit for bit.
     """
     shared = jax.tree.map(_same_in_every_game, games)
     varying, common = eqx.partition(games, jax.tree.map(lambda s: not s, shared))
