@@ -1,6 +1,7 @@
 """Per-player gains and NashConv of converted OpenSpiel games against
 OpenSpiel's ``exploitability.nash_conv`` (its ``player_improvements``), for
-uniform, Dirichlet and CFR-average policies, and Oshi-Zumo.
+uniform, Dirichlet and CFR-average policies, and Oshi-Zumo; the observation
+tree's refusal of a game too large.
 
 Not collected by the suite directly: ``tests/test_interop_child_checks.py`` runs
 this file in a child process (OpenSpiel's C++ extension stays out of the test
@@ -128,3 +129,10 @@ def test_oshi_zumo_gains_are_openspiels():
     # refused with a clear error, not renormalised.
     with pytest.raises(ValueError, match="illegal .*TabularPolicy keys rows"):
         tree.policy_from_openspiel(os_policy.TabularPolicy(os_game))
+
+
+def test_observation_tree_refuses_a_game_too_large():
+    with pytest.raises(ValueError, match=r"more than max_states=40 histories at step"):
+        I.from_openspiel_tree("leduc_poker", max_states=40)
+    with pytest.raises(ValueError, match=r"GiB of rewards.*TurnBased\(\)"):
+        I.from_openspiel("leduc_poker", I.ObservationTree(max_states=40))

@@ -44,7 +44,7 @@ from marlmeta.interop._openspiel_matrix import (
     _pyspiel,
     from_openspiel_normal_form as _normal_form,
 )
-from marlmeta.interop._openspiel_tree import from_openspiel_tree
+from marlmeta.interop._openspiel_tree import MAX_STATES, from_openspiel_tree
 from marlmeta.interop._openspiel_turns import (
     MAX_NODES,
     OpenSpielTurns,
@@ -251,10 +251,19 @@ class TurnBased(AbstractRepresentation):
 
 
 class ObservationTree(AbstractRepresentation):
-    """A small game as a finite-horizon game with observations and masks."""
+    """A small game as a finite-horizon game with observations and masks.
+
+    Attributes:
+        max_states: refuse a game with a step of more histories than this
+            (:func:`~marlmeta.interop.from_openspiel_tree`).
+    """
+
+    max_states: int = eqx.field(static=True, default=MAX_STATES)
 
     def convert(self, os_game, dtype):
-        game, names = from_openspiel_tree(os_game, dtype=dtype)
+        game, names = from_openspiel_tree(
+            os_game, dtype=dtype, max_states=self.max_states
+        )
         return OpenSpielTree(game, names, os_game)
 
 
