@@ -31,7 +31,8 @@ Three tables' worth of rows, in one run:
   games per second, beside one game's time (CPU seconds) and beside
   ``jax.vmap`` of every leaf (each game with its own copy of the index
   tables). Checked in the run: the batch's NashConv of the first and the last
-  game equals that game's run alone, bit for bit.
+  game equals that game's run alone to 1e-9 (the same arithmetic; XLA may
+  order the sums of a batched program differently).
 
 ``--smoke`` runs Kuhn poker with 20 iterations, two step sizes and 2 games
 in the batch (seconds on a CPU).
@@ -343,10 +344,13 @@ def batch_row() -> None:
     steady_s = min(timed(family, games)[0] for _ in range(2))
     conv = np.asarray(conv)
     assert np.isfinite(conv).all(), conv
-    # Every game's run is its run alone, bit for bit (first and last game).
-    for k in (0, ARGS.batch - 1):
-        alone = float(single(jax.tree.map(lambda x, k=k: x[k], games)))
-        assert alone == conv[k], (k, alone, conv[k])
+    # Every game's run is its run alone (first and last game): the same
+    # arithmetic, though XLA may order a batched program's sums differently.
+    diff = max(
+        abs(float(single(jax.tree.map(lambda x, k=k: x[k], games))) - conv[k])
+        for k in (0, ARGS.batch - 1)
+    )
+    assert diff < 1e-9, diff
     # Before: jax.vmap over every leaf, the tree's index tables copied per game.
     every_compile_s, every_s = compile_and_steady(
         jax.jit(jax.vmap(one)), games, repeats=1
@@ -368,13 +372,15 @@ def batch_row() -> None:
         vmap_every_leaf_compile_s=every_compile_s,
         speedup_vs_vmap_every_leaf=every_s / steady_s,
         nash_conv_max=float(conv.max()),
+        max_abs_diff_vs_one_game=diff,
         peak_memory_bytes=peak_memory_bytes(),
     )
     print(
         f"batch of {ARGS.batch} perturbed games x {steps} iterations: solve_batch "
         f"{steady_s:.2f} s, {ARGS.batch / steady_s:.1f} games/s (one game "
         f"{one_s:.3f} s: x{ARGS.batch * one_s / steady_s:.2f}; vmap of every leaf "
-        f"{every_s:.2f} s); max NashConv {conv.max():.2e}"
+        f"{every_s:.2f} s); max NashConv {conv.max():.2e}, |diff| to one game "
+        f"{diff:.1e}"
     )
 
 

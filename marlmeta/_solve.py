@@ -246,7 +246,10 @@ def split_shared(games) -> tuple[PyTree, PyTree]:
     the index tables. Numbers stay batched even where they are equal (a shared
     vector met by a batched one in a dot would turn a batch of matrix-vector
     products into one matrix product, whose sums may round differently), so
-    every game's run is its run alone, bit for bit.
+    every game's run does the arithmetic of its run alone (equal bit for bit
+    on Kuhn poker; on larger games XLA may order a batched program's sums
+    differently, as for any ``vmap``: Leduc poker's NashConv after 100
+    iterations of ``PredictiveCFRPlus`` within 1e-12).
     """
     shared = jax.tree.map(_same_in_every_game, games)
     varying, common = eqx.partition(games, jax.tree.map(lambda s: not s, shared))
@@ -332,7 +335,10 @@ def solve_batch(
     The batch is split into chunks that fit ``memory_budget`` bytes (a working
     set of about four times the state, trace and game of each element), each
     chunk is one compiled call, and when ``jax.devices()`` has several devices
-    every chunk is sharded across them along the batch axis.
+    every chunk is sharded across them along the batch axis. The structure
+    every game shares (integer and boolean leaves equal in all games, e.g. a
+    perturbed family's successor indices, observation maps and legal masks;
+    :func:`split_shared`) is passed once, not mapped per game.
 
     Args:
         solver: the learning dynamic; with ``batch_solver=True`` its array
