@@ -249,7 +249,8 @@ def split_shared(games) -> tuple[PyTree, PyTree]:
     every game's run does the arithmetic of its run alone (equal bit for bit
     on Kuhn poker; on larger games XLA may order a batched program's sums
     differently, as for any ``vmap``: Leduc poker's NashConv after 100
-    iterations of ``PredictiveCFRPlus`` within 1e-12).
+    iterations of ``PredictiveCFRPlus`` is that of ``jax.vmap`` over every
+    leaf bit for bit, and within 1e-11 of one game's run).
     """
     shared = jax.tree.map(_same_in_every_game, games)
     varying, common = eqx.partition(games, jax.tree.map(lambda s: not s, shared))
