@@ -28,6 +28,7 @@ def _checks(name, module, extra):
     "checks",
     [
         _checks("openspiel_checks.py", "pyspiel", "openspiel"),
+        _checks("openspiel_gains_checks.py", "pyspiel", "openspiel"),
         _checks("gambit_checks.py", "pygambit", "gambit"),
     ],
 )

@@ -4,12 +4,14 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
 
 - ``header``: UTF-8 JSON as a ``uint8`` array, with ``format``
   (``"marlmeta-game"``), ``version`` (:data:`FORMAT_VERSION`), ``kind`` (the
-  game class: ``FiniteHorizonGame``, ``DiscountedMarkovGame`` or
-  ``ObservedGame``), ``tree`` (the game's structure: every module's class and
-  fields in order (the ``linear_solver`` strategy too), static fields such as
-  ``num_actions`` or ``horizon`` as JSON values,
-  array fields as ``{"array": name}``) and ``sha256`` (per array, the SHA-256 of
-  its dtype, shape and bytes);
+  game class: ``FiniteHorizonGame``, ``DiscountedMarkovGame``,
+  ``ObservedGame`` or ``TurnBasedGame``), ``tree`` (the
+  game's structure: every module's class and fields in order (the
+  ``linear_solver`` strategy too), static fields such as ``num_actions`` or
+  ``horizon`` as JSON values, array fields as ``{"array": name}``; fields a
+  constructor derives, such as a ``TurnBasedGame``'s ``parents``, are not
+  stored but derived again) and ``sha256`` (per array, the SHA-256 of its
+  dtype, shape and bytes);
 - one array per array leaf, named by its path in the game
   (``reward_model.tables``, ``transitions.local.1``,
   ``observations.0``, ...).
@@ -60,6 +62,7 @@ from marlmeta.games._transitions import (
     FactoredTransitions,
     SparseTransitions,
 )
+from marlmeta.games._turn_based import TurnBasedGame, TurnStep
 
 #: The ``format`` of a game file's header.
 FORMAT_NAME = "marlmeta-game"
@@ -67,7 +70,13 @@ FORMAT_NAME = "marlmeta-game"
 FORMAT_VERSION = 1
 
 _GAMES = {
-    c.__name__: c for c in (FiniteHorizonGame, DiscountedMarkovGame, ObservedGame)
+    c.__name__: c
+    for c in (
+        FiniteHorizonGame,
+        DiscountedMarkovGame,
+        ObservedGame,
+        TurnBasedGame,
+    )
 }
 _MODULES = _GAMES | {
     c.__name__: c
@@ -84,8 +93,20 @@ _MODULES = _GAMES | {
         MatrixFreeSolve,
         AllLegal,
         LegalActions,
+        TurnStep,
     )
 }
+
+
+def _stored_fields(cls) -> list[str]:
+    """The fields a file stores: those the constructor takes (a trailing ``_``
+    dropped), not those it derives (a ``TurnBasedGame``'s ``parents``)."""
+    params = inspect.signature(cls.__init__).parameters
+    return [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name in params or f.name.rstrip("_") in params
+    ]
 
 
 def _digest(a: np.ndarray) -> str:
@@ -103,8 +124,8 @@ def _encode(value, name: str, arrays: dict[str, np.ndarray]):
                 f"{name} is a {cls}; game files store only {sorted(_MODULES)}"
             )
         fields = {
-            f.name: _encode(getattr(value, f.name), f"{name}.{f.name}", arrays)
-            for f in dataclasses.fields(value)
+            k: _encode(getattr(value, k), f"{name}.{k}", arrays)
+            for k in _stored_fields(type(value))
         }
         return {"module": cls, "fields": fields}
     if isinstance(value, tuple | list):
@@ -129,8 +150,9 @@ def save_game(path: str | os.PathLike, game: AbstractMarkovGame) -> None:
     Args:
         path: the file to write (NumPy adds ``.npz`` when it is missing).
         game: a :class:`~marlmeta.games.FiniteHorizonGame`,
-            :class:`~marlmeta.games.DiscountedMarkovGame` or
-            :class:`~marlmeta.games.ObservedGame` of any reward model and
+            :class:`~marlmeta.games.DiscountedMarkovGame`,
+            :class:`~marlmeta.games.ObservedGame` or (one game)
+            :class:`~marlmeta.games.TurnBasedGame` of any reward model and
             kernel, with concrete arrays.
 
     Raises:
@@ -184,7 +206,7 @@ class _Reader(eqx.Module):
         if cls is None:
             self.fail(f"{name} has the unknown module {node.get('module')!r}")
         fields = node.get("fields")
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = _stored_fields(cls)
         params = inspect.signature(cls.__init__).parameters
         # Fields added since a file was written (e.g. ``legal``) take their
         # defaults when they are absent.

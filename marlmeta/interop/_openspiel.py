@@ -44,7 +44,7 @@ from marlmeta.interop._openspiel_matrix import (
     _pyspiel,
     from_openspiel_normal_form as _normal_form,
 )
-from marlmeta.interop._openspiel_tree import from_openspiel_tree
+from marlmeta.interop._openspiel_tree import MAX_STATES, from_openspiel_tree
 from marlmeta.interop._openspiel_turns import (
     MAX_NODES,
     OpenSpielTurns,
@@ -64,6 +64,22 @@ def _unknown(name: str, player: int, key: str) -> ValueError:
         f"{name} has the information state {key!r} of player {player}, which the "
         "converted game does not (a policy of another game?)"
     )
+
+
+def _check_legal_row(row, legal, player: int, key: str) -> None:
+    """Raise ``ValueError`` where an OpenSpiel policy's row puts probability on
+    an action illegal for ``player`` at information state ``key`` (its mass is
+    never dropped silently)."""
+    bad = (row > 0) & ~(legal > 0)
+    if bad.any():
+        a = int(np.argmax(bad))
+        raise ValueError(
+            f"policy gives action {a} probability {row[a]:g} at player {player}'s "
+            f"information state {key!r}, where it is illegal (OpenSpiel's "
+            "TabularPolicy keys rows by the string alone: where two players share "
+            "a string, as in oshi_zumo, its row may be the other player's); give "
+            "that player's row on its legal actions only"
+        )
 
 
 class OpenSpielNormalForm(eqx.Module):
@@ -137,7 +153,10 @@ class OpenSpielTree(eqx.Module):
             table = m / m.sum(-1, keepdims=True)
             for o, key in enumerate(names[1:], start=1):
                 if key in policy.state_lookup:
-                    table[:, o] = np.asarray(policy.policy_for_key(key))
+                    row = np.asarray(policy.policy_for_key(key))
+                    if (i, key) in decisions:
+                        _check_legal_row(row, m[decisions[(i, key)], o], i, key)
+                    table[:, o] = row
                 elif (i, key) in decisions:
                     raise _unknown("policy", i, key)
             tables.append(table * (m > 0))
@@ -232,10 +251,19 @@ class TurnBased(AbstractRepresentation):
 
 
 class ObservationTree(AbstractRepresentation):
-    """A small game as a finite-horizon game with observations and masks."""
+    """A small game as a finite-horizon game with observations and masks.
+
+    Attributes:
+        max_states: refuse a game with a step of more histories than this
+            (:func:`~marlmeta.interop.from_openspiel_tree`).
+    """
+
+    max_states: int = eqx.field(static=True, default=MAX_STATES)
 
     def convert(self, os_game, dtype):
-        game, names = from_openspiel_tree(os_game, dtype=dtype)
+        game, names = from_openspiel_tree(
+            os_game, dtype=dtype, max_states=self.max_states
+        )
         return OpenSpielTree(game, names, os_game)
 
 

@@ -87,8 +87,12 @@ def _layer(pairs, index: dict) -> list[tuple[int, float, Any]]:
     return out
 
 
+#: The most histories of one step :func:`from_openspiel_tree` enumerates by default.
+MAX_STATES = 100_000
+
+
 def from_openspiel_tree(
-    game: Any, dtype=None
+    game: Any, dtype=None, max_states: int = MAX_STATES
 ) -> tuple[ObservedGame, tuple[tuple[str, ...], ...]]:
     """The finite-horizon game with observations of a small OpenSpiel game.
 
@@ -97,6 +101,9 @@ def from_openspiel_tree(
             nodes, rewards at any node), small enough to enumerate, or its name
             with parameters (``"kuhn_poker"``).
         dtype: floating dtype of the arrays (default: float64 under x64).
+        max_states: refuse a game with a step of more histories than this
+            (every step is padded to the largest one, and the rewards are
+            dense: ``N x H x S x A^N``).
 
     Returns:
         ``(converted, names)``: an :class:`~marlmeta.games.ObservedGame`
@@ -108,8 +115,10 @@ def from_openspiel_tree(
         OpenSpiel's ``nash_conv``.
 
     Raises:
-        ValueError: the game has no decision node, or the enumeration does
-            not have perfect recall.
+        ValueError: the game has no decision node, a step with more than
+            ``max_states`` histories (the message gives the step, its count
+            and the estimated memory), or the enumeration does not have
+            perfect recall.
     """
     pyspiel = _pyspiel()
     if isinstance(game, str):
@@ -129,6 +138,16 @@ def from_openspiel_tree(
                 step.append((s, state, profile, succ))
         steps.append(step)
         layers.append(nxt)
+        if len(nxt) > max_states:
+            joint = num_actions**n
+            size = (n + 2) * len(steps) * len(nxt) * joint * 8
+            raise ValueError(
+                f"game {game} has more than max_states={max_states} histories at "
+                f"step {len(steps)} ({len(nxt)}; {num_actions}^{n} joint actions "
+                f"each, at least {size / 2**30:.2f} GiB of rewards and kernel "
+                "for the steps so far); pass a larger max_states, or convert it "
+                "with marlmeta.interop.TurnBased() (no padding, no joint actions)"
+            )
     horizon, num_states = len(steps), 1 + max(len(x) for x in layers)
     shape = (horizon, num_states) + (num_actions,) * n
     rewards = np.zeros((n, *shape))
