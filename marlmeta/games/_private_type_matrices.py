@@ -281,12 +281,9 @@ def _respond(game: PrivateTypeGame, policy, i: int, h: int, step, x, y, rho):
     )
 
 
-def matrix_evaluate(game: PrivateTypeGame, policy, *, best: bool) -> Evaluation:
-    """Backward induction of a :class:`~marlmeta.policies.PrivateTypePolicy`
-    on the matrices (module text): values ``(2, S)``, and with ``best`` each
-    player's best-response values ``(2, S)`` and best responses (its
-    ``policy.deviations`` decides what the deviator sees: one action per
-    observation, ``(H, O_i, A_i)``, or per state, ``(H, S, A_i)``)."""
+def _backward(game: PrivateTypeGame, policy, best: bool):
+    """Step-0 value grid ``(P, n_0, n_1)`` of player 0, and with ``best`` each
+    player's best-response value grid and best responses per step."""
     dtype = jnp.result_type(game.initial.dtype, policy.dtype)
     x, y = (per_public(game, i, t.astype(dtype)) for i, t in enumerate(policy.tables))
     w = type_weights(game).astype(dtype)
@@ -305,6 +302,16 @@ def matrix_evaluate(game: PrivateTypeGame, policy, *, best: bool) -> Evaluation:
                 brs[i].append(br)
             b = new
         v = v_new
+    return v, b, tuple(jnp.stack(t[::-1]) for t in brs) if best else None
+
+
+def matrix_evaluate(game: PrivateTypeGame, policy, *, best: bool) -> Evaluation:
+    """Backward induction of a :class:`~marlmeta.policies.PrivateTypePolicy`
+    on the matrices (module text): values ``(2, S)``, and with ``best`` each
+    player's best-response values ``(2, S)`` and best responses (its
+    ``policy.deviations`` decides what the deviator sees: one action per
+    observation, ``(H, O_i, A_i)``, or per state, ``(H, S, A_i)``)."""
+    v, b, brs = _backward(game, policy, best)
     v0 = _grid_to_states(v)
     values = jnp.stack([v0, -v0])
     if not best:
@@ -312,8 +319,21 @@ def matrix_evaluate(game: PrivateTypeGame, policy, *, best: bool) -> Evaluation:
     return Evaluation(
         values=values,
         best_values=jnp.stack([_grid_to_states(g) for g in b]),
-        best_responses=tuple(jnp.stack(t[::-1]) for t in brs),
+        best_responses=brs,
     )
+
+
+def matrix_initial_values(game: PrivateTypeGame, policy, *, best: bool):
+    """``(initial @ V, initial @ B or None, best responses)`` as
+    :meth:`~marlmeta.games.AbstractMarkovGame.initial_values`, summed on the
+    grid of public part 0 (where ``initial`` lives) instead of the states."""
+    v, b, brs = _backward(game, policy, best)
+    w = type_weights(game).astype(v.dtype)
+    v0 = jnp.sum(w * v[0])
+    values = jnp.stack([v0, -v0])
+    if not best:
+        return values, None, None
+    return values, jnp.stack([jnp.sum(w * g[0]) for g in b]), brs
 
 
 # ------------------------------------------------------------ solver feedback

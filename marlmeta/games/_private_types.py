@@ -39,7 +39,7 @@ from marlmeta.games._type_induction import (
     type_backward,
     type_reach,
 )
-from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types
+from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types, validate
 
 
 class PublicTransitions(AbstractTransitions):
@@ -192,6 +192,17 @@ class PrivateTypeGame(AbstractObservedGame):
         if rewards is None:
             return _matrices.matrix_evaluate(self, policy, best=best)
         return type_backward(self, policy, rewards, best=best)
+
+    def initial_values(self, policy, *, best: bool, caller: str):
+        """As :meth:`~marlmeta.games.AbstractMarkovGame.initial_values`; an
+        observation policy's on the type matrices
+        (:func:`~marlmeta.games._private_type_matrices.matrix_initial_values`)."""
+        policy = self.legal.check_policy(validate(self, policy, caller=caller), caller)
+        if not isinstance(policy, PrivateTypePolicy):
+            return AbstractObservedGame.initial_values(
+                self, policy, best=best, caller=caller
+            )
+        return _matrices.matrix_initial_values(self, policy, best=best)
 
     def zero_stage(self, dtype):
         """Algorithm 1's ``Q = 0`` (compact) and zero stage values ``(H, P,

@@ -99,6 +99,11 @@ class CounterfactualOMD(AbstractSolver):
             mass=tuple(s + m for s, m in zip(state.mass, w, strict=True)),
         )
 
+    def stats(self, game: AbstractObservedGame, state: CounterfactualOMDState):
+        """The output tables (the sequence-form average), shaped like the
+        initial policy: a meta-learner starts the next game from them."""
+        return tuple(self.output(game, state).tables)
+
     def output(self, game: AbstractObservedGame, state: CounterfactualOMDState):
         t = jnp.maximum(state.t, 1).astype(state.policy[0].dtype)
         tables = tuple(
