@@ -11,9 +11,11 @@ each game from uniform play (individual learning) and from the averaged
 meta-initialisation, Theorem 2). The metric is the exact exploitability
 ``nash_conv`` of the imperfect-information game (best responses over
 observation policies), with the full-state NashConv beside it; the
-counterfactual OMD reference (:class:`marlmeta.solvers.CounterfactualOMD`,
-individual learning) shows how far Algorithm 1 on observations stays from an
-equilibrium. Each chunk is one seed.
+counterfactual OMD reference (:class:`marlmeta.solvers.CounterfactualOMD`)
+shows how far Algorithm 1 on observations stays from an equilibrium, run
+individually and meta-initialised (each game from the averaged
+``alpha``-greedy output policies of the games before it). Each chunk is one
+seed.
 """
 
 from __future__ import annotations
@@ -58,12 +60,10 @@ class RiverGameConfig:
     the pot 500); ``stack_std`` is the noise on stacks normalised by
     ``stack_unit`` chips (``null``: the pot; ``20000``: the starting stack).
     ``layout``: ``"generic"`` (the list of deals, pooled by scatter; default)
-    or ``"structured"`` (a hand pair times the betting, evaluated on the type
-    grid): the same game and numbers to rounding; the structured layout's
-    exact evaluation is about 2x faster on a CPU, but its solver iterations
-    are slower (twice the states: every hand pair times every public part),
-    so the whole experiment is faster on the generic layout
-    (``benchmarks/results/poker.json``).
+    or ``"structured"`` (a :class:`~marlmeta.games.PrivateTypeGame`: every
+    contraction a product with an ``n_0 x n_1`` hand-pair matrix): the same
+    game and numbers to rounding, the structured layout 4-25x faster on a CPU
+    (``benchmarks/results/poker.json``; ``configs/poker_endgame.yaml`` uses it).
     """
 
     board: str = "4s8hTc9h2s"

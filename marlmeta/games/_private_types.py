@@ -126,7 +126,13 @@ class PrivateTypeGame(AbstractObservedGame):
     The fields ``reward_model``, ``transitions``, ``initial``,
     ``potential_reward``, ``num_actions``, ``horizon`` and ``legal`` are those
     of :class:`~marlmeta.games.FiniteHorizonGame`, on the states laid out as in
-    the module text (``initial`` carries the joint type distribution).
+    the module text, for two players: the rewards are zero-sum and factored
+    over the type pairs (:class:`~marlmeta.games.TypeFactorRewards`), the
+    public part moves by :class:`PublicTransitions`, every action is legal,
+    and the game starts at public part 0 (``initial`` carries the joint type
+    distribution there). Exact evaluation and the observation solvers'
+    feedback are then products with ``n_0 x n_1`` type-pair matrices
+    (:mod:`marlmeta.games._private_type_matrices`).
 
     Attributes:
         slots: player ``i``'s public slot ``(H, P)`` (``< 0``: nothing to see).
