@@ -210,23 +210,29 @@ def _columns(coef, z, rho, axis: int) -> Array:
     return out
 
 
-def row_contract(wstack, coef, y, rho) -> Float[Array, "P n0 A"]:
-    """``sum_j sum_{t_1} wstack[j](t_0, t_1) rho(p, t_1) sum_b coef[j, p, a,
-    b] y(p, t_1, b)``: one batched matrix product over the stacked grids
-    ``(J, n_0, n_1)``."""
+def row_contract(wstacks, coef, y, rho) -> Float[Array, "P n0 A"]:
+    """``sum_j sum_{t_1} W_j(t_0, t_1) rho(p, t_1) sum_b coef[j, p, a, b]
+    y(p, t_1, b)``: batched matrix products over the grids ``W_j``, given as
+    consecutive stacks ``wstacks`` ``(J_k, n_0, n_1)``."""
     cols = _columns(coef, y, rho, 3)  # (J, P, A, n1)
     j, p, a, n = cols.shape
-    out = jnp.einsum("jxy,jcy->jxc", wstack, cols.reshape(j, p * a, n))
-    return jnp.moveaxis(jnp.sum(out, axis=0).reshape(-1, p, a), 0, 1)
+    cols, out, start = cols.reshape(j, p * a, n), 0, 0
+    for ws in wstacks:
+        part = jnp.einsum("jxy,jcy->jxc", ws, cols[start : start + ws.shape[0]])
+        out, start = out + jnp.sum(part, axis=0), start + ws.shape[0]
+    return jnp.moveaxis(out.reshape(-1, p, a), 0, 1)
 
 
-def col_contract(wstack, coef, x, rho) -> Float[Array, "P n1 B"]:
-    """``sum_j sum_{t_0} wstack[j](t_0, t_1) rho(p, t_0) sum_a x(p, t_0, a)
+def col_contract(wstacks, coef, x, rho) -> Float[Array, "P n1 B"]:
+    """``sum_j sum_{t_0} W_j(t_0, t_1) rho(p, t_0) sum_a x(p, t_0, a)
     coef[j, p, a, b]``, the transpose of :func:`row_contract`."""
     rows = _columns(coef, x, rho, 2)  # (J, P, B, n0)
     j, p, b, n = rows.shape
-    out = jnp.einsum("jcx,jxy->jcy", rows.reshape(j, p * b, n), wstack)
-    return jnp.moveaxis(jnp.sum(out, axis=0).reshape(p, b, -1), 1, 2)
+    rows, out, start = rows.reshape(j, p * b, n), 0, 0
+    for ws in wstacks:
+        part = jnp.einsum("jcx,jxy->jcy", rows[start : start + ws.shape[0]], ws)
+        out, start = out + jnp.sum(part, axis=0), start + ws.shape[0]
+    return jnp.moveaxis(out.reshape(p, b, -1), 1, 2)
 
 
 def _step(game: PrivateTypeGame, h: int, scale, nxt, dtype):
@@ -266,13 +272,13 @@ def _respond(game: PrivateTypeGame, policy, i: int, h: int, step, x, y, rho):
     table (``y`` for player 0, ``x`` for player 1, ``(P, n, A)``), from its
     own ``Q`` ``step = (coef, grids, w grids)``, weighted by the other
     player's reach factor ``rho`` ``(P, n)``."""
-    coef, grids, wstack = step
+    coef, grids, wstacks = step
     if i == 0:
         values = lambda own: bilinear(grids, coef, own, y)  # noqa: E731
-        gains = lambda: row_contract(wstack, coef, y, rho)  # noqa: E731
+        gains = lambda: row_contract(wstacks, coef, y, rho)  # noqa: E731
     else:
         values = lambda own: bilinear(grids, coef, x, own)  # noqa: E731
-        gains = lambda: col_contract(wstack, coef, x, rho)  # noqa: E731
+        gains = lambda: col_contract(wstacks, coef, x, rho)  # noqa: E731
     return policy.deviations.respond(
         values,
         lambda: pool_public(game, i, gains()[None], h),
@@ -288,6 +294,7 @@ def _backward(game: PrivateTypeGame, policy, best: bool):
     x, y = (per_public(game, i, t.astype(dtype)) for i, t in enumerate(policy.tables))
     w = type_weights(game).astype(dtype)
     rho = (forward_reach(game, y, 1), forward_reach(game, x, 0)) if best else None
+    wf = w * game.reward_model.factors.astype(dtype)  # (K, n_0, n_1)
     v, b, brs = None, [None, None], ([], [])
     for h in reversed(range(game.horizon)):
         coef, grids = _step(game, h, 1, v, dtype)
@@ -296,7 +303,8 @@ def _backward(game: PrivateTypeGame, policy, best: bool):
             new = []
             for i in range(2):
                 coef_i, grids_i = _step(game, h, 1 - 2 * i, b[i], dtype)
-                step = (coef_i, grids_i, w * jnp.stack(grids_i))
+                future = () if b[i] is None else (w * b[i],)
+                step = (coef_i, grids_i, (wf, *future))
                 b_i, br = _respond(game, policy, i, h, step, x[h], y[h], rho[i][h])
                 new.append(b_i)
                 brs[i].append(br)
@@ -355,9 +363,9 @@ def _belief_sums(game: PrivateTypeGame, x, y, steps, dtype):
     w = type_weights(game).astype(dtype)
     beta, alpha = forward_reach(game, y, 1), forward_reach(game, x, 0)
     u0, u1, values = [], [], []
-    for h, (coef, grids, wstack) in enumerate(steps):
-        u0.append(row_contract(wstack, coef, y[h], beta[h]))
-        u1.append(col_contract(wstack, coef, x[h], alpha[h]))
+    for h, (coef, grids, wstacks) in enumerate(steps):
+        u0.append(row_contract(wstacks, coef, y[h], beta[h]))
+        u1.append(col_contract(wstacks, coef, x[h], alpha[h]))
         values.append(bilinear(grids, coef, x[h], y[h]))
     belief0 = jnp.einsum("xy,hpy->hpx", w, beta)  # sum_{t_1} w beta
     belief1 = jnp.einsum("xy,hpx->hpy", w, alpha)
@@ -408,7 +416,7 @@ def stage_feedback(game: PrivateTypeGame, q: TypeStageQ, mu, nu):
     x, y = per_public(game, 0, mu.astype(dtype)), per_public(game, 1, nu.astype(dtype))
     last = game.horizon - 1  # Q_{H-1} has no future (next[H - 1] = 0)
     steps = [
-        (*_step(game, h, q.scale, None if h == last else q.next[h], dtype), wq)
+        (*_step(game, h, q.scale, None if h == last else q.next[h], dtype), (wq,))
         for h, wq in enumerate(q.weighted)
     ]
     (u0, u1), (m0, m1), own, values = _belief_sums(game, x, y, steps, dtype)
@@ -427,10 +435,11 @@ def counterfactual_feedback(game: PrivateTypeGame, tables):
     dtype = jnp.result_type(*tables)
     x, y = (per_public(game, i, t.astype(dtype)) for i, t in enumerate(tables))
     w = type_weights(game).astype(dtype)
+    wf = w * game.reward_model.factors.astype(dtype)
     v, steps = None, [None] * game.horizon
     for h in reversed(range(game.horizon)):  # values of the joint policy
         coef, grids = _step(game, h, 1, v, dtype)
-        steps[h] = (coef, grids, w * jnp.stack(grids))
+        steps[h] = (coef, grids, (wf,) if v is None else (wf, w * v))
         v = bilinear(grids, coef, x[h], y[h])
     (u0, u1), _, own, _ = _belief_sums(game, x, y, steps, dtype)
     return (u0, -u1), own
