@@ -11,9 +11,11 @@ each game from uniform play (individual learning) and from the averaged
 meta-initialisation, Theorem 2). The metric is the exact exploitability
 ``nash_conv`` of the imperfect-information game (best responses over
 observation policies), with the full-state NashConv beside it; the
-counterfactual OMD reference (:class:`marlmeta.solvers.CounterfactualOMD`,
-individual learning) shows how far Algorithm 1 on observations stays from an
-equilibrium. Each chunk is one seed.
+counterfactual OMD reference (:class:`marlmeta.solvers.CounterfactualOMD`)
+shows how far Algorithm 1 on observations stays from an equilibrium, run
+individually and meta-initialised (each game from the averaged
+``alpha``-greedy output policies of the games before it). Each chunk is one
+seed.
 """
 
 from __future__ import annotations
@@ -58,12 +60,10 @@ class RiverGameConfig:
     the pot 500); ``stack_std`` is the noise on stacks normalised by
     ``stack_unit`` chips (``null``: the pot; ``20000``: the starting stack).
     ``layout``: ``"generic"`` (the list of deals, pooled by scatter; default)
-    or ``"structured"`` (a hand pair times the betting, evaluated on the type
-    grid): the same game and numbers to rounding; the structured layout's
-    exact evaluation is about 2x faster on a CPU, but its solver iterations
-    are slower (twice the states: every hand pair times every public part),
-    so the whole experiment is faster on the generic layout
-    (``benchmarks/results/poker.json``).
+    or ``"structured"`` (a :class:`~marlmeta.games.PrivateTypeGame`: every
+    contraction a product with an ``n_0 x n_1`` hand-pair matrix): the same
+    game and numbers to rounding, the structured layout 7-50x faster on a CPU
+    (``benchmarks/results/poker.json``; ``configs/poker_endgame.yaml`` uses it).
     """
 
     board: str = "4s8hTc9h2s"
@@ -132,12 +132,15 @@ class Exploitability(eqx.Module):
 
 def exploitability(game, policy) -> Exploitability:
     """Exact ``nash_conv`` (observation deviations), the full-state bound, and
-    player 0's value."""
-    report = M.evaluation.report(game, policy)
+    player 0's value (never raises: a non-finite entry shows in the results'
+    ``finite``)."""
+    v, b, _ = game.initial_values(policy, best=True, caller="exploitability")
+    on_states = M.policies.validate(game, policy, caller="exploitability").on_states()
+    _, full, _ = game.initial_values(on_states, best=True, caller="exploitability")
     return Exploitability(
-        nash_conv=report.nash_conv,
-        full_state_nash_conv=M.evaluation.full_state_nash_conv(game, policy),
-        value=report.values[0],
+        nash_conv=jnp.sum(b - v),
+        full_state_nash_conv=jnp.sum(full - v),
+        value=v[0],
     )
 
 
@@ -147,6 +150,7 @@ class PokerChunk(eqx.Module):
     individual: Exploitability
     meta: Exploitability
     reference: Exploitability | None
+    reference_meta: Exploitability | None
     stacks: Float[Array, "K 2"]
     similarity: Float[Array, ""]
 
@@ -246,7 +250,8 @@ def _seed_fn(config: PokerEndgameConfig):
     @jax.jit
     def reference(games):
         ref = M.solvers.CounterfactualOMD(jnp.asarray(s.reference_step_size, dtype))
-        return individual(ref, games)
+        met = M.meta.sequential_meta(ref, games, steps, alpha=config.meta.alpha, **kw)
+        return individual(ref, games), met.solutions.trace
 
     def one_seed(seed):
         with jax.ensure_compile_time_eval():
@@ -260,11 +265,12 @@ def _seed_fn(config: PokerEndgameConfig):
                 int(seed), g.num_games, pot, g.stacks, g.stack_std, g.stack_unit
             )
         ind, met, sim = learn(games)
-        ref = None if s.reference_step_size is None else reference(games)
+        ref = (None, None) if s.reference_step_size is None else reference(games)
         return PokerChunk(
             individual=ind,
             meta=met,
-            reference=ref,
+            reference=ref[0],
+            reference_meta=ref[1],
             stacks=jnp.asarray(stacks, dtype),
             similarity=sim,
         )
@@ -297,7 +303,7 @@ def _aggregate(config: PokerEndgameConfig, raw: PokerChunk) -> dict[str, Any]:
         },
     }
     finite = True
-    for label in ("individual", "meta", "reference"):
+    for label in ("individual", "meta", "reference", "reference_meta"):
         trace: Exploitability | None = getattr(raw, label)
         if trace is None:
             continue
@@ -319,6 +325,20 @@ def _aggregate(config: PokerEndgameConfig, raw: PokerChunk) -> dict[str, Any]:
             t for t, m, i in zip(config.run.checkpoints, met, ind, strict=True) if m < i
         ],
     }
+    if "reference_meta" in out:
+        ind = out["reference"]["nash_conv_mean"]
+        met = out["reference_meta"]["nash_conv_mean"]
+        out["reference_meta_vs_individual"] = {
+            "definition": "as meta_vs_individual, for the counterfactual OMD "
+            "reference (meta-initialised from the averaged alpha-greedy output "
+            "policies of the games before)",
+            "difference": [m - i for m, i in zip(met, ind, strict=True)],
+            "meta_better_at": [
+                t
+                for t, m, i in zip(config.run.checkpoints, met, ind, strict=True)
+                if m < i
+            ],
+        }
     out["finite"] = finite
     return out
 
@@ -327,6 +347,7 @@ _STYLE = {
     "individual": ("tab:blue", "individual learning (Alg. 1, observations)"),
     "meta": ("tab:red", "meta-learning (Alg. 1, observations)"),
     "reference": ("tab:gray", "counterfactual OMD reference (individual)"),
+    "reference_meta": ("tab:green", "counterfactual OMD reference (meta-learning)"),
 }
 
 

@@ -66,6 +66,9 @@ from marlmeta.games._poker import (
     HANDS as HANDS,
     parse_cards as parse_cards,
 )
+from marlmeta.games._private_type_matrices import (
+    TypeFactorRewards as TypeFactorRewards,
+)
 from marlmeta.games._private_types import (
     PrivateTypeGame as PrivateTypeGame,
     PublicTransitions as PublicTransitions,

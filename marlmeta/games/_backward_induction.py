@@ -117,3 +117,21 @@ def optimal_values(
 
     v0 = jnp.zeros(game.num_states, reward.dtype)
     return jax.lax.scan(body, v0, jnp.arange(game.horizon), reverse=True)[0]
+
+
+def stage_q(game, reward, vsum, length):
+    """Stage-based value update ``Q[h] <- r[h] + P[h] (vsum[h+1] / L)``.
+
+    ``vsum[H] = 0``: the last step has no future.
+
+    Args:
+        game: the finite-horizon game (for its transitions).
+        reward: one player's reward ``(H, S, *A)``.
+        vsum: that player's accumulated stage values ``(H, S)``.
+        length: the stage length ``L_tau`` (an integer array).
+    """
+    v_next = jnp.concatenate(
+        [vsum[1:] / length.astype(vsum.dtype), jnp.zeros_like(vsum[:1])]
+    )
+    hs = jnp.arange(game.horizon)
+    return reward + jax.vmap(game.transitions.expectation)(hs, v_next)

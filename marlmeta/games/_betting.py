@@ -28,6 +28,7 @@ import numpy as np
 from marlmeta.games._game import FiniteHorizonGame
 from marlmeta.games._legal import ALL_LEGAL
 from marlmeta.games._observations import ObservedGame, observe
+from marlmeta.games._private_type_matrices import TypeFactorRewards
 from marlmeta.games._private_types import PrivateTypeGame, PublicTransitions
 from marlmeta.games._rewards import ZeroSumRewards
 from marlmeta.games._transitions import SparseTransitions
@@ -152,19 +153,20 @@ def _slots(variant: str) -> np.ndarray:
     return np.where(obs == num_slots, -1, obs).astype(np.int32)
 
 
-def betting_type_rewards(sd, pot, bet, scale, variant: str, dtype=np.float32):
-    """Player 0's rewards ``(H, D P, 2, 2)`` on the type-major states of
-    :func:`betting_type_game` (``sd``: ``(D,)`` per type pair)."""
-    sd = np.asarray(sd).reshape(-1)
-    num_deals = sd.shape[0]
-    r = betting_rewards(sd, pot, bet, scale, variant, dtype)
-    horizon, k = r.shape[0], (r.shape[1] - 1) // num_deals
-    blocks = r[:, : k * num_deals].reshape(horizon, k, num_deals, 2, 2)
-    grid = np.concatenate(
-        [blocks.transpose(0, 2, 1, 3, 4), np.zeros((horizon, num_deals, 1, 2, 2))],
-        axis=2,
+def betting_type_rewards(
+    sd, pot, bet, scale, variant: str, dtype=np.float32
+) -> TypeFactorRewards:
+    """The rewards of :func:`betting_type_game`, factored: the rewards are
+    affine in the showdown outcome, ``r_0 = C_0 + sd(t_0, t_1) C_1`` with
+    ``C_0`` the rewards of a tie and ``C_1`` those of a win minus a tie, on the
+    public parts ``(H, P, 2, 2)`` (``sd``: ``(n_0, n_1)``)."""
+    sd = np.asarray(sd, np.float64)
+    tie = betting_rewards(np.zeros(1), pot, bet, scale, variant, np.float64)
+    win = betting_rewards(np.ones(1), pot, bet, scale, variant, np.float64)
+    return TypeFactorRewards(
+        jnp.asarray(np.stack([np.ones_like(sd), sd]), dtype),
+        jnp.asarray(np.stack([tie, win - tie]), dtype),
     )
-    return grid.reshape(horizon, -1, 2, 2).astype(dtype)
 
 
 def betting_type_game(
@@ -192,7 +194,6 @@ def betting_type_game(
         dtype: floating dtype of rewards and ``initial``.
     """
     _check_variant(variant)
-    sd = np.asarray(sd, np.float64)
     w = np.asarray(weight, np.float64)
     num_types = tuple(int(n) for n in w.shape)
     nxt = _kernel(1, variant)  # the public kernel: one deal
@@ -202,9 +203,7 @@ def betting_type_game(
     slots = jnp.asarray(_slots(variant))
     num_slots = 2 if variant == "bet_call" else 4
     return PrivateTypeGame(
-        reward_model=ZeroSumRewards(
-            jnp.asarray(betting_type_rewards(sd, pot, bet, scale, variant, dtype))
-        ),
+        reward_model=betting_type_rewards(sd, pot, bet, scale, variant, dtype),
         transitions=PublicTransitions(jnp.asarray(nxt), w.size),
         initial=jnp.asarray(initial.reshape(-1), dtype),
         potential_reward=None,

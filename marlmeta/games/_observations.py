@@ -19,6 +19,7 @@ excepted).
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -26,11 +27,13 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from marlmeta._checks import check_index_range, concrete
+from marlmeta.games._backward_induction import stage_q
 from marlmeta.games._game import AbstractFiniteHorizonGame, FiniteHorizonGame
 from marlmeta.games._legal import AbstractLegalActions
 from marlmeta.games._rewards import AbstractRewards
 from marlmeta.games._transitions import AbstractTransitions
-from marlmeta.policies import AbstractPolicy, ObservationPolicy, pool
+from marlmeta.games._type_induction import _sum_axis
+from marlmeta.policies import AbstractPolicy, ObservationPolicy, ProductPolicy, pool
 
 
 class AbstractObservedGame(AbstractFiniteHorizonGame):
@@ -88,6 +91,95 @@ class AbstractObservedGame(AbstractFiniteHorizonGame):
 
     def player_observations(self, h, state):
         return jnp.stack([o[h, state] for o in self.observations])
+
+    # Algorithm 1 on observations and counterfactual values
+    # (marlmeta.solvers.ObservedZeroSumOMD, CounterfactualOMD): here on the
+    # states; a kind with more structure contracts it instead.
+
+    def zero_stage(self, dtype) -> tuple[Any, Array]:
+        """Algorithm 1's stage ``Q = 0`` ``(H, S, A, B)`` and zero stage values
+        ``(H, S)``, before the first iteration."""
+        h, s = self.horizon, self.num_states
+        return jnp.zeros((h, s, *self.num_actions), dtype), jnp.zeros((h, s), dtype)
+
+    def observed_stage_q(self, vsum, length) -> Any:
+        """Algorithm 1's stage-based value update ``Q[h] <- r_0[h] + P[h]
+        (vsum[h + 1] / L)`` (:func:`~marlmeta.games._backward_induction.stage_q`)."""
+        return stage_q(self, self.rewards[0], vsum, length)
+
+    def stage_feedback(self, q, mu, nu):
+        """Algorithm 1's belief-weighted feedback of both players, the stage
+        value per state and each player's own-reach mass per observation.
+
+        ``g_mu(h, o) = sum_{s in o} c0(s) (Q nu)(s) / sum_{s in o} c0(s)`` with
+        ``c0`` the reach under (uniform, ``nu``), symmetrically ``g_nu`` from
+        ``mu^T Q`` and ``c1`` (reach under (``mu``, uniform)); the own-reach
+        masses are ``c1`` per observation of player 0 and ``c0`` of player 1.
+
+        Returns:
+            ``(g_mu, g_nu, value, mass_mu, mass_nu)``.
+        """
+        mu_s, nu_s = self.observation_policy((mu, nu)).lift().tables
+        q_nu = _sum_axis(q * nu_s[..., None, :], -1)
+        mu_q = _sum_axis(q * mu_s[..., None], -2)
+        c0, c1 = beliefs(self, (mu, nu))
+        return (
+            belief_average(self, 0, q_nu, c0),
+            belief_average(self, 1, mu_q, c1),
+            _sum_axis(mu_s * q_nu, -1),
+            mass_per_observation(self, 0, c1),
+            mass_per_observation(self, 1, c0),
+        )
+
+    def counterfactual_feedback(self, tables):
+        """Counterfactual values ``U_i(h, o, a) = sum_{s in o} c_i(s)
+        Qbar_i(s, a)`` of the joint policy ``tables`` (``c_i``: reach under the
+        others' tables and a uniform own policy) and each player's own-reach
+        mass per observation (reach under its table and uniform others).
+
+        Returns:
+            ``(feedback, mass)``, one entry per player each.
+        """
+        policy = self.observation_policy(tables)
+        lifted = policy.lift().tables
+        qbar = self.averaged_q(policy.lift())
+        feedback = tuple(
+            self.pool(i, c[..., None] * q)
+            for i, (c, q) in enumerate(zip(beliefs(self, tables), qbar, strict=True))
+        )
+        own = [
+            ProductPolicy(
+                tuple(
+                    p if j == i else jnp.full_like(p, 1.0 / p.shape[-1])
+                    for j, p in enumerate(lifted)
+                )
+            )
+            for i in range(len(tables))
+        ]
+        mass = tuple(
+            mass_per_observation(self, i, self.reach(d)) for i, d in enumerate(own)
+        )
+        return feedback, mass
+
+
+def beliefs(game: AbstractObservedGame, tables) -> list[Float[Array, "H S"]]:
+    """Per player ``i``: ``c_h(s)``, the reach under the others' iterates and a
+    uniform policy of ``i`` (its belief weights, and for two players the own
+    reach of the other player)."""
+    return [game.reach(d) for d in game.observation_policy(tables).deviation_policies()]
+
+
+def belief_average(game: AbstractObservedGame, i: int, x, weight):
+    """``sum_{s in o} w(s) x(s, .) / sum_{s in o} w(s)`` over player ``i``'s
+    observations (``0`` where the mass is ``0``)."""
+    num = game.pool(i, weight[..., None] * x)
+    mass = mass_per_observation(game, i, weight)[..., None]
+    return jnp.where(mass > 0, num / jnp.where(mass > 0, mass, 1), 0)
+
+
+def mass_per_observation(game: AbstractObservedGame, i: int, weight):
+    """``sum_{s in o} w(s)`` per observation ``(H, O_i)`` of player ``i``."""
+    return game.pool(i, weight[..., None])[..., 0]
 
 
 class ObservedGame(AbstractObservedGame):

@@ -292,13 +292,15 @@ def river_endgame_family(
         board, pot, stacks, ranges, variant, dtype, structured=structured
     )
     deals = river_deals(board, ranges)
-    rewards = betting_type_rewards if structured else betting_rewards
     sd = type_grid(deals)[0] if structured else deals.showdown
     games = []
     for s in stacks_:
         bet, scale = _bet_and_scale(pot, tuple(s))
-        r = rewards(sd, pot, bet, scale, variant, dtype)
-        reward = ZeroSumRewards(jnp.asarray(r))
+        if structured:  # the factors are shared, the coefficients change
+            reward = betting_type_rewards(sd, pot, bet, scale, variant, dtype)
+        else:
+            r = betting_rewards(sd, pot, bet, scale, variant, dtype)
+            reward = ZeroSumRewards(jnp.asarray(r))
         games.append(eqx.tree_at(lambda g: g.reward_model, base, reward))
     return stack_games(games)
 

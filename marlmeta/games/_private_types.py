@@ -27,10 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from marlmeta._checks import check_trailing
-from marlmeta.games._legal import AbstractLegalActions
+from marlmeta._checks import check_trailing, concrete
+from marlmeta.games import _private_type_matrices as _matrices
+from marlmeta.games._legal import AbstractLegalActions, AllLegal
 from marlmeta.games._observations import AbstractObservedGame
-from marlmeta.games._rewards import AbstractRewards
+from marlmeta.games._private_type_matrices import TypeFactorRewards
 from marlmeta.games._transitions import AbstractTransitions
 from marlmeta.games._type_induction import (
     next_values,
@@ -38,7 +39,7 @@ from marlmeta.games._type_induction import (
     type_backward,
     type_reach,
 )
-from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types
+from marlmeta.policies import PrivateTypePolicy, lift_types, pool_types, validate
 
 
 class PublicTransitions(AbstractTransitions):
@@ -125,7 +126,13 @@ class PrivateTypeGame(AbstractObservedGame):
     The fields ``reward_model``, ``transitions``, ``initial``,
     ``potential_reward``, ``num_actions``, ``horizon`` and ``legal`` are those
     of :class:`~marlmeta.games.FiniteHorizonGame`, on the states laid out as in
-    the module text (``initial`` carries the joint type distribution).
+    the module text, for two players: the rewards are zero-sum and factored
+    over the type pairs (:class:`~marlmeta.games.TypeFactorRewards`), the
+    public part moves by :class:`PublicTransitions`, every action is legal,
+    and the game starts at public part 0 (``initial`` carries the joint type
+    distribution there). Exact evaluation and the observation solvers'
+    feedback are then products with ``n_0 x n_1`` type-pair matrices
+    (:mod:`marlmeta.games._private_type_matrices`).
 
     Attributes:
         slots: player ``i``'s public slot ``(H, P)`` (``< 0``: nothing to see).
@@ -133,8 +140,8 @@ class PrivateTypeGame(AbstractObservedGame):
         num_observations: ``O_i = K_i n_i + 1`` (static; ``K_i`` slots).
     """
 
-    reward_model: AbstractRewards
-    transitions: AbstractTransitions
+    reward_model: TypeFactorRewards
+    transitions: PublicTransitions
     initial: Float[Array, " S"]
     potential_reward: Float[Array, "H S *A"] | None
     num_actions: tuple[int, ...] = eqx.field(static=True)
@@ -151,6 +158,29 @@ class PrivateTypeGame(AbstractObservedGame):
                 f"num_types {self.num_types} and {self.slots[0].shape[-1]} public "
                 f"parts make {size} states; the rewards have {self.num_states}"
             )
+        if len(self.num_types) != 2:
+            raise ValueError(
+                f"num_types is {self.num_types}; a PrivateTypeGame has two players"
+            )
+        for name, kind, want in (
+            ("reward_model", self.reward_model, TypeFactorRewards),
+            ("transitions", self.transitions, PublicTransitions),
+            ("legal", self.legal, AllLegal),
+        ):
+            if not isinstance(kind, want):
+                raise ValueError(
+                    f"{name} is a {type(kind).__name__}; a PrivateTypeGame needs "
+                    f"a {want.__name__}"
+                )
+        init = concrete(self.initial)
+        if init is not None:
+            off = init.reshape(*init.shape[:-1], -1, self.num_public)[..., 1:]
+            if (off != 0).any():
+                raise ValueError(
+                    "initial has mass on public parts other than 0; a "
+                    "PrivateTypeGame starts at public part 0 (its initial is the "
+                    "joint type distribution there)"
+                )
 
     @property
     def num_public(self) -> int:
@@ -158,13 +188,47 @@ class PrivateTypeGame(AbstractObservedGame):
         return self.slots[0].shape[-1]
 
     def evaluate(self, policy, rewards=None, *, best: bool = False):
-        """Backward induction; an observation policy's on the type grid
-        (:func:`~marlmeta.games._type_induction.type_backward`: contractions
-        over the types, no lifted tables), any other policy kind's (e.g. the
-        full-state view) on the states."""
-        if isinstance(policy, PrivateTypePolicy):
-            return type_backward(self, policy, rewards, best=best)
-        return AbstractObservedGame.evaluate(self, policy, rewards, best=best)
+        """Backward induction; an observation policy's on the type matrices
+        (:func:`~marlmeta.games._private_type_matrices.matrix_evaluate`), or on
+        the type grid for other ``rewards``
+        (:func:`~marlmeta.games._type_induction.type_backward`), any other
+        policy kind's (e.g. the full-state view) on the states."""
+        if not isinstance(policy, PrivateTypePolicy):
+            return AbstractObservedGame.evaluate(self, policy, rewards, best=best)
+        if rewards is None:
+            return _matrices.matrix_evaluate(self, policy, best=best)
+        return type_backward(self, policy, rewards, best=best)
+
+    def initial_values(self, policy, *, best: bool, caller: str):
+        """As :meth:`~marlmeta.games.AbstractMarkovGame.initial_values`; an
+        observation policy's on the type matrices
+        (:func:`~marlmeta.games._private_type_matrices.matrix_initial_values`)."""
+        policy = self.legal.check_policy(validate(self, policy, caller=caller), caller)
+        if not isinstance(policy, PrivateTypePolicy):
+            return AbstractObservedGame.initial_values(
+                self, policy, best=best, caller=caller
+            )
+        return _matrices.matrix_initial_values(self, policy, best=best)
+
+    def zero_stage(self, dtype):
+        """Algorithm 1's ``Q = 0`` (compact) and zero stage values ``(H, P,
+        n_0, n_1)``."""
+        return _matrices.zero_stage(self, dtype)
+
+    def observed_stage_q(self, vsum, length):
+        """Algorithm 1's stage ``Q``, compact
+        (:class:`~marlmeta.games._private_type_matrices.TypeStageQ`)."""
+        return _matrices.stage_q(self, vsum, length)
+
+    def stage_feedback(self, q, mu, nu):
+        """Algorithm 1's feedback as matrix products
+        (:func:`~marlmeta.games._private_type_matrices.stage_feedback`)."""
+        return _matrices.stage_feedback(self, q, mu, nu)
+
+    def counterfactual_feedback(self, tables):
+        """Counterfactual values as matrix products
+        (:func:`~marlmeta.games._private_type_matrices.counterfactual_feedback`)."""
+        return _matrices.counterfactual_feedback(self, tables)
 
     def reach(self, policy) -> Float[Array, "H S"]:
         """State reach under ``policy``; a private-type policy's on the type

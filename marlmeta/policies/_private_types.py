@@ -99,6 +99,24 @@ class AbstractDeviations(eqx.Module):
             best response, one-hot (lowest index on ties).
         """
 
+    @abc.abstractmethod
+    def respond(self, values, gains, lift, eye):
+        """Player ``i``'s best deviation at one step of a two-player game on
+        its matrices (:mod:`marlmeta.games._private_type_matrices`).
+
+        Args:
+            values: ``own -> (P, n_0, n_1)``, the deviation value per state of
+                an own table ``own`` ``(P, n_i, A_i)``.
+            gains: ``() -> (O_i, A_i)``, the reach-weighted deviation values
+                summed per observation.
+            lift: ``(O_i, A_i) -> (P, n_i, A_i)``, an observation table per
+                public part (its ``count`` is ``O_i``).
+            eye: the ``(A_i, A_i)`` identity (its rows: the pure actions).
+
+        Returns:
+            ``(B, br)`` as :meth:`choose` (``B`` on the ``(P, n_0, n_1)`` grid).
+        """
+
 
 class ObservationDeviations(AbstractDeviations):
     """The deviator sees its observation: one action per observation, the
@@ -117,6 +135,12 @@ class ObservationDeviations(AbstractDeviations):
         grid = type_table(br, slots, num_types, i)
         return _sum_last(jnp.where(grid > 0, dev, 0)), br
 
+    def respond(self, values, gains, lift, eye):
+        del eye
+        u = gains()
+        br = jax.nn.one_hot(jnp.argmax(u, axis=-1), u.shape[-1], dtype=u.dtype)
+        return values(lift(br)), br
+
 
 class StateDeviations(AbstractDeviations):
     """The deviator sees the state (both types and the public part): the
@@ -129,6 +153,17 @@ class StateDeviations(AbstractDeviations):
         a = dev.shape[-1]
         br = jax.nn.one_hot(jnp.argmax(dev, axis=-1), a, dtype=dev.dtype)
         return _sum_last(jnp.where(br > 0, dev, 0)), br.reshape(-1, a)
+
+    def respond(self, values, gains, lift, eye):
+        del gains
+        count = lift.count
+        dev = [values(lift(jnp.broadcast_to(e, (count, e.shape[0])))) for e in eye]
+        best = dev[0]
+        for d in dev[1:]:
+            best = jnp.maximum(best, d)
+        choice = jnp.argmax(jnp.stack(dev, axis=-1), axis=-1)  # (P, n_0, n_1)
+        br = jax.nn.one_hot(jnp.moveaxis(choice, 0, -1), len(dev), dtype=eye.dtype)
+        return best, br.reshape(-1, len(dev))
 
 
 def _sum_last(x):

@@ -16,14 +16,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import AbstractObservedGame, uniform_rows
-from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
-from marlmeta.solvers._observed_omd import beliefs, mass_per_observation, reach_average
+from marlmeta.solvers._observed_omd import reach_average
 from marlmeta.solvers._stages import omd_step
-
-
-def _uniform_like(p: Array) -> Array:
-    return jnp.full_like(p, 1.0 / p.shape[-1])
 
 
 class CounterfactualOMDState(eqx.Module):
@@ -91,23 +86,7 @@ class CounterfactualOMD(AbstractSolver):
             for lh, g in zip(state.log_hat, state.feedback, strict=True)
         ]
         pol = tuple(p for _, p in steps)
-        obs_pol = game.observation_policy(pol)
-        qbar = game.averaged_q(obs_pol.lift())
-        weights = beliefs(game, pol)
-        feedback = tuple(
-            game.pool(i, c[..., None] * q)
-            for i, (c, q) in enumerate(zip(weights, qbar, strict=True))
-        )
-        lifted = obs_pol.lift().tables
-        own = [
-            ProductPolicy(
-                tuple(p if j == i else _uniform_like(p) for j, p in enumerate(lifted))
-            )
-            for i in range(len(pol))
-        ]
-        w = tuple(
-            mass_per_observation(game, i, game.reach(d)) for i, d in enumerate(own)
-        )
+        feedback, w = game.counterfactual_feedback(pol)
         return CounterfactualOMDState(
             t=state.t + 1,
             log_hat=tuple(lh for lh, _ in steps),
@@ -119,6 +98,11 @@ class CounterfactualOMD(AbstractSolver):
             ),
             mass=tuple(s + m for s, m in zip(state.mass, w, strict=True)),
         )
+
+    def stats(self, game: AbstractObservedGame, state: CounterfactualOMDState):
+        """The output tables (the sequence-form average), shaped like the
+        initial policy: a meta-learner starts the next game from them."""
+        return tuple(self.output(game, state).tables)
 
     def output(self, game: AbstractObservedGame, state: CounterfactualOMDState):
         t = jnp.maximum(state.t, 1).astype(state.policy[0].dtype)

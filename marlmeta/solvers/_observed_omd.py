@@ -25,45 +25,29 @@ imperfect-information game.
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import AbstractObservedGame
+from marlmeta.games._observations import (
+    belief_average as belief_average,
+    beliefs as beliefs,
+    mass_per_observation as mass_per_observation,
+)
 from marlmeta.solvers._stages import (
     StageClock,
     num_stages,
     omd_step,
-    reduce_last,
     renormalise,
-    stage_q,
 )
 from marlmeta.solvers._zero_sum_omd import (
     AbstractZeroSumOMD,
     initial_fields,
     stage_restart,
 )
-
-
-def beliefs(game: AbstractObservedGame, tables) -> list[Float[Array, "H S"]]:
-    """Per player ``i``: ``c_h(s)``, the reach under the others' iterates and a
-    uniform policy of ``i`` (its belief weights, and for two players the own
-    reach of the other player)."""
-    return [game.reach(d) for d in game.observation_policy(tables).deviation_policies()]
-
-
-def belief_average(game: AbstractObservedGame, i: int, x, weight):
-    """``sum_{s in o} w(s) x(s, .) / sum_{s in o} w(s)`` over player ``i``'s
-    observations (``0`` where the mass is ``0``)."""
-    num = game.pool(i, weight[..., None] * x)
-    mass = mass_per_observation(game, i, weight)[..., None]
-    return jnp.where(mass > 0, num / jnp.where(mass > 0, mass, 1), 0)
-
-
-def mass_per_observation(game: AbstractObservedGame, i: int, weight):
-    """``sum_{s in o} w(s)`` per observation ``(H, O_i)`` of player ``i``."""
-    return game.pool(i, weight[..., None])[..., 0]
 
 
 def reach_average(total, mass, plain, count):
@@ -80,7 +64,9 @@ class ObservedOMDState(eqx.Module):
     """State of :class:`ObservedZeroSumOMD`.
 
     Policies, feedback and stage statistics are per ``(h, o)`` (``O``: the
-    player's observations); ``q`` and ``vsum`` are per state.
+    player's observations); ``q`` and ``vsum`` are the game's stage ``Q`` and
+    stage values (:meth:`~marlmeta.games.AbstractObservedGame.zero_stage`: per
+    state, ``(H, S, A, B)`` and ``(H, S)``, or a kind's compact form).
     """
 
     clock: StageClock
@@ -90,8 +76,8 @@ class ObservedOMDState(eqx.Module):
     nu: Float[Array, "H P B"]
     g_mu: Float[Array, "H O A"]
     g_nu: Float[Array, "H P B"]
-    q: Float[Array, "H S A B"]
-    vsum: Float[Array, "H S"]
+    q: Any
+    vsum: Array
     gsum_mu: Float[Array, "H O A"]
     gsum_nu: Float[Array, "H P B"]
     mu_sum: Float[Array, "H O A"]
@@ -106,38 +92,15 @@ class ObservedOMDState(eqx.Module):
     log_init_nu: Float[Array, "K H P B"]
 
 
-def observed_feedback(game: AbstractObservedGame, q, mu, nu):
-    """Belief-weighted feedback of both players, the stage value per state, and
-    each player's own-reach mass per observation.
-
-    Returns:
-        ``(g_mu, g_nu, value, mass_mu, mass_nu)``.
-    """
-    mu_s, nu_s = game.observation_policy((mu, nu)).lift().tables
-    q_nu = reduce_last(jnp.add, q * nu_s[..., None, :])
-    mu_q = reduce_last(jnp.add, q * mu_s[..., None], -2)
-    # c0: reach under (uniform, nu), player 0's beliefs and nu's own reach;
-    # c1: reach under (mu, uniform), player 1's beliefs and mu's own reach.
-    c0, c1 = beliefs(game, (mu, nu))
-    g_mu = belief_average(game, 0, q_nu, c0)
-    g_nu = belief_average(game, 1, mu_q, c1)
-    value = reduce_last(jnp.add, mu_s * q_nu)
-    return (
-        g_mu,
-        g_nu,
-        value,
-        mass_per_observation(game, 0, c1),
-        mass_per_observation(game, 1, c0),
-    )
-
-
 def _observed_init(game: AbstractObservedGame, init_policy) -> ObservedOMDState:
     """The state before the first iteration (``Q = 0``: zero feedback)."""
     dtype, H, (A, B) = game.rewards.dtype, game.horizon, game.num_actions
     Oa, Ob = game.num_observations
     z = lambda *s: jnp.zeros(s, dtype)  # noqa: E731
+    fields = initial_fields(game, init_policy, Oa, Ob)
+    fields["q"], fields["vsum"] = game.zero_stage(dtype)
     return ObservedOMDState(
-        **initial_fields(game, init_policy, Oa, Ob),
+        **fields,
         mu_mass=z(H, Oa), nu_mass=z(H, Ob),
         mu_plain=z(H, Oa, A), nu_plain=z(H, Ob, B),
     )  # fmt: skip
@@ -147,7 +110,7 @@ def _observed_iterate(game: AbstractObservedGame, state: ObservedOMDState, eta):
     """Optimistic steps on ``(h, o)``, then the new feedback and accumulators."""
     log_mu_hat, mu = omd_step(state.log_mu_hat, state.g_mu, eta)
     log_nu_hat, nu = omd_step(state.log_nu_hat, state.g_nu, -eta)
-    g_mu, g_nu, value, w_mu, w_nu = observed_feedback(game, state.q, mu, nu)
+    g_mu, g_nu, value, w_mu, w_nu = game.stage_feedback(state.q, mu, nu)
     return eqx.tree_at(
         lambda s: (
             s.log_mu_hat, s.mu, s.log_nu_hat, s.nu, s.g_mu, s.g_nu, s.vsum,
@@ -168,7 +131,7 @@ def _observed_iterate(game: AbstractObservedGame, state: ObservedOMDState, eta):
 def _observed_restart(game, state: ObservedOMDState, q, brs, nxt):
     """Stage end: new ``Q``, recorded best responses, restart from stage ``nxt``."""
     return stage_restart(
-        state, q, brs, nxt, lambda q, mu, nu: observed_feedback(game, q, mu, nu)[:2]
+        state, q, brs, nxt, lambda q, mu, nu: game.stage_feedback(q, mu, nu)[:2]
     )
 
 
@@ -251,7 +214,7 @@ class ObservedZeroSumOMD(AbstractZeroSumOMD):
     def _restart(
         self, game: AbstractObservedGame, state: ObservedOMDState, length, brs, nxt
     ):
-        q = stage_q(game, game.rewards[0], state.vsum, length)
+        q = game.observed_stage_q(state.vsum, length)
         return _observed_restart(game, state, q, brs, nxt)
 
     def output(self, game: AbstractObservedGame, state: ObservedOMDState):

@@ -49,6 +49,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from marlmeta.games import MarkovGame, restrict_rows, uniform_rows
+from marlmeta.games._backward_induction import stage_q as stage_q
 from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 
@@ -189,24 +190,6 @@ def omd_step(log_hat, g, eta):
 
 
 # ---------------------------------------------------------------- stage end
-
-
-def stage_q(game, reward, vsum, length):
-    """Stage-based value update ``Q[h] <- r[h] + P[h] (vsum[h+1] / L)``.
-
-    ``vsum[H] = 0``: the last step has no future.
-
-    Args:
-        game: the finite-horizon game (for its transitions).
-        reward: one player's reward ``(H, S, *A)``.
-        vsum: that player's accumulated stage values ``(H, S)``.
-        length: the stage length ``L_tau`` (an integer array).
-    """
-    v_next = jnp.concatenate(
-        [vsum[1:] / length.astype(vsum.dtype), jnp.zeros_like(vsum[:1])]
-    )
-    hs = jnp.arange(game.horizon)
-    return reward + jax.vmap(game.transitions.expectation)(hs, v_next)
 
 
 def _keep(solver, game, state, length):
