@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 
 import marlmeta as M
-from marlmeta.games import AbstractObservedGame, _backward_induction as engine, zoo
-from marlmeta.games._backward_induction import stage_q
+from marlmeta.games import (
+    AbstractObservedGame,
+    _backward_induction as engine,
+    stage_q,
+    zoo,
+)
 from marlmeta.games._private_type_matrices import TypeFactorRewards
 
 jax.config.update("jax_enable_x64", True)

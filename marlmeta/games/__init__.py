@@ -1,6 +1,7 @@
 """Tabular Markov games as pytrees: containers, constructors, families, zoo."""
 
 from marlmeta.games import zoo as zoo
+from marlmeta.games._backward_induction import stage_q as stage_q
 from marlmeta.games._constructors import (
     discounted_game as discounted_game,
     markov_game as markov_game,
@@ -59,7 +60,10 @@ from marlmeta.games._lq_tracking import (
 from marlmeta.games._observations import (
     AbstractObservedGame as AbstractObservedGame,
     ObservedGame as ObservedGame,
+    belief_average as belief_average,
+    beliefs as beliefs,
     check_perfect_recall as check_perfect_recall,
+    mass_per_observation as mass_per_observation,
     observe as observe,
 )
 from marlmeta.games._poker import (

@@ -40,10 +40,10 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from marlmeta.games import AbstractObservedGame, uniform_rows
+from marlmeta.games import AbstractObservedGame, mass_per_observation, uniform_rows
 from marlmeta.policies import ProductPolicy
 from marlmeta.solvers._base import AbstractSolver
-from marlmeta.solvers._observed_omd import mass_per_observation, reach_average
+from marlmeta.solvers._observed_omd import reach_average
 
 
 def regret_matching(regret: Array, legal: Array | bool = True) -> Array:

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from marlmeta.games import MarkovGame
+from marlmeta.games import MarkovGame, stage_q
 from marlmeta.policies import expect_others
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
@@ -47,7 +47,6 @@ from marlmeta.solvers._stages import (
     omd_step,
     reduce_last,
     renormalise,
-    stage_q,
 )
 
 

@@ -31,11 +31,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.games import AbstractObservedGame
-from marlmeta.games._observations import (
-    belief_average as belief_average,
-    beliefs as beliefs,
-    mass_per_observation as mass_per_observation,
+from marlmeta.games import (
+    AbstractObservedGame,
 )
 from marlmeta.solvers._stages import (
     StageClock,

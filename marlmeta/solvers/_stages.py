@@ -49,7 +49,6 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from marlmeta.games import MarkovGame, restrict_rows, uniform_rows
-from marlmeta.games._backward_induction import stage_q as stage_q
 from marlmeta.policies import argmax_uniform
 from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
 

@@ -32,14 +32,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from marlmeta.games import AbstractMarkovGame, MarkovGame
+from marlmeta.games import AbstractMarkovGame, MarkovGame, stage_q
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
     StageClock,
     omd_step,
     reduce_last,
     renormalise,
-    stage_q,
     theorem1_step_size,
 )
 
