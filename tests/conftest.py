@@ -56,19 +56,30 @@ def jit(request):
 # Opt-in compilation report (``MARLMETA_COMPILE_REPORT=report.json``): every
 # XLA backend compilation (a persistent-cache hit is counted too, but costs
 # milliseconds) is charged to the test that triggered it; what happens while
-# a test module is imported is charged to "<file>::<import>". Each xdist worker writes
-# its own file (report.json.gw0, ...). Summarise with
-# ``python tests/compile_report.py report.json*``.
+# a test module is imported is charged to "<file>::<import>". Each test is
+# also charged the CPU seconds (user + sys) of the worker and of the
+# subprocesses it waited for, its module fixtures' setup and teardown
+# included. Each xdist worker writes its own file (report.json.gw0, ...).
+# Summarise with ``python tests/compile_report.py report.json*``.
 _REPORT = os.environ.get("MARLMETA_COMPILE_REPORT")
 _compiles: dict[str, list[float]] = {}
 _current = ["<collection>"]
 
 if _REPORT:
     import json
+    import resource
+    import time
+
+    def _entry(node):
+        return _compiles.setdefault(node, [0, 0.0, 0.0])
+
+    def _cpu_seconds():
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
 
     def _on_duration(event, duration, **kwargs):
         if event == "/jax/core/compile/backend_compile_duration":
-            entry = _compiles.setdefault(_current[0], [0, 0.0])
+            entry = _entry(_current[0])
             entry[0] += 1
             entry[1] += duration
 
@@ -77,18 +88,27 @@ if _REPORT:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(item, nextitem):
         _current[0] = item.nodeid
+        start = _cpu_seconds()
         yield
+        _entry(item.nodeid)[2] += _cpu_seconds() - start
         _current[0] = "<between tests>"
+        if nextitem is None or nextitem.path != item.path:
+            _write_report()  # after each file: an interrupted run keeps its data
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(collector):
         if isinstance(collector, pytest.Module):
             _current[0] = f"{collector.nodeid}::<import>"
+        start = _cpu_seconds()
         yield
+        _entry(_current[0])[2] += _cpu_seconds() - start
         _current[0] = "<collection>"
 
-    def pytest_sessionfinish(session):
+    def _write_report():
         worker = os.environ.get("PYTEST_XDIST_WORKER")
         path = _REPORT + (f".{worker}" if worker else "")
         with open(path, "w") as f:
             json.dump(_compiles, f, indent=1)
+
+    def pytest_sessionfinish(session):
+        _write_report()
