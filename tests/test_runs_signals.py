@@ -173,7 +173,13 @@ def test_sigint_during_compilation_is_no_segfault(mode):
         [sys.executable, "-c", COMPILING, mode],
         capture_output=True,
         text=True,
-        env={**os.environ, "JAX_PLATFORMS": "cpu", "JAX_ENABLE_COMPILATION_CACHE": "0"},
+        env={
+            **os.environ,
+            "JAX_PLATFORMS": "cpu",
+            "JAX_ENABLE_COMPILATION_CACHE": "0",
+            # the full optimizing compiler: the compilation must last seconds
+            "JAX_DISABLE_MOST_OPTIMIZATIONS": "0",
+        },
     )
     assert "Fatal Python error" not in proc.stderr and "Traceback" not in proc.stderr
     if mode == "record":  # the compilation finished, then the run stopped
