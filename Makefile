@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # Cold and warm wall-clock times of `make test`: the first run compiles every
 # XLA program into an empty cache folder, the second reuses it.
@@ -30,7 +30,7 @@ test-times: $(STAMP)
 # that compile longest, from a cold run of the suite (tests/compile_report.py).
 compile-report: $(STAMP)
 	cache=$$(mktemp -d) && MARLMETA_JAX_CACHE=$$cache MARLMETA_COMPILE_REPORT=$$cache/report.json \
-		$(BIN)/python -m pytest -n 2 --dist loadfile tests \
+		$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests \
 	&& $(BIN)/python tests/compile_report.py $$cache/report.json.gw* && rm -rf $$cache
 
 lint: $(STAMP)

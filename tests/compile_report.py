@@ -1,7 +1,8 @@
 """Summarise the compilation reports the test suite writes.
 
 Run the tests with an empty persistent cache and a report path, then
-summarise (counts and backend-compile seconds per file and the slowest tests)::
+summarise (per file: XLA compilations, their backend seconds and the CPU
+seconds of the file's tests and import; the slowest tests)::
 
     MARLMETA_JAX_CACHE=$(mktemp -d) MARLMETA_COMPILE_REPORT=/tmp/c.json \
         python -m pytest -p no:cacheprovider tests/test_x.py
@@ -20,24 +21,27 @@ def main():
     args = ap.parse_args()
     tests = collections.Counter()
     counts = collections.Counter()
+    cpu = collections.Counter()
     for path in args.reports:
         with open(path) as f:
-            for node, (n, secs) in json.load(f).items():
+            for node, (n, secs, *rest) in json.load(f).items():
                 tests[node] += secs
                 counts[node] += n
-    files = collections.defaultdict(lambda: [0, 0.0])
-    for node, secs in tests.items():
+                cpu[node] += rest[0] if rest else 0.0
+    files = collections.defaultdict(lambda: [0, 0.0, 0.0])
+    for node in counts:
         entry = files[node.split("::")[0]]
         entry[0] += counts[node]
-        entry[1] += secs
-    print(f"{'file':60s} {'compiles':>8s} {'seconds':>8s}")
-    for name, (n, secs) in sorted(files.items(), key=lambda kv: -kv[1][1]):
-        print(f"{name:60s} {n:8d} {secs:8.1f}")
-    total = sum(v[1] for v in files.values())
-    print(f"{'total':60s} {sum(counts.values()):8d} {total:8.1f}")
-    print(f"\nslowest {args.top} tests by backend compile seconds:")
-    for node, secs in tests.most_common(args.top):
-        print(f"{secs:8.1f} s {counts[node]:5d}  {node}")
+        entry[1] += tests[node]
+        entry[2] += cpu[node]
+    print(f"{'file':60s} {'compiles':>8s} {'seconds':>8s} {'cpu s':>8s}")
+    for name, (n, secs, c) in sorted(files.items(), key=lambda kv: -kv[1][2]):
+        print(f"{name:60s} {n:8d} {secs:8.1f} {c:8.1f}")
+    total = [sum(v[i] for v in files.values()) for i in range(3)]
+    print(f"{'total':60s} {total[0]:8d} {total[1]:8.1f} {total[2]:8.1f}")
+    print(f"\nslowest {args.top} tests by CPU seconds (compile s, compiles):")
+    for node, c in cpu.most_common(args.top):
+        print(f"{c:8.1f} s {tests[node]:8.1f} s {counts[node]:5d}  {node}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,19 @@ if _CACHE != "off":
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
 
+# ``MARLMETA_TEST_XLA_OPT=low`` compiles the suite's programs with LLVM's
+# optimizations off (JAX's ``jax_disable_most_optimizations``: LLVM -O0, no
+# expensive passes; HLO passes, fusion and layouts unchanged); subprocesses
+# inherit it through the JAX_* variable. About half of the suite's CPU time
+# is compilation of small programs that then run for milliseconds: the flag
+# cut the CPU seconds of tests/test_games.py (cold, one process) from 71.5 s
+# to 29.9 s and of four smoke runs by 20-25%. Results move in the last bits
+# (a smoke run's means by up to 7e-6 relative in float32), so it is opt-in
+# until a full run of the suite passes with it.
+if os.environ.get("MARLMETA_TEST_XLA_OPT") == "low":
+    jax.config.update("jax_disable_most_optimizations", True)
+    os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
@@ -43,6 +56,53 @@ def _release_compiled_programs():
     gc.collect()
 
 
+# The heaviest test files, heaviest first (from the per-test durations of a
+# cold run of ``make test``; refresh with ``make compile-report``, which
+# lists the files by CPU seconds). ``make test`` runs ``--dist loadfile
+# --no-loadscope-reorder``: xdist hands whole files to the two workers in
+# collection order, so they start on the long files and end on short ones.
+# Its default order (most tests first) left the long files of one or two
+# tests (benchmarks, child processes) for the end, where one worker ran them
+# while the other was idle.
+HEAVIEST_FIRST = (
+    "test_runs_resume.py",
+    "test_experiments.py",
+    "test_conformance.py",
+    "test_api_contract.py",
+    "test_interop_child_checks.py",
+    "test_benchmarks.py",
+    "test_experiments_mpg.py",
+    "test_theory_experiments.py",
+    "test_readme.py",
+    "test_runs_signals.py",
+    "test_lp_grouped.py",
+    "test_aggr_protocol.py",
+    "test_simulation_experiment.py",
+    "test_distributed.py",
+    "test_runs_folders.py",
+    "test_adjoint_gradients.py",
+    "test_maml.py",
+    "test_theory_mao_potential.py",
+    "test_aggregative_planning.py",
+    "test_theory_zhang.py",
+    "test_simulation_learning.py",
+    "test_exact.py",
+    "test_theory_oftrl.py",
+    "test_theory_mao.py",
+    "test_theory_zhang_barrier.py",
+    "test_docs_site.py",
+    "test_zero_sum_omd.py",
+    "test_certify_lp.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Run the files of ``HEAVIEST_FIRST`` first, in that order (a stable
+    sort: every file keeps its tests' order, the others their own)."""
+    rank = {name: i for i, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture
 def key():
     return jax.random.key(0)
@@ -56,19 +116,30 @@ def jit(request):
 # Opt-in compilation report (``MARLMETA_COMPILE_REPORT=report.json``): every
 # XLA backend compilation (a persistent-cache hit is counted too, but costs
 # milliseconds) is charged to the test that triggered it; what happens while
-# a test module is imported is charged to "<file>::<import>". Each xdist worker writes
-# its own file (report.json.gw0, ...). Summarise with
-# ``python tests/compile_report.py report.json*``.
+# a test module is imported is charged to "<file>::<import>". Each test is
+# also charged the CPU seconds (user + sys) of the worker and of the
+# subprocesses it waited for, its module fixtures' setup and teardown
+# included. Each xdist worker writes its own file (report.json.gw0, ...).
+# Summarise with ``python tests/compile_report.py report.json*``.
 _REPORT = os.environ.get("MARLMETA_COMPILE_REPORT")
 _compiles: dict[str, list[float]] = {}
 _current = ["<collection>"]
 
 if _REPORT:
     import json
+    import resource
+    import time
+
+    def _entry(node):
+        return _compiles.setdefault(node, [0, 0.0, 0.0])
+
+    def _cpu_seconds():
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
 
     def _on_duration(event, duration, **kwargs):
         if event == "/jax/core/compile/backend_compile_duration":
-            entry = _compiles.setdefault(_current[0], [0, 0.0])
+            entry = _entry(_current[0])
             entry[0] += 1
             entry[1] += duration
 
@@ -77,18 +148,27 @@ if _REPORT:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(item, nextitem):
         _current[0] = item.nodeid
+        start = _cpu_seconds()
         yield
+        _entry(item.nodeid)[2] += _cpu_seconds() - start
         _current[0] = "<between tests>"
+        if nextitem is None or nextitem.path != item.path:
+            _write_report()  # after each file: an interrupted run keeps its data
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(collector):
         if isinstance(collector, pytest.Module):
             _current[0] = f"{collector.nodeid}::<import>"
+        start = _cpu_seconds()
         yield
+        _entry(_current[0])[2] += _cpu_seconds() - start
         _current[0] = "<collection>"
 
-    def pytest_sessionfinish(session):
+    def _write_report():
         worker = os.environ.get("PYTEST_XDIST_WORKER")
         path = _REPORT + (f".{worker}" if worker else "")
         with open(path, "w") as f:
             json.dump(_compiles, f, indent=1)
+
+    def pytest_sessionfinish(session):
+        _write_report()
