@@ -5,7 +5,7 @@ A game file is a NumPy ``.npz`` archive, read with ``allow_pickle=False``:
 - ``header``: UTF-8 JSON as a ``uint8`` array, with ``format``
   (``"marlmeta-game"``), ``version`` (:data:`FORMAT_VERSION`), ``kind`` (the
   game class: ``FiniteHorizonGame``, ``DiscountedMarkovGame``,
-  ``ObservedGame`` or ``TurnBasedGame``), ``tree`` (the
+  ``ObservedGame``, ``TurnBasedGame`` or ``PrivateTypeGame``), ``tree`` (the
   game's structure: every module's class and fields in order (the
   ``linear_solver`` strategy too), static fields such as ``num_actions`` or
   ``horizon`` as JSON values, array fields as ``{"array": name}``; fields a
@@ -51,6 +51,8 @@ from marlmeta.games._game import (
 from marlmeta.games._legal import AllLegal, LegalActions
 from marlmeta.games._linear_solves import AutoSolve, DenseSolve, MatrixFreeSolve
 from marlmeta.games._observations import ObservedGame, observe
+from marlmeta.games._private_type_matrices import TypeFactorRewards
+from marlmeta.games._private_types import PrivateTypeGame, PublicTransitions
 from marlmeta.games._rewards import (
     DenseRewards,
     IdenticalRewards,
@@ -76,6 +78,7 @@ _GAMES = {
         DiscountedMarkovGame,
         ObservedGame,
         TurnBasedGame,
+        PrivateTypeGame,
     )
 }
 _MODULES = _GAMES | {
@@ -94,6 +97,8 @@ _MODULES = _GAMES | {
         AllLegal,
         LegalActions,
         TurnStep,
+        TypeFactorRewards,
+        PublicTransitions,
     )
 }
 
@@ -151,7 +156,8 @@ def save_game(path: str | os.PathLike, game: AbstractMarkovGame) -> None:
         path: the file to write (NumPy adds ``.npz`` when it is missing).
         game: a :class:`~marlmeta.games.FiniteHorizonGame`,
             :class:`~marlmeta.games.DiscountedMarkovGame`,
-            :class:`~marlmeta.games.ObservedGame` or (one game)
+            :class:`~marlmeta.games.ObservedGame`,
+            :class:`~marlmeta.games.PrivateTypeGame` or (one game)
             :class:`~marlmeta.games.TurnBasedGame` of any reward model and
             kernel, with concrete arrays.
 
