@@ -24,7 +24,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "marlmeta"
 
-_LEAVES = {"_sampling", "_placement", "_checks"}
+_LEAVES = {"_sampling", "_placement", "_checks", "_linalg"}
 _GAMES = {"games", "policies", *_LEAVES}
 _EVALUATION = {"evaluation", *_GAMES}
 _SOLVERS = {"solvers", "simulation", *_EVALUATION}
@@ -45,10 +45,11 @@ ALLOWED: dict[str, set[str]] = {
     "_sampling": set(),
     "_placement": set(),
     "_checks": set(),
+    "_linalg": set(),
     "policies": {"_sampling", "_checks"},
     "games": _GAMES,
     "evaluation": _EVALUATION,
-    "lp": {"_checks"},
+    "lp": {"_checks", "_linalg"},
     "simulation": _EVALUATION,
     "solvers": _SOLVERS,
     "_adjoint": set(),

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import marlmeta as M
+from marlmeta._linalg import lu_factor, lu_solve, solve
 from marlmeta.lp import grouped_linprog, linprog
-from marlmeta.lp._lu import lu_factor, lu_solve, solve
 
 K, BATCH = 5, 6
 

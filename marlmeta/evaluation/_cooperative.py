@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from marlmeta._linalg import solve
 from marlmeta.policies import as_autoregressive, validate
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def stationary_distribution(p: Float[Array, "S S"]) -> Float[Array, " S"]:
             "the optimal policy's state chain has more than one stationary "
             "distribution (several recurrent classes); use measure='initial'"
         )
-    nu = jnp.linalg.solve(m.T, jnp.ones((s,), p.dtype))
+    nu = solve(m.T, jnp.ones((s,), p.dtype))
     return jnp.where(unique, nu, jnp.nan)
 
 

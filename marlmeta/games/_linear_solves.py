@@ -17,7 +17,9 @@ How the systems are solved is the game's ``linear_solver``, a strategy object
 (static):
 
 - :class:`DenseSolve`: the next-state tensor ``(S, S, *A)`` is formed through
-  ``expectation`` and the ``S x S`` systems are solved by LU, exact to rounding;
+  ``expectation`` and the ``S x S`` systems are solved by LU, exact to rounding
+  (:func:`marlmeta._linalg.solve`: plain XLA loops for small ``S``, which a
+  large vmapped batch of games cannot deadlock, and LAPACK for large ``S``);
 - :class:`MatrixFreeSolve`: nothing of size ``S x S`` is formed. Values solve
   ``v - gamma E_pi[P v] = r_pi`` with the matrix-free operator
   ``v -> v - gamma E_pi[expectation(v)]`` by GMRES (lineax; differentiable by
@@ -42,6 +44,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, Bool, Float, Int
 
+from marlmeta._linalg import solve
 from marlmeta.games._evaluation import Evaluation
 
 if TYPE_CHECKING:
@@ -67,7 +70,7 @@ def next_state_tensor(game: DiscountedMarkovGame, dtype) -> Float[Array, "S S *A
 
 def _solve(gamma, p: Float[Array, "S S"], r: Float[Array, "S ..."]):
     eye = jnp.eye(p.shape[0], dtype=p.dtype)
-    return jnp.linalg.solve(eye - gamma * p, r)
+    return solve(eye - gamma * p, r)
 
 
 def state_kernel(policy, nxt: Float[Array, "S S *A"]) -> Float[Array, "S S"]:
@@ -129,7 +132,7 @@ def _dense_qbar(game, policy, nxt, v) -> tuple[Array, ...]:
 
 def _visitation(game, p_pi: Float[Array, "S S"]) -> Float[Array, " S"]:
     eye = jnp.eye(p_pi.shape[0], dtype=p_pi.dtype)
-    x = jnp.linalg.solve((eye - game.discount * p_pi).T, game.initial)
+    x = solve((eye - game.discount * p_pi).T, game.initial)
     return (1 - game.discount) * x
 
 

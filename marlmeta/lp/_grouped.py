@@ -15,7 +15,7 @@ convexity rows never enter a matrix, and only the ``k x k`` *working basis*
     W[:, l] = A[:, v_l] - A[:, key(group(v_l))]   (a slack or artificial: its column)
 
 is factorised, from the original data at every pivot (no drift), by
-:func:`marlmeta.lp._lu.lu_factor` in plain XLA operations (LAPACK's batched
+:func:`marlmeta._linalg.lu_factor` in plain XLA operations (LAPACK's batched
 kernels can deadlock XLA's CPU thread pool; see that module). With the
 duals ``pi`` of ``pi W = c_W - c_key``, the reduced cost of variable ``(i, a)``
 is ``(c[i, a] - c[i, key_i]) - pi . (A[:, i, a] - A[:, i, key_i])``. An
@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
+from marlmeta._linalg import lu_factor, lu_solve
 from marlmeta.lp._certificate import (
     certificate_tolerance,
     certified,
@@ -52,7 +53,6 @@ from marlmeta.lp._certificate import (
     relative,
 )
 from marlmeta.lp._linprog import LPResult, _as_array, _constraints, _result
-from marlmeta.lp._lu import lu_factor, lu_solve
 from marlmeta.lp._simplex import Status, default_tolerance
 
 

@@ -3,7 +3,7 @@
 Solves ``min c @ x`` subject to ``A_ub @ x <= b_ub``, ``A_eq @ x == b_eq`` and
 ``x >= 0`` by the two-phase simplex method (Dantzig 1963, "Linear Programming
 and Extensions", ch. 5) with Bland's rule; the basis is refactorised from
-the data by :func:`marlmeta.lp._lu.lu_factor` (plain XLA operations: LAPACK's
+the data by :func:`marlmeta._linalg.lu_factor` (plain XLA operations: LAPACK's
 batched kernels can deadlock XLA's CPU thread pool; see that module).
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from marlmeta._checks import concrete
+from marlmeta._linalg import lu_factor, lu_solve
 from marlmeta.lp._certificate import (
     certificate_tolerance,
     certified,
@@ -29,7 +30,6 @@ from marlmeta.lp._certificate import (
     primal_residual,
     ray_residual,
 )
-from marlmeta.lp._lu import lu_factor, lu_solve
 from marlmeta.lp._simplex import Status, default_tolerance, solve_tableau
 
 

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from marlmeta._linalg import solve
 from marlmeta.evaluation import shared_reward
 from marlmeta.solvers._base import check_hyperparameter
 from marlmeta.solvers._ma_ppo_linear import (
@@ -106,14 +107,14 @@ def _phibar(policy, f, m: int):
 def bellman_error(data: CriticData, w):
     """``E(w) = (A w - b)^T Sigma^{-1} (A w - b)``."""
     res = data.a @ w - data.b
-    return res @ jnp.linalg.solve(data.sigma, res)
+    return res @ solve(data.sigma, res)
 
 
 def pessimistic_critic(data: CriticData, phi0, pessimism):
     """``argmin_w phi0 . w + lambda E(w)`` in closed form."""
-    lstd = jnp.linalg.solve(data.a, data.b)
-    h = data.a.T @ jnp.linalg.solve(data.sigma, data.a)
-    return lstd - jnp.linalg.solve(h, phi0) / (2 * pessimism)
+    lstd = solve(data.a, data.b)
+    h = data.a.T @ solve(data.sigma, data.a)
+    return lstd - solve(h, phi0) / (2 * pessimism)
 
 
 class PessimisticMAPPO(_LogLinear):

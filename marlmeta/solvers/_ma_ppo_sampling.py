@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from marlmeta._linalg import solve
 from marlmeta.evaluation import localized_q
 
 
@@ -133,7 +134,7 @@ class FittedCritic(AbstractCritic):
     def values(self, game, policy, m, states, actions, returns, phi):
         del game, policy, m, states, actions
         gram = phi.T @ phi + self.ridge.astype(phi.dtype) * jnp.eye(phi.shape[1])
-        w = jnp.linalg.solve(gram, phi.T @ returns)
+        w = solve(gram, phi.T @ returns)
         return phi @ w
 
 
