@@ -41,6 +41,22 @@ def test_theorem4_vacuous_for_the_maml_config():
     assert float(bound.value) > 1e20 and not bool(bound.applies)
 
 
+def maml_objective(games, alpha, steps):
+    """``F_T(theta)``: the mean over ``games`` of the potential after ``steps``
+    inner policy-gradient steps of size ``alpha`` from ``theta``."""
+
+    def objective(theta):
+        def one(g):
+            th = theta
+            for _ in range(steps):
+                th = M.solvers.gradient_step(g, th, alpha)
+            return M.evaluation.potential(g, M.policies.softmax(th))
+
+        return jnp.mean(jax.vmap(one)(games))
+
+    return objective
+
+
 @functools.partial(jax.jit, static_argnums=3)
 def _meta_step(keys, lf, alpha, steps):
     """One full-gradient step of F_T on a family, at theta = 0."""
@@ -52,15 +68,7 @@ def _meta_step(keys, lf, alpha, steps):
         )[0]
     )(keys)
 
-    def objective(theta):
-        def one(g):
-            th = theta
-            for _ in range(steps):
-                th = M.solvers.gradient_step(g, th, alpha)
-            return M.evaluation.potential(g, M.policies.softmax(th))
-
-        return jnp.mean(jax.vmap(one)(games))
-
+    objective = maml_objective(games, alpha, steps)
     theta0 = (jnp.zeros((2, 2)), jnp.zeros((2, 2)))
     f0, grad = jax.value_and_grad(objective)(theta0)
     theta1 = jax.tree.map(lambda t, d: t + d / lf, theta0, grad)

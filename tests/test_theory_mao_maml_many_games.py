@@ -21,9 +21,9 @@ import jax.random as jr
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import marlmeta as M
 import marlmeta.games as G
 from marlmeta import theory as Th
+from tests.test_theory_mao_maml import maml_objective
 
 N, GAMMA, FAMILIES, GAMES, K = 2, 0.5, 32, 8, 3
 L_G = 6 * N / (1 - GAMMA) ** 3  # Lemma 13
@@ -43,14 +43,7 @@ def _meta_runs(key, lf, alpha, steps):
             )[0]
         )(jr.split(k_games, GAMES))
 
-        def objective(theta):
-            def one(g):
-                th = theta
-                for _ in range(steps):
-                    th = M.solvers.gradient_step(g, th, alpha)
-                return M.evaluation.potential(g, M.policies.softmax(th))
-
-            return jnp.mean(jax.vmap(one)(games))
+        objective = maml_objective(games, alpha, steps)
 
         def meta_step(theta, _):
             value, grad = jax.value_and_grad(objective)(theta)

@@ -21,6 +21,19 @@ import marlmeta.games as G
 from marlmeta import theory as Th
 
 S, ACTS, T, BATCH = 2, (2, 3), 60, 6
+#: Zhang et al.'s Theorem 5 per solver: the solver, its step-size rule, the bound.
+RULES = (
+    (
+        M.solvers.GradientPlay,
+        Th.gradient_play_step_size,
+        Th.zhang_theorem5_gradient_play,
+    ),
+    (
+        M.solvers.NaturalGradientPlay,
+        Th.natural_gradient_play_step_size,
+        Th.zhang_theorem5_natural_gradient_play,
+    ),
+)
 
 
 def _matrix(reward, discount=0.0):
@@ -127,18 +140,7 @@ def _batch(keys, discount, fraction, temperature):
             for k, a in zip(jr.split(k2), ACTS, strict=True)
         )
         out = []
-        for solver, rule, theorem in (
-            (
-                M.solvers.GradientPlay,
-                Th.gradient_play_step_size,
-                Th.zhang_theorem5_gradient_play,
-            ),
-            (
-                M.solvers.NaturalGradientPlay,
-                Th.natural_gradient_play_step_size,
-                Th.zhang_theorem5_natural_gradient_play,
-            ),
-        ):
+        for solver, rule, theorem in RULES:
             eta = fraction * rule(g)
             traj = Th.softmax_trajectory(solver(eta), g, T, init)
             out.append((Th.mean_squared_gap(traj), theorem(g, eta, traj)))

@@ -18,23 +18,11 @@ import jax.random as jr
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import marlmeta as M
 import marlmeta.games as G
 from marlmeta import theory as Th
+from tests.test_theory_zhang import RULES
 
 S, ACTS, T, BATCH = 2, (2, 3), 2000, 128
-RULES = (
-    (
-        M.solvers.GradientPlay,
-        Th.gradient_play_step_size,
-        Th.zhang_theorem5_gradient_play,
-    ),
-    (
-        M.solvers.NaturalGradientPlay,
-        Th.natural_gradient_play_step_size,
-        Th.zhang_theorem5_natural_gradient_play,
-    ),
-)
 
 
 @jax.jit
