@@ -20,7 +20,7 @@ from marlmeta.games import (
     stage_q,
     zoo,
 )
-from marlmeta.games._private_type_matrices import TypeFactorRewards
+from marlmeta.games._private_type_matrices import TypeFactorRewards, type_weights
 
 jax.config.update("jax_enable_x64", True)
 
@@ -111,11 +111,17 @@ def _feedback_pair(game, vsum, mu, nu):
     dense ``Q`` on the states) and counterfactual values, one program."""
     h, length = game.horizon, jnp.asarray(5)
     states = jnp.moveaxis(vsum, 1, -1).reshape(h, -1)  # type-major states
-    compact = game.stage_feedback(game.observed_stage_q(vsum, length), mu, nu)
+    # the compact stage values: steps h >= 1 times the type weights w
+    w = type_weights(game)
+    w_states = jnp.repeat(w.reshape(-1), game.num_public)
+    zero_q = game.zero_stage(vsum.dtype)[0]
+    q = game.observed_stage_q(zero_q, w * vsum[1:], length)
+    compact = game.stage_feedback(q, mu, nu)
     dense_q = stage_q(game, game.rewards[0], states, length)
     ref = AbstractObservedGame.stage_feedback(game, dense_q, mu, nu)
-    value = jnp.moveaxis(compact[2], 1, -1).reshape(h, -1)
-    zero = game.stage_feedback(game.zero_stage(vsum.dtype)[0], mu, nu)
+    ref = (*ref[:2], ref[2][1:] * w_states, *ref[3:])
+    value = jnp.moveaxis(compact[2], 1, -1).reshape(h - 1, -1)
+    zero = game.stage_feedback(zero_q, mu, nu)
     return (
         ((*compact[:2], value, *compact[3:]), ref),
         zero,

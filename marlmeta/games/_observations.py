@@ -102,9 +102,12 @@ class AbstractObservedGame(AbstractFiniteHorizonGame):
         h, s = self.horizon, self.num_states
         return jnp.zeros((h, s, *self.num_actions), dtype), jnp.zeros((h, s), dtype)
 
-    def observed_stage_q(self, vsum, length) -> Any:
+    def observed_stage_q(self, q, vsum, length) -> Any:
         """Algorithm 1's stage-based value update ``Q[h] <- r_0[h] + P[h]
-        (vsum[h + 1] / L)`` (:func:`~marlmeta.games._backward_induction.stage_q`)."""
+        (vsum[h + 1] / L)`` (:func:`~marlmeta.games._backward_induction.stage_q`),
+        replacing the stage ``Q`` ``q`` (a kind may keep the parts of its
+        compact ``Q`` that no stage changes; here unused)."""
+        del q
         return stage_q(self, self.rewards[0], vsum, length)
 
     def stage_feedback(self, q, mu, nu):

@@ -21,7 +21,7 @@ b)``. Then, for ``Q_h(t, p, a, b) = sum_k F_k(t) c_k(p, a, b) + sum_q G(t, q)
   player's type (:func:`forward_reach`: two players, a product),
 - a belief-weighted sum over the other player's types ``sum_{t_1} w(t) b(p,
   t_1) sum_b y Q`` is a matrix product of ``w F_k`` and ``w G`` with ``(n_1,
-  P A)`` columns (:func:`row_contract`; :func:`col_contract` for player 1).
+  P A)`` columns (:func:`matrix_rows`; :func:`matrix_cols` for player 1).
 
 So exact exploitability (:func:`matrix_evaluate`), Algorithm 1's feedback on
 observations (:func:`stage_feedback`) and the counterfactual values
@@ -29,6 +29,15 @@ observations (:func:`stage_feedback`) and the counterfactual values
 passes each, and ``(P, n_i, A_i)`` tables: never an array over ``(t, p, a,
 b)``. The numbers are those of the generic backward induction on the states,
 summed in another order (equal to rounding).
+
+The solvers' feedback reads each matrix as few times as it can, since on a
+CPU a pass over a ``1081 x 1081`` matrix costs more than its arithmetic: each
+``w F_k`` is multiplied once per player with the columns of every step
+stacked, each matrix is its own array (a slice of a stack is copied before a
+product), ``w`` and ``w F_k`` are computed once per run (:func:`zero_stage`)
+and kept by every stage ``Q`` (:func:`stage_q`), and Algorithm 1's stage
+values are kept as the ``w``-weighted grids of steps ``h >= 1`` only (what the
+next ``Q`` reads), computed from the weighted grids.
 """
 
 from __future__ import annotations
@@ -105,24 +114,29 @@ class TypeFactorRewards(AbstractRewards):
 class TypeStageQ(eqx.Module):
     """Algorithm 1's stage ``Q`` of a two-player private-type game, compact:
     ``Q_h = scale r_0(h) + next[h](nxt)`` (``scale`` is ``0`` before the first
-    stage end, ``Q = 0``, then ``1``), with the grids ``w F_k`` and ``w next``
-    kept for the belief contractions.
+    stage end, ``Q = 0``, then ``1``), kept as the grids that the belief
+    contractions multiply: the reward factors and the next step's stage values,
+    both times the type weights ``w``, one array per matrix (a matrix product
+    reads its operand in place; a slice of a stack would be copied at every
+    iteration).
 
     Attributes:
         scale: ``0`` or ``1``.
-        next: ``(H, P, n_0, n_1)`` the next step's stage values (``0`` at ``H - 1``).
-        weighted: per step ``h`` the grids ``w F_k`` and ``w next[h]`` stacked
-            ``(K + P, n_0, n_1)`` (``(K, n_0, n_1)`` at ``H - 1``).
+        weights: ``w`` ``(n_0, n_1)``, the joint type distribution.
+        factors: the ``K`` grids ``w F_k`` ``(n_0, n_1)``, shared by every step.
+        next: per step ``h < H - 1`` the ``P`` grids ``w next[h, q]`` ``(n_0,
+            n_1)`` (``next[H - 1] = 0`` is not stored).
     """
 
     scale: Float[Array, ""]
-    next: Float[Array, "H P n0 n1"]
-    weighted: tuple[Float[Array, "J n0 n1"], ...]
+    weights: Float[Array, "n0 n1"]
+    factors: tuple[Float[Array, "n0 n1"], ...]
+    next: tuple[tuple[Float[Array, "n0 n1"], ...], ...]
 
     @property
     def dtype(self):
         """The floating dtype."""
-        return self.next.dtype
+        return self.weights.dtype
 
 
 # ------------------------------------------------------------------ helpers
@@ -200,50 +214,62 @@ def bilinear(grids, coef, x, y) -> Float[Array, "P n0 n1"]:
 
 
 def _columns(coef, z, rho, axis: int) -> Array:
-    """``rho(p, t) sum_c coef[j, p, .., c, ..] z(p, t, c)`` (``c`` the action
-    axis ``axis`` of ``coef``, summed by unrolled adds): ``(J, P, A', n)``."""
-    zr = z * rho[..., None]  # (P, n, C)
+    """``rho(s, p, t) sum_c coef[s, p, .., c, ..] z(s, p, t, c)`` (``c`` the
+    action axis ``axis`` of ``coef`` ``(S, P, A, B)``, summed by unrolled
+    adds): ``(S, P, A', n)``."""
+    zr = z * rho[..., None]  # (S, P, n, C)
     out = 0
     for c in range(z.shape[-1]):
-        k = jax.lax.index_in_dim(coef, c, axis, keepdims=False)  # (J, P, A')
-        out = out + k[..., None] * zr[None, :, None, :, c]
+        k = jax.lax.index_in_dim(coef, c, axis, keepdims=False)  # (S, P, A')
+        out = out + k[..., None] * zr[..., None, :, c]
     return out
 
 
-def row_contract(wstacks, coef, y, rho) -> Float[Array, "P n0 A"]:
-    """``sum_j sum_{t_1} W_j(t_0, t_1) rho(p, t_1) sum_b coef[j, p, a, b]
-    y(p, t_1, b)``: batched matrix products over the grids ``W_j``, given as
-    consecutive stacks ``wstacks`` ``(J_k, n_0, n_1)``."""
-    cols = _columns(coef, y, rho, 3)  # (J, P, A, n1)
-    j, p, a, n = cols.shape
-    cols, out, start = cols.reshape(j, p * a, n), 0, 0
-    for ws in wstacks:
-        part = jnp.einsum("jxy,jcy->jxc", ws, cols[start : start + ws.shape[0]])
-        out, start = out + jnp.sum(part, axis=0), start + ws.shape[0]
-    return jnp.moveaxis(out.reshape(-1, p, a), 0, 1)
+def matrix_rows(matrix, coef, y, rho) -> Float[Array, "S P n0 A"]:
+    """``sum_{t_1} M(t_0, t_1) rho(s, p, t_1) sum_b coef[s, p, a, b] y(s, p,
+    t_1, b)`` for a stack ``s`` of steps: one product of ``M`` ``(n_0, n_1)``
+    with ``S P A`` columns (every use of one matrix in one read of it)."""
+    cols = _columns(coef, y, rho, 3)  # (S, P, A, n1)
+    s, p, a, n = cols.shape
+    out = matrix @ cols.reshape(-1, n).T  # (n0, S P A)
+    return jnp.moveaxis(out.reshape(-1, s, p, a), 0, 2)
 
 
-def col_contract(wstacks, coef, x, rho) -> Float[Array, "P n1 B"]:
-    """``sum_j sum_{t_0} W_j(t_0, t_1) rho(p, t_0) sum_a x(p, t_0, a)
-    coef[j, p, a, b]``, the transpose of :func:`row_contract`."""
-    rows = _columns(coef, x, rho, 2)  # (J, P, B, n0)
-    j, p, b, n = rows.shape
-    rows, out, start = rows.reshape(j, p * b, n), 0, 0
-    for ws in wstacks:
-        part = jnp.einsum("jcx,jxy->jcy", rows[start : start + ws.shape[0]], ws)
-        out, start = out + jnp.sum(part, axis=0), start + ws.shape[0]
-    return jnp.moveaxis(out.reshape(p, b, -1), 1, 2)
+def matrix_cols(matrix, coef, x, rho) -> Float[Array, "S P n1 B"]:
+    """``sum_{t_0} M(t_0, t_1) rho(s, p, t_0) sum_a x(s, p, t_0, a) coef[s, p,
+    a, b]``, the transpose of :func:`matrix_rows`: one product ``(S P B, n_0)
+    @ M``."""
+    rows = _columns(coef, x, rho, 2)  # (S, P, B, n0)
+    s, p, b, n = rows.shape
+    out = rows.reshape(-1, n) @ matrix  # (S P B, n1)
+    return jnp.swapaxes(out.reshape(s, p, b, -1), -1, -2)
 
 
-def _step(game: PrivateTypeGame, h: int, scale, nxt, dtype):
+#: Player ``i``'s contraction with the other player's types.
+_CONTRACT = (matrix_rows, matrix_cols)
+
+
+def contract(i: int, matrices, coef, z, rho) -> Float[Array, "P n A"]:
+    """Player ``i``'s ``sum_j`` of one step's contractions (:func:`matrix_rows`
+    for player 0, :func:`matrix_cols` for player 1) of the grids ``matrices[j]``
+    ``(n_0, n_1)`` with ``coef[j]`` ``(P, A, B)``, the other player's table
+    ``z`` ``(P, n, C)`` and reach factor ``rho`` ``(P, n)``."""
+    fn = _CONTRACT[i]
+    return sum(
+        fn(m, c[None], z[None], rho[None])[0]
+        for m, c in zip(matrices, coef, strict=True)
+    )
+
+
+def _step(game: PrivateTypeGame, h: int, scale, factors, nxt, dtype):
     """Step ``h``'s ``Q = scale r_0(h) + nxt(next public part)`` as
-    coefficients ``(J, P, A, B)`` and ``J`` grids ``(n_0, n_1)``: the reward
-    factors, then (unless ``nxt`` is ``None``: no future) the grids ``nxt``
-    ``(P, n_0, n_1)`` of the next public parts."""
+    coefficients ``(J, P, A, B)`` and ``J`` grids ``(n_0, n_1)``: the grids
+    ``factors`` ``(K, n_0, n_1)`` (the reward factors, or them times ``w``), then
+    (unless ``nxt`` is ``None``: no future) the grids ``nxt`` ``(P, n_0, n_1)``
+    of the next public parts."""
     c = game.reward_model.coefficients[:, h].astype(dtype) * scale
-    factors = list(game.reward_model.factors.astype(dtype))
     if nxt is None:
-        return c, factors
+        return c, list(factors)
     return jnp.concatenate([c, _hot(game, h, dtype)]), [*factors, *nxt]
 
 
@@ -270,15 +296,14 @@ class _Lift:
 def _respond(game: PrivateTypeGame, policy, i: int, h: int, step, x, y, rho):
     """Player ``i``'s best deviation at step ``h`` against the other player's
     table (``y`` for player 0, ``x`` for player 1, ``(P, n, A)``), from its
-    own ``Q`` ``step = (coef, grids, w grids)``, weighted by the other
+    own ``Q`` ``step = (coef, grids, w grids)`` (:func:`_step`), weighted by the other
     player's reach factor ``rho`` ``(P, n)``."""
-    coef, grids, wstacks = step
+    coef, grids, weighted = step
     if i == 0:
         values = lambda own: bilinear(grids, coef, own, y)  # noqa: E731
-        gains = lambda: row_contract(wstacks, coef, y, rho)  # noqa: E731
     else:
         values = lambda own: bilinear(grids, coef, x, own)  # noqa: E731
-        gains = lambda: col_contract(wstacks, coef, x, rho)  # noqa: E731
+    gains = lambda: contract(i, weighted, coef, (y, x)[i], rho)  # noqa: E731
     return policy.deviations.respond(
         values,
         lambda: pool_public(game, i, gains()[None], h),
@@ -294,17 +319,18 @@ def _backward(game: PrivateTypeGame, policy, best: bool):
     x, y = (per_public(game, i, t.astype(dtype)) for i, t in enumerate(policy.tables))
     w = type_weights(game).astype(dtype)
     rho = (forward_reach(game, y, 1), forward_reach(game, x, 0)) if best else None
-    wf = w * game.reward_model.factors.astype(dtype)  # (K, n_0, n_1)
+    factors = game.reward_model.factors.astype(dtype)
+    wf = [w * f for f in factors]  # one array per matrix
     v, b, brs = None, [None, None], ([], [])
     for h in reversed(range(game.horizon)):
-        coef, grids = _step(game, h, 1, v, dtype)
+        coef, grids = _step(game, h, 1, factors, v, dtype)
         v_new = bilinear(grids, coef, x[h], y[h])
         if best:
             new = []
             for i in range(2):
-                coef_i, grids_i = _step(game, h, 1 - 2 * i, b[i], dtype)
-                future = () if b[i] is None else (w * b[i],)
-                step = (coef_i, grids_i, (wf, *future))
+                coef_i, grids_i = _step(game, h, 1 - 2 * i, factors, b[i], dtype)
+                future = [] if b[i] is None else [w * g for g in b[i]]
+                step = (coef_i, grids_i, [*wf, *future])
                 b_i, br = _respond(game, policy, i, h, step, x[h], y[h], rho[i][h])
                 new.append(b_i)
                 brs[i].append(br)
@@ -347,79 +373,102 @@ def matrix_initial_values(game: PrivateTypeGame, policy, *, best: bool):
 # ------------------------------------------------------------ solver feedback
 
 
-def _own_mass(game: PrivateTypeGame, i: int, rho, w) -> Array:
-    """Player ``i``'s own-reach mass per observation ``(H, O_i)``: ``w`` summed
-    over the other player's types times its reach factor ``rho`` ``(H, P,
-    n_i)``."""
-    marginal = jnp.sum(w, axis=1 - i)
+def _own_mass(game: PrivateTypeGame, i: int, rho, marginal) -> Array:
+    """Player ``i``'s own-reach mass per observation ``(H, O_i)``: its reach
+    factor ``rho`` ``(H, P, n_i)`` times the ``marginal`` ``sum_{t_{1-i}} w``
+    ``(n_i,)``."""
     return pool_public(game, i, (rho * marginal)[..., None])[..., 0]
 
 
-def _belief_sums(game: PrivateTypeGame, x, y, steps, dtype):
+def _type_sums(w, beta, alpha):
+    """``sum_{t_1} w beta`` ``(H, P, n_0)``, ``sum_{t_0} w alpha`` ``(H, P,
+    n_1)`` and the marginals of ``w`` (a column of ones beside): one product
+    with ``w`` per player."""
+    h, p, n1 = beta.shape
+    ones = jnp.ones((1, n1), w.dtype)
+    b0 = w @ jnp.concatenate([beta.reshape(-1, n1), ones]).T  # (n0, H P + 1)
+    ones = jnp.ones((1, alpha.shape[-1]), w.dtype)
+    b1 = jnp.concatenate([alpha.reshape(h * p, -1), ones]) @ w  # (H P + 1, n1)
+    belief0 = jnp.moveaxis(b0[:, :-1].reshape(-1, h, p), 0, -1)
+    return belief0, b1[:-1].reshape(h, p, -1), b0[:, -1], b1[-1]
+
+
+def _grid_stack(game: PrivateTypeGame, grids, dtype) -> Float[Array, "J P n0 n1"]:
+    """``grids`` (a list of ``(P, n_0, n_1)``, maybe empty) stacked."""
+    empty = jnp.zeros((0, game.num_public, *game.num_types), dtype)
+    return jnp.stack(grids) if grids else empty
+
+
+def _belief_sums(game: PrivateTypeGame, x, y, scale, w, factors, nxt):
     """Per player the belief-weighted ``Q`` per observation (unnormalised),
     the belief mass per observation, each player's own-reach mass, and the
-    value grids ``sum_ab x y Q_h`` ``(H, P, n_0, n_1)``, for ``Q_h`` given by
-    ``steps[h] = (coef, grids, w grids)`` (:func:`_step`)."""
-    w = type_weights(game).astype(dtype)
+    ``w``-weighted value grids ``sum_ab x y Q_h`` of steps ``h >= 1`` ``(H - 1,
+    P, n_0, n_1)``, for ``Q_h = scale r_0(h) + next[h](nxt)`` given as the
+    grids ``factors`` ``w F_k`` and ``nxt[h]`` ``w next[h]`` ``(P, n_0, n_1)``
+    (``h < H - 1``), ``w`` the type weights.
+
+    Each ``w F_k`` is multiplied once per player for all steps (the steps'
+    columns stacked), each ``w next[h]`` once per player."""
+    dtype, horizon = x.dtype, game.horizon
     beta, alpha = forward_reach(game, y, 1), forward_reach(game, x, 0)
-    u0, u1, values = [], [], []
-    for h, (coef, grids, wstacks) in enumerate(steps):
-        u0.append(row_contract(wstacks, coef, y[h], beta[h]))
-        u1.append(col_contract(wstacks, coef, x[h], alpha[h]))
-        values.append(bilinear(grids, coef, x[h], y[h]))
-    belief0 = jnp.einsum("xy,hpy->hpx", w, beta)  # sum_{t_1} w beta
-    belief1 = jnp.einsum("xy,hpx->hpy", w, alpha)
+    coef = game.reward_model.coefficients.astype(dtype) * scale  # (K, H, P, A, B)
+    hots = [_hot(game, h, dtype) for h in range(horizon - 1)]
+    u = []
+    for i, (z, rho) in enumerate(((y, beta), (x, alpha))):
+        shared = sum(
+            _CONTRACT[i](f, c, z, rho) for f, c in zip(factors, coef, strict=True)
+        )  # (H, P, n_i, A_i)
+        future = [
+            contract(i, nxt[h], hots[h], z[h], rho[h]) for h in range(horizon - 1)
+        ]
+        u.append(shared + jnp.stack([*future, jnp.zeros_like(shared[-1])]))
+    values = []
+    for h in range(1, horizon):
+        future = nxt[h] if h < horizon - 1 else None
+        coef_h, grids = _step(game, h, scale, factors, future, dtype)
+        values.append(bilinear(grids, coef_h, x[h], y[h]))
+    belief0, belief1, marginal0, marginal1 = _type_sums(w, beta, alpha)
     return (
-        (pool_public(game, 0, jnp.stack(u0)), pool_public(game, 1, jnp.stack(u1))),
+        (pool_public(game, 0, u[0]), pool_public(game, 1, u[1])),
         (
             pool_public(game, 0, belief0[..., None])[..., 0],
             pool_public(game, 1, belief1[..., None])[..., 0],
         ),
-        (_own_mass(game, 0, alpha, w), _own_mass(game, 1, beta, w)),
-        jnp.stack(values),
+        (_own_mass(game, 0, alpha, marginal0), _own_mass(game, 1, beta, marginal1)),
+        _grid_stack(game, values, dtype),
     )
-
-
-def _stage(game: PrivateTypeGame, scale, nxt) -> TypeStageQ:
-    """The compact stage ``Q`` of the next values ``nxt`` ``(H, P, n_0,
-    n_1)`` (the last step's are ``0``: not stored in ``weighted``)."""
-    w = type_weights(game).astype(nxt.dtype)
-    factors = game.reward_model.factors.astype(nxt.dtype)
-    last = game.horizon - 1
-    weighted = tuple(
-        w * (factors if h == last else jnp.concatenate([factors, nxt[h]]))
-        for h in range(game.horizon)
-    )
-    return TypeStageQ(jnp.asarray(scale, nxt.dtype), nxt, weighted)
 
 
 def zero_stage(game: PrivateTypeGame, dtype) -> tuple[TypeStageQ, Array]:
     """Algorithm 1's state before the first iteration: ``Q = 0`` and zero
-    stage values ``(H, P, n_0, n_1)``."""
-    z = jnp.zeros((game.horizon, game.num_public, *game.num_types), dtype)
-    return _stage(game, 0, z), z
+    stage values ``(H - 1, P, n_0, n_1)`` (the compact form of the stage values:
+    those of steps ``h >= 1`` times ``w``, all that the next ``Q`` needs)."""
+    z = jnp.zeros((game.horizon - 1, game.num_public, *game.num_types), dtype)
+    w = type_weights(game).astype(dtype)
+    factors = tuple(w * f for f in game.reward_model.factors.astype(dtype))
+    q = TypeStageQ(jnp.asarray(0, dtype), w, factors, tuple(tuple(g) for g in z))
+    return q, z
 
 
-def stage_q(game: PrivateTypeGame, vsum, length) -> TypeStageQ:
-    """``Q_h = r_0(h) + (vsum[h + 1] / L)(nxt)`` (``vsum[H] = 0``), compact."""
-    nxt = jnp.concatenate(
-        [vsum[1:] / length.astype(vsum.dtype), jnp.zeros_like(vsum[:1])]
-    )
-    return _stage(game, 1, nxt)
+def stage_q(q: TypeStageQ, vsum, length) -> TypeStageQ:
+    """``Q_h = r_0(h) + (vsum[h + 1] / L)(nxt)``, compact, after the stage of
+    ``q`` (whose ``w`` and ``w F_k`` it keeps: no stage changes them): ``vsum``
+    is the compact ``(H - 1, P, n_0, n_1)`` (:func:`zero_stage`), already times
+    ``w``."""
+    nxt = vsum / length.astype(vsum.dtype)
+    one = jnp.asarray(1, q.dtype)
+    return TypeStageQ(one, q.weights, q.factors, tuple(tuple(g) for g in nxt))
 
 
 def stage_feedback(game: PrivateTypeGame, q: TypeStageQ, mu, nu):
     """Algorithm 1's feedback on observations (belief averages of ``Q nu`` and
-    ``mu^T Q``), the value grids and the own-reach masses, as
+    ``mu^T Q``), the compact stage values (:func:`zero_stage`) and the
+    own-reach masses, as
     :meth:`~marlmeta.games.AbstractObservedGame.stage_feedback`."""
     dtype = q.dtype
     x, y = per_public(game, 0, mu.astype(dtype)), per_public(game, 1, nu.astype(dtype))
-    last = game.horizon - 1  # Q_{H-1} has no future (next[H - 1] = 0)
-    steps = [
-        (*_step(game, h, q.scale, None if h == last else q.next[h], dtype), (wq,))
-        for h, wq in enumerate(q.weighted)
-    ]
-    (u0, u1), (m0, m1), own, values = _belief_sums(game, x, y, steps, dtype)
+    sums = _belief_sums(game, x, y, q.scale, q.weights, q.factors, q.next)
+    (u0, u1), (m0, m1), own, values = sums
 
     def average(u, m):
         m = m[..., None]
@@ -435,11 +484,12 @@ def counterfactual_feedback(game: PrivateTypeGame, tables):
     dtype = jnp.result_type(*tables)
     x, y = (per_public(game, i, t.astype(dtype)) for i, t in enumerate(tables))
     w = type_weights(game).astype(dtype)
-    wf = w * game.reward_model.factors.astype(dtype)
-    v, steps = None, [None] * game.horizon
-    for h in reversed(range(game.horizon)):  # values of the joint policy
-        coef, grids = _step(game, h, 1, v, dtype)
-        steps[h] = (coef, grids, (wf,) if v is None else (wf, w * v))
+    wf = [w * f for f in game.reward_model.factors.astype(dtype)]
+    v, nxt = None, []
+    for h in reversed(range(1, game.horizon)):  # w times the joint policy's values
+        coef, grids = _step(game, h, 1, wf, v, dtype)
         v = bilinear(grids, coef, x[h], y[h])
-    (u0, u1), _, own, _ = _belief_sums(game, x, y, steps, dtype)
+        nxt.insert(0, v)
+    one = jnp.asarray(1, dtype)
+    (u0, u1), _, own, _ = _belief_sums(game, x, y, one, w, wf, nxt)
     return (u0, -u1), own

@@ -211,14 +211,16 @@ class PrivateTypeGame(AbstractObservedGame):
         return _matrices.matrix_initial_values(self, policy, best=best)
 
     def zero_stage(self, dtype):
-        """Algorithm 1's ``Q = 0`` (compact) and zero stage values ``(H, P,
-        n_0, n_1)``."""
+        """Algorithm 1's ``Q = 0`` and zero stage values, compact: the stage
+        values of steps ``h >= 1`` times the type weights, ``(H - 1, P, n_0,
+        n_1)`` (:func:`~marlmeta.games._private_type_matrices.zero_stage`)."""
         return _matrices.zero_stage(self, dtype)
 
-    def observed_stage_q(self, vsum, length):
+    def observed_stage_q(self, q, vsum, length):
         """Algorithm 1's stage ``Q``, compact
-        (:class:`~marlmeta.games._private_type_matrices.TypeStageQ`)."""
-        return _matrices.stage_q(self, vsum, length)
+        (:class:`~marlmeta.games._private_type_matrices.TypeStageQ`; the
+        weighted reward factors of ``q`` are kept)."""
+        return _matrices.stage_q(q, vsum, length)
 
     def stage_feedback(self, q, mu, nu):
         """Algorithm 1's feedback as matrix products

@@ -211,7 +211,7 @@ class ObservedZeroSumOMD(AbstractZeroSumOMD):
     def _restart(
         self, game: AbstractObservedGame, state: ObservedOMDState, length, brs, nxt
     ):
-        q = game.observed_stage_q(state.vsum, length)
+        q = game.observed_stage_q(state.q, state.vsum, length)
         return _observed_restart(game, state, q, brs, nxt)
 
     def output(self, game: AbstractObservedGame, state: ObservedOMDState):
