@@ -62,7 +62,7 @@ class RiverGameConfig:
     ``layout``: ``"generic"`` (the list of deals, pooled by scatter; default)
     or ``"structured"`` (a :class:`~marlmeta.games.PrivateTypeGame`: every
     contraction a product with an ``n_0 x n_1`` hand-pair matrix): the same
-    game and numbers to rounding, the structured layout 7-50x faster on a CPU
+    game and numbers to rounding, the structured layout 16-53x faster on a CPU
     (``benchmarks/results/poker.json``; ``configs/poker_endgame.yaml`` uses it).
     """
 
