@@ -28,7 +28,10 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from marlmeta._checks import check_trailing, concrete
-from marlmeta.games import _private_type_matrices as _matrices
+from marlmeta.games import (
+    _private_type_feedback as _feedback,
+    _private_type_matrices as _matrices,
+)
 from marlmeta.games._legal import AbstractLegalActions, AllLegal
 from marlmeta.games._observations import AbstractObservedGame
 from marlmeta.games._private_type_matrices import TypeFactorRewards
@@ -213,24 +216,24 @@ class PrivateTypeGame(AbstractObservedGame):
     def zero_stage(self, dtype):
         """Algorithm 1's ``Q = 0`` and zero stage values, compact: the stage
         values of steps ``h >= 1`` times the type weights, ``(H - 1, P, n_0,
-        n_1)`` (:func:`~marlmeta.games._private_type_matrices.zero_stage`)."""
-        return _matrices.zero_stage(self, dtype)
+        n_1)`` (:func:`~marlmeta.games._private_type_feedback.zero_stage`)."""
+        return _feedback.zero_stage(self, dtype)
 
     def observed_stage_q(self, q, vsum, length):
         """Algorithm 1's stage ``Q``, compact
-        (:class:`~marlmeta.games._private_type_matrices.TypeStageQ`; the
+        (:class:`~marlmeta.games._private_type_feedback.TypeStageQ`; the
         weighted reward factors of ``q`` are kept)."""
-        return _matrices.stage_q(q, vsum, length)
+        return _feedback.stage_q(q, vsum, length)
 
     def stage_feedback(self, q, mu, nu):
         """Algorithm 1's feedback as matrix products
-        (:func:`~marlmeta.games._private_type_matrices.stage_feedback`)."""
-        return _matrices.stage_feedback(self, q, mu, nu)
+        (:func:`~marlmeta.games._private_type_feedback.stage_feedback`)."""
+        return _feedback.stage_feedback(self, q, mu, nu)
 
     def counterfactual_feedback(self, tables):
         """Counterfactual values as matrix products
-        (:func:`~marlmeta.games._private_type_matrices.counterfactual_feedback`)."""
-        return _matrices.counterfactual_feedback(self, tables)
+        (:func:`~marlmeta.games._private_type_feedback.counterfactual_feedback`)."""
+        return _feedback.counterfactual_feedback(self, tables)
 
     def reach(self, policy) -> Float[Array, "H S"]:
         """State reach under ``policy``; a private-type policy's on the type
