@@ -2,8 +2,11 @@
 
 The mismatch coefficient and both bounds written out on a one-state game; on
 random discounted potential games and warm-started sequences (hypothesis draws
-seeds, discounts and step sizes up to the rule; one vmapped, jitted call per
-example) the measured average NE-gap never exceeds the bound.
+seeds, discounts and step sizes up to the rule; 256 sequences of K = 3 games,
+768 games, in one vmapped, jitted call per example) the measured average
+NE-gap never exceeds the bound. At ``T = 10`` steps both bounds bite: the
+smallest bound-to-gap ratio over the games is about 1.3 (at ``gamma = 0``;
+about 2.2 at 0.5, 3.8 at 0.8).
 """
 
 import math
@@ -19,7 +22,7 @@ import marlmeta as M
 import marlmeta.games as G
 from marlmeta import theory as Th
 
-S, ACTS, T, BATCH, K = 2, (2, 3), 30, 6, 3
+S, ACTS, T, BATCH, K = 2, (2, 3), 10, 256, 3
 
 
 def _matrix(reward, discount=0.0):
@@ -136,5 +139,6 @@ def test_proposition1_and_theorem3_hold_on_random_potential_games(
     for measured, bound in _batch(keys, discount, fraction):
         measured, value = np.asarray(measured), np.asarray(bound.value)
         assert bool(jnp.all(bound.applies))
-        assert np.all(measured <= value), (measured, value)
+        assert np.all(measured >= 0.0)
+        assert np.all(measured <= value), np.min(value - measured)
         assert np.all(value <= np.asarray(bound.printed) * (1 + 1e-9))
