@@ -8,7 +8,7 @@ draws the seed and a step size in [0.01, 0.03]; one compiled program) at
 ``H = 2`` and ``T = 1000``, where Theorem 5 with the measured
 meta-initialisations is within a small factor of the measured gap (the
 smallest ratio over the families about 2 at ``eta = 0.01``); Theorem 6
-itself stays about 100 times above it, its follow-the-leader and
+itself stays about 60 times above it, its follow-the-leader and
 ``alpha``-greedy terms being worst cases over the initialisations.
 """
 
