@@ -276,7 +276,7 @@ def test_theorem2_hand_worked():
 # The property test of Theorem 2: 256 sequences of K = 9 one-step games
 # (2,304 games, one compiled program) at H = 1, T = 500, where Theorem 1 from
 # the measured meta-initialisations is within a small factor of the measured
-# NE-gap (the smallest ratio over the games about 3) and Theorem 2 about 100
+# NE-gap (the smallest ratio over the games about 3) and Theorem 2 about 125
 # times above the average gap: its follow-the-leader and alpha-greedy terms
 # (Lemmas 1 and 2) are worst cases over the initialisations.
 _H2, _S2, _ACTS2, _K, _T2, _FAMILIES = 1, 1, (2, 2), 9, 500, 256
