@@ -273,45 +273,50 @@ def test_theorem2_hand_worked():
         Th.mao_theorem2(g, 1 / 8, 3, 0.5)
 
 
-_K = 6
+# The property test of Theorem 2: 256 sequences of K = 9 one-step games
+# (2,304 games, one compiled program) at H = 1, T = 500, where Theorem 1 from
+# the measured meta-initialisations is within a small factor of the measured
+# NE-gap (the smallest ratio over the games about 3) and Theorem 2 about 125
+# times above the average gap: its follow-the-leader and alpha-greedy terms
+# (Lemmas 1 and 2) are worst cases over the initialisations.
+_H2, _S2, _ACTS2, _K, _T2, _FAMILIES = 1, 1, (2, 2), 9, 500, 256
 
 
 @jax.jit
 def _theorem2_batch(keys, noise, fraction):
-    def one(key):
+    def one(key, noise, fraction):
         k1, k2 = jr.split(key)
-        base = G.unstack(G.random_zero_sum(k1, 1, ACTS, S, H, dtype=jnp.float64))[0]
-        fam = G.perturb_rewards(k2, base, _K, noise, coupling="zero_sum")
+        base = G.random_zero_sum(k1, 1, _ACTS2, _S2, _H2, dtype=jnp.float64)
+        fam = G.perturb_rewards(k2, G.unstack(base)[0], _K, noise, coupling="zero_sum")
         c = jnp.max(jax.vmap(Th.reward_range)(fam))
-        eta = fraction / (8 * H**2 * c)
-        run = M.meta.sequential_meta(M.solvers.ZeroSumOMD(eta), fam, T)
-        bound = Th.mao_theorem2(fam, eta, T, run.similarity)
+        eta = fraction / (8 * _H2**2 * c)
+        run = M.meta.sequential_meta(M.solvers.ZeroSumOMD(eta), fam, _T2)
+        bound = Th.mao_theorem2(fam, eta, _T2, run.similarity)
         # Theorem 1 on every game of the sequence, from its meta-initialisation
         per_game = jax.vmap(Th.mao_theorem1, in_axes=(0, None, None, 0, 0))(
-            fam, eta, T, run.inits, run.solutions.stats
+            fam, eta, _T2, run.inits, run.solutions.stats
         )
         return run.solutions.trace.nash_conv[:, -1], bound, per_game
 
-    return jax.vmap(one)(keys)
+    return jax.vmap(one)(keys, noise, fraction)
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    seed=st.integers(0, 2**31 - 1),
-    noise=st.floats(0.0, 0.5),
-    fraction=st.floats(0.1, 1.0),
-)
-def test_theorem2_bound_holds_on_random_zero_sum_sequences(seed, noise, fraction):
-    keys = jr.split(jr.key(seed), 4)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_theorem2_bound_holds_on_random_zero_sum_sequences(seed):
+    k1, k2, k3 = jr.split(jr.key(seed), 3)
+    keys = jr.split(k1, _FAMILIES)
+    noise = jr.uniform(k2, (_FAMILIES,), jnp.float64, 0.0, 2.0)
+    fraction = jr.uniform(k3, (_FAMILIES,), jnp.float64, 0.1, 1.0)
     gaps, bound, per_game = _theorem2_batch(keys, noise, fraction)
     assert bool(jnp.all(bound.applies)) and bool(jnp.all(per_game.applies))
-    gaps = np.asarray(gaps)  # (seeds, K)
+    gaps, thm1 = np.asarray(gaps), np.asarray(per_game.value)  # (families, K)
     assert np.all(gaps >= -1e-12)
-    assert np.all(gaps <= np.asarray(per_game.value))
+    assert np.all(gaps <= thm1), np.min(thm1 - gaps)
     mean = gaps.mean(axis=1)
-    assert np.all(mean <= np.asarray(bound.value)), (mean, bound.value)
+    assert np.all(mean <= np.asarray(bound.value)), np.min(bound.value - mean)
     # Theorem 2 bounds the average of Theorem 1's bounds over the sequence
-    assert np.all(np.asarray(per_game.value).mean(axis=1) <= np.asarray(bound.value))
+    assert np.all(thm1.mean(axis=1) <= np.asarray(bound.value))
 
 
 def test_theorem1_trace_uses_the_prefix_runs(key):

@@ -1,7 +1,16 @@
 """Mao et al. Theorem 6 (meta-learning for Algorithm 2): the certified bound
 written out in NumPy, and on random general-sum families above the average of
 Theorem 5's bounds with the measured initialisations, itself above the average
-measured CCE-gap."""
+measured CCE-gap.
+
+The property test runs 48 families of K = 5 games (240 games; hypothesis
+draws the seed and a step size in [0.01, 0.03]; one compiled program) at
+``H = 2`` and ``T = 1000``, where Theorem 5 with the measured
+meta-initialisations is within a small factor of the measured gap (the
+smallest ratio over the families about 2 at ``eta = 0.01``); Theorem 6
+itself stays about 60 times above it, its follow-the-leader and
+``alpha``-greedy terms being worst cases over the initialisations.
+"""
 
 import math
 
@@ -16,37 +25,38 @@ import marlmeta as M
 from marlmeta import theory as Th
 
 G = M.games
-H, S, ACTS, K, T, CPS, SEEDS, ETA = 2, 2, (2, 2), 5, 20, (7, 20), 3, 0.3
+H, S, ACTS, K, T, CPS, SEEDS, ETA = 2, 1, (2, 2), 5, 1000, (100, 1000), 48, 0.01
 
 
 @jax.jit
-def _run(key):
+def _run(key, eta):
     """Per seed: the family, the meta run, Theorems 5 (every game) and 6."""
 
     def one(k):
         k1, k2 = jr.split(k)
         base = G.unstack(G.random_general_sum(k1, 1, ACTS, S, H, dtype=jnp.float64))[0]
         fam = G.perturb_rewards(k2, base, K, 0.2, coupling="independent")
-        solver = M.solvers.GeneralSumOMD(ETA)
+        solver = M.solvers.GeneralSumOMD(eta)
         run = M.meta.sequential_meta(solver, fam, T, checkpoints=CPS)
         b5 = jax.vmap(Th.mao_theorem5_trace, in_axes=(0, None, None, None, 0, 0))(
-            fam, ETA, T, CPS, run.inits, run.solutions.stats
+            fam, eta, T, CPS, run.inits, run.solutions.stats
         )
-        b6 = Th.mao_theorem6_trace(fam, ETA, T, CPS, run.solutions.stats)
+        b6 = Th.mao_theorem6_trace(fam, eta, T, CPS, run.solutions.stats)
         return fam, run, b5, b6
 
     return jax.vmap(one)(jr.split(key, SEEDS))
 
 
 @settings(max_examples=3, deadline=None)
-@given(st.integers(0, 2**31 - 1))
-def test_theorem6_above_theorem5_above_the_gap(seed):
-    _, run, b5, b6 = _run(jr.key(seed))
-    gap = run.solutions.trace.cce_gap.mean(1)  # (seeds, C)
-    thm5 = b5.value.mean(1)
+@given(st.integers(0, 2**31 - 1), st.floats(math.log(0.01), math.log(0.03)))
+def test_theorem6_above_theorem5_above_the_gap(seed, log_eta):
+    _, run, b5, b6 = _run(jr.key(seed), math.exp(log_eta))
+    gap = np.asarray(run.solutions.trace.cce_gap.mean(1))  # (seeds, C)
+    thm5 = np.asarray(b5.value.mean(1))
     assert np.all(np.asarray(b6.applies))  # alpha = 1/sqrt(5) < 1/2
-    assert np.all(thm5 >= gap - 1e-12)
-    assert np.all(b6.value >= thm5)
+    assert np.all(gap >= -1e-12)
+    assert np.all(thm5 >= gap - 1e-12), np.min(thm5 - gap)
+    assert np.all(np.asarray(b6.value) >= thm5)
     assert np.all(np.isfinite(b6.printed))
 
 
@@ -56,7 +66,7 @@ def _kl(p, q):
 
 
 def test_theorem6_written_out():
-    fams, run, _, b6 = _run(jr.key(11))
+    fams, run, _, b6 = _run(jr.key(11), ETA)
     rewards = np.asarray(fams.rewards[0])  # (K, N, H, S, A, B)
     brs = [np.asarray(b[0]) for b in run.solutions.stats]  # (K, stages, H, S, A)
     n = len(ACTS)
@@ -110,7 +120,7 @@ def test_theorem6_step_size_rate_and_bad_input():
         + 52 * 64 * math.log(1000) * math.log(128) / 4
     )
     assert Th.mao_theorem6_rate(64, 8, 1000, 8, 2, 3.2) == pytest.approx(want)
-    fams, run, _, _ = _run(jr.key(0))
+    fams, run, _, _ = _run(jr.key(0), ETA)
     fam = jax.tree.map(lambda x: x[0], fams)
     stats = tuple(b[0] for b in run.solutions.stats)
     with pytest.raises(ValueError, match=r"best_responses\[1\] has shape"):

@@ -2,8 +2,11 @@
 
 The mismatch coefficient and both bounds written out on a one-state game; on
 random discounted potential games and warm-started sequences (hypothesis draws
-seeds, discounts and step sizes up to the rule; one vmapped, jitted call per
-example) the measured average NE-gap never exceeds the bound.
+seeds, discounts and step sizes up to the rule; 256 sequences of K = 3 games,
+768 games, in one vmapped, jitted call per example) the measured average
+NE-gap never exceeds the bound. At ``T = 10`` steps both bounds bite: the
+smallest bound-to-gap ratio over the games is about 1.3 (at ``gamma = 0``;
+about 2.2 at 0.5, 3.8 at 0.8).
 """
 
 import math
@@ -13,13 +16,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import marlmeta as M
 import marlmeta.games as G
 from marlmeta import theory as Th
 
-S, ACTS, T, BATCH, K = 2, (2, 3), 30, 6, 3
+S, ACTS, T, BATCH, K = 2, (2, 3), 10, 256, 3
 
 
 def _matrix(reward, discount=0.0):
@@ -129,6 +132,9 @@ def _batch(keys, discount, fraction):
     discount=st.sampled_from([0.0, 0.5, 0.8]),
     fraction=st.floats(0.05, 1.0),
 )
+# kappa ~ 4944 on one game here: alpha ~ 3e-16, the gain below the rounding
+# of Phi (a bound of 0 before the gain was rounded up)
+@example(seed=76452860, discount=0.8, fraction=1.0)
 def test_proposition1_and_theorem3_hold_on_random_potential_games(
     seed, discount, fraction
 ):
@@ -136,5 +142,6 @@ def test_proposition1_and_theorem3_hold_on_random_potential_games(
     for measured, bound in _batch(keys, discount, fraction):
         measured, value = np.asarray(measured), np.asarray(bound.value)
         assert bool(jnp.all(bound.applies))
-        assert np.all(measured <= value), (measured, value)
+        assert np.all(measured >= 0.0)
+        assert np.all(measured <= value), np.min(value - measured)
         assert np.all(value <= np.asarray(bound.printed) * (1 + 1e-9))

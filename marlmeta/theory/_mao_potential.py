@@ -177,9 +177,20 @@ def _per_game(game, step_size, trajectory: PotentialTrajectory):
     alpha = jnp.asarray(step_size, dtype)
     kappa = distribution_mismatch(game)
     scale = kappa / (alpha * T * (1 - game.discount) ** 2)
-    gain = jnp.maximum(trajectory.potential[-1] - trajectory.potential[0], 0.0)
+    pot = trajectory.potential
+    gain = jnp.maximum(pot[-1] - pot[0], 0.0) + _rounding(pot)
     applies = alpha <= (1 + 1e-9) * projected_q_step_size(game)
     return scale, gain, applies
+
+
+def _rounding(potential: Array) -> Array:
+    """``64 eps max(1, max_t |Phi(pi^t)|)``: the rounding error allowed on a
+    difference of two computed potentials. With a large ``kappa`` the rule's
+    ``alpha`` is tiny (``1e-16`` at ``kappa ~ 5000``), the true gain is below
+    the rounding of ``Phi``, and the computed difference (0) would give a
+    bound of 0 under a positive NE-gap; the gain is rounded up instead."""
+    eps = jnp.finfo(potential.dtype).eps
+    return 64 * eps * jnp.maximum(1.0, jnp.max(jnp.abs(potential)))
 
 
 def mao_proposition1(
@@ -189,12 +200,16 @@ def mao_proposition1(
     ``(1/T) sum_{t<T} NE-gap(pi^t)`` of a projected Q-descent run.
 
     ``value``: ``sqrt(kappa (Phi(pi^T) - Phi(pi^0)) / (alpha T (1-gamma)^2))``
-    (the proposition as stated, with the run's gain); ``printed``: the gain
-    replaced by its worst case ``(phi_max - phi_min) / (1 - gamma)``.
+    (the proposition as stated, with the run's gain rounded up by
+    ``64 eps max(1, max_t |Phi|)``, the rounding of the two potentials);
+    ``printed``: the gain replaced by its worst case
+    ``(phi_max - phi_min) / (1 - gamma)`` (rounded up the same way).
     ``applies``: ``alpha`` at most :func:`projected_q_step_size`.
     """
     scale, gain, applies = _per_game(game, step_size, trajectory)
-    width = potential_range(game) / (1 - game.discount)
+    width = potential_range(game) / (1 - game.discount) + _rounding(
+        trajectory.potential
+    )
     return Bound(
         value=jnp.sqrt(scale * gain),
         printed=jnp.sqrt(scale * width),
