@@ -441,8 +441,11 @@ def test_solve_batch_shards_over_devices():
         key = jax.random.key(0)
         games = G.random_zero_sum(key, 10, (2, 2), 2, 3, dtype=jnp.float64)
         out = M.solve_batch(M.solvers.ZeroSumOMD(0.1), games, 20, chunk_size=8)
+        # one compiled program for the ten single-game runs (an eager solve
+        # dispatches op by op: 17.6 s CPU for the child instead of 7.5 s)
+        solve_one = jax.jit(lambda g: M.solve(M.solvers.ZeroSumOMD(0.1), g, 20))
         for k, g in enumerate(G.unstack(games)):
-            one = M.solve(M.solvers.ZeroSumOMD(0.1), g, 20)
+            one = solve_one(g)
             np.testing.assert_allclose(out.trace.gains[k], one.trace.gains, atol=1e-12)
         print("sharded ok", out.trace.gains.shape)
         """
