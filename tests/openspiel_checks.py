@@ -187,7 +187,7 @@ def test_leduc_counterfactual_omd_plays_no_illegal_move(leduc):
     start = S.CounterfactualOMD(1.0).default_init(game, 10)
     for t, m in zip(start, masks, strict=True):
         assert np.all(np.asarray(t)[~m] == 0.0)
-    sol = M.solve(S.CounterfactualOMD(100.0), game, 10)
+    sol = eqx.filter_jit(M.solve)(S.CounterfactualOMD(100.0), game, 10)  # not eager
     out = sol.policy
     for t, m in zip(out.tables, masks, strict=True):
         assert np.all(np.asarray(t)[~m] == 0.0)  # exactly 0
@@ -385,7 +385,10 @@ def test_cfr_family_iterates_are_openspiels(leduc):
     def curve(solver, game, steps):
         metric = lambda g, p: E.nash_conv(g, p)  # noqa: E731
         checkpoints = tuple(range(1, steps + 1))
-        sol = M.solve(solver, game, steps, checkpoints=checkpoints, metric=metric)
+        run = eqx.filter_jit(  # one compiled program, not an eager solve
+            lambda s, g: M.solve(s, g, steps, checkpoints=checkpoints, metric=metric)
+        )
+        sol = run(solver, game)
         return sol.policy, np.asarray(sol.trace)
 
     kuhn = pyspiel.load_game("kuhn_poker")

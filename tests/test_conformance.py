@@ -426,8 +426,10 @@ def test_solve_batch_chunks_and_batched_step_sizes(key):
     chex.assert_trees_all_close(full, chunked, atol=1e-12)
     etas = jnp.array([0.05, 0.1, 0.2, 0.1, 0.3])
     grid = M.solve_batch(M.solvers.ZeroSumOMD(etas), games, 20, batch_solver=True)
+    # one compiled program for the five references (eager solves run op by op)
+    solve_one = jax.jit(lambda eta, g: M.solve(M.solvers.ZeroSumOMD(eta), g, 20))
     for k, g in enumerate(G.unstack(games)):
-        one = M.solve(M.solvers.ZeroSumOMD(etas[k]), g, 20)
+        one = solve_one(etas[k], g)
         np.testing.assert_allclose(grid.trace.gains[k], one.trace.gains, atol=1e-12)
 
 
@@ -441,8 +443,11 @@ def test_solve_batch_shards_over_devices():
         key = jax.random.key(0)
         games = G.random_zero_sum(key, 10, (2, 2), 2, 3, dtype=jnp.float64)
         out = M.solve_batch(M.solvers.ZeroSumOMD(0.1), games, 20, chunk_size=8)
+        # one compiled program for the ten single-game runs (an eager solve
+        # dispatches op by op: 17.6 s CPU for the child instead of 7.5 s)
+        solve_one = jax.jit(lambda g: M.solve(M.solvers.ZeroSumOMD(0.1), g, 20))
         for k, g in enumerate(G.unstack(games)):
-            one = M.solve(M.solvers.ZeroSumOMD(0.1), g, 20)
+            one = solve_one(g)
             np.testing.assert_allclose(out.trace.gains[k], one.trace.gains, atol=1e-12)
         print("sharded ok", out.trace.gains.shape)
         """

@@ -6,6 +6,7 @@ iterates, to 1e-12 in float64."""
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,6 +48,7 @@ def test_metrics_agree(name):
     assert generic.num_observations == structured.num_observations
     tables = _random_tables(generic, 0)
 
+    @eqx.filter_jit  # compiled, not eager (op by op)
     def metrics(game):
         pol = M.policies.observation_policy(game, tables)
         rep = M.evaluation.report(game, pol)
@@ -63,9 +65,10 @@ def test_solver_iterates_agree(name):
     solvers = (M.solvers.ObservedZeroSumOMD(0.7),)
     if name == "kuhn":  # every observation solver, on the small game
         solvers += (M.solvers.CounterfactualOMD(30.0), M.solvers.CFRPlus())
+    # compiled, not eager (an eager solve dispatches op by op)
+    run = eqx.filter_jit(lambda s, g: M.solve(s, g, 7, checkpoints=(3, 7)))
     for solver in solvers:  # 7 iterations: three stage ends of Algorithm 1
-        a = M.solve(solver, generic, 7, checkpoints=(3, 7))
-        b = M.solve(solver, structured, 7, checkpoints=(3, 7))
+        a, b = run(solver, generic), run(solver, structured)
         for x, y in zip(a.policy.tables, b.policy.tables, strict=True):
             np.testing.assert_allclose(x, y, atol=1e-12, rtol=0)
         np.testing.assert_allclose(
