@@ -20,9 +20,14 @@ _CACHE = os.environ.get("MARLMETA_JAX_CACHE") or os.path.join(
 )
 if _CACHE != "off":
     jax.config.update("jax_compilation_cache_dir", _CACHE)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(os.environ.get("MARLMETA_TEST_CACHE_MIN_S", "0.2")),
+    )
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
-    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = os.environ.get(
+        "MARLMETA_TEST_CACHE_MIN_S", "0.2"
+    )
 
 # The suite compiles its programs with LLVM's optimizations off (JAX's
 # ``jax_disable_most_optimizations``: LLVM -O0, no expensive passes; HLO
@@ -45,8 +50,11 @@ if _CACHE != "off":
 if os.environ.get("MARLMETA_TEST_XLA_OPT", "low") != "full":
     jax.config.update("jax_disable_most_optimizations", True)
     os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+    # MARLMETA_TEST_XLA_FLAGS: the suite's own flags, for the subprocess
+    # tests that start a child from a clean XLA_FLAGS
+    os.environ["MARLMETA_TEST_XLA_FLAGS"] = "--xla_cpu_use_fusion_emitters=false"
     os.environ["XLA_FLAGS"] = " ".join(
-        [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_use_fusion_emitters=false"]
+        [os.environ.get("XLA_FLAGS", ""), os.environ["MARLMETA_TEST_XLA_FLAGS"]]
     ).strip()
 
 

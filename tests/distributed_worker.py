@@ -17,7 +17,9 @@ import sys
 
 port, mode, out = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
 if mode == "single":
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    )
 
 import jax  # noqa: E402
 

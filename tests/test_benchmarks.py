@@ -61,7 +61,8 @@ def test_every_benchmark_script_runs_at_smoke_size(tmp_path):
         # inherited through JAX_COMPILATION_CACHE_DIR and
         # JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS
     )
-    env.pop("XLA_FLAGS", None)
+    # no device count from outside; the suite's own compiler flags (conftest)
+    env["XLA_FLAGS"] = os.environ.get("MARLMETA_TEST_XLA_FLAGS", "")
     out = {name: str(tmp_path / f"{name}.json") for name in SCRIPTS}
     commands = {
         name: [sys.executable, name, "--smoke", "--json", out[name]]

@@ -1,5 +1,6 @@
 """DESIGN.md conformance checks, run for every solver in the catalogue."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -453,11 +454,10 @@ def test_solve_batch_shards_over_devices():
         """
     )
     env = {
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "XLA_FLAGS": os.environ.get("MARLMETA_TEST_XLA_FLAGS", "")
+        + " --xla_force_host_platform_device_count=4",
         "JAX_PLATFORMS": "cpu",
     }
-    import os
-
     proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -44,7 +44,8 @@ def test_two_processes_equal_one(tmp_path):
         # inherited through JAX_COMPILATION_CACHE_DIR
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2",
     )
-    env.pop("XLA_FLAGS", None)
+    # no device count from outside; the suite's own compiler flags (conftest)
+    env["XLA_FLAGS"] = os.environ.get("MARLMETA_TEST_XLA_FLAGS", "")
     worker = ROOT / "tests" / "distributed_worker.py"
     procs = [
         subprocess.Popen(
