@@ -190,7 +190,15 @@ def _random_batch(g: GameBatchConfig, dtype):
 
 
 def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
-    games = games_of(config)
+    # the games are built outside the compiled program: a game file is read
+    # and validated on the host
+    return _chunk(config, i, games_of(config))
+
+
+@eqx.filter_jit
+def _chunk(config: CompareConfig, i: int, games) -> CompareChunk | ExactChunk:
+    """Chunk ``i`` as one compiled program (the config and ``i`` are static,
+    so a second run of the same config in a process reuses it)."""
     if i == len(config.solvers):
         # The stage LPs are degenerate (zero right-hand sides): float32 pivoting
         # fails on some games, so the ground truth is always solved in float64.
