@@ -189,16 +189,13 @@ def _random_batch(g: GameBatchConfig, dtype):
     return games
 
 
+#: The exact reference of a batch, one compiled program at module level (a
+#: second run of the same shapes in a process reuses it).
+_exact_cce = jax.jit(jax.vmap(M.exact.markov_cce))
+
+
 def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
-    # the games are built outside the compiled program: a game file is read
-    # and validated on the host
-    return _chunk(config, i, games_of(config))
-
-
-@eqx.filter_jit
-def _chunk(config: CompareConfig, i: int, games) -> CompareChunk | ExactChunk:
-    """Chunk ``i`` as one compiled program (the config and ``i`` are static,
-    so a second run of the same config in a process reuses it)."""
+    games = games_of(config)
     if i == len(config.solvers):
         # The stage LPs are degenerate (zero right-hand sides): float32 pivoting
         # fails on some games, so the ground truth is always solved in float64.
@@ -208,7 +205,7 @@ def _chunk(config: CompareConfig, i: int, games) -> CompareChunk | ExactChunk:
             ),
             games,
         )
-        eq = jax.jit(jax.vmap(M.exact.markov_cce))(wide)
+        eq = _exact_cce(wide)
         return ExactChunk(eq.welfare, eq.certificate, jnp.all(eq.converged))
     entry = config.solvers[i]
     solver = make_solver(entry.solver, games.rewards.dtype, **dataclasses.asdict(entry))

@@ -197,10 +197,7 @@ def games(config):
     )
 
 
-@eqx.filter_jit
 def _compute(config: CooperativePPOConfig, i: int):
-    """Chunk ``i`` as one compiled program (the config and ``i`` are static,
-    so a second run of the same config in a process reuses it)."""
     entry = config.solvers[i // config.num_chunks]
     block = i % config.num_chunks
     start = block * config.chunk_games

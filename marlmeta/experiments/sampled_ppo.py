@@ -178,11 +178,7 @@ def ippo(config: SampledPPOConfig) -> M.simulation.IPPO:
     )
 
 
-@eqx.filter_jit
 def _compute(config: SampledPPOConfig, i: int) -> SampledPPOChunk:
-    """Chunk ``i``: one compiled program per config and chunk (both static,
-    so a second run of the same config reuses it; op by op, the exact and
-    uniform gaps were dozens of compilations of their own)."""
     start = i * config.chunk_games
     stop = min(start + config.chunk_games, config.num_games)
     batch = jax.tree.map(lambda x: x[start:stop], games(config))
