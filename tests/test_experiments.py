@@ -185,29 +185,33 @@ def test_cli_errors_are_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert "unknown key 'extra_key'" in proc.stderr and str(bad) in proc.stderr
-    missing = _cli("run", str(tmp_path / "nope.yaml"), cwd=tmp_path)
-    assert missing.returncode != 0 and "no such file" in missing.stderr
 
 
-KILL_AFTER_FIRST_CHUNK = """
-import os, signal, sys
-import marlmeta.experiments.runner as R
-real = R._save_npz
-def save_then_die(path, arrays):
-    real(path, arrays)
-    os.kill(os.getpid(), signal.SIGKILL)
-R._save_npz = save_then_die
-from marlmeta.experiments import load_config, run_experiment
-run_experiment(load_config(sys.argv[1]), sys.argv[2], progress=False)
-"""
+def test_missing_config_is_one_line(tmp_path, capsys):
+    # in this process: the executable is ``sys.exit(main())``, checked above
+    code, _, err = _main(capsys, "run", str(tmp_path / "nope.yaml"))
+    assert code != 0 and "no such file" in err
+    assert "Traceback" not in err and err.strip().count("\n") == 0
 
 
-def test_killed_run_resumes(tmp_path):
-    killed = subprocess.run(
-        [sys.executable, "-c", KILL_AFTER_FIRST_CHUNK, str(SMOKE), str(tmp_path / "a")],
-        capture_output=True,
-    )
-    assert killed.returncode != 0  # SIGKILL
+class Killed(BaseException):
+    """A simulated kill: no handler of the runner catches it (the real SIGKILL
+    of a child process is ``tests/test_runs_signals.py``'s)."""
+
+
+def test_killed_run_resumes(tmp_path, monkeypatch):
+    import marlmeta.experiments.runner as R
+
+    real = R._save_npz
+
+    def save_then_die(path, data):
+        real(path, data)
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(R, "_save_npz", save_then_die)
+        with pytest.raises(Killed):
+            run_experiment(load_config(SMOKE), tmp_path / "a", progress=False)
     out = tmp_path / "a" / "smoke"
     assert sorted(p.name for p in out.glob("chunks/*.npz")) == ["chunk_000.npz"]
     assert not (out / "results.json").exists()

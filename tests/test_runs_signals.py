@@ -85,10 +85,12 @@ def test_signalled_process_exits_cleanly_and_resumes(
             f"marlmeta: interrupted ({name}); run the same command again to resume"
         )
     assert (out / "chunks" / "chunk_000.npz").exists()
+    first = (out / "chunks" / "chunk_000.npz").stat().st_mtime_ns
     if how != "int":  # SIGINT may land anywhere after the first chunk
         assert not (out / "results.json").exists()
     lines = []
     run_experiment(load_config(SMOKE), tmp_path, progress=False, log=lines.append)
+    assert (out / "chunks" / "chunk_000.npz").stat().st_mtime_ns == first  # reused
     assert lines[-1].startswith(f"{out}: ")
     assert json.loads((out / "results.json").read_text()) == uninterrupted
     assert not list(out.rglob("*.tmp"))

@@ -189,6 +189,11 @@ def _random_batch(g: GameBatchConfig, dtype):
     return games
 
 
+#: The exact reference of a batch, one compiled program at module level (a
+#: second run of the same shapes in a process reuses it).
+_exact_cce = jax.jit(jax.vmap(M.exact.markov_cce))
+
+
 def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
     games = games_of(config)
     if i == len(config.solvers):
@@ -200,7 +205,7 @@ def _compute(config: CompareConfig, i: int) -> CompareChunk | ExactChunk:
             ),
             games,
         )
-        eq = jax.jit(jax.vmap(M.exact.markov_cce))(wide)
+        eq = _exact_cce(wide)
         return ExactChunk(eq.welfare, eq.certificate, jnp.all(eq.converged))
     entry = config.solvers[i]
     solver = make_solver(entry.solver, games.rewards.dtype, **dataclasses.asdict(entry))

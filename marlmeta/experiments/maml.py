@@ -205,6 +205,26 @@ def _evaluate(games, theta, steps, alpha):
     return gap, phi
 
 
+@eqx.filter_jit
+def _train(train, theta, key, alpha, m: MAMLSettings):
+    """MAML on the training games: one compiled program per settings and
+    shapes (module level, so a rerun of the same config reuses it)."""
+    return M.meta.maml(
+        train,
+        theta,
+        OPTIMISERS[m.optimiser](m.learning_rate),
+        m.meta_steps,
+        m.inner_steps,
+        alpha,
+        key=key,
+        batch_size=m.batch_size,
+        first_order=m.first_order,
+    )
+
+
+_evaluate_jit = jax.jit(_evaluate, static_argnums=2)
+
+
 def _compute(config: MAMLConfig) -> MAMLChunk:
     m = config.maml
     train, test = family(config)
@@ -214,23 +234,10 @@ def _compute(config: MAMLConfig) -> MAMLChunk:
     )
     key = jr.split(jr.key(config.seed))[0]  # as before: training reproduces
     alpha = jnp.asarray(m.inner_step_size, dtype)
-    run = jax.jit(
-        lambda tr, th, key: M.meta.maml(
-            tr,
-            th,
-            OPTIMISERS[m.optimiser](m.learning_rate),
-            m.meta_steps,
-            m.inner_steps,
-            alpha,
-            key=key,
-            batch_size=m.batch_size,
-            first_order=m.first_order,
-        )
-    )(train, zero, key)
-    evaluate = jax.jit(_evaluate, static_argnums=2)
+    run = _train(train, zero, key, alpha, m)
 
     def held_out(theta):
-        rows = [evaluate(test, theta, t, alpha) for t in config.eval_steps]
+        rows = [_evaluate_jit(test, theta, t, alpha) for t in config.eval_steps]
         return Evaluation(
             ne_gap=jnp.stack([r[0] for r in rows]),
             potential=jnp.stack([r[1] for r in rows]),

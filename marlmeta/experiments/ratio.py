@@ -204,7 +204,10 @@ def _library_trace(solver, game, init, num_steps: int):
     )
 
 
+@eqx.filter_jit
 def _compute(config: RatioGameConfig, i: int) -> RatioChunk:
+    """Chunk ``i`` as one compiled program (the config and ``i`` are static,
+    so a second run of the same config in a process reuses it)."""
     panel = config.panels[i]
     dtype = jnp.float64 if config.dtype == "float64" else jnp.float32
     game = zoo.ratio_game(dtype)

@@ -178,6 +178,28 @@ def ippo(config: SampledPPOConfig) -> M.simulation.IPPO:
     )
 
 
+@eqx.filter_jit
+def _ippo_and_uniform_gaps(config: SampledPPOConfig, envs, keys):
+    """IPPO trained on every game of ``envs`` and judged at
+    ``config.ippo_updates``, ``(G, C)``, and the uniform policy's gap, ``(G,)``:
+    one compiled program (module level, the config static, so a second run of
+    the same config reuses it; op by op, the uniform gap was dozens of
+    compilations)."""
+    gap = M.evaluation.optimality_gap
+    baseline = ippo(config)
+    runs = jax.vmap(baseline.train)(envs, keys)
+
+    def judge(env, params):
+        fns = baseline.policy_fns(params)
+        return gap(env.game, M.simulation.tabulate(env, fns, check=False))
+
+    at = jnp.asarray(config.ippo_updates) - 1
+    history = jax.tree.map(lambda x: x[:, at], runs.history)  # (G, C, ..)
+    ippo_gap = jax.vmap(jax.vmap(judge, in_axes=(None, 0)))(envs, history)
+    uniform = jax.vmap(lambda g: gap(g, M.policies.uniform(g)))(envs.game)
+    return ippo_gap, uniform
+
+
 def _compute(config: SampledPPOConfig, i: int) -> SampledPPOChunk:
     start = i * config.chunk_games
     stop = min(start + config.chunk_games, config.num_games)
@@ -196,19 +218,9 @@ def _compute(config: SampledPPOConfig, i: int) -> SampledPPOChunk:
         )
         for t in config.sample_counts
     ]
-    baseline = ippo(config)
     envs = M.simulation.MarkovGameEnv(batch, config.rollout_steps)
     keys = jax.random.split(jax.random.key(config.seed + 2), stop - start)
-    runs = jax.jit(jax.vmap(baseline.train))(envs, keys)
-
-    def judge(env, params):
-        fns = baseline.policy_fns(params)
-        return gap(env.game, M.simulation.tabulate(env, fns, check=False))
-
-    at = jnp.asarray(config.ippo_updates) - 1
-    history = jax.tree.map(lambda x: x[:, at], runs.history)  # (G, C, ..)
-    ippo_gap = jax.jit(jax.vmap(jax.vmap(judge, in_axes=(None, 0))))(envs, history)
-    uniform = jax.vmap(lambda g: gap(g, M.policies.uniform(g)))(batch)
+    ippo_gap, uniform = _ippo_and_uniform_gaps(config, envs, keys)
     sampled_gap = jnp.stack([s.trace[:, -1] for s in sampled], axis=1)
     finite = jnp.all(exact.finite) & jnp.all(jnp.isfinite(ippo_gap))
     for s in sampled:

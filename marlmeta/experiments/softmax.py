@@ -197,41 +197,46 @@ def _game_and_init(config: SoftmaxMPGConfig):
     return game, tuple(jnp.asarray([p], dtype) for p in config.init)
 
 
+def _metric(game, policy):
+    """The traced numbers of one iterate: the softmax report, the policy and
+    every player's averaged ``Qbar`` (the paper's appendix 8 draws them)."""
+    return (
+        M.evaluation.softmax_report(game, policy),
+        policy,
+        M.evaluation.averaged_q(game, policy),
+    )
+
+
+@eqx.filter_jit
+def _trajectory(solver, game, init, num_steps: int, checkpoints: tuple[int, ...]):
+    """The metric of the initial policy, then at every checkpoint, and whether
+    the run stayed finite: one compiled program (module level, so a second
+    chunk or run of the same solver kind and shapes reuses it; the step size
+    is an array, not part of the program)."""
+    sol = M.solve(
+        solver, game, num_steps, init=init, checkpoints=list(checkpoints),
+        metric=_metric,
+    )  # fmt: skip
+    trace = jax.tree.map(
+        lambda a, b: jnp.concatenate([a[None], b]), _metric(game, init), sol.trace
+    )
+    return trace, sol.finite
+
+
 def _compute(config: SoftmaxMPGConfig, i: int) -> SoftmaxChunk:
     entry = config.solvers[i]
     game, init = _game_and_init(config)
     ts = iterations(entry, config)
     solver = make_solver(entry.solver, game.rewards.dtype, **dataclasses.asdict(entry))
-
-    def metric(g, pol):
-        # The paper's appendix 8 also draws every player's Qbar and policy.
-        return (
-            M.evaluation.softmax_report(g, pol),
-            pol,
-            M.evaluation.averaged_q(g, pol),
-        )
-
-    run = jax.jit(
-        lambda g, p: M.solve(
-            solver,
-            g,
-            entry.num_steps,
-            init=p,
-            checkpoints=[t - 1 for t in ts[1:]],
-            metric=metric,
-        )
-    )
-    sol = run(game, init)
-    start = metric(game, init)
-    report, pi, qbar = jax.tree.map(
-        lambda a, b: jnp.concatenate([a[None], b]), start, sol.trace
-    )
+    checkpoints = tuple(t - 1 for t in ts[1:])
+    trace, finite = _trajectory(solver, game, init, entry.num_steps, checkpoints)
+    report, pi, qbar = trace
     return SoftmaxChunk(
         t=jnp.asarray(ts),
         **{f: getattr(report, f) for f in _FIELDS},
         pi=tuple(p[:, 0] for p in pi),  # (C, A_k), the only state
         qbar=tuple(q[:, 0] for q in qbar),
-        finite=sol.finite,
+        finite=finite,
     )
 
 
@@ -314,6 +319,13 @@ _THEOREM5 = {
 }
 
 
+def _jit(fn):
+    """``fn`` as one compiled program (``eqx.filter_jit``: arrays traced,
+    everything else static): the theory calculators are written op by op,
+    and eagerly each of their operations is a compilation of its own."""
+    return eqx.filter_jit(fn)
+
+
 def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
     """Zhang et al. Theorem 5 for an unregularised, unclipped solver: whether it
     applies (the step size within the theorem's rule) and, where it does, the
@@ -326,7 +338,7 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
     }
     game, init = _game_and_init(config)
     rule, calculator = (getattr(M.theory, n) for n in _THEOREM5[entry.solver])
-    out["rule_step_size"] = float(rule(game))
+    out["rule_step_size"] = float(_jit(rule)(game))
     out["applies"] = bool(
         entry.barrier == 0
         and entry.clip is None
@@ -336,9 +348,9 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
         solver = make_solver(
             entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
         )
-        traj = M.theory.softmax_trajectory(solver, game, entry.num_steps, init)
-        bound = calculator(game, entry.step_size, traj)
-        measured = float(M.theory.mean_squared_gap(traj))
+        traj = _jit(M.theory.softmax_trajectory)(solver, game, entry.num_steps, init)
+        bound = _jit(calculator)(game, entry.step_size, traj)
+        measured = float(_jit(M.theory.mean_squared_gap)(traj))
         out |= {
             "measured_mean_squared_gap": measured,
             "bound": float(bound.value),
@@ -363,9 +375,9 @@ def _theorem4(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry, raw) -> dict:
     condition and what the traced checkpoints show
     (:func:`marlmeta.theory.zhang_theorem4`)."""
     game, _ = _game_and_init(config)
-    rules = M.theory.zhang_theorem4_step_size(game)
+    rules = _jit(M.theory.zhang_theorem4_step_size)(game)
     rule = getattr(rules, _THEOREM4[entry.solver])
-    check = M.theory.zhang_theorem4(
+    check = _jit(M.theory.zhang_theorem4)(
         raw.ne_gap, raw.potential, raw.lojasiewicz, entry.step_size, rule
     )
     return {
@@ -412,7 +424,7 @@ def _barrier_theorem(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dic
         "rule, every reward range at most 1",
     }
     game, init = _game_and_init(config)
-    out["rule_step_size"] = float(getattr(M.theory, rule)(game, entry.barrier))
+    out["rule_step_size"] = float(_jit(getattr(M.theory, rule))(game, entry.barrier))
     theorem = getattr(M.theory, name)
     # the hypotheses, read before any trajectory is computed (the calculator
     # checks the same and its answer is kept below)
@@ -420,18 +432,18 @@ def _barrier_theorem(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dic
         config.init is None
         and entry.clip is None
         and entry.step_size <= out["rule_step_size"] * (1 + 1e-9)
-        and float(M.theory.largest_reward_range(game)) <= 1 + 1e-9
+        and float(_jit(M.theory.largest_reward_range)(game)) <= 1 + 1e-9
     )
     if out["applies"]:
         solver = make_solver(
             entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
         )
-        traj = M.theory.softmax_trajectory(solver, game, entry.num_steps, init)
-        bound = theorem(game, entry.step_size, entry.barrier, traj)
+        traj = _jit(M.theory.softmax_trajectory)(solver, game, entry.num_steps, init)
+        bound = _jit(theorem)(game, entry.step_size, entry.barrier, traj)
         out["applies"] = bool(bound.applies)
         if not out["applies"]:
             return out
-        measured = float(getattr(M.theory, quantity)(traj))
+        measured = float(_jit(getattr(M.theory, quantity))(traj))
         out[f"measured_{quantity}"] = measured
         if not np.isfinite(float(bound.value)):
             out["note"] = "threshold not reached: the theorem says nothing at T"
