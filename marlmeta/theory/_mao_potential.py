@@ -56,7 +56,7 @@ from marlmeta.games import DiscountedMarkovGame
 from marlmeta.solvers import ProjectedQDescent
 from marlmeta.theory._mao import Bound
 from marlmeta.theory._mao_cce import largest_reward_range
-from marlmeta.theory._zhang import potential_range
+from marlmeta.theory._zhang import potential_range, potential_rounding
 
 
 class PotentialTrajectory(eqx.Module):
@@ -178,19 +178,12 @@ def _per_game(game, step_size, trajectory: PotentialTrajectory):
     kappa = distribution_mismatch(game)
     scale = kappa / (alpha * T * (1 - game.discount) ** 2)
     pot = trajectory.potential
-    gain = jnp.maximum(pot[-1] - pot[0], 0.0) + _rounding(pot)
+    # rounded up: with a large kappa the rule's alpha is tiny (1e-16 at kappa
+    # ~ 5000), the true gain is below the rounding of Phi, and the computed
+    # difference (0) would give a bound of 0 under a positive NE-gap
+    gain = jnp.maximum(pot[-1] - pot[0], 0.0) + potential_rounding(pot)
     applies = alpha <= (1 + 1e-9) * projected_q_step_size(game)
     return scale, gain, applies
-
-
-def _rounding(potential: Array) -> Array:
-    """``64 eps max(1, max_t |Phi(pi^t)|)``: the rounding error allowed on a
-    difference of two computed potentials. With a large ``kappa`` the rule's
-    ``alpha`` is tiny (``1e-16`` at ``kappa ~ 5000``), the true gain is below
-    the rounding of ``Phi``, and the computed difference (0) would give a
-    bound of 0 under a positive NE-gap; the gain is rounded up instead."""
-    eps = jnp.finfo(potential.dtype).eps
-    return 64 * eps * jnp.maximum(1.0, jnp.max(jnp.abs(potential)))
 
 
 def mao_proposition1(
@@ -207,7 +200,7 @@ def mao_proposition1(
     ``applies``: ``alpha`` at most :func:`projected_q_step_size`.
     """
     scale, gain, applies = _per_game(game, step_size, trajectory)
-    width = potential_range(game) / (1 - game.discount) + _rounding(
+    width = potential_range(game) / (1 - game.discount) + potential_rounding(
         trajectory.potential
     )
     return Bound(

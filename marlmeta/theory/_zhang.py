@@ -90,6 +90,13 @@ def potential_range(game: DiscountedMarkovGame) -> Float[Array, ""]:
     return jnp.max(game.potential_reward) - jnp.min(game.potential_reward)
 
 
+def potential_rounding(potential: Array) -> Float[Array, ""]:
+    """``64 eps max(1, max |Phi|)``: the rounding error allowed on a difference
+    of two computed potentials ``Phi`` (``potential``, any shape)."""
+    eps = jnp.finfo(potential.dtype).eps
+    return 64 * eps * jnp.maximum(1.0, jnp.max(jnp.abs(potential)))
+
+
 def mismatch_coefficient(game: DiscountedMarkovGame) -> Float[Array, ""]:
     """``M = sup_theta max_s 1 / d_theta(s)`` of Zhang et al. (eq. 5), exactly.
 

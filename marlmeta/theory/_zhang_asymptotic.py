@@ -41,6 +41,7 @@ from marlmeta.theory._zhang import (
     gradient_play_step_size,
     mismatch_coefficient,
     natural_gradient_play_step_size,
+    potential_rounding,
 )
 
 
@@ -119,7 +120,7 @@ def zhang_theorem4(
                 f"{name} has shape {x.shape}; expected {gap.shape} like ne_gap"
             )
     rise = jnp.diff(phi)
-    tol = 64 * jnp.finfo(phi.dtype).eps * jnp.maximum(1.0, jnp.max(jnp.abs(phi)))
+    tol = potential_rounding(phi)
     tail = max(1, gap.shape[0] // 4)
     eta = jnp.asarray(step_size, phi.dtype)
     return Theorem4Check(
