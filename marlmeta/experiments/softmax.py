@@ -319,13 +319,6 @@ _THEOREM5 = {
 }
 
 
-def _jit(fn):
-    """``fn`` as one compiled program (``eqx.filter_jit``: arrays traced,
-    everything else static): the theory calculators are written op by op,
-    and eagerly each of their operations is a compilation of its own."""
-    return eqx.filter_jit(fn)
-
-
 def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
     """Zhang et al. Theorem 5 for an unregularised, unclipped solver: whether it
     applies (the step size within the theorem's rule) and, where it does, the
@@ -338,7 +331,9 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
     }
     game, init = _game_and_init(config)
     rule, calculator = (getattr(M.theory, n) for n in _THEOREM5[entry.solver])
-    out["rule_step_size"] = float(_jit(rule)(game))
+    # the theory calculators are written op by op: each compiled as one
+    # program (eagerly every operation is a compilation of its own)
+    out["rule_step_size"] = float(eqx.filter_jit(rule)(game))
     out["applies"] = bool(
         entry.barrier == 0
         and entry.clip is None
@@ -348,9 +343,11 @@ def _theorem5(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dict:
         solver = make_solver(
             entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
         )
-        traj = _jit(M.theory.softmax_trajectory)(solver, game, entry.num_steps, init)
-        bound = _jit(calculator)(game, entry.step_size, traj)
-        measured = float(_jit(M.theory.mean_squared_gap)(traj))
+        traj = eqx.filter_jit(M.theory.softmax_trajectory)(
+            solver, game, entry.num_steps, init
+        )
+        bound = eqx.filter_jit(calculator)(game, entry.step_size, traj)
+        measured = float(eqx.filter_jit(M.theory.mean_squared_gap)(traj))
         out |= {
             "measured_mean_squared_gap": measured,
             "bound": float(bound.value),
@@ -375,9 +372,9 @@ def _theorem4(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry, raw) -> dict:
     condition and what the traced checkpoints show
     (:func:`marlmeta.theory.zhang_theorem4`)."""
     game, _ = _game_and_init(config)
-    rules = _jit(M.theory.zhang_theorem4_step_size)(game)
+    rules = eqx.filter_jit(M.theory.zhang_theorem4_step_size)(game)
     rule = getattr(rules, _THEOREM4[entry.solver])
-    check = _jit(M.theory.zhang_theorem4)(
+    check = eqx.filter_jit(M.theory.zhang_theorem4)(
         raw.ne_gap, raw.potential, raw.lojasiewicz, entry.step_size, rule
     )
     return {
@@ -424,7 +421,9 @@ def _barrier_theorem(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dic
         "rule, every reward range at most 1",
     }
     game, init = _game_and_init(config)
-    out["rule_step_size"] = float(_jit(getattr(M.theory, rule))(game, entry.barrier))
+    out["rule_step_size"] = float(
+        eqx.filter_jit(getattr(M.theory, rule))(game, entry.barrier)
+    )
     theorem = getattr(M.theory, name)
     # the hypotheses, read before any trajectory is computed (the calculator
     # checks the same and its answer is kept below)
@@ -432,18 +431,20 @@ def _barrier_theorem(config: SoftmaxMPGConfig, entry: SoftmaxSolverEntry) -> dic
         config.init is None
         and entry.clip is None
         and entry.step_size <= out["rule_step_size"] * (1 + 1e-9)
-        and float(_jit(M.theory.largest_reward_range)(game)) <= 1 + 1e-9
+        and float(eqx.filter_jit(M.theory.largest_reward_range)(game)) <= 1 + 1e-9
     )
     if out["applies"]:
         solver = make_solver(
             entry.solver, game.rewards.dtype, **dataclasses.asdict(entry)
         )
-        traj = _jit(M.theory.softmax_trajectory)(solver, game, entry.num_steps, init)
-        bound = _jit(theorem)(game, entry.step_size, entry.barrier, traj)
+        traj = eqx.filter_jit(M.theory.softmax_trajectory)(
+            solver, game, entry.num_steps, init
+        )
+        bound = eqx.filter_jit(theorem)(game, entry.step_size, entry.barrier, traj)
         out["applies"] = bool(bound.applies)
         if not out["applies"]:
             return out
-        measured = float(_jit(getattr(M.theory, quantity))(traj))
+        measured = float(eqx.filter_jit(getattr(M.theory, quantity))(traj))
         out[f"measured_{quantity}"] = measured
         if not np.isfinite(float(bound.value)):
             out["note"] = "threshold not reached: the theorem says nothing at T"
