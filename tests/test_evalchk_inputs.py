@@ -205,11 +205,12 @@ def test_zero_sum_solver_on_a_general_sum_game_raises_or_flags_per_game():
     with pytest.raises(ValueError, match=r"game.rewards\[1, .*ZeroSumOMD needs a zero"):
         M.solve(solver, G.unstack(general)[0], 5)
     # Under vmap the precondition cannot raise: the general-sum game is NaN
-    # and flagged, the zero-sum one is unaffected.
-    sol = jax.vmap(lambda g: M.solve(solver, g, 5))(mixed)
+    # and flagged, the zero-sum one is unaffected (compiled: an eager vmap
+    # and solve dispatch op by op, some 100 small compilations).
+    sol = jax.jit(jax.vmap(lambda g: M.solve(solver, g, 5)))(mixed)
     np.testing.assert_array_equal(sol.finite, [True, False])
     assert np.isnan(sol.trace.nash_conv[1]).all()
-    ref = M.solve(solver, G.unstack(mixed)[0], 5)
+    ref = jax.jit(lambda g: M.solve(solver, g, 5))(G.unstack(mixed)[0])
     np.testing.assert_allclose(sol.trace.nash_conv[0], ref.trace.nash_conv, atol=1e-6)
     out = M.solve_batch(solver, mixed, 5)
     np.testing.assert_array_equal(out.finite, [True, False])
@@ -221,7 +222,7 @@ def test_cooperative_metrics_on_a_general_sum_game_raise_or_flag_per_game():
     mixed = _with_rewards(general, r.at[0, 1].set(r[0, 0]))  # game 0 shared
     with pytest.raises(ValueError, match="a cooperative game has one reward"):
         E.optimal_value(G.unstack(general)[0])
-    v = jax.vmap(E.optimal_value)(mixed)
+    v = jax.jit(jax.vmap(E.optimal_value))(mixed)  # compiled: one program
     assert np.isfinite(v[0]).all() and np.isnan(v[1]).all()
     np.testing.assert_allclose(v[0], E.optimal_value(G.unstack(mixed)[0]), atol=1e-6)
 
