@@ -23,8 +23,10 @@ SMOKES = sorted((ROOT / "configs").glob("smoke*.yaml"))
 @pytest.fixture(scope="module", autouse=True)
 def _one_plan_per_config():
     """The runs of one config in this module share its compiled programs
-    (``tests/shared_plans.py``)."""
-    with shared_plans():
+    and the figure of equal results, drawn once (``tests/shared_plans.py``;
+    every run's ``figure.png`` is still written by the runner, and the fresh
+    run's is checked to be a PNG)."""
+    with shared_plans(same_figures=True):
         yield
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 import marlmeta as M
+from marlmeta._solve import iterate_solver
 from marlmeta.experiments import _plots
 from marlmeta.experiments._loader import ConfigError, check_dtype, check_sizes, setting
 from marlmeta.experiments._protocol import Experiment, Plan
@@ -193,16 +194,28 @@ def family(config: MAMLConfig):
     return split(0, g.train_games), split(g.train_games, size)
 
 
-def _evaluate(games, theta, steps, alpha):
-    """NE-gap and potential on each of ``games`` after ``steps`` inner steps."""
+def _metric(game, policy):
+    """NE-gap and potential of one inner-loop iterate."""
+    return M.evaluation.ne_gap(game, policy), M.evaluation.potential(game, policy)
+
+
+@eqx.filter_jit
+def _evaluate(games, theta, steps: tuple[int, ...], alpha):
+    """NE-gap and potential on each of ``games`` after every ``t`` of
+    ``steps`` (distinct, increasing) inner steps from ``theta``, ``(E, G)``
+    each: one inner loop up to the last ``t`` observed at every ``t``, and one
+    compiled program for every schedule (the segment lengths are traced;
+    module level, so every run of the same shapes reuses it)."""
+    solver = M.solvers.GradientPlay(alpha)
 
     def one(game):
-        final = M.meta.inner_loop(game, theta, steps, alpha)
-        pol = M.policies.softmax(final)
-        return M.evaluation.ne_gap(game, pol), M.evaluation.potential(game, pol)
+        _, (trace, _) = iterate_solver(
+            solver, game, theta, steps[-1], steps, _metric, M.ForwardOnly()
+        )
+        return trace
 
     gap, phi = jax.vmap(one)(games)
-    return gap, phi
+    return gap.T, phi.T
 
 
 @eqx.filter_jit
@@ -222,9 +235,6 @@ def _train(train, theta, key, alpha, m: MAMLSettings):
     )
 
 
-_evaluate_jit = jax.jit(_evaluate, static_argnums=2)
-
-
 def _compute(config: MAMLConfig) -> MAMLChunk:
     m = config.maml
     train, test = family(config)
@@ -236,12 +246,12 @@ def _compute(config: MAMLConfig) -> MAMLChunk:
     alpha = jnp.asarray(m.inner_step_size, dtype)
     run = _train(train, zero, key, alpha, m)
 
+    steps = tuple(sorted(set(config.eval_steps)))
+    rows = np.asarray([steps.index(t) for t in config.eval_steps])
+
     def held_out(theta):
-        rows = [_evaluate_jit(test, theta, t, alpha) for t in config.eval_steps]
-        return Evaluation(
-            ne_gap=jnp.stack([r[0] for r in rows]),
-            potential=jnp.stack([r[1] for r in rows]),
-        )
+        gap, phi = _evaluate(test, theta, steps, alpha)
+        return Evaluation(ne_gap=gap[rows], potential=phi[rows])
 
     train_gap = ByInit(run.ne_gap, run.ne_gap_random, run.ne_gap_uniform)
     tests = ByInit(held_out(run.theta), held_out(run.random_init), held_out(zero))
