@@ -9,6 +9,7 @@ programs.
 import io
 from fractions import Fraction
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,11 +60,13 @@ def test_zero_sum_equilibrium_matches_pygambit_lp():
         for strategy in eq.equilibrium
     ]
     np.testing.assert_allclose(theirs[0], [0.4, 0.6])  # hand-solved
-    ours = X.zero_sum_equilibrium(game)
+    ours = eqx.filter_jit(X.zero_sum_equilibrium)(game)  # one program, not eager
     for mine, other in zip(ours.policy, theirs, strict=True):
         np.testing.assert_allclose(np.asarray(mine)[0, 0], other, atol=1e-9)
     np.testing.assert_allclose(
-        E.nash_conv(game, [t[None, None] for t in theirs]), 0, atol=1e-12
+        eqx.filter_jit(E.nash_conv)(game, [t[None, None] for t in theirs]),
+        0,
+        atol=1e-12,
     )
 
 
@@ -78,8 +81,9 @@ def test_efg_reader_agrees_with_pygambit_equilibrium():
     )
     # pygambit's equilibrium is one by marlmeta's exact judge, with the values
     # of the test's explicit enumeration.
-    np.testing.assert_allclose(tree.game.nash_conv(table), 0, atol=1e-9)
+    judge = eqx.filter_jit(lambda g, t: (g.nash_conv(t), g.evaluate(t)[0]))
+    nash_conv, v = judge(tree.game, jnp.asarray(table))  # one program, not eager
+    np.testing.assert_allclose(nash_conv, 0, atol=1e-9)
     sender = {"G": rows[0][0], "B": rows[0][1]}
     receiver = {0: rows[1][0], 1: rows[1][1]}
-    v, _ = tree.game.evaluate(jnp.asarray(table))
     np.testing.assert_allclose(v, _values(sender, receiver), atol=1e-12)

@@ -56,7 +56,7 @@ from marlmeta.games import DiscountedMarkovGame
 from marlmeta.solvers import ProjectedQDescent
 from marlmeta.theory._mao import Bound
 from marlmeta.theory._mao_cce import largest_reward_range
-from marlmeta.theory._zhang import potential_range, potential_rounding
+from marlmeta.theory._zhang import potential_range, potential_rounding, read_iterates
 
 
 class PotentialTrajectory(eqx.Module):
@@ -103,7 +103,12 @@ def distribution_mismatch(game: DiscountedMarkovGame) -> Float[Array, ""]:
 def projected_q_step_size(game: DiscountedMarkovGame) -> Float[Array, ""]:
     """Proposition 1's step size ``alpha = (1-gamma)^4 / (8 kappa^3 N A_max)``
     (divided here by the largest reward range, see the module docstring)."""
-    kappa = distribution_mismatch(game)
+    return _step_size(game, distribution_mismatch(game))
+
+
+def _step_size(game: DiscountedMarkovGame, kappa) -> Float[Array, ""]:
+    """:func:`projected_q_step_size` from the game's ``kappa``, computed once by
+    a caller that also reads it."""
     n, a = game.num_players, max(game.num_actions)
     return (1 - game.discount) ** 4 / (
         8 * kappa**3 * n * a * largest_reward_range(game)
@@ -118,13 +123,7 @@ def _run(solver, game, num_steps: int, state):
             ne_gap=ne_gap(game, pol), potential=potential(game, pol)
         )
 
-    def body(pol, _):
-        nxt = solver.step(game, pol)
-        return nxt, read(nxt)
-
-    last, rest = jax.lax.scan(body, state, None, length=num_steps)
-    traj = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), read(state), rest)
-    return last, traj
+    return read_iterates(lambda pol: solver.step(game, pol), read, state, num_steps)
 
 
 def _check_steps(num_steps) -> int:
@@ -182,8 +181,8 @@ def _per_game(game, step_size, trajectory: PotentialTrajectory):
     # ~ 5000), the true gain is below the rounding of Phi, and the computed
     # difference (0) would give a bound of 0 under a positive NE-gap
     gain = jnp.maximum(pot[-1] - pot[0], 0.0) + potential_rounding(pot)
-    applies = alpha <= (1 + 1e-9) * projected_q_step_size(game)
-    return scale, gain, applies
+    applies = alpha <= (1 + 1e-9) * _step_size(game, kappa)
+    return scale, gain, applies, kappa
 
 
 def mao_proposition1(
@@ -199,7 +198,7 @@ def mao_proposition1(
     ``(phi_max - phi_min) / (1 - gamma)`` (rounded up the same way).
     ``applies``: ``alpha`` at most :func:`projected_q_step_size`.
     """
-    scale, gain, applies = _per_game(game, step_size, trajectory)
+    scale, gain, applies, _ = _per_game(game, step_size, trajectory)
     width = potential_range(game) / (1 - game.discount) + potential_rounding(
         trajectory.potential
     )
@@ -240,11 +239,11 @@ def mao_theorem3(
         )
     K = games.batch_shape[0]
     T = trajectories.ne_gap.shape[-1] - 1
-    scale, gain, applies = jax.vmap(_per_game, in_axes=(0, None, 0))(
+    scale, gain, applies, kappas = jax.vmap(_per_game, in_axes=(0, None, 0))(
         games, step_size, trajectories
     )
     value = jnp.mean(jnp.sqrt(scale * gain))
-    kappa = jnp.max(jax.vmap(distribution_mismatch)(games))
+    kappa = jnp.max(kappas)
     gamma = games.discount
     gamma = gamma if jnp.ndim(gamma) == 0 else gamma[0]
     phi_max = jnp.max(jax.vmap(potential_range)(games)) / (1 - gamma)

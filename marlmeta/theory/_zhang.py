@@ -168,13 +168,25 @@ def softmax_trajectory(
             log_barrier=sum(jnp.sum(jax.nn.log_softmax(x, axis=-1)) for x in theta),
         )
 
-    def body(theta, _):
-        nxt = solver.step(game, theta)
-        return nxt, read(nxt)
+    return read_iterates(lambda th: solver.step(game, th), read, theta, num_steps)[1]
 
-    _, rest = jax.lax.scan(body, theta, None, length=int(num_steps))
-    first = read(theta)
-    return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+
+def read_iterates(step, read, state, num_steps: int):
+    """``(x^T, read(x^0) .. read(x^T))`` of ``x^{t+1} = step(x^t)``, stacked
+    along a leading ``T+1`` axis.
+
+    One ``lax.scan`` of ``T+1`` iterations reads ``x^t`` and then steps; the
+    step after ``x^T`` is computed but not kept. ``read`` is traced once (not
+    once for ``x^0`` and once for the rest): the reads (exact NE-gaps, best
+    responses) are most of the compiled program.
+    """
+
+    def body(x, t):
+        nxt = step(x)
+        keep = jax.tree.map(lambda a, b: jnp.where(t < num_steps, a, b), nxt, x)
+        return keep, read(x)
+
+    return jax.lax.scan(body, state, jnp.arange(int(num_steps) + 1))
 
 
 def mean_squared_gap(trajectory: SoftmaxTrajectory) -> Float[Array, ""]:
