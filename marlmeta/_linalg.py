@@ -114,11 +114,6 @@ def lu_solve(
     return x.reshape(b.shape)
 
 
-# Compiled once per shape and dtype: called eagerly (a metric on one game),
-# the loops above would otherwise be traced and compiled anew on every call,
-# since each call builds new loop bodies (about 0.1 s of CPU per solve).
-# Under an outer jit, vmap or grad the call is inlined into that program.
-@jax.jit
 def solve(a: Float[Array, "k k"], b: Float[Array, "k ..."]) -> Float[Array, "k ..."]:
     """``a^{-1} b``: :func:`lu_factor` and :func:`lu_solve` up to
     :data:`XLA_SOLVE_MAX` unknowns, :func:`jax.numpy.linalg.solve` above.

@@ -36,7 +36,6 @@ How the systems are solved is the game's ``linear_solver``, a strategy object
 from __future__ import annotations
 
 import abc
-import functools
 from typing import TYPE_CHECKING
 
 import equinox as eqx
@@ -158,16 +157,7 @@ def _mdp_best_response(
 ):
     """Optimal deterministic policy of an MDP over the ``legal`` actions by
     policy iteration (no gradient), and whether the search converged
-    (:func:`_policy_iteration`, capped at :data:`MAX_POLICY_ITERATIONS` as it
-    is when called)."""
-    return _compiled_best_response(gamma, r, p, legal, cap=MAX_POLICY_ITERATIONS)
-
-
-# Compiled once per shape, dtype and cap (like ``solve``): eagerly, the policy
-# iteration loop would otherwise be traced and compiled anew on every call
-# (about 0.7 s of CPU per best response); inlined under an outer jit or vmap.
-@functools.partial(jax.jit, static_argnames="cap")
-def _compiled_best_response(gamma, r, p, legal, *, cap: int):
+    (:func:`_policy_iteration`)."""
     gamma, r, p = jax.lax.stop_gradient((gamma, r, p))
     states = jnp.arange(r.shape[0])
     scale = jnp.max(jnp.abs(r)) + 1.0
@@ -180,22 +170,20 @@ def _compiled_best_response(gamma, r, p, legal, *, cap: int):
         better = q[states, best] > q[states, d] + tol
         return jnp.where(better, best, d)
 
-    d0 = jnp.argmax(jnp.where(legal, r, -jnp.inf), -1)
-    return _policy_iteration(improve, d0, cap)
+    return _policy_iteration(improve, jnp.argmax(jnp.where(legal, r, -jnp.inf), -1))
 
 
-def _policy_iteration(improve, d0, cap: int | None = None):
+def _policy_iteration(improve, d0):
     """Apply ``improve`` from ``d0`` until the policy stops changing, at most
-    ``cap`` times (default :data:`MAX_POLICY_ITERATIONS`).
+    :data:`MAX_POLICY_ITERATIONS` times.
 
     Returns:
         ``(d, converged)``: the last policy and whether it was a fixed point.
     """
-    cap = MAX_POLICY_ITERATIONS if cap is None else cap
 
     def cond(c):
         d, prev, k = c
-        return jnp.any(d != prev) & (k < cap)
+        return jnp.any(d != prev) & (k < MAX_POLICY_ITERATIONS)
 
     def body(c):
         d, _, k = c
