@@ -404,7 +404,8 @@ def test_catalogue_solver_conformance(solver_name, game_name):
         assert all(x.dtype == jnp.float64 for x in leaves if x.dtype.kind != "i")
 
 
-def _metrics(game, policy, sigma):
+@jax.jit
+def _all_metrics(game, policy, sigma):
     return {
         "values": M.evaluation.values(game, policy),
         "gains": M.evaluation.gains(game, policy),
@@ -416,15 +417,6 @@ def _metrics(game, policy, sigma):
         "cce_gap_product": M.evaluation.cce_gap(game, policy),
         "best_responses_joint": M.evaluation.best_responses(game, sigma),
     }
-
-
-# Finite-horizon games: one compiled program per kernel (eagerly, backward
-# induction compiles its scan anew on every call). Discounted games eagerly:
-# all nine metrics and both kernels share the compiled linear solves and
-# best-response searches (one program per shape), where the nine-metric
-# program took 9 to 18 s of CPU to compile per kernel (sparse and factored
-# 2-player games: 27.6 s compiled against 4.4 s eagerly).
-_all_metrics = jax.jit(_metrics)
 
 
 @pytest.mark.parametrize(
@@ -440,8 +432,7 @@ def test_catalogue_metrics_agree_with_dense_equivalent(key, game_name):
     lead = policy[0].shape[:-1]
     logits = jax.random.normal(k2, (*lead, int(np.prod(game.num_actions))))
     sigma = jax.nn.softmax(logits, -1).reshape(*lead, *game.num_actions)
-    metrics = _metrics if CATALOGUE[game_name][2] else _all_metrics  # discounted
-    got, want = metrics(game, policy, sigma), metrics(dense, policy, sigma)
+    got, want = _all_metrics(game, policy, sigma), _all_metrics(dense, policy, sigma)
     chex.assert_trees_all_close(got, want, atol=1e-12, rtol=0)
     chex.assert_tree_all_finite(got)
 
