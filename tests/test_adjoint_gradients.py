@@ -130,13 +130,14 @@ def test_forward_numbers_identical_across_adjoints():
 
 
 SMOOTH = [name for name in CATALOGUE_SOLVERS if name not in NON_SMOOTH]
-# Checkpoints at two stage ends of the finite catalogue games (H = 3): two
-# segments of unequal lengths (3 and 4), so two runs of segment scans. A
-# discounted game has no stages: one checkpoint at T, one segment of 7 steps
-# (nested 3 + 3 + a remainder of 1). The unequal segments double the reverse
-# program (each run of segments differentiates its own copy of the metric)
-# and are checked on the finite games' solvers.
-STEPS, CPS, CPS_DISCOUNTED = 7, (3, 7), (7,)
+# Checkpoints at two stage ends of the finite catalogue Markov games (H = 3):
+# two segments of unequal lengths (3 and 4), so two runs of segment scans.
+# The other games (discounted, or the observed tree game of H = 2) have no
+# stage ends there: one checkpoint at T, one segment of 7 steps (nested
+# 3 + 3 + a remainder of 1). The unequal segments double the reverse program
+# (each run of segments differentiates its own copy of the exact metric) and
+# are checked on the finite Markov games' solvers (ZeroSumOMD, GeneralSumOMD).
+STEPS, CPS, CPS_ONE = 7, (3, 7), (7,)
 
 
 @pytest.mark.parametrize("name", SMOOTH)
@@ -152,7 +153,8 @@ def test_nash_conv_gradient_matches_central_differences(name):
     adjoint (a dropped term of one of seven steps) is far larger.
     """
     base, game = CATALOGUE_SOLVERS[name][0](), _first_game(name)
-    cps = CPS_DISCOUNTED if _first_spec(name)[2] else CPS
+    spec = _first_spec(name)
+    cps = CPS if not spec[2] and spec[4] == "markov" else CPS_ONE
     init0 = base.default_init(game, STEPS)
     key = jax.random.key(len(name))
     leaves, treedef = jax.tree.flatten(init0)
