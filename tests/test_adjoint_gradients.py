@@ -71,11 +71,15 @@ def test_bad_levels():
         M.RecursiveCheckpointAdjoint(levels=1.5)
 
 
+def _first_spec(name):
+    """The spec of the first dense catalogue game ``name``'s solver applies to."""
+    applies = CATALOGUE_SOLVERS[name][1]
+    return next(s for s in CATALOGUE.values() if applies(s) and s[0] == "dense")
+
+
 def _first_game(name, dense_only=True):
     """The first (dense) catalogue game ``name``'s solver applies to, seed 0."""
-    applies = CATALOGUE_SOLVERS[name][1]
-    spec = next(s for s in CATALOGUE.values() if applies(s) and s[0] == "dense")
-    return _catalogue_game(spec, 0)
+    return _catalogue_game(_first_spec(name), 0)
 
 
 # levels of the checkpointed adjoint compared with ``ForwardOnly``, per solver
@@ -126,7 +130,14 @@ def test_forward_numbers_identical_across_adjoints():
 
 
 SMOOTH = [name for name in CATALOGUE_SOLVERS if name not in NON_SMOOTH]
-STEPS, CPS = 7, (3, 7)  # two stage ends of the finite catalogue games (H = 3)
+# Checkpoints at two stage ends of the finite catalogue Markov games (H = 3):
+# two segments of unequal lengths (3 and 4), so two runs of segment scans.
+# The other games (discounted, or the observed tree game of H = 2) have no
+# stage ends there: one checkpoint at T, one segment of 7 steps (nested
+# 3 + 3 + a remainder of 1). The unequal segments double the reverse program
+# (each run of segments differentiates its own copy of the exact metric) and
+# are checked on the finite Markov games' solvers (ZeroSumOMD, GeneralSumOMD).
+STEPS, CPS, CPS_ONE = 7, (3, 7), (7,)
 
 
 @pytest.mark.parametrize("name", SMOOTH)
@@ -142,6 +153,8 @@ def test_nash_conv_gradient_matches_central_differences(name):
     adjoint (a dropped term of one of seven steps) is far larger.
     """
     base, game = CATALOGUE_SOLVERS[name][0](), _first_game(name)
+    spec = _first_spec(name)
+    cps = CPS if not spec[2] and spec[4] == "markov" else CPS_ONE
     init0 = base.default_init(game, STEPS)
     key = jax.random.key(len(name))
     leaves, treedef = jax.tree.flatten(init0)
@@ -164,7 +177,7 @@ def test_nash_conv_gradient_matches_central_differences(name):
     def objective(eta, logits, adjoint):
         solver = eqx.tree_at(lambda s: s.step_size, base, eta)
         init = jax.tree.map(lambda z: jax.nn.softmax(z, axis=-1), logits)
-        sol = M.solve(solver, game, STEPS, init=init, checkpoints=CPS, adjoint=adjoint)
+        sol = M.solve(solver, game, STEPS, init=init, checkpoints=cps, adjoint=adjoint)
         # the sum of the gains: NashConv, or for a correlated output (a
         # CCEReport) the sum of its CCE gains
         return jnp.sum(sol.trace.gains[-1], axis=-1)

@@ -1,5 +1,7 @@
 """marlmeta.exact and evaluation.ce_gap against independent scipy/NumPy references."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -17,6 +19,15 @@ zero_sum_j = jax.jit(jax.vmap(zero_sum_equilibrium))
 cce_j = jax.jit(jax.vmap(markov_cce))
 ce_j = jax.jit(jax.vmap(markov_ce))
 ce_gap_j = jax.jit(E.ce_gap)
+
+
+@functools.cache
+def _batched(f):
+    """``jax.jit(jax.vmap(f))``, one per function for the module (an eager
+    ``vmap`` compiles each of its operations on its own)."""
+    return jax.jit(jax.vmap(f))
+
+
 # Few shapes, shared by the tests, so that each program compiles once.
 ZS = dict(num_actions=(3, 2), num_states=3, dtype=jnp.float64)
 GS = dict(num_states=2, horizon=2, dtype=jnp.float64)
@@ -37,9 +48,9 @@ def test_zero_sum_finite_matches_scipy_shapley(key):
     assert eq.policy[0].shape == (3, 4, 3, 3) and eq.policy[1].shape == (3, 4, 3, 2)
     assert eq.state_values.shape == (3, 4, 3)
     np.testing.assert_array_less(np.abs(eq.certificate), 1e-9)
-    np.testing.assert_array_less(jax.vmap(E.nash_conv)(games, eq.policy), 1e-9)
+    np.testing.assert_array_less(_batched(E.nash_conv)(games, eq.policy), 1e-9)
     np.testing.assert_allclose(
-        jax.vmap(E.values)(games, eq.policy)[:, 0], eq.value, atol=1e-12
+        _batched(E.values)(games, eq.policy)[:, 0], eq.value, atol=1e-12
     )
     for k, g in enumerate(G.unstack(games)):
         r, p, init = _np(g)
@@ -54,7 +65,7 @@ def test_zero_sum_discounted_matches_scipy_value_iteration(key):
     assert np.asarray(eq.converged).all()
     assert eq.policy[0].shape == (3, 3, 3) and eq.state_values.shape == (3, 3)
     np.testing.assert_array_less(np.abs(eq.certificate), 1e-9)
-    np.testing.assert_array_less(jax.vmap(E.nash_conv)(games, eq.policy), 1e-9)
+    np.testing.assert_array_less(_batched(E.nash_conv)(games, eq.policy), 1e-9)
     for k, g in enumerate(G.unstack(games)):
         r, p, init = _np(g)
         expected = ref.shapley_discounted(r[0], p, init, 0.6)
@@ -104,10 +115,10 @@ def test_markov_cce_gap_and_welfare_match_scipy(key, acts):
     assert sigma.shape == (3, 2, 2, *acts)
     assert (sigma >= 0).all()
     np.testing.assert_allclose(sigma.reshape(3, 2, 2, -1).sum(-1), 1, atol=1e-12)
-    gaps = jax.vmap(E.cce_gap)(games, eq.policy)
+    gaps = _batched(E.cce_gap)(games, eq.policy)
     np.testing.assert_array_less(gaps, 1e-9)
     np.testing.assert_allclose(eq.certificate, gaps, atol=1e-14)
-    values = jax.vmap(E.values)(games, eq.policy)
+    values = _batched(E.values)(games, eq.policy)
     np.testing.assert_allclose(eq.values, values, atol=1e-12)
     for k, g in enumerate(G.unstack(games)):
         expected = ref.markov_cce_welfare(*_np(g), weights)
@@ -119,11 +130,11 @@ def test_markov_ce_gap_and_welfare_match_scipy(key, acts):
     games = G.random_general_sum(jr.fold_in(key, 1), 3, acts, **GS)
     eq = ce_j(games)
     assert np.asarray(eq.converged).all()
-    gaps = jax.vmap(E.ce_gap)(games, eq.policy)
+    gaps = _batched(E.ce_gap)(games, eq.policy)
     np.testing.assert_array_less(np.abs(gaps), 1e-9)
     np.testing.assert_allclose(eq.certificate, gaps, atol=1e-14)
     # A CE is a CCE.
-    np.testing.assert_array_less(jax.vmap(E.cce_gap)(games, eq.policy), 1e-9)
+    np.testing.assert_array_less(_batched(E.cce_gap)(games, eq.policy), 1e-9)
     for k, g in enumerate(G.unstack(games)):
         expected = ref.markov_cce_welfare(*_np(g), np.ones(len(acts)), ce=True)
         np.testing.assert_allclose(eq.welfare[k], expected, atol=1e-8)
@@ -155,7 +166,7 @@ def _random_sigmas(key, games):
 def test_ce_gap_matches_brute_force(key, acts, horizon):
     games = G.random_general_sum(key, 3, acts, 2, horizon, dtype=jnp.float64)
     sigmas = _random_sigmas(jr.fold_in(key, 1), games)
-    gaps = jax.jit(jax.vmap(E.ce_gap))(games, sigmas)
+    gaps = _batched(E.ce_gap)(games, sigmas)
     for k, g in enumerate(G.unstack(games)):
         expected = ref.ce_gap_brute_force(*_np(g), np.asarray(sigmas[k]))
         np.testing.assert_allclose(gaps[k], expected, atol=1e-12)
@@ -165,20 +176,20 @@ def test_ce_gap_sanity(key):
     games = G.random_general_sum(key, 3, (2, 2, 2), **GS)
     k1, k2 = jr.split(key)
     sigmas = _random_sigmas(k1, games)
-    ce = jax.vmap(E.ce_gap)(games, sigmas)
-    cce = jax.vmap(E.cce_gap)(games, sigmas)
+    ce = _batched(E.ce_gap)(games, sigmas)
+    cce = _batched(E.cce_gap)(games, sigmas)
     assert (np.asarray(ce) >= np.maximum(np.asarray(cce), 0) - 1e-12).all()
-    assert (np.asarray(jax.vmap(E.ce_gains)(games, sigmas)) >= -1e-12).all()
+    assert (np.asarray(_batched(E.ce_gains)(games, sigmas)) >= -1e-12).all()
     # A product policy: the recommendation says nothing about the others.
     pis = jax.vmap(lambda g, k: P.random_policy(g, key=k))(games, jr.split(k2, 3))
-    joint = jax.vmap(P.product_to_joint)(pis)
+    joint = _batched(P.product_to_joint)(pis)
     np.testing.assert_allclose(
-        jax.vmap(E.ce_gap)(games, joint), jax.vmap(E.ne_gap)(games, pis), atol=1e-12
+        _batched(E.ce_gap)(games, joint), _batched(E.ne_gap)(games, pis), atol=1e-12
     )
     # The joint policy of an exact zero-sum equilibrium is a CE.
     zs = G.random_zero_sum(key, 3, horizon=4, **ZS)
-    joint = jax.vmap(P.product_to_joint)(zero_sum_j(zs).policy)
-    np.testing.assert_array_less(np.abs(jax.vmap(E.ce_gap)(zs, joint)), 1e-9)
+    joint = _batched(P.product_to_joint)(zero_sum_j(zs).policy)
+    np.testing.assert_array_less(np.abs(_batched(E.ce_gap)(zs, joint)), 1e-9)
 
 
 def test_ce_gap_hand_solved():

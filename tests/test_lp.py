@@ -1,5 +1,7 @@
 """marlmeta.lp against scipy HiGHS, hand-solved games and its own invariants."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -119,7 +121,8 @@ def test_beale_cycling_example_terminates():
 def test_iteration_limit_never_poses_as_optimal():
     c = [-0.75, 20.0, -0.5, 6.0]
     A = [[0.25, -8.0, -1.0, 9.0], [0.5, -12.0, -0.5, 3.0], [0.0, 0.0, 1.0, 0.0]]
-    res = linprog(c, A, [0.0, 0.0, 1.0], max_iterations=1)
+    # jitted: one compiled program rather than ~230 eager operations
+    res = jax.jit(functools.partial(linprog, max_iterations=1))(c, A, [0.0, 0.0, 1.0])
     assert int(res.status) == Status.ITERATION_LIMIT and not bool(res.success)
     assert np.isnan(res.value) and np.isnan(res.x).all() and np.isnan(res.dual).all()
 
@@ -148,7 +151,7 @@ def test_float32():
         assert int(batch.status[k]) == SCIPY_STATUS[theirs.status]
         np.testing.assert_allclose(batch.value[k], theirs.fun, rtol=1e-4, atol=1e-4)
     M = np.random.default_rng(4).normal(size=(4, 5))
-    sol = solve_matrix_game(jnp.asarray(M, jnp.float32))
+    sol = matrix_game_j(jnp.asarray(M, jnp.float32))
     assert sol.value.dtype == jnp.float32 and abs(float(sol.certificate)) < 1e-5
     np.testing.assert_allclose(sol.value, ref.matrix_game_value(M), atol=1e-5)
 
@@ -217,5 +220,5 @@ def test_matrix_game_hand_solved():
     # A pure saddle point and a 1 x n game.
     sad = matrix_game_j(np.array([[3.0, 5.0], [1.0, 4.0]]))
     np.testing.assert_allclose([sad.value, *sad.x, *sad.y], [3, 1, 0, 1, 0])
-    row = solve_matrix_game(np.array([[4.0, -2.0, 7.0]]))
+    row = matrix_game_j(np.array([[4.0, -2.0, 7.0]]))
     np.testing.assert_allclose([row.value, *row.y], [-2, 0, 1, 0])

@@ -1,6 +1,8 @@
 """marlmeta.lp.grouped_linprog against scipy HiGHS, the dense simplex and its
 own invariants (a vertex has at most k non-pure groups)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +17,7 @@ grouped_vmap = jax.jit(jax.vmap(grouped_linprog))
 # One compiled simplex per number of columns, reused by the LPs of that size:
 # eagerly every call re-traces and re-compiles the simplex's loops.
 linprog_j = jax.jit(linprog)
+grouped_j = jax.jit(grouped_linprog)
 
 
 def _random_lp(rng, kind):
@@ -123,13 +126,13 @@ def test_many_groups_and_no_coupling_rows():
     c = -rng.random((n, m))
     A_ub = np.stack([contrib, -contrib])
     b_ub = np.array([0.55, -0.45])
-    ours = jax.jit(grouped_linprog)(c, allowed, A_ub, b_ub)
+    ours = grouped_j(c, allowed, A_ub, b_ub)
     theirs = _highs(c, allowed, A_ub, b_ub, np.zeros((0, n, m)), np.zeros(0))
     assert int(ours.status) == Status.OPTIMAL
     np.testing.assert_allclose(ours.value, theirs.fun, rtol=1e-10)
     _check_vertex(ours.x, allowed, A_ub, b_ub, np.zeros((0, n, m)), np.zeros(0))
     # Without coupling rows every group takes its cheapest allowed variable.
-    free = grouped_linprog(c, allowed)
+    free = grouped_j(c, allowed)
     best = np.min(np.where(allowed, c, np.inf), 1)
     np.testing.assert_allclose(free.value, best.sum(), rtol=1e-12)
     assert free.dual.shape == (0,)
@@ -138,10 +141,14 @@ def test_many_groups_and_no_coupling_rows():
 def test_initial_vertex_and_iteration_limit():
     c = np.array([[0.0, -1.0], [0.0, -1.0]])
     A = np.array([[[0.0, 1.0], [0.0, 1.0]]])
-    res = grouped_linprog(c, np.ones((2, 2), bool), A, [1.0], initial=[1, 1])
+    res = jax.jit(functools.partial(grouped_linprog, initial=[1, 1]))(
+        c, np.ones((2, 2), bool), A, [1.0]
+    )
     assert int(res.status) == Status.OPTIMAL and float(res.value) == -1.0
     np.testing.assert_allclose(res.dual, [-1.0])
-    capped = grouped_linprog(c, np.ones((2, 2), bool), A, [1.0], max_iterations=0)
+    capped = jax.jit(functools.partial(grouped_linprog, max_iterations=0))(
+        c, np.ones((2, 2), bool), A, [1.0]
+    )
     assert int(capped.status) == Status.ITERATION_LIMIT
     assert np.isnan(capped.value) and np.isnan(capped.x).all()
 
@@ -150,7 +157,7 @@ def test_vmap_equals_per_lp_calls_and_float32():
     data = _batch("feasible", 7, 4)
     batch = grouped_vmap(*data)
     for k in range(4):
-        one = grouped_linprog(*[x[k] for x in data])
+        one = grouped_j(*[x[k] for x in data])
         np.testing.assert_array_equal(one.x, batch.x[k])
     # float32: a few pivots on data of order one lose about 1e-6; 1e-4 is safe.
     data32 = [jnp.asarray(x, jnp.float32) if x.dtype == float else x for x in data]

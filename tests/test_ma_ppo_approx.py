@@ -132,7 +132,9 @@ def test_pessimistic_closed_form_and_bellman_error():
     f = S.one_hot_features(g)
     pol = M.policies.random_autoregressive(g, key=jax.random.key(4))
     m = 1
-    raw = S.reset_data(jax.random.key(5), g, pol, f, m, 400)
+    raw = jax.jit(S.reset_data, static_argnums=(4, 5))(
+        jax.random.key(5), g, pol, f, m, 400
+    )
     phi, nxt, rew = (np.asarray(x) for x in (raw.phi, raw.phi_next, raw.reward))
     gamma = float(g.discount)
     data = S.moments(raw, gamma, 0.0)
@@ -141,29 +143,39 @@ def test_pessimistic_closed_form_and_bellman_error():
     target = rew + gamma * nxt @ w
     best = np.linalg.lstsq(phi, target, rcond=None)[0]
     direct = np.mean((phi @ w - target) ** 2) - np.mean((phi @ best - target) ** 2)
-    np.testing.assert_allclose(S.bellman_error(data, w), direct, rtol=1e-8)
+    np.testing.assert_allclose(jax.jit(S.bellman_error)(data, w), direct, rtol=1e-8)
     # The closed-form pessimistic critic minimises phi0 . w + lambda E(w).
     data = S.moments(raw, gamma, 1e-8)
     phi0 = np.random.default_rng(3).uniform(size=phi.shape[1]) / 4
     lam = 2.0
-    w_star = S.pessimistic_critic(data, jnp.asarray(phi0), lam)
+    w_star = jax.jit(S.pessimistic_critic)(data, jnp.asarray(phi0), lam)
 
-    def obj(x):
-        return phi0 @ x + lam * float(S.bellman_error(data, jnp.asarray(x)))
+    # One compiled program evaluates obj at a batch of points (an eager loop
+    # compiled every linear-algebra op of E anew: 1,900 compilations).
+    obj_batch = jax.jit(jax.vmap(lambda x: phi0 @ x + lam * S.bellman_error(data, x)))
 
     # obj is quadratic (E is a difference of least-squares residuals linear in
     # w): its gradient at 0 and Hessian by central differences are exact up to
     # rounding, and its minimiser solves H x = -g. (BFGS, used before, stopped
     # about 1e-4 short of the minimiser on some BLAS builds.)
     eye = np.eye(phi.shape[1])
-    grad = np.array([(obj(u) - obj(-u)) / 2 for u in eye])
-    hess = np.array(
-        [[(obj(u + v) - obj(u - v) - obj(v - u) + obj(-u - v)) / 4 for v in eye]
-         for u in eye]
-    )  # fmt: skip
+    d = len(eye)
+    u, v = eye[:, None, :], eye[None, :, :]
+    points = np.concatenate(
+        [eye, -eye]
+        + [
+            np.broadcast_to(x, (d, d, d)).reshape(-1, d)
+            for x in (u + v, u - v, v - u, -u - v)
+        ]
+    )
+    vals = np.asarray(obj_batch(jnp.asarray(points)))
+    grad = (vals[:d] - vals[d : 2 * d]) / 2
+    pp, pm, mp, mm = vals[2 * d :].reshape(4, d, d)
+    hess = (pp - pm - mp + mm) / 4
     x_ref = np.linalg.solve(hess, -grad)
     assert np.linalg.eigvalsh(hess).min() > 0  # strictly convex: x_ref is the minimum
-    assert obj(np.asarray(w_star)) <= obj(x_ref) + 1e-9
+    obj_star, obj_ref = np.asarray(obj_batch(jnp.stack([w_star, jnp.asarray(x_ref)])))
+    assert obj_star <= obj_ref + 1e-9
     np.testing.assert_allclose(w_star, x_ref, atol=1e-4)
 
 
