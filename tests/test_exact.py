@@ -15,17 +15,18 @@ import marlmeta.policies as P
 from marlmeta.exact import markov_cce, markov_ce, zero_sum_equilibrium
 from tests import reference_exact as ref
 
-zero_sum_j = jax.jit(jax.vmap(zero_sum_equilibrium))
-cce_j = jax.jit(jax.vmap(markov_cce))
-ce_j = jax.jit(jax.vmap(markov_ce))
-ce_gap_j = jax.jit(E.ce_gap)
-
 
 @functools.cache
 def _batched(f):
     """``jax.jit(jax.vmap(f))``, one per function for the module (an eager
     ``vmap`` compiles each of its operations on its own)."""
     return jax.jit(jax.vmap(f))
+
+
+zero_sum_j = _batched(zero_sum_equilibrium)
+cce_j = _batched(markov_cce)
+ce_j = _batched(markov_ce)
+ce_gap_j = jax.jit(E.ce_gap)
 
 
 # Few shapes, shared by the tests, so that each program compiles once.
