@@ -52,8 +52,7 @@ if _CACHE != "off":
 # parallel code generation, whose threads only add work when both cores are
 # busy with the two workers: the same programs, the same numbers, 6% fewer
 # CPU seconds on tests/test_games.py, test_evaluation.py and test_exact.py
-# (cold, one process: 102 s against 108 s) and 13% on compiling four
-# typical vmapped programs.
+# (cold, one process: 102 s against 108 s).
 if os.environ.get("MARLMETA_TEST_XLA_OPT", "low") != "full":
     jax.config.update("jax_disable_most_optimizations", True)
     os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
