@@ -40,6 +40,20 @@ from jaxtyping import Array, Float, Int
 XLA_SOLVE_MAX = 64
 
 
+def _lu_step(j, carry):
+    """Step ``j`` of :func:`lu_factor` (a module-level loop body: an eager call
+    finds its compiled loop in JAX's caches instead of compiling a new one)."""
+    lu, perm = carry
+    idx = jnp.arange(lu.shape[0])
+    p = jnp.argmax(jnp.where(idx >= j, jnp.abs(lu[:, j]), -1))
+    order = idx.at[j].set(p).at[p].set(j)
+    lu, perm = lu[order], perm[order]
+    below = idx > j
+    mult = jnp.where(below, lu[:, j] / lu[j, j], 0)
+    lu = lu - mult[:, None] * jnp.where(below, lu[j], 0)[None, :]
+    return lu.at[:, j].set(jnp.where(below, mult, lu[:, j])), perm
+
+
 def lu_factor(a: Float[Array, "k k"]) -> tuple[Float[Array, "k k"], Int[Array, " k"]]:
     """``(lu, perm)`` with ``a[perm] = L U`` (module docstring).
 
@@ -52,19 +66,31 @@ def lu_factor(a: Float[Array, "k k"]) -> tuple[Float[Array, "k k"], Int[Array, "
     """
     a = jnp.asarray(a)
     k = a.shape[0]
-    idx = jnp.arange(k)
+    return jax.lax.fori_loop(0, k, _lu_step, (a, jnp.arange(k)))
 
-    def step(j, carry):
-        lu, perm = carry
-        p = jnp.argmax(jnp.where(idx >= j, jnp.abs(lu[:, j]), -1))
-        order = idx.at[j].set(p).at[p].set(j)
-        lu, perm = lu[order], perm[order]
-        below = idx > j
-        mult = jnp.where(below, lu[:, j] / lu[j, j], 0)
-        lu = lu - mult[:, None] * jnp.where(below, lu[j], 0)[None, :]
-        return lu.at[:, j].set(jnp.where(below, mult, lu[:, j])), perm
 
-    return jax.lax.fori_loop(0, k, step, (a, idx))
+# The substitutions of :func:`lu_solve`; each carries ``(solution so far, lu,
+# right-hand side)`` so that the bodies are module-level functions.
+def _forward_unit(i, c):  # L y = rhs[perm]
+    y, lu, b = c
+    return y.at[i].set(b[i] - lu[i] @ y), lu, b
+
+
+def _back(t, c):  # U x = y
+    x, lu, y = c
+    i = lu.shape[0] - 1 - t
+    return x.at[i].set((y[i] - lu[i] @ x) / lu[i, i]), lu, y
+
+
+def _forward_t(i, c):  # U^T z = rhs
+    z, lu, b = c
+    return z.at[i].set((b[i] - lu[:, i] @ z) / lu[i, i]), lu, b
+
+
+def _back_unit_t(t, c):  # L^T w = z
+    w, lu, z = c
+    i = lu.shape[0] - 1 - t
+    return w.at[i].set(z[i] - lu[:, i] @ w), lu, z
 
 
 def lu_solve(
@@ -88,29 +114,13 @@ def lu_solve(
     b = jnp.asarray(b, lu.dtype)
     rhs = b.reshape(k, -1)
     zero = jnp.zeros_like(rhs)
-    permuted = rhs[perm]
-
-    def forward_unit(i, y):  # L y = rhs[perm]
-        return y.at[i].set(permuted[i] - lu[i] @ y)
-
-    def back(t, x):  # U x = y
-        i = k - 1 - t
-        return x.at[i].set((y[i] - lu[i] @ x) / lu[i, i])
-
-    def forward_t(i, z):  # U^T z = rhs
-        return z.at[i].set((rhs[i] - lu[:, i] @ z) / lu[i, i])
-
-    def back_unit_t(t, w):  # L^T w = z
-        i = k - 1 - t
-        return w.at[i].set(z[i] - lu[:, i] @ w)
-
     if trans:
-        z = jax.lax.fori_loop(0, k, forward_t, zero)
-        w = jax.lax.fori_loop(0, k, back_unit_t, zero)
+        z = jax.lax.fori_loop(0, k, _forward_t, (zero, lu, rhs))[0]
+        w = jax.lax.fori_loop(0, k, _back_unit_t, (zero, lu, z))[0]
         x = zero.at[perm].set(w)
     else:
-        y = jax.lax.fori_loop(0, k, forward_unit, zero)
-        x = jax.lax.fori_loop(0, k, back, zero)
+        y = jax.lax.fori_loop(0, k, _forward_unit, (zero, lu, rhs[perm]))[0]
+        x = jax.lax.fori_loop(0, k, _back, (zero, lu, y))[0]
     return x.reshape(b.shape)
 
 

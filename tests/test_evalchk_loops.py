@@ -35,7 +35,8 @@ def _potential_batch(n, dtype=jnp.float32):
 
 
 def test_a_flipping_search_stops_at_the_cap_and_says_so():
-    flip = lambda d: 1 - d  # noqa: E731  (ties broken the other way every round)
+    # ties broken the other way every round
+    flip = _discounted._rounds(lambda d, _: 1 - d)
     d, converged = jax.jit(_discounted._policy_iteration, static_argnums=0)(
         flip, jnp.zeros(3, jnp.int32)
     )
@@ -44,7 +45,7 @@ def test_a_flipping_search_stops_at_the_cap_and_says_so():
     np.testing.assert_array_equal(
         d, np.zeros(3) + _discounted.MAX_POLICY_ITERATIONS % 2
     )
-    settle = lambda d: jnp.minimum(d + 1, 4)  # noqa: E731
+    settle = _discounted._rounds(lambda d, _: jnp.minimum(d + 1, 4))
     d, converged = _discounted._policy_iteration(settle, jnp.zeros(3, jnp.int32))
     assert bool(converged)
     np.testing.assert_array_equal(d, [4, 4, 4])

@@ -17,6 +17,7 @@ an imperfect-information game). One game per call; jit/vmap/grad friendly.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import jax
@@ -54,13 +55,36 @@ def backward(
         pi_{h,-i}} Q_{h,i}(s, a)`` per player, ``(H, S, A_i)`` (or ``None``).
     """
     rewards = game.rewards if rewards is None else rewards
-    m, n = rewards.shape[0], game.num_players
     s = game.num_states
     dtype = jnp.result_type(rewards.dtype, policy.dtype)
-    expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
+    m, n = rewards.shape[0], game.num_players
+    init = (jnp.zeros((m, s), dtype), jnp.zeros((n, s), dtype) if best else None)
+    # Restricted deviations (observation policies) weight states by their reach.
+    devs = policy.deviation_policies() if best else None
+    c = None if devs is None else [reach(game, d) for d in devs]
+    steps = jnp.arange(game.horizon)
+    carry = (init, (game, policy, rewards, c))
+    ((v0, b0), _), (br, qbar) = jax.lax.scan(
+        _backward_step(averaged), carry, steps, reverse=True
+    )
+    return Evaluation(values=v0, best_values=b0, best_responses=br, averaged_q=qbar)
+
+
+@functools.cache
+def _backward_step(averaged: bool):
+    """The loop body of :func:`backward` (one per ``averaged``, built once).
+
+    The game, policy, rewards and reach travel in the carry rather than in a
+    closure, so that an eager call finds the compiled loop in JAX's caches
+    instead of compiling it again.
+    """
 
     def body(carry, h):
-        v_next, b_next = carry
+        (v_next, b_next), data = carry
+        game, policy, rewards, c = data
+        m, n = rewards.shape[0], game.num_players
+        dtype = jnp.result_type(rewards.dtype, policy.dtype)
+        expectation = jax.vmap(game.transitions.expectation, in_axes=(None, 0))
         pol = policy.at(h)
         r = rewards[:, h]
         nxt = v_next if b_next is None else jnp.concatenate([v_next, b_next])
@@ -69,7 +93,7 @@ def backward(
         v = jnp.stack([pol.expect(q[i]) for i in range(m)])
         qbar = tuple(pol.expect_others(q[i], i) for i in range(n)) if averaged else None
         if b_next is None:
-            return (v, None), (None, qbar)
+            return ((v, None), data), (None, qbar)
         qb = r + ev[m:]
         # Best responses range over legal actions only (-inf elsewhere).
         dev = [game.legal.restrict(h, i, pol.expect_others(qb[i], i)) for i in range(n)]
@@ -77,15 +101,9 @@ def backward(
         best_dev = [pol.best_choice(d, i, weight[i]) for i, d in enumerate(dev)]
         b = jnp.stack([x[0] for x in best_dev])
         br = tuple(x[1].astype(dtype) for x in best_dev)
-        return (v, b), (br, qbar)
+        return ((v, b), data), (br, qbar)
 
-    init = (jnp.zeros((m, s), dtype), jnp.zeros((n, s), dtype) if best else None)
-    steps = jnp.arange(game.horizon)
-    # Restricted deviations (observation policies) weight states by their reach.
-    devs = policy.deviation_policies() if best else None
-    c = None if devs is None else [reach(game, d) for d in devs]
-    (v0, b0), (br, qbar) = jax.lax.scan(body, init, steps, reverse=True)
-    return Evaluation(values=v0, best_values=b0, best_responses=br, averaged_q=qbar)
+    return body
 
 
 def reach(game: MarkovGame, policy) -> Float[Array, "H S"]:

@@ -152,6 +152,19 @@ def parts(game: DiscountedMarkovGame, policy) -> PolicyParts:
     return PolicyParts(values=v, qbar=qbar, visitation=_visitation(game, p_pi))
 
 
+def _dense_improve(d: Int[Array, " S"], data) -> Int[Array, " S"]:
+    """One policy-improvement step of :func:`_mdp_best_response`: evaluate
+    ``d`` exactly, then switch each state to its best action where that is
+    better by more than ``tol``."""
+    gamma, r, p, legal, tol = data
+    states = jnp.arange(r.shape[0])
+    v = _solve(gamma, p[states, d], r[states, d])
+    q = jnp.where(legal, r + gamma * p @ v, -jnp.inf)
+    best = jnp.argmax(q, axis=-1)
+    better = q[states, best] > q[states, d] + tol
+    return jnp.where(better, best, d)
+
+
 def _mdp_best_response(
     gamma, r: Float[Array, "S A"], p: Float[Array, "S A S"], legal: Bool[Array, "S A"]
 ):
@@ -159,37 +172,47 @@ def _mdp_best_response(
     policy iteration (no gradient), and whether the search converged
     (:func:`_policy_iteration`)."""
     gamma, r, p = jax.lax.stop_gradient((gamma, r, p))
-    states = jnp.arange(r.shape[0])
     scale = jnp.max(jnp.abs(r)) + 1.0
     tol = 64 * jnp.finfo(r.dtype).eps * scale / (1 - gamma)
-
-    def improve(d):
-        v = _solve(gamma, p[states, d], r[states, d])
-        q = jnp.where(legal, r + gamma * p @ v, -jnp.inf)
-        best = jnp.argmax(q, axis=-1)
-        better = q[states, best] > q[states, d] + tol
-        return jnp.where(better, best, d)
-
-    return _policy_iteration(improve, jnp.argmax(jnp.where(legal, r, -jnp.inf), -1))
+    d0 = jnp.argmax(jnp.where(legal, r, -jnp.inf), -1)
+    return _policy_iteration(_DENSE_ROUND, d0, (gamma, r, p, legal, tol))
 
 
-def _policy_iteration(improve, d0):
-    """Apply ``improve`` from ``d0`` until the policy stops changing, at most
-    :data:`MAX_POLICY_ITERATIONS` times.
+def _rounds(improve):
+    """The loop body of :func:`_policy_iteration` for ``improve(d, data)``:
+    ``(d, prev, k, cap, data) -> (improve(d, data), d, k + 1, cap, data)``."""
+
+    def body(c):
+        d, _, k, cap, data = c
+        return improve(d, data), d, k + 1, cap, data
+
+    return body
+
+
+def _unchanged_or_capped(c):
+    d, prev, k, cap, _ = c
+    return jnp.any(d != prev) & (k < cap)
+
+
+#: The dense search's loop body, built once: the loop's arrays travel in its
+#: carry, so that an eager call finds the compiled loop in JAX's caches
+#: instead of compiling it again.
+_DENSE_ROUND = _rounds(_dense_improve)
+
+
+def _policy_iteration(body, d0, data=()):
+    """Policy iteration from ``d0`` with the loop body ``body`` of
+    :func:`_rounds`, until the policy stops changing, at most
+    :data:`MAX_POLICY_ITERATIONS` rounds (read at each call, and carried by
+    the loop rather than traced into its body).
 
     Returns:
         ``(d, converged)``: the last policy and whether it was a fixed point.
     """
-
-    def cond(c):
-        d, prev, k = c
-        return jnp.any(d != prev) & (k < MAX_POLICY_ITERATIONS)
-
-    def body(c):
-        d, _, k = c
-        return improve(d), d, k + 1
-
-    d, prev, _ = jax.lax.while_loop(cond, body, (improve(d0), d0, 1))
+    cap = jnp.asarray(MAX_POLICY_ITERATIONS)
+    d, prev, _, _, _ = jax.lax.while_loop(
+        _unchanged_or_capped, body, body((d0, d0, 0, cap, data))
+    )
     return d, jnp.all(d == prev)
 
 
@@ -312,7 +335,7 @@ def _optimal(gamma, r: Float[Array, "S A"], step, legal: Bool[Array, "S A"]):
         return jnp.where(better, best, d)
 
     d0 = jnp.argmax(greedy(v), axis=-1)
-    d, ok = _policy_iteration(improve, d0)
+    d, ok = _policy_iteration(_rounds(lambda d, _: improve(d)), d0)
     return _flag(ok, evaluate(d, r, gamma)), d
 
 
