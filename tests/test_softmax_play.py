@@ -11,6 +11,8 @@ the pre-update iterate, i.e. ``t - 1`` solver steps here.
 import decimal
 import functools
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -27,14 +29,21 @@ SOLVERS = {
 }
 
 
+# One compiled program per solver kind, game and schedule, shared by every run
+# that differs only in its array hyperparameters (GP and LBGP are one
+# GradientPlay program): eagerly, every run re-traces and re-compiles its loops
+# and compiles each operation around them.
+_solve = eqx.filter_jit(M.solve)
+
+
 def _trace(solver, game, ts, init=None):
     """Potential, NE-gap and c at paper iterations ``ts`` (all > 1)."""
-    sol = M.solve(
+    sol = _solve(
         solver,
         game,
         max(ts) - 1,
         init=init,
-        checkpoints=[t - 1 for t in ts],
+        checkpoints=tuple(t - 1 for t in ts),
         metric=M.evaluation.softmax_report,
     )
     return sol
@@ -60,16 +69,27 @@ GOLDEN = [
 
 
 @functools.cache
-def _golden_run(kind):
-    """One run per algorithm, read at each of its golden iterations."""
-    ts = sorted({t for k, t, _, _ in GOLDEN if k == kind})
-    return ts, _trace(SOLVERS[kind](5.0, 0.003), zoo.zhang2022_g2(jnp.float64), ts)
+def _run(game, kind, eta, lam, steps):
+    """One run traced at every paper iteration ``2..steps``, shared by the tests
+    that read the same algorithm on the same game (a run's trace at ``t`` is
+    that of a run of length ``t``: the same steps in the same order)."""
+    g = getattr(zoo, f"zhang2022_{game}")(jnp.float64)
+    return _trace(SOLVERS[kind](eta, lam), g, list(range(2, steps + 1)))
+
+
+# The G2 runs of test_trajectory_matches_matlab_port, read at the golden
+# iterations and by the NGP escape test (GP ignores the barrier).
+G2_RUNS = {
+    "GP": ("g2", "GP", 5.0, 0.0, 300),
+    "NGP": ("g2", "NGP", 5.0, 0.0, 300),
+    "LBGP": ("g2", "LBGP", 5.0, 0.003, 300),
+}
 
 
 @pytest.mark.parametrize("kind, t, phi, gap", GOLDEN)
 def test_g2_golden_checkpoints(kind, t, phi, gap):
-    ts, sol = _golden_run(kind)
-    i = ts.index(t)
+    sol = _run(*G2_RUNS[kind])
+    i = t - 2
     assert float(sol.trace.potential[i]) == pytest.approx(float(phi), abs=_half(phi))
     assert float(sol.trace.ne_gap[i]) == pytest.approx(float(gap), abs=_half(gap))
 
@@ -99,8 +119,7 @@ def test_trajectory_matches_matlab_port(game, kind, eta, lam, steps):
     R = np.asarray(g.potential_reward[0])
     init = [np.full(a, 1.0 / a) for a in R.shape]
     phi, gap, _, _ = ref.matlab_softmax_play(R, kind, eta, steps, init, lam)
-    ts = list(range(2, steps + 1))
-    sol = _trace(SOLVERS[kind](eta, lam), g, ts)
+    sol = _run(game, kind, eta, lam, steps)
     np.testing.assert_allclose(sol.trace.potential, phi[1:], atol=1e-9)
     np.testing.assert_allclose(sol.trace.ne_gap, gap[1:], atol=1e-9)
 
@@ -113,12 +132,14 @@ def test_g2_lbngp_two_agent_clip_is_chaotic_but_settles():
     phi, _, _, _ = ref.matlab_softmax_play(
         R, "LBNGP", 5.0, 16, [np.full(3, 1 / 3), np.full(2, 0.5)], 0.003, True
     )
-    early = _trace(solver, g, list(range(2, 17)))
-    np.testing.assert_allclose(early.trace.potential, phi[1:], atol=1e-9)
-    late = _trace(solver, g, list(range(200, 2001, 10)))
+    # One run read early (t = 2..16) and late (t = 200, 210, .., 2000).
+    sol = _trace(solver, g, list(range(2, 17)) + list(range(200, 2001, 10)))
+    early = jax.tree.map(lambda x: x[:15], sol.trace)
+    late = jax.tree.map(lambda x: x[15:], sol.trace)
+    np.testing.assert_allclose(early.potential, phi[1:], atol=1e-9)
     # Paper: Phi in [0.19097, 0.19116] and NE-gap in [0.00574, 0.00576].
-    assert np.all((late.trace.potential > 0.190965) & (late.trace.potential < 0.191165))
-    assert np.all((late.trace.ne_gap > 0.005735) & (late.trace.ne_gap < 0.005765))
+    assert np.all((late.potential > 0.190965) & (late.potential < 0.191165))
+    assert np.all((late.ne_gap > 0.005735) & (late.ne_gap < 0.005765))
 
 
 def test_g2_long_runs_match_the_paper():
@@ -138,10 +159,8 @@ def test_g2_long_runs_match_the_paper():
 
 def test_g2_ngp_escape_time_and_lojasiewicz_floor():
     """NGP: Qbar_1(3) overtakes Qbar_1(2) first at t = 66, where c = 1.89e-26."""
-    g = zoo.zhang2022_g2(jnp.float64)
     ts = list(range(2, 121))
-    sol = _trace(SOLVERS["NGP"](5.0, 0.0), g, ts)
-    c = np.asarray(sol.trace.lojasiewicz)
+    c = np.asarray(_run(*G2_RUNS["NGP"]).trace.lojasiewicz)[: len(ts)]
     assert ts[int(np.argmin(c))] == 66
     assert c.min() == pytest.approx(1.89e-26, rel=5e-3)
     # log10 c at t = 100 is -24.2 (seed-001.md 4.5).
@@ -162,7 +181,8 @@ def test_g8_natural_gradient_reaches_the_papers_equilibrium():
     R = np.asarray(g.potential_reward[0])
     assert R.min() == pytest.approx(0.000626, abs=5e-7)
     assert R.max() == pytest.approx(0.999747, abs=5e-7)
-    start = M.evaluation.softmax_report(g, M.policies.uniform(g))
+    # compiled: eagerly each of its operations on 3^8 joint actions compiles
+    start = jax.jit(M.evaluation.softmax_report)(g, M.policies.uniform(g))
     assert float(start.potential) == pytest.approx(0.50012, abs=5e-6)
     assert float(start.ne_gap) == pytest.approx(8.53e-3, abs=5e-6)
     sol = _trace(SOLVERS["NGP"](5.0, 0.0), g, [500])
