@@ -69,7 +69,10 @@ def test_input_forms_give_the_same_numbers(kind, name):
     game = _game(kind)
     fn = getattr(E, name)
     forms = _forms(_policy(game))
-    ref = np.asarray(fn(game, forms["jax64"]))
+    # The reference is the JAX float64 form's result; the other forms must
+    # match it (evaluating that form again would compare it with itself, and
+    # each eager evaluation of a discounted game compiles its loops afresh).
+    ref = np.asarray(fn(game, forms.pop("jax64")))
     for label, pol in forms.items():
         tol = 1e-5 if label == "jax32" else 1e-12
         np.testing.assert_allclose(fn(game, pol), ref, atol=tol, err_msg=label)
@@ -244,12 +247,24 @@ _DISCOUNTED_METRICS = ("values", "gains", "nash_conv", "best_response_values")
 @jax.jit
 def _discounted_evaluations(game, pol):
     """The metrics, averaged Q and the value gradient, compiled as one program
-    per linear solver (eagerly they cost some 200 small compilations)."""
-    return (
-        {name: getattr(E, name)(game, pol) for name in _DISCOUNTED_METRICS},
-        E.averaged_q(game, pol),
-        jax.grad(lambda p: E.values(game, p)[0])(pol),
-    )
+    per linear solver (eagerly they cost some 200 small compilations).
+
+    Each best-response search and each linear solve is traced and compiled
+    once per instance in the program, which is most of this test's time: the
+    gains and NashConv come from one report (the evaluation ``gains`` and
+    ``nash_conv`` would each repeat), and the values and the gradient of player
+    0's value from one ``vjp`` (``grad`` would evaluate the values again).
+    """
+    values, pullback = jax.vjp(lambda p: E.values(game, p), pol)
+    (grad,) = pullback(jnp.zeros_like(values).at[0].set(1))
+    rep = E.report(game, pol)
+    metrics = {
+        "values": values,
+        "gains": rep.gains,
+        "nash_conv": rep.nash_conv,
+        "best_response_values": E.best_response_values(game, pol),
+    }
+    return metrics, E.averaged_q(game, pol), grad
 
 
 def test_matrix_free_discounted_evaluation_agrees_with_dense():
@@ -275,13 +290,22 @@ import jax, jax.numpy as jnp
 jax.config.update("jax_enable_x64", True)
 import marlmeta.evaluation as E, marlmeta.policies as P
 from tests.test_api_contract import _sparse_game
+# Built with the suite's compiler flags (LLVM's optimizations off: the random
+# generators' small programs compile in a fraction of the time, and run for
+# milliseconds); the evaluation below, which runs for tens of seconds on
+# 100,000 states, is compiled with them on.
 game = _sparse_game(jax.random.key(5), 100_000)
 pol = P.random_policy(game, key=jax.random.key(6))
-v = jax.jit(E.values)(game, pol)  # the path without best responses
-# gains and nash_conv (the sum of the gains) compiled as one program
-g, c = jax.jit(lambda gm, p: (E.gains(gm, p), E.nash_conv(gm, p)))(game, pol)
-assert bool(jnp.all(jnp.isfinite(v))) and bool(jnp.all(g >= -1e-9)), (v, g)
+jax.config.update("jax_disable_most_optimizations", False)
+# One program: values (the path without best responses) and the report, whose
+# gains and NashConv come from one best-response search (E.gains and
+# E.nash_conv would each run their own, some 18 s of CPU each here).
+v, rep = jax.jit(lambda gm, p: (E.values(gm, p), E.report(gm, p)))(game, pol)
+g, c = rep.gains, rep.nash_conv
+assert bool(jnp.all(jnp.isfinite(v))) and bool(rep.finite), (v, rep.values, g)
+assert bool(jnp.all(g >= -1e-9)), g
 assert abs(float(c) - float(g.sum())) < 1e-9 and abs(float(v.sum())) < 1e-9
+assert float(jnp.max(jnp.abs(rep.values - v))) < 1e-9, (v, rep.values)
 # VmHWM is this process's own peak; ru_maxrss would report the parent's peak
 # too, because a child started by fork/vfork and exec inherits it.
 print(next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")).split()[1])
@@ -293,22 +317,21 @@ print(next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")).spl
     reason="peak memory is read from /proc/self/status (Linux only)",
 )
 def test_sparse_discounted_game_with_100k_states_within_2_gib(tmp_path):
-    import os
     import subprocess
     import sys
 
     root = pathlib.Path(__file__).resolve().parents[1]
-    # The child compiles two programs that then run for tens of seconds on
-    # 100,000 states: LLVM's optimizations (off for the rest of the suite,
-    # tests/conftest.py) pay here (measured, one cold process: 95 s CPU with
-    # them off, 59 s with them on).
-    env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "0"}
+    # The child builds the game with the suite's compiler flags and then
+    # compiles its one evaluation program with LLVM's optimizations on (off
+    # for the rest of the suite, tests/conftest.py): that program runs for
+    # tens of seconds on 100,000 states, where they pay (measured on the
+    # child's earlier two-program form, one cold process: 95 s CPU with them
+    # off, 59 s with them on).
     out = subprocess.run(
         [sys.executable, "-c", _LARGE],
         cwd=root,
         capture_output=True,
         text=True,
-        env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     peak_kib = int(out.stdout.split()[-1])
