@@ -7,10 +7,6 @@ driver.
 """
 
 import inspect
-import os
-import pathlib
-import subprocess
-import sys
 
 import equinox as eqx
 import jax
@@ -29,7 +25,6 @@ from tests.test_conformance import (
 )
 
 ADJOINT = M.RecursiveCheckpointAdjoint()
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_every_solver_is_in_the_catalogue():
@@ -86,9 +81,21 @@ def _first_game(name, dense_only=True):
 _IDENTICAL = {"ZeroSumOMD": (2, 3), "GradientPlay": (1,)}
 
 
-def forward_numbers_identical(name):
+# XLA's default CPU fusion emitters, the compiler a user gets, for one
+# compilation (``Lowered.compile``'s per-executable override of the process's
+# XLA_FLAGS): the suite's loop emitters (``tests/conftest.py``) compile the fused
+# steps of the two drivers' programs with different rounding (1 ulp on 3 of 36
+# entries of ZeroSumOMD's iterates), although both do the same operations in
+# the same order. Overriding the flag per program checks in this process what
+# a child process with a clean XLA_FLAGS checked, without its start-up.
+_USER_FUSION_EMITTERS = {"xla_cpu_use_fusion_emitters": True}
+
+
+@pytest.mark.parametrize("name", sorted(_IDENTICAL))
+def test_forward_numbers_identical_across_adjoints(name):
     """Same steps in the same order: the same bits as the ``fori_loop`` driver,
-    with unequal segments (2, 2, 2, 3) and a tail of 2 steps."""
+    with unequal segments (2, 2, 2, 3) and a tail of 2 steps, compiled with
+    XLA's default CPU fusion emitters (``_USER_FUSION_EMITTERS``)."""
     solver, game = CATALOGUE_SOLVERS[name][0](), _first_game(name)
     run = jax.jit(
         lambda adjoint: M.solve(
@@ -96,37 +103,15 @@ def forward_numbers_identical(name):
         ),
         static_argnums=0,
     )
-    want = run(M.ForwardOnly())
+
+    def compiled_run(adjoint):
+        return run.lower(adjoint).compile(compiler_options=_USER_FUSION_EMITTERS)()
+
+    want = compiled_run(M.ForwardOnly())
     for levels in _IDENTICAL[name]:
-        got = run(M.RecursiveCheckpointAdjoint(levels))
+        got = compiled_run(M.RecursiveCheckpointAdjoint(levels))
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
             np.testing.assert_array_equal(a, b)
-
-
-def test_forward_numbers_identical_across_adjoints():
-    """:func:`forward_numbers_identical` for every solver of ``_IDENTICAL``, in
-    a child compiling with XLA's default CPU fusion emitters, the compiler a
-    user gets. The suite's loop emitters (``tests/conftest.py``) compile the
-    fused steps of the two drivers' programs with different rounding (1 ulp on
-    3 of 36 entries of ZeroSumOMD's iterates), although both do the same
-    operations in the same order."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    suite = os.environ.get("MARLMETA_TEST_XLA_FLAGS", "")
-    env = dict(
-        os.environ, XLA_FLAGS=flags.replace(suite, "").strip() if suite else flags
-    )
-    code = (
-        "import jax; jax.config.update('jax_enable_x64', True)\n"
-        "from tests.test_adjoint_gradients import forward_numbers_identical\n"
-        f"for name in {sorted(_IDENTICAL)!r}:\n"
-        "    forward_numbers_identical(name)\n"
-        "print('identical')\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert proc.stdout.split()[-1] == "identical"
 
 
 SMOOTH = [name for name in CATALOGUE_SOLVERS if name not in NON_SMOOTH]
