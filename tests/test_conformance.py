@@ -135,12 +135,18 @@ def test_state_structure_stable_and_finite(key, make_solver, make_games):
     for _ in range(12):  # crosses stage ends (H = 4)
         new = step(game, state)
         # identical treedef, shapes and dtypes: lax.cond accepts both branches.
-        jax.lax.cond(True, lambda a, b: a, lambda a, b: b, new, state)
+        # lax.cond checks its branches' types when it traces them, so tracing
+        # it under eval_shape is the same check without compiling (an eager
+        # cond compiles a new program every iteration).
+        jax.eval_shape(
+            lambda a, b: jax.lax.cond(True, lambda: a, lambda: b), new, state
+        )
         chex.assert_trees_all_equal_shapes_and_dtypes(new, state)
         state = new
-    chex.assert_tree_all_finite(solver.output(game, state))
+    out = solver.output(game, state)
+    chex.assert_tree_all_finite(out)
     # every floating leaf (an observation policy also holds its integer maps)
-    leaves = jax.tree.leaves(solver.output(game, state))
+    leaves = jax.tree.leaves(out)
     assert all(x.dtype == jnp.float32 for x in leaves if x.dtype.kind != "i")
 
 
@@ -166,7 +172,8 @@ def _run_batch(solver, games):
 def test_jit_equals_nojit_and_vmap_equals_loop(key, make_solver, make_games):
     solver = make_solver()
     games = make_games(key, 3, jnp.float64)
-    batched = _run_batch(solver, games)
+    # the batch's leaves as NumPy arrays: indexing them compiles nothing
+    batched = jax.tree.map(np.asarray, _run_batch(solver, games))
     for k, g in enumerate(G.unstack(games)):
         jitted = _run(solver, g)
         if k == 0:  # eager dispatch is slow; one game shows jit changes nothing
@@ -382,7 +389,7 @@ def test_catalogue_solver_conformance(solver_name, game_name):
     solver = CATALOGUE_SOLVERS[solver_name][0]()
     games = [_catalogue_game(CATALOGUE[game_name], seed) for seed in (0, 1)]
     states = [solver.init(g, solver.default_init(g, STEPS_CAT)) for g in games]
-    batched = G.stack(states)
+    batched, stacked = G.stack(states), G.stack(games)
     for t in range(STEPS_CAT):
         new = [_step(solver, g, s) for g, s in zip(games, states, strict=True)]
         for a, b in zip(new, states, strict=True):  # structure stable
@@ -393,10 +400,12 @@ def test_catalogue_solver_conformance(solver_name, game_name):
             eager = solver.step(games[0], states[0])
             chex.assert_trees_all_close(_keys(eager), _keys(new[0]), atol=1e-12)
         states = new
-        batched = _vstep(solver, G.stack(games), batched)
+        batched = _vstep(solver, stacked, batched)
+    # the batch's leaves as NumPy arrays: indexing them compiles nothing
+    batched = jax.tree.map(np.asarray, _keys(batched))
     for k, state in enumerate(states):  # vmap == loop
         chex.assert_trees_all_close(
-            _keys(jax.tree.map(lambda x, k=k: x[k], batched)), _keys(state), atol=1e-12
+            jax.tree.map(lambda x, k=k: x[k], batched), _keys(state), atol=1e-12
         )
         out = solver.output(games[k], state)
         chex.assert_tree_all_finite(out)
