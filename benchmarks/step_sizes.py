@@ -109,6 +109,20 @@ CASES = {
 }
 
 
+#: The metric of uniform play per ``(games maker, metric, number of games,
+#: actions, states)``: the solvers that share their games and metric (GeneralSumOMD and
+#: AdaptiveOFTRL, GradientPlay and NaturalGradientPlay) compile it once.
+_START: dict[tuple, np.ndarray] = {}
+
+
+def _start(games, metric, key: tuple) -> np.ndarray:
+    """The metric of uniform play on each of ``games`` (one compiled program)."""
+    if key not in _START:
+        uniform = jax.vmap(M.policies.uniform)(games)
+        _START[key] = np.asarray(jax.jit(jax.vmap(metric))(games, uniform))
+    return _START[key]
+
+
 def sweep(name: str, num_games: int, num_steps: int) -> list[dict]:
     """The final metric of every step size on ``num_games`` games of each size."""
     cls, make, metric_name, metric = CASES[name]
@@ -143,8 +157,7 @@ def sweep(name: str, num_games: int, num_steps: int) -> list[dict]:
         steady = time.perf_counter() - t1
         assert np.array_equal(first, again, equal_nan=True)
         final_all = first[:, -1].reshape(k, num_games)
-        uniform = jax.vmap(M.policies.uniform)(games)
-        start = np.asarray(jax.jit(jax.vmap(metric))(games, uniform))
+        start = _start(games, metric, (make, metric, num_games, actions, states))
         for j, eta_j in enumerate(STEP_SIZES):
             final = final_all[j]
             rows.append(
