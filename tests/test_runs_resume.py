@@ -118,3 +118,22 @@ def test_fresh_rerun_and_crashed_run_agree(tmp_path, monkeypatch, path):
     assert _timeless(resumed) == _timeless(json.loads(fresh))
     assert (run / "figure.png").exists()
     assert not list(run.rglob("*.tmp"))
+
+
+def test_maml_smoke_results(tmp_path):
+    """What ``smoke_maml``'s results hold. It lives here, not with the other
+    MAML tests, because the run shares the compiled programs of this module's
+    ``smoke_maml`` plan (compiling the meta-gradient's programs again in
+    another module took about half of that module's CPU seconds)."""
+    out = run_experiment(
+        load_config(ROOT / "configs" / "smoke_maml.yaml"), tmp_path, progress=False
+    )
+    r = json.loads((out / "results.json").read_text())
+    assert r["finite"] is True
+    assert len(r["objective"]) == 15
+    assert r["objective"][-1] > r["objective"][0]
+    for name in ("maml", "random", "uniform"):
+        assert len(r["test"][name]["ne_gap_mean"]) == 3
+        assert len(r["train_ne_gap"][name]) == 15
+    assert set(r["test_ne_gap_at_T"]) == {"maml", "random", "uniform"}
+    assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
