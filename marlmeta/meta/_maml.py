@@ -111,17 +111,25 @@ def _adapted(game, theta, inner_steps, inner_step_size, adjoint):
     return final, softmax(final)
 
 
-def _meta_step(game, theta, inner_steps, inner_step_size, first_order, adjoint):
-    """``(Phi(theta^T), NE-gap(theta^T), grad F_T(theta))``."""
+def _meta_gradient(game, theta, inner_steps, inner_step_size, first_order, adjoint):
+    """``(Phi(theta^T), softmax(theta^T), grad F_T(theta))``."""
     if first_order:
         final, pol = _adapted(game, theta, inner_steps, inner_step_size, adjoint)
-        return potential(game, pol), ne_gap(game, pol), potential_gradient(game, final)
+        return potential(game, pol), pol, potential_gradient(game, final)
 
     def objective(theta):
         pol = _adapted(game, theta, inner_steps, inner_step_size, adjoint)[1]
         return potential(game, pol), pol
 
     (phi, pol), grad = jax.value_and_grad(objective, has_aux=True)(theta)
+    return phi, pol, grad
+
+
+def _meta_step(game, theta, inner_steps, inner_step_size, first_order, adjoint):
+    """``(Phi(theta^T), NE-gap(theta^T), grad F_T(theta))``."""
+    phi, pol, grad = _meta_gradient(
+        game, theta, inner_steps, inner_step_size, first_order, adjoint
+    )
     return phi, ne_gap(game, pol), grad
 
 
@@ -146,8 +154,11 @@ def maml_gradient(
         adjoint: as in :func:`inner_loop`; its memory and recomputation
             trade-off is the meta-gradient's.
     """
+    # without the NE-gap of _meta_step: its exact best responses (policy
+    # iteration) were traced and lowered on every call, then dropped as dead
+    # code by XLA
     args = (game, theta, inner_steps, inner_step_size, first_order, adjoint)
-    return _meta_step(*args)[2]
+    return _meta_gradient(*args)[2]
 
 
 def adapted_ne_gap(
