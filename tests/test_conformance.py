@@ -36,29 +36,6 @@ def _cast(game, dtype):
     return jax.tree.map(lambda x: x.astype(dtype) if floating(x) else x, game)
 
 
-def _unstack(games):
-    """The games of a batch with NumPy leaves: slicing a NumPy array compiles
-    nothing (``G.unstack`` slices eagerly, one small program per leaf shape),
-    and a jitted function sees the same shapes and dtypes either way. Not for
-    an eager ``M.solve``: its loops index the game's arrays with traced
-    indices, which a NumPy array refuses (TracerArrayConversionError)."""
-    leaves = jax.tree.map(np.asarray, games)
-    n = games.batch_shape[0]
-    return [jax.tree.map(lambda x, k=k: x[k], leaves) for k in range(n)]
-
-
-def _stack(trees):
-    """``trees`` stacked on a new leading axis, in NumPy where a leaf is a
-    plain array (exact, and compiles nothing); PRNG keys stay JAX arrays."""
-
-    def stack(*xs):
-        if jnp.issubdtype(xs[0].dtype, jax.dtypes.prng_key):
-            return jnp.stack(xs)
-        return np.stack([np.asarray(x) for x in xs])
-
-    return jax.tree.map(stack, *trees)
-
-
 def _observed_games(key, n, dtype):
     """``n`` small two-player zero-sum games with observations and perfect
     recall (the random tree game of ``tests/test_observations.py``)."""
@@ -153,7 +130,7 @@ SOLVERS = [
 @pytest.mark.parametrize("make_solver, make_games", SOLVERS)
 def test_state_structure_stable_and_finite(key, make_solver, make_games):
     solver = make_solver()
-    game = _unstack(make_games(key, 1, jnp.float32))[0]
+    game = G.unstack(make_games(key, 1, jnp.float32))[0]
     state = solver.init(game, solver.default_init(game, 40))
     step = jax.jit(lambda g, s: solver.step(g, s))
     for _ in range(12):  # crosses stage ends (H = 4)
@@ -416,7 +393,7 @@ def test_catalogue_solver_conformance(solver_name, game_name):
     solver = CATALOGUE_SOLVERS[solver_name][0]()
     games = [_catalogue_game(CATALOGUE[game_name], seed) for seed in (0, 1)]
     states = [solver.init(g, solver.default_init(g, STEPS_CAT)) for g in games]
-    batched, stacked = _stack(states), _stack(games)
+    batched, stacked = G.stack(states), G.stack(games)
     for t in range(STEPS_CAT):
         new = [_step(solver, g, s) for g, s in zip(games, states, strict=True)]
         for a, b in zip(new, states, strict=True):  # structure stable
