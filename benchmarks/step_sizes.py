@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 import time
 
 import equinox as eqx
@@ -208,12 +209,13 @@ def main() -> None:
         global SIZES
         args.games, args.steps, SIZES = 2, 20, SIZES[:1]
     jax.config.update("jax_enable_x64", True)
-    rows = []
+    rows, failed = [], []
     for name in args.solvers:
         try:
             rows += sweep(name, args.games, args.steps)
-        except Exception as err:  # a step size that breaks the run: say so
+        except Exception as err:  # a sweep that breaks: say so, run the others
             print(f"{name}: failed: {str(err).splitlines()[0]}", flush=True)
+            failed.append(name)
     for row in best(rows):
         print(
             f"{row['solver']:20s} A={row['actions']:5s} S={row['states']}: best "
@@ -236,6 +238,8 @@ def main() -> None:
             "rows": rows,
         }
         path.write_text(json.dumps(data, indent=1) + "\n")
+    if failed:  # the rows of the others are saved; the run still fails
+        sys.exit(f"step-size sweeps failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,14 @@ def _check_batch_solver(solver, batch_size: int) -> None:
             )
 
 
+def _numpy_to_jax(tree):
+    """``tree`` with its NumPy leaves as JAX arrays of the same dtype. An eager
+    run's loop bodies close over the game and the solver, and a NumPy array
+    indexed by a traced iteration count cannot be traced."""
+    as_jax = lambda x: jnp.asarray(x) if isinstance(x, np.ndarray) else x  # noqa: E731
+    return jax.tree.map(as_jax, tree)
+
+
 def _as_init(init):
     """A user's initial-policy argument: a tuple or list of per-player arrays
     (NumPy, lists or JAX) becomes a tuple of JAX arrays."""
@@ -202,6 +210,7 @@ def solve(
     """
     cps = checkpoint_steps(num_steps, checkpoints)
     game.require_one_game("solve")
+    solver, game = _numpy_to_jax((solver, game))
     init = solver.default_init(game, num_steps) if init is None else _as_init(init)
     return run_solver(solver, game, init, int(num_steps), cps, metric, adjoint)
 

@@ -95,7 +95,7 @@ def test_online_bound_is_never_below_the_exact_gap_of_the_output(key, eta, T):
     gap can exceed the bound, see configs/oftrl_cce.yaml's results.)"""
     games = seed002_games(key, num_games=3)
     solver = M.solvers.AdaptiveOFTRL(eta)
-    step = jax.jit(solver.step)
+    step = jax.jit(lambda g, s: solver.step(g, s))
     for g in G.unstack(games):
         state = solver.init(g, None)
         for _ in range(T):

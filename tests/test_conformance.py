@@ -178,10 +178,19 @@ def test_jit_equals_nojit_and_vmap_equals_loop(key, make_solver, make_games):
     for k, g in enumerate(G.unstack(games)):
         jitted = _run(solver, g)
         if k == 0:  # eager dispatch is slow; one game shows jit changes nothing
-            eager = M.solve(solver, g, _STEPS, checkpoints=_CHECKPOINTS)
-            chex.assert_trees_all_close(eager, jitted, atol=1e-12)
+            # and that a game with NumPy leaves runs eagerly (the loop bodies
+            # close over the game; a NumPy leaf indexed by a traced step count
+            # failed to trace in four solvers)
+            numpy_game = jax.tree.map(np.asarray, g)
+            eager = M.solve(solver, numpy_game, _STEPS, checkpoints=_CHECKPOINTS)
+            chex.assert_trees_all_close(eager, jitted, atol=1e-12, rtol=0)
         one = jax.tree.map(lambda x, k=k: x[k], batched)
-        chex.assert_trees_all_close(one, jitted, atol=1e-12)
+        chex.assert_trees_all_close(one, jitted, atol=1e-12, rtol=0)
+
+
+def _floating(x) -> bool:
+    """Whether a solver leaf is a floating-point number or array."""
+    return jnp.issubdtype(getattr(x, "dtype", type(x)), jnp.floating)
 
 
 @pytest.mark.parametrize("make_solver, make_games", SOLVERS)
@@ -204,6 +213,11 @@ def test_no_retrace_on_second_call(key, make_solver, make_games):
 
     before = _solve_chunk._cached._cache_size()
     _run_batch(solver, games)
+    assert _solve_chunk._cached._cache_size() == before
+    # nor with other hyperparameters: a sweep over step sizes is one program
+    # (a hyperparameter held as a Python float is static under filter_jit)
+    halved = jax.tree.map(lambda x: x / 2 if _floating(x) else x, solver)
+    _run_batch(halved, games)
     assert _solve_chunk._cached._cache_size() == before
 
 
@@ -402,14 +416,14 @@ def test_catalogue_solver_conformance(solver_name, game_name):
         if t == H_CAT - 1:  # jit == eager on the step that ends stage 0 (one
             # eager step only: eager dispatch re-traces every scan and cond)
             eager = solver.step(games[0], states[0])
-            chex.assert_trees_all_close(_keys(eager), _keys(new[0]), atol=1e-12)
+            chex.assert_trees_all_close(_keys(eager), _keys(new[0]), atol=1e-12, rtol=0)
         states = new
         batched = _vstep(solver, stacked, batched)
     # the batch's leaves as NumPy arrays: indexing them compiles nothing
     batched = jax.tree.map(np.asarray, _keys(batched))
     for k, state in enumerate(states):  # vmap == loop
         chex.assert_trees_all_close(
-            jax.tree.map(lambda x, k=k: x[k], batched), _keys(state), atol=1e-12
+            jax.tree.map(lambda x, k=k: x[k], batched), _keys(state), atol=1e-12, rtol=0
         )
         out = solver.output(games[k], state)
         chex.assert_tree_all_finite(out)
@@ -454,14 +468,16 @@ def test_solve_batch_chunks_and_batched_step_sizes(key):
     games = G.random_zero_sum(key, 5, (2, 2), 2, 3, dtype=jnp.float64)
     full = M.solve_batch(M.solvers.ZeroSumOMD(0.1), games, 20, chunk_size=5)
     chunked = M.solve_batch(M.solvers.ZeroSumOMD(0.1), games, 20, chunk_size=2)
-    chex.assert_trees_all_close(full, chunked, atol=1e-12)
+    chex.assert_trees_all_close(full, chunked, atol=1e-12, rtol=0)
     etas = jnp.array([0.05, 0.1, 0.2, 0.1, 0.3])
     grid = M.solve_batch(M.solvers.ZeroSumOMD(etas), games, 20, batch_solver=True)
     # one compiled program for the five references (eager solves run op by op)
     solve_one = jax.jit(lambda eta, g: M.solve(M.solvers.ZeroSumOMD(eta), g, 20))
     for k, g in enumerate(G.unstack(games)):
         one = solve_one(etas[k], g)
-        np.testing.assert_allclose(grid.trace.gains[k], one.trace.gains, atol=1e-12)
+        np.testing.assert_allclose(
+            grid.trace.gains[k], one.trace.gains, atol=1e-12, rtol=0
+        )
 
 
 def test_solve_batch_shards_over_devices():
@@ -479,7 +495,9 @@ def test_solve_batch_shards_over_devices():
         solve_one = jax.jit(lambda g: M.solve(M.solvers.ZeroSumOMD(0.1), g, 20))
         for k, g in enumerate(G.unstack(games)):
             one = solve_one(g)
-            np.testing.assert_allclose(out.trace.gains[k], one.trace.gains, atol=1e-12)
+            np.testing.assert_allclose(
+                out.trace.gains[k], one.trace.gains, atol=1e-12, rtol=0
+            )
         print("sharded ok", out.trace.gains.shape)
         """
     )

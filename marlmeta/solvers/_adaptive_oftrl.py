@@ -147,7 +147,9 @@ class AdaptiveOFTRL(AbstractSolver):
         True
     """
 
-    step_size: Float[Array, ""] | None = None
+    step_size: Float[Array, ""] | None = eqx.field(
+        default=None, converter=lambda x: None if x is None else jnp.asarray(x)
+    )
     beta: float = eqx.field(default=70.0, static=True)
     bisection_steps: int = eqx.field(default=60, static=True)
     smoothed_baseline: bool = eqx.field(default=False, static=True)
