@@ -267,6 +267,7 @@ def split_shared(games) -> tuple[PyTree, PyTree]:
 
 
 def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
+    solver, game = _numpy_to_jax((solver, game))  # closed over below
     shapes = jax.eval_shape(
         lambda: run_solver(solver, game, init, num_steps, checkpoints, metric)
     )

@@ -173,8 +173,12 @@ def _run_batch(solver, games):
 def test_jit_equals_nojit_and_vmap_equals_loop(key, make_solver, make_games):
     solver = make_solver()
     games = make_games(key, 3, jnp.float64)
-    # the batch's leaves as NumPy arrays: indexing them compiles nothing
-    batched = jax.tree.map(np.asarray, _run_batch(solver, games))
+    # a batch of games with NumPy leaves (solve_batch slices each chunk from
+    # them); the results' leaves as NumPy arrays: indexing them compiles nothing
+    numpy_games = jax.tree.map(np.asarray, games)
+    nbytes = M.bytes_per_game(solver, numpy_games, _STEPS, checkpoints=_CHECKPOINTS)
+    assert nbytes == M.bytes_per_game(solver, games, _STEPS, checkpoints=_CHECKPOINTS)
+    batched = jax.tree.map(np.asarray, _run_batch(solver, numpy_games))
     for k, g in enumerate(G.unstack(games)):
         jitted = _run(solver, g)
         if k == 0:  # eager dispatch is slow; one game shows jit changes nothing
