@@ -36,6 +36,17 @@ def concrete(x) -> np.ndarray | None:
     return np.asarray(x)
 
 
+def numpy_to_jax(tree):
+    """``tree`` with its NumPy leaves as JAX arrays of the same dtype.
+
+    For the entry points whose loops close over a game or a solver: a NumPy
+    leaf indexed by a traced iteration count (an eager ``lax.scan`` over the
+    stages, say) cannot be traced.
+    """
+    as_jax = lambda x: jnp.asarray(x) if isinstance(x, np.ndarray) else x  # noqa: E731
+    return jax.tree.map(as_jax, tree)
+
+
 def unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, shape))
 

@@ -20,6 +20,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Int, PyTree
 
 from marlmeta._adjoint import AbstractAdjoint, ForwardOnly
+from marlmeta._checks import numpy_to_jax
 from marlmeta._placement import LocalPlacement, ProcessPlacement
 from marlmeta.evaluation import report
 from marlmeta.games import AbstractMarkovGame
@@ -97,14 +98,6 @@ def _check_batch_solver(solver, batch_size: int) -> None:
                 f"batch_solver=True every array leaf needs a leading axis of "
                 f"{batch_size}, one entry per game of the batch"
             )
-
-
-def _numpy_to_jax(tree):
-    """``tree`` with its NumPy leaves as JAX arrays of the same dtype. An eager
-    run's loop bodies close over the game and the solver, and a NumPy array
-    indexed by a traced iteration count cannot be traced."""
-    as_jax = lambda x: jnp.asarray(x) if isinstance(x, np.ndarray) else x  # noqa: E731
-    return jax.tree.map(as_jax, tree)
 
 
 def _as_init(init):
@@ -210,7 +203,7 @@ def solve(
     """
     cps = checkpoint_steps(num_steps, checkpoints)
     game.require_one_game("solve")
-    solver, game = _numpy_to_jax((solver, game))
+    solver, game = numpy_to_jax((solver, game))
     init = solver.default_init(game, num_steps) if init is None else _as_init(init)
     return run_solver(solver, game, init, int(num_steps), cps, metric, adjoint)
 
@@ -267,7 +260,7 @@ def split_shared(games) -> tuple[PyTree, PyTree]:
 
 
 def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
-    solver, game = _numpy_to_jax((solver, game))  # closed over below
+    solver, game = numpy_to_jax((solver, game))  # closed over below
     shapes = jax.eval_shape(
         lambda: run_solver(solver, game, init, num_steps, checkpoints, metric)
     )

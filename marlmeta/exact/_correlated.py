@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from marlmeta._checks import numpy_to_jax
 from marlmeta.evaluation import ce_gap, report
 from marlmeta.games import MarkovGame
 from marlmeta.lp import (
@@ -114,6 +115,7 @@ def _solve(game: MarkovGame, rows_fn, gap_fn, welfare, lp_iterations):
     """Backward induction with one stage LP (constraints ``rows_fn``) per state;
     the certificate is ``gap_fn`` of the resulting policy."""
     game.require_finite_horizon("markov_cce and markov_ce")
+    game = numpy_to_jax(game)  # the stage loop closes over it
     n, acts = game.num_players, game.num_actions
     size = math.prod(acts)
     w = _weights(game, welfare)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from marlmeta._checks import numpy_to_jax
 from marlmeta.evaluation import AbstractUnilateralReport, nash_conv, report
 from marlmeta.games import AbstractMarkovGame, DiscountedMarkovGame, FiniteHorizonGame
 from marlmeta.lp import (
@@ -209,6 +210,7 @@ def zero_sum_equilibrium(
         True True
     """
     game.require_one_game("zero_sum_equilibrium")  # before the zero-sum check
+    game = numpy_to_jax(game)  # the stage loop closes over it
     valid = _check_zero_sum(game)
     dtype = game.rewards.dtype
     tol = check_tolerance("tol", tol, 1e-12 if jnp.finfo(dtype).bits >= 64 else 1e-5)
