@@ -45,6 +45,20 @@ def test_bad_step_size_raises_naming_value(cls, bad, shown):
 
 
 @pytest.mark.parametrize("cls", STEP_SIZE_SOLVERS)
+@pytest.mark.parametrize("bad", ["0.1", b"0.1", {}, object()])
+def test_step_size_that_is_not_numbers_raises_naming_it(cls, bad):
+    with pytest.raises(ValueError, match=r"^step_size is .*; expected a number$"):
+        cls(bad)
+
+
+def test_other_hyperparameters_that_are_not_numbers_raise_naming_them():
+    with pytest.raises(ValueError, match=r"^barrier is '0.1'; expected a number$"):
+        GradientPlay(0.1, barrier="0.1")
+    with pytest.raises(ValueError, match=r"^step_size is None; expected a number$"):
+        ZeroSumOMD(None)
+
+
+@pytest.mark.parametrize("cls", STEP_SIZE_SOLVERS)
 def test_batched_step_size_names_the_index(cls):
     with pytest.raises(ValueError, match=r"^step_size\[1\] is -0.2; "):
         cls(jnp.array([0.1, -0.2, 0.3]))

@@ -66,7 +66,11 @@ from jaxtyping import Array, Float, Int
 
 from marlmeta.games import MarkovGame
 from marlmeta.policies import expect, expect_others, product_to_joint
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._base import (
+    AbstractSolver,
+    as_hyperparameter,
+    check_hyperparameter,
+)
 from marlmeta.solvers._stages import renormalise
 
 
@@ -148,7 +152,8 @@ class AdaptiveOFTRL(AbstractSolver):
     """
 
     step_size: Float[Array, ""] | None = eqx.field(
-        default=None, converter=lambda x: None if x is None else jnp.asarray(x)
+        default=None,
+        converter=lambda x: None if x is None else as_hyperparameter("step_size", x),
     )
     beta: float = eqx.field(default=70.0, static=True)
     bisection_steps: int = eqx.field(default=60, static=True)

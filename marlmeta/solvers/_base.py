@@ -10,13 +10,30 @@ the compiled entry points.
 from __future__ import annotations
 
 import abc
+import functools
 from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from marlmeta.games import AbstractMarkovGame
+
+
+def as_hyperparameter(name: str, value) -> jax.Array:
+    """``value`` as a JAX array; a ``ValueError`` naming ``name`` when it is not
+    numbers (a string, say), which :func:`check_hyperparameter` then checks."""
+    try:
+        return jnp.asarray(value)
+    except (TypeError, ValueError):  # JAX refuses None with a ValueError
+        raise ValueError(f"{name} is {value!r}; expected a number") from None
+
+
+def hyperparameter(name: str, **kwargs):
+    """A numeric hyperparameter field (``eqx.field`` keyword arguments such as
+    ``default``): stored as a JAX array leaf (:func:`as_hyperparameter`)."""
+    return eqx.field(converter=functools.partial(as_hyperparameter, name), **kwargs)
 
 
 def check_hyperparameter(name: str, value, *, allow_zero: bool = False) -> None:

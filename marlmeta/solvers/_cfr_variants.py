@@ -27,11 +27,10 @@ is linear CFR).
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from marlmeta.solvers._base import check_hyperparameter
+from marlmeta.solvers._base import check_hyperparameter, hyperparameter
 from marlmeta.solvers._cfr_plus import AbstractCFR
 
 
@@ -45,7 +44,7 @@ class PredictiveCFRPlus(AbstractCFR):
             default 2, quadratic averaging).
     """
 
-    gamma: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=2.0)
+    gamma: Float[Array, ""] = hyperparameter("gamma", default=2.0)
 
     def __check_init__(self):
         check_hyperparameter("gamma", self.gamma, allow_zero=True)
@@ -73,9 +72,9 @@ class DiscountedCFR(AbstractCFR):
             default 2).
     """
 
-    alpha: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1.5)
-    beta: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
-    gamma: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=2.0)
+    alpha: Float[Array, ""] = hyperparameter("alpha", default=1.5)
+    beta: Float[Array, ""] = hyperparameter("beta", default=0.0)
+    gamma: Float[Array, ""] = hyperparameter("gamma", default=2.0)
 
     def __check_init__(self):
         for name in ("alpha", "beta", "gamma"):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.games import AbstractObservedGame, uniform_rows
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter, hyperparameter
 from marlmeta.solvers._observed_omd import reach_average
 from marlmeta.solvers._stages import omd_step
 
@@ -55,7 +55,7 @@ class CounterfactualOMD(AbstractSolver):
         step_size: ``eta > 0``.
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)

@@ -40,6 +40,7 @@ from jaxtyping import Array, Float
 
 from marlmeta.games import MarkovGame, stage_q
 from marlmeta.policies import expect_others
+from marlmeta.solvers._base import hyperparameter
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
     StageClock,
@@ -97,7 +98,7 @@ class GeneralSumOMD(AbstractStageOMD):
         (5, 2, 2, 2, 2)
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
 
     def init(self, game: MarkovGame, init_policy) -> GeneralSumOMDState:
         dtype = game.rewards.dtype

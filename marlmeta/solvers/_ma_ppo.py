@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -34,7 +33,7 @@ from marlmeta.policies import (
     autoregressive_softmax,
     autoregressive_uniform,
 )
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter, hyperparameter
 
 Logits = tuple[Float[Array, "S ..."], ...]
 
@@ -85,7 +84,7 @@ class MultiAgentPPO(_AutoregressiveSoftmax):
         True
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)

@@ -50,7 +50,7 @@ from marlmeta.evaluation import localized_q, occupancy, shared_reward
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import AutoregressivePolicy, autoregressive_softmax
 from marlmeta.simulation import Truncation, episode
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter, hyperparameter
 from marlmeta.solvers._ma_ppo_sampling import (
     AbstractCritic,
     AbstractSampling,
@@ -213,9 +213,9 @@ class LogLinearMAPPO(_LogLinear):
         radius: ``R``, the radius of the parameter ball.
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
     features: tuple[Array, ...] = features_field()
-    radius: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e6)
+    radius: Float[Array, ""] = hyperparameter("radius", default=1e6)
 
     def __check_init__(self):
         check_hyperparameter("radius", self.radius)
@@ -264,10 +264,10 @@ class SampledMAPPO(_LogLinear):
             :class:`~marlmeta.solvers.ExactCritic`.
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
     features: tuple[Array, ...] = features_field()
     key: PRNGKeyArray
-    radius: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e3)
+    radius: Float[Array, ""] = hyperparameter("radius", default=1e3)
     num_samples: int = eqx.field(static=True, default=1000)
     rollout_steps: int = eqx.field(static=True, default=100)
     sampling: AbstractSampling = OccupancySampling()

@@ -42,7 +42,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from marlmeta._linalg import solve
 from marlmeta.evaluation import shared_reward
-from marlmeta.solvers._base import check_hyperparameter
+from marlmeta.solvers._base import check_hyperparameter, hyperparameter
 from marlmeta.solvers._ma_ppo_linear import (
     _LogLinear,
     _sample_suffix,
@@ -130,12 +130,12 @@ class PessimisticMAPPO(_LogLinear):
         ridge: added to ``Sigma`` and ``A`` (default ``1e-8``).
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
     features: tuple[Array, ...] = features_field()
     key: PRNGKeyArray
-    pessimism: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e3)
+    pessimism: Float[Array, ""] = hyperparameter("pessimism", default=1e3)
     num_samples: int = eqx.field(static=True, default=1000)
-    ridge: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e-8)
+    ridge: Float[Array, ""] = hyperparameter("ridge", default=1e-8)
 
     def __check_init__(self):
         check_hyperparameter("pessimism", self.pessimism)

@@ -40,6 +40,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from marlmeta._linalg import solve
 from marlmeta.evaluation import localized_q
+from marlmeta.solvers._base import hyperparameter
 
 
 class AbstractSampling(eqx.Module):
@@ -126,7 +127,7 @@ class FittedCritic(AbstractCritic):
     """A linear critic ``phi_m . w``, ``w = argmin sum (phi . w - G)^2 + ridge
     |w|^2`` over the iteration's samples of returns ``G``."""
 
-    ridge: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=1e-6)
+    ridge: Float[Array, ""] = hyperparameter("ridge", default=1e-6)
 
     def lookahead(self, horizon):
         return horizon

@@ -34,6 +34,7 @@ from jaxtyping import Array, Float
 from marlmeta.games import (
     AbstractObservedGame,
 )
+from marlmeta.solvers._base import hyperparameter
 from marlmeta.solvers._stages import (
     StageClock,
     num_stages,
@@ -182,7 +183,7 @@ class ObservedZeroSumOMD(AbstractZeroSumOMD):
             default, or :class:`PlainAverage`).
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
     average: AbstractAverage = ReachAverage()
 
     def __check_init__(self):

@@ -25,14 +25,13 @@ References:
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from marlmeta.evaluation import averaged_q
 from marlmeta.games import AbstractMarkovGame, legal_face
 from marlmeta.policies import uniform
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter, hyperparameter
 
 
 def project_simplex(y: Float[Array, "... A"]) -> Float[Array, "... A"]:
@@ -69,7 +68,7 @@ class ProjectedQDescent(AbstractSolver):
         True
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
 
     def __check_init__(self):
         check_hyperparameter("step_size", self.step_size)

@@ -49,7 +49,7 @@ from jaxtyping import Array, Float
 from marlmeta.evaluation import policy_gradient
 from marlmeta.games import DiscountedMarkovGame
 from marlmeta.policies import as_policy, logits, softmax, uniform
-from marlmeta.solvers._base import AbstractSolver, check_hyperparameter
+from marlmeta.solvers._base import AbstractSolver, check_hyperparameter, hyperparameter
 
 Logits = tuple[Float[Array, "S Ai"], ...]
 
@@ -103,8 +103,8 @@ class GradientPlay(AbstractSoftmaxPlay):
         0.157805
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
+    barrier: Float[Array, ""] = hyperparameter("barrier", default=0.0)
 
     def step(self, game: DiscountedMarkovGame, state: Logits) -> Logits:
         dtype = state[0].dtype
@@ -135,8 +135,8 @@ class NaturalGradientPlay(AbstractSoftmaxPlay):
             (``False``, Zhang et al. Figure 1).
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
-    barrier: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
+    barrier: Float[Array, ""] = hyperparameter("barrier", default=0.0)
     clip: float | None = eqx.field(static=True, default=None)
     centred_clip: bool = eqx.field(static=True, default=True)
 

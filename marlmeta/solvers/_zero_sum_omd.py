@@ -33,6 +33,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from marlmeta.games import AbstractMarkovGame, MarkovGame, stage_q
+from marlmeta.solvers._base import hyperparameter
 from marlmeta.solvers._stages import (
     AbstractStageOMD,
     StageClock,
@@ -203,7 +204,7 @@ class ZeroSumOMD(AbstractZeroSumOMD):
         True
     """
 
-    step_size: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    step_size: Float[Array, ""] = hyperparameter("step_size")
 
     def init(self, game: MarkovGame, init_policy) -> ZeroSumOMDState:
         game.require_state_policies("ZeroSumOMD")
