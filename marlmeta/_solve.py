@@ -117,6 +117,10 @@ def iterate_solver(solver, game, state, num_steps, checkpoints, metric, adjoint)
             "marlmeta.ForwardOnly() or marlmeta.RecursiveCheckpointAdjoint()"
         )
 
+    # the loops close over the game and the solver: NumPy leaves would be
+    # constants folded into them (other last bits than a JAX game's run)
+    solver, game = numpy_to_jax((solver, game))
+
     def observe(state):
         out = metric(game, solver.output(game, state))
         return out, solver.diagnostics(game, state)

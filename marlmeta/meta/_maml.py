@@ -38,6 +38,7 @@ import optax
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
 from marlmeta._adjoint import AbstractAdjoint, RecursiveCheckpointAdjoint
+from marlmeta._checks import numpy_to_jax
 from marlmeta._solve import iterate_solver
 from marlmeta.evaluation import ne_gap, potential, potential_gradient
 from marlmeta.games import DiscountedMarkovGame
@@ -236,6 +237,7 @@ def maml(
         random_scale: standard deviation of the random baseline logits.
         adjoint: as in :func:`inner_loop`.
     """
+    games = numpy_to_jax(games)  # the outer loop indexes them
     size = jax.tree.leaves(games)[0].shape[0]
     batch = size if batch_size is None else int(batch_size)
     if not 1 <= batch <= size:
