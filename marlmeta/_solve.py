@@ -117,8 +117,10 @@ def iterate_solver(solver, game, state, num_steps, checkpoints, metric, adjoint)
             "marlmeta.ForwardOnly() or marlmeta.RecursiveCheckpointAdjoint()"
         )
 
-    # the loops close over the game and the solver: NumPy leaves would be
-    # constants folded into them (other last bits than a JAX game's run)
+    # the loops close over the game and the solver: a NumPy leaf indexed by a
+    # traced step count cannot be traced, and one closed over is a constant
+    # folded into the loop (other last bits than a JAX game's run). Every
+    # loop of solve, solve_batch, bytes_per_game and the meta-learners is here.
     solver, game = numpy_to_jax((solver, game))
 
     def observe(state):
@@ -207,7 +209,6 @@ def solve(
     """
     cps = checkpoint_steps(num_steps, checkpoints)
     game.require_one_game("solve")
-    solver, game = numpy_to_jax((solver, game))
     init = solver.default_init(game, num_steps) if init is None else _as_init(init)
     return run_solver(solver, game, init, int(num_steps), cps, metric, adjoint)
 
@@ -264,7 +265,6 @@ def split_shared(games) -> tuple[PyTree, PyTree]:
 
 
 def _bytes_per_game(solver, game, init, num_steps, checkpoints, metric) -> int:
-    solver, game = numpy_to_jax((solver, game))  # closed over below
     shapes = jax.eval_shape(
         lambda: run_solver(solver, game, init, num_steps, checkpoints, metric)
     )
